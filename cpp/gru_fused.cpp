@@ -1,0 +1,103 @@
+// The fused GRU sequence path: one graph node for T steps, the same shape
+// of work as lstm_fused.cpp (input projection and weight gradients as
+// whole-sequence GEMMs, one recurrent GEMM and one pointwise pass per step).
+#include <cmath>
+
+#include "matmul.hpp"
+#include "recurrent_layer.hpp"
+
+namespace lmn {
+
+namespace {
+
+struct GRUTape {
+  int T, B, H, in;
+  Matrix h0;    // (B, H)
+  Matrix acts;  // (T*B, 3H) r, z, n
+  Matrix hp_n;  // (T*B, H)  h W_hn^T + b_hn, which r multiplies
+};
+
+}  // namespace
+
+Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) const {
+  const int H = hidden_size_, G = 3 * H, in = input_size_;
+  auto tape = std::make_shared<GRUTape>();
+  *tape = {T, B, H, in, state.h, Matrix(T * B, G), Matrix(T * B, H)};
+  Matrix out(T * B, H);
+  Matrix& acts = tape->acts;
+  Matrix hp(B, G);  // hidden projection of the current step
+
+  for (int r = 0; r < T * B; ++r) std::copy_n(bias_ih->value.data(), G, acts.row(r));
+  gemm(false, true, T * B, G, in, 1.0f, x->value.data(), in, weight_ih->value.data(), in, 1.0f, acts.data(), G);
+
+  for (int t = 0; t < T; ++t) {
+    const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
+    for (int b = 0; b < B; ++b) std::copy_n(bias_hh->value.data(), G, hp.row(b));
+    gemm(false, true, B, G, H, 1.0f, h_prev, H, weight_hh->value.data(), H, 1.0f, hp.data(), G);
+    float* a = acts.row(t * B);
+    float* hpn = tape->hp_n.row(t * B);
+    float* h = out.row(t * B);
+    for (int b = 0; b < B; ++b) {
+      float* ab = a + static_cast<long>(b) * G;
+      const float* hb = hp.row(b);
+      for (int j = 0; j < H; ++j) {
+        const int k = b * H + j;
+        const float r = sigmoid(ab[j] + hb[j]), z = sigmoid(ab[H + j] + hb[H + j]);
+        const float n = std::tanh(ab[2 * H + j] + r * hb[2 * H + j]);
+        ab[j] = r, ab[H + j] = z, ab[2 * H + j] = n;
+        hpn[k] = hb[2 * H + j];
+        h[k] = (1.0f - z) * n + z * h_prev[k];
+      }
+    }
+  }
+  state.h = Matrix(B, H, std::vector<float>(out.row((T - 1) * B), out.row((T - 1) * B) + B * H));
+
+  return make_op(std::move(out), {x, weight_ih, weight_hh, bias_ih, bias_hh}, "gru_fused", [tape](Node& self) {
+    const int T = tape->T, B = tape->B, H = tape->H, G = 3 * H, in = tape->in;
+    Node& x = *self.parents[0];
+    Node& w_ih = *self.parents[1];
+    Node& w_hh = *self.parents[2];
+    const Matrix& dY = self.grad;
+    const Matrix& Y = self.value;
+    Matrix dXp(T * B, G), dHp(T * B, G);  // grads of input and hidden projections
+    Matrix dh_next(B, H);
+    for (int t = T - 1; t >= 0; --t) {
+      const float* h_prev = t == 0 ? tape->h0.data() : Y.row((t - 1) * B);
+      const float* a = tape->acts.row(t * B);
+      const float* hpn = tape->hp_n.row(t * B);
+      const float* dy = dY.row(t * B);
+      float* dxp = dXp.row(t * B);
+      float* dhp = dHp.row(t * B);
+      for (int b = 0; b < B; ++b) {
+        const float* ab = a + static_cast<long>(b) * G;
+        float* dxb = dxp + static_cast<long>(b) * G;
+        float* dhb = dhp + static_cast<long>(b) * G;
+        for (int j = 0; j < H; ++j) {
+          const int k = b * H + j;
+          const float r = ab[j], z = ab[H + j], n = ab[2 * H + j];
+          const float dh = dy[k] + dh_next[k];
+          const float dn_pre = dh * (1.0f - z) * (1.0f - n * n);
+          const float dr_pre = dn_pre * hpn[k] * r * (1.0f - r);
+          const float dz_pre = dh * (h_prev[k] - n) * z * (1.0f - z);
+          dxb[j] = dr_pre, dxb[H + j] = dz_pre, dxb[2 * H + j] = dn_pre;
+          dhb[j] = dr_pre, dhb[H + j] = dz_pre, dhb[2 * H + j] = dn_pre * r;
+          dh_next[k] = dh * z;  // the direct path; the GEMM below adds the rest
+        }
+      }
+      if (t > 0) gemm(false, false, B, H, G, 1.0f, dhp, G, w_hh.value.data(), H, 1.0f, dh_next.data(), H);
+    }
+    if (w_hh.requires_grad) {
+      Matrix& dw = w_hh.grad_buffer();
+      gemm(true, false, G, H, B, 1.0f, dHp.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);
+      if (T > 1) gemm(true, false, G, H, (T - 1) * B, 1.0f, dHp.row(B), G, Y.data(), H, 1.0f, dw.data(), H);
+    }
+    if (w_ih.requires_grad) gemm(true, false, G, in, T * B, 1.0f, dXp.data(), G, x.value.data(), in, 1.0f,
+                                 w_ih.grad_buffer().data(), in);
+    accumulate_grad(*self.parents[3], sum_rows(dXp));
+    accumulate_grad(*self.parents[4], sum_rows(dHp));
+    if (x.requires_grad) gemm(false, false, T * B, in, G, 1.0f, dXp.data(), G, w_ih.value.data(), in, 1.0f,
+                              x.grad_buffer().data(), in);
+  });
+}
+
+}  // namespace lmn

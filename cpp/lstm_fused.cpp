@@ -1,0 +1,113 @@
+// The fused LSTM sequence path: one graph node for T steps.
+// Forward: one GEMM projects every step's input at once, then per step one
+// GEMM for the recurrence and a single pointwise pass for all four gates.
+// Backward: per step one pointwise pass and one GEMM for dh; the weight
+// gradients are accumulated over all steps by single GEMMs at the end.
+#include <cmath>
+
+#include "matmul.hpp"
+#include "recurrent_layer.hpp"
+
+namespace lmn {
+
+namespace {
+
+// Everything the backward pass needs, saved by the forward pass.
+struct LSTMTape {
+  int T, B, H, in;
+  Matrix h0, c0;   // (B, H) initial state
+  Matrix acts;     // (T*B, 4H) gate activations i, f, g, o
+  Matrix cells;    // (T*B, H)  c_t
+  Matrix tanh_c;   // (T*B, H)  tanh(c_t)
+};
+
+}  // namespace
+
+Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) const {
+  const int H = hidden_size_, G = 4 * H, in = input_size_;
+  auto tape = std::make_shared<LSTMTape>();
+  *tape = {T, B, H, in, state.h, state.c, Matrix(T * B, G), Matrix(T * B, H), Matrix(T * B, H)};
+  Matrix out(T * B, H);  // h_t, the layer output
+  Matrix& acts = tape->acts;
+
+  // Pre-activations of all steps: X W_ih^T + b_ih + b_hh.  acts is (T*B, 4H)
+  for (int r = 0; r < T * B; ++r) {
+    float* row = acts.row(r);
+    for (int j = 0; j < G; ++j) row[j] = bias_ih->value[j] + bias_hh->value[j];
+  }
+  gemm(false, true, T * B, G, in, 1.0f, x->value.data(), in, weight_ih->value.data(), in, 1.0f, acts.data(), G);
+
+  for (int t = 0; t < T; ++t) {
+    const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
+    const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
+    float* a = acts.row(t * B);
+    gemm(false, true, B, G, H, 1.0f, h_prev, H, weight_hh->value.data(), H, 1.0f, a, G);
+    float* c = tape->cells.row(t * B);
+    float* tc = tape->tanh_c.row(t * B);
+    float* h = out.row(t * B);
+    for (int b = 0; b < B; ++b) {
+      float* ab = a + static_cast<long>(b) * G;
+      for (int j = 0; j < H; ++j) {
+        const float i = sigmoid(ab[j]), f = sigmoid(ab[H + j]);
+        const float g = std::tanh(ab[2 * H + j]), o = sigmoid(ab[3 * H + j]);
+        ab[j] = i, ab[H + j] = f, ab[2 * H + j] = g, ab[3 * H + j] = o;
+        const int k = b * H + j;
+        c[k] = f * c_prev[k] + i * g;
+        tc[k] = std::tanh(c[k]);
+        h[k] = o * tc[k];
+      }
+    }
+  }
+  state.h = Matrix(B, H, std::vector<float>(out.row((T - 1) * B), out.row((T - 1) * B) + B * H));
+  state.c = Matrix(B, H, std::vector<float>(tape->cells.row((T - 1) * B), tape->cells.row((T - 1) * B) + B * H));
+
+  return make_op(std::move(out), {x, weight_ih, weight_hh, bias_ih, bias_hh}, "lstm_fused", [tape](Node& self) {
+    const int T = tape->T, B = tape->B, H = tape->H, G = 4 * H, in = tape->in;
+    Node& x = *self.parents[0];
+    Node& w_ih = *self.parents[1];
+    Node& w_hh = *self.parents[2];
+    const Matrix& dY = self.grad;  // (T*B, H)
+    const Matrix& Y = self.value;
+    Matrix dG(T * B, G);  // gradients of the gate pre-activations
+    Matrix dh_next(B, H), dc_next(B, H);
+    for (int t = T - 1; t >= 0; --t) {
+      const float* a = tape->acts.row(t * B);
+      const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
+      const float* tc = tape->tanh_c.row(t * B);
+      const float* dy = dY.row(t * B);
+      float* dg = dG.row(t * B);
+      for (int b = 0; b < B; ++b) {
+        const float* ab = a + static_cast<long>(b) * G;
+        float* dgb = dg + static_cast<long>(b) * G;
+        for (int j = 0; j < H; ++j) {
+          const int k = b * H + j;
+          const float i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
+          const float dh = dy[k] + dh_next[k];
+          const float dc = dh * o * (1.0f - tc[k] * tc[k]) + dc_next[k];
+          dgb[j] = dc * g * i * (1.0f - i);
+          dgb[H + j] = dc * c_prev[k] * f * (1.0f - f);
+          dgb[2 * H + j] = dc * i * (1.0f - g * g);
+          dgb[3 * H + j] = dh * tc[k] * o * (1.0f - o);
+          dc_next[k] = dc * f;
+        }
+      }
+      // dh_{t-1} = dG_t W_hh (the initial state is a constant: skip it)
+      if (t > 0) gemm(false, false, B, H, G, 1.0f, dg, G, w_hh.value.data(), H, 0.0f, dh_next.data(), H);
+    }
+    if (w_hh.requires_grad) {
+      // dW_hh = sum_t dG_t^T h_{t-1}; h_{t-1} is h0 for t = 0, else Y rows.
+      Matrix& dw = w_hh.grad_buffer();
+      gemm(true, false, G, H, B, 1.0f, dG.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);
+      if (T > 1) gemm(true, false, G, H, (T - 1) * B, 1.0f, dG.row(B), G, Y.data(), H, 1.0f, dw.data(), H);
+    }
+    if (w_ih.requires_grad) gemm(true, false, G, in, T * B, 1.0f, dG.data(), G, x.value.data(), in, 1.0f,
+                                 w_ih.grad_buffer().data(), in);
+    const Matrix db = sum_rows(dG);
+    accumulate_grad(*self.parents[3], db);
+    accumulate_grad(*self.parents[4], db);
+    if (x.requires_grad) gemm(false, false, T * B, in, G, 1.0f, dG.data(), G, w_ih.value.data(), in, 1.0f,
+                              x.grad_buffer().data(), in);
+  });
+}
+
+}  // namespace lmn

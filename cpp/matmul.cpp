@@ -1,0 +1,283 @@
+#include "matmul.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace lmn {
+
+namespace {
+
+// ---- threads ---------------------------------------------------------------
+
+int initial_threads() {
+  if (const char* env = std::getenv("LSTMININET_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+#ifdef _OPENMP
+  return omp_get_num_procs();
+#else
+  return 1;
+#endif
+}
+
+int& thread_setting() {
+  static int threads = initial_threads();
+  return threads;
+}
+
+// Below this many multiply-adds a parallel region costs more than it saves.
+constexpr long kParallelWork = 1L << 15;
+
+// ---- the packed kernel -----------------------------------------------------
+
+// A micro-tile of C is MR x NR, held in registers. NR spans two SIMD vectors.
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+constexpr int kVecWidth = kVecBytes / 4;
+constexpr int MR = 6;
+constexpr int NR = 2 * kVecWidth;
+constexpr int KC = 256;  // depth of one packed block: A micro-panel + B panel stay in L1/L2
+
+using vfloat = float __attribute__((vector_size(kVecBytes)));
+
+inline vfloat load(const float* p) {
+  vfloat v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// acc (MR x NR) = sum_k a[k][0..MR) (outer) b[k][0..NR); then C += alpha * acc.
+void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int m_valid,
+                  int n_valid) {
+  vfloat acc[MR][2] = {};
+  for (int k = 0; k < kc; ++k) {
+    const vfloat b0 = load(b + k * NR);
+    const vfloat b1 = load(b + k * NR + kVecWidth);
+    const float* ak = a + k * MR;
+    for (int i = 0; i < MR; ++i) {
+      acc[i][0] += ak[i] * b0;
+      acc[i][1] += ak[i] * b1;
+    }
+  }
+  if (m_valid == MR && n_valid == NR) {
+    for (int i = 0; i < MR; ++i) {
+      float* ci = c + static_cast<long>(i) * ldc;
+      vfloat c0 = load(ci), c1 = load(ci + kVecWidth);
+      c0 += alpha * acc[i][0];
+      c1 += alpha * acc[i][1];
+      std::memcpy(ci, &c0, sizeof c0);
+      std::memcpy(ci + kVecWidth, &c1, sizeof c1);
+    }
+    return;
+  }
+  float tile[MR][NR];
+  std::memcpy(tile, acc, sizeof tile);
+  for (int i = 0; i < m_valid; ++i)
+    for (int j = 0; j < n_valid; ++j) c[static_cast<long>(i) * ldc + j] += alpha * tile[i][j];
+}
+
+// Element (i, k) of op(A) and (k, j) of op(B).
+inline float a_at(const float* A, int lda, bool trans, int i, int k) {
+  return trans ? A[static_cast<long>(k) * lda + i] : A[static_cast<long>(i) * lda + k];
+}
+inline float b_at(const float* B, int ldb, bool trans, int k, int j) {
+  return trans ? B[static_cast<long>(j) * ldb + k] : B[static_cast<long>(k) * ldb + j];
+}
+
+// Packs rows [0, M) x depth [k0, k0 + kc) of op(A) into MR-row micro-panels,
+// k-major inside each panel, zero-padded to a multiple of MR.
+void pack_a(const float* A, int lda, bool trans, int M, int k0, int kc, float* out) {
+  const int panels = (M + MR - 1) / MR;
+#pragma omp parallel for schedule(static) if (static_cast<long>(M) * kc > kParallelWork)
+  for (int p = 0; p < panels; ++p) {
+    float* dst = out + static_cast<long>(p) * MR * kc;
+    const int i0 = p * MR;
+    const int rows = std::min(MR, M - i0);
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < rows; ++i) dst[k * MR + i] = a_at(A, lda, trans, i0 + i, k0 + k);
+      for (int i = rows; i < MR; ++i) dst[k * MR + i] = 0.0f;
+    }
+  }
+}
+
+// Packs depth [k0, k0 + kc) x columns [0, N) of op(B) into NR-column panels.
+void pack_b(const float* B, int ldb, bool trans, int N, int k0, int kc, float* out) {
+  const int panels = (N + NR - 1) / NR;
+#pragma omp parallel for schedule(static) if (static_cast<long>(N) * kc > kParallelWork)
+  for (int p = 0; p < panels; ++p) {
+    float* dst = out + static_cast<long>(p) * NR * kc;
+    const int j0 = p * NR;
+    const int cols = std::min(NR, N - j0);
+    for (int k = 0; k < kc; ++k) {
+      if (!trans && cols == NR) {
+        std::memcpy(dst + k * NR, B + static_cast<long>(k0 + k) * ldb + j0, NR * sizeof(float));
+        continue;
+      }
+      for (int j = 0; j < cols; ++j) dst[k * NR + j] = b_at(B, ldb, trans, k0 + k, j0 + j);
+      for (int j = cols; j < NR; ++j) dst[k * NR + j] = 0.0f;
+    }
+  }
+}
+
+void scale_c(int M, int N, float beta, float* C, int ldc) {
+  if (beta == 1.0f) return;
+  for (int i = 0; i < M; ++i) {
+    float* ci = C + static_cast<long>(i) * ldc;
+    if (beta == 0.0f) {
+      std::fill(ci, ci + N, 0.0f);
+    } else {
+      for (int j = 0; j < N; ++j) ci[j] *= beta;
+    }
+  }
+}
+
+void gemm_packed(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float* C, int ldc) {
+  // Reused between calls so the hot loop does not allocate.
+  thread_local std::vector<float> packed_a, packed_b;
+  const int a_panels = (M + MR - 1) / MR;
+  const int b_panels = (N + NR - 1) / NR;
+  packed_a.resize(static_cast<std::size_t>(a_panels) * MR * KC);
+  packed_b.resize(static_cast<std::size_t>(b_panels) * NR * KC);
+  const long work = static_cast<long>(M) * N * K;
+
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+    pack_a(A, lda, trans_a, M, k0, kc, packed_a.data());
+    pack_b(B, ldb, trans_b, N, k0, kc, packed_b.data());
+    const float* pa = packed_a.data();
+    const float* pb = packed_b.data();
+#pragma omp parallel for collapse(2) schedule(static) if (work > kParallelWork)
+    for (int ip = 0; ip < a_panels; ++ip) {
+      for (int jp = 0; jp < b_panels; ++jp) {
+        const int i0 = ip * MR, j0 = jp * NR;
+        micro_kernel(kc, pa + static_cast<long>(ip) * MR * kc, pb + static_cast<long>(jp) * NR * kc, alpha,
+                     C + static_cast<long>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0));
+      }
+    }
+  }
+}
+
+// One row of op(A) times op(B): generation at batch 1 lives here.
+void gemv_row(bool trans_a, bool trans_b, int N, int K, float alpha, const float* A, int lda, const float* B,
+              int ldb, float* C) {
+  // The single row of op(A) is strided when A is transposed; gather it once.
+  thread_local std::vector<float> row;
+  row.resize(K);
+  for (int k = 0; k < K; ++k) row[k] = trans_a ? A[static_cast<long>(k) * lda] : A[k];
+  const float* x = row.data();
+  const bool parallel = static_cast<long>(N) * K > 4 * kParallelWork;
+  if (trans_b) {
+    // C[j] += alpha * dot(x, B[j, :]): contiguous dot products.
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int j = 0; j < N; ++j) {
+      const float* bj = B + static_cast<long>(j) * ldb;
+      float total = 0.0f;
+#pragma omp simd reduction(+ : total)
+      for (int k = 0; k < K; ++k) total += x[k] * bj[k];
+      C[j] += alpha * total;
+    }
+  } else {
+    // C[j] += alpha * sum_k x[k] B[k, j]: split columns into chunks per thread.
+    constexpr int kChunk = 256;
+    const int chunks = (N + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int ch = 0; ch < chunks; ++ch) {
+      const int j0 = ch * kChunk, j1 = std::min(N, j0 + kChunk);
+      for (int k = 0; k < K; ++k) {
+        const float xk = alpha * x[k];
+        const float* bk = B + static_cast<long>(k) * ldb;
+#pragma omp simd
+        for (int j = j0; j < j1; ++j) C[j] += xk * bk[j];
+      }
+    }
+  }
+}
+
+void require_gemm_args(int M, int N, int K) {
+  if (M < 0 || N < 0 || K < 0) {
+    throw ShapeError("gemm: negative size M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                     " K=" + std::to_string(K));
+  }
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+  if (n < 1) throw std::invalid_argument("set_num_threads: need at least 1 thread, got " + std::to_string(n));
+  thread_setting() = n;
+#ifdef _OPENMP
+  omp_set_num_threads(n);
+#endif
+}
+
+int get_num_threads() { return thread_setting(); }
+
+void gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                    const float* B, int ldb, float beta, float* C, int ldc) {
+  require_gemm_args(M, N, K);
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < N; ++j) {
+      double total = 0.0;
+      for (int k = 0; k < K; ++k)
+        total += static_cast<double>(a_at(A, lda, trans_a, i, k)) * b_at(B, ldb, trans_b, k, j);
+      float& c = C[static_cast<long>(i) * ldc + j];
+      c = alpha * static_cast<float>(total) + (beta == 0.0f ? 0.0f : beta * c);
+    }
+  }
+}
+
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+          int ldb, float beta, float* C, int ldc) {
+  require_gemm_args(M, N, K);
+#ifdef _OPENMP
+  // Applies the thread setting to whichever thread calls us (e.g. Python's).
+  if (omp_get_max_threads() != thread_setting()) omp_set_num_threads(thread_setting());
+#endif
+  scale_c(M, N, beta, C, ldc);
+  if (M == 0 || N == 0 || K == 0 || alpha == 0.0f) return;
+  if (M == 1) {
+    gemv_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, C);
+    return;
+  }
+  gemm_packed(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a, bool trans_b) {
+  const int M = trans_a ? a.cols() : a.rows();
+  const int N = trans_b ? b.rows() : b.cols();
+  Matrix c(M, N);
+  matmul_into(c, a, b, trans_a, trans_b, 1.0f, 0.0f);
+  return c;
+}
+
+void matmul_into(Matrix& c, const Matrix& a, const Matrix& b, bool trans_a, bool trans_b, float alpha, float beta) {
+  const int M = trans_a ? a.cols() : a.rows();
+  const int K = trans_a ? a.rows() : a.cols();
+  const int KB = trans_b ? b.cols() : b.rows();
+  const int N = trans_b ? b.rows() : b.cols();
+  if (K != KB) {
+    throw ShapeError("matmul: inner dimensions differ: " + a.shape_str() + (trans_a ? "^T" : "") + " x " +
+                     b.shape_str() + (trans_b ? "^T" : ""));
+  }
+  if (c.rows() != M || c.cols() != N) {
+    throw ShapeError("matmul: output shape " + c.shape_str() + " should be (" + std::to_string(M) + ", " +
+                     std::to_string(N) + ") for " + a.shape_str() + " x " + b.shape_str());
+  }
+  gemm(trans_a, trans_b, M, N, K, alpha, a.data(), a.cols(), b.data(), b.cols(), beta, c.data(), c.cols());
+}
+
+}  // namespace lmn

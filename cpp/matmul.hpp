@@ -1,0 +1,28 @@
+#pragma once
+// The single front door for matrix products. `gemm` dispatches to a packed,
+// cache-blocked, SIMD, multi-threaded kernel; `gemm_reference` is the plain
+// triple loop kept to test it against.
+#include "matrix.hpp"
+
+namespace lmn {
+
+// C (M, N) = alpha * op(A) * op(B) + beta * C, all row-major.
+// op(A) is (M, K): A is stored (M, K) or, when trans_a, (K, M); likewise B.
+// beta == 0 overwrites C (NaNs already in C do not leak through).
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+          const float* B, int ldb, float beta, float* C, int ldc);
+void gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                    const float* B, int ldb, float beta, float* C, int ldc);
+
+// op(a) * op(b) with shape checks naming both shapes.
+Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a = false, bool trans_b = false);
+// c = alpha * op(a) * op(b) + beta * c; c must already have the result shape.
+void matmul_into(Matrix& c, const Matrix& a, const Matrix& b, bool trans_a, bool trans_b, float alpha = 1.0f,
+                 float beta = 0.0f);
+
+// Threads used by the kernels. Default: LSTMININET_NUM_THREADS if set, else
+// the number of cores OpenMP reports.
+void set_num_threads(int n);
+int get_num_threads();
+
+}  // namespace lmn

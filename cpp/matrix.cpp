@@ -1,0 +1,216 @@
+#include "matrix.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace lmn {
+
+namespace {
+
+std::size_t checked_count(int rows, int cols) {
+  require_valid_dims(rows, cols, "Matrix");
+  return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+}
+
+template <typename F>
+Matrix map(const Matrix& a, F f) {
+  Matrix out(a.rows(), a.cols());
+  const float* src = a.data();
+  float* dst = out.data();
+  for (std::size_t i = 0; i < a.size(); ++i) dst[i] = f(src[i]);
+  return out;
+}
+
+template <typename F>
+Matrix zip(const Matrix& a, const Matrix& b, const char* op, F f) {
+  require_same_shape(a, b, op);
+  Matrix out(a.rows(), a.cols());
+  const float* x = a.data();
+  const float* y = b.data();
+  float* dst = out.data();
+  for (std::size_t i = 0; i < a.size(); ++i) dst[i] = f(x[i], y[i]);
+  return out;
+}
+
+}  // namespace
+
+Matrix::Matrix(int rows, int cols, float fill)
+    : rows_(rows), cols_(cols), data_(checked_count(rows, cols), fill) {}
+
+Matrix::Matrix(int rows, int cols, std::vector<float> values) : rows_(rows), cols_(cols) {
+  if (values.size() != checked_count(rows, cols)) {
+    throw ShapeError("Matrix: " + std::to_string(values.size()) + " values cannot fill shape (" +
+                     std::to_string(rows) + ", " + std::to_string(cols) + ")");
+  }
+  data_ = std::move(values);
+}
+
+std::string Matrix::shape_str() const {
+  return "(" + std::to_string(rows_) + ", " + std::to_string(cols_) + ")";
+}
+
+float Matrix::at(int r, int c) const {
+  if (r < 0 || r >= rows_ || c < 0 || c >= cols_) {
+    throw std::out_of_range("Matrix::at: index (" + std::to_string(r) + ", " + std::to_string(c) +
+                            ") outside shape " + shape_str());
+  }
+  return (*this)(r, c);
+}
+
+void Matrix::fill(float value) { std::fill(data_.begin(), data_.end(), value); }
+
+void Matrix::reset(int rows, int cols) {
+  const std::size_t n = checked_count(rows, cols);
+  rows_ = rows;
+  cols_ = cols;
+  data_.assign(n, 0.0f);
+}
+
+void require_same_shape(const Matrix& a, const Matrix& b, const char* op) {
+  if (!a.same_shape(b)) {
+    throw ShapeError(std::string(op) + ": shapes " + a.shape_str() + " and " + b.shape_str() + " differ");
+  }
+}
+
+void require_valid_dims(int rows, int cols, const char* what) {
+  if (rows < 0 || cols < 0) {
+    throw ShapeError(std::string(what) + ": negative dimension in shape (" + std::to_string(rows) + ", " +
+                     std::to_string(cols) + ")");
+  }
+}
+
+Matrix add(const Matrix& a, const Matrix& b) {
+  return zip(a, b, "add", [](float x, float y) { return x + y; });
+}
+Matrix subtract(const Matrix& a, const Matrix& b) {
+  return zip(a, b, "subtract", [](float x, float y) { return x - y; });
+}
+Matrix hadamard(const Matrix& a, const Matrix& b) {
+  return zip(a, b, "hadamard", [](float x, float y) { return x * y; });
+}
+Matrix scale(const Matrix& a, float s) {
+  return map(a, [s](float x) { return x * s; });
+}
+
+void axpy(Matrix& a, float s, const Matrix& b) {
+  require_same_shape(a, b, "axpy");
+  float* dst = a.data();
+  const float* src = b.data();
+  for (std::size_t i = 0; i < a.size(); ++i) dst[i] += s * src[i];
+}
+
+Matrix add_row_vector(const Matrix& x, const Matrix& bias) {
+  if (bias.rows() != 1 || bias.cols() != x.cols()) {
+    throw ShapeError("add_row_vector: bias shape " + bias.shape_str() + " does not broadcast over " +
+                     x.shape_str() + " (expected (1, " + std::to_string(x.cols()) + "))");
+  }
+  Matrix out(x.rows(), x.cols());
+  for (int r = 0; r < x.rows(); ++r) {
+    const float* src = x.row(r);
+    float* dst = out.row(r);
+    for (int c = 0; c < x.cols(); ++c) dst[c] = src[c] + bias[c];
+  }
+  return out;
+}
+
+Matrix sum_rows(const Matrix& x) {
+  Matrix out(1, x.cols());
+  for (int r = 0; r < x.rows(); ++r) {
+    const float* src = x.row(r);
+    for (int c = 0; c < x.cols(); ++c) out[c] += src[c];
+  }
+  return out;
+}
+
+Matrix transpose(const Matrix& a) {
+  Matrix out(a.cols(), a.rows());
+  for (int r = 0; r < a.rows(); ++r)
+    for (int c = 0; c < a.cols(); ++c) out(c, r) = a(r, c);
+  return out;
+}
+
+float sigmoid(float x) {
+  // Split by sign so exp never overflows.
+  if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+Matrix sigmoid(const Matrix& x) {
+  return map(x, [](float v) { return sigmoid(v); });
+}
+Matrix tanh(const Matrix& x) {
+  return map(x, [](float v) { return std::tanh(v); });
+}
+Matrix relu(const Matrix& x) {
+  return map(x, [](float v) { return v > 0.0f ? v : 0.0f; });
+}
+Matrix sigmoid_grad_from_output(const Matrix& y, const Matrix& dy) {
+  return zip(y, dy, "sigmoid_grad_from_output", [](float s, float g) { return g * s * (1.0f - s); });
+}
+Matrix tanh_grad_from_output(const Matrix& y, const Matrix& dy) {
+  return zip(y, dy, "tanh_grad_from_output", [](float t, float g) { return g * (1.0f - t * t); });
+}
+Matrix relu_grad_from_input(const Matrix& x, const Matrix& dy) {
+  return zip(x, dy, "relu_grad_from_input", [](float v, float g) { return v > 0.0f ? g : 0.0f; });
+}
+
+Matrix log_softmax_rows(const Matrix& x) {
+  Matrix out(x.rows(), x.cols());
+  for (int r = 0; r < x.rows(); ++r) {
+    const float* src = x.row(r);
+    float* dst = out.row(r);
+    float m = -std::numeric_limits<float>::infinity();
+    for (int c = 0; c < x.cols(); ++c) m = std::max(m, src[c]);
+    double total = 0.0;
+    for (int c = 0; c < x.cols(); ++c) total += std::exp(static_cast<double>(src[c] - m));
+    // Subtract the max first: m + log(total) would round away small logs.
+    const float log_total = static_cast<float>(std::log(total));
+    for (int c = 0; c < x.cols(); ++c) dst[c] = (src[c] - m) - log_total;
+  }
+  return out;
+}
+
+Matrix softmax_rows(const Matrix& x) {
+  Matrix out = log_softmax_rows(x);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::exp(out[i]);
+  return out;
+}
+
+float sum(const Matrix& a) {
+  double total = 0.0;  // double accumulation keeps large sums accurate
+  for (std::size_t i = 0; i < a.size(); ++i) total += a[i];
+  return static_cast<float>(total);
+}
+
+float mean(const Matrix& a) {
+  if (a.size() == 0) throw ShapeError("mean: empty matrix " + a.shape_str());
+  return sum(a) / static_cast<float>(a.size());
+}
+
+float max_abs(const Matrix& a) {
+  float m = 0.0f;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i]));
+  return m;
+}
+
+bool all_finite(const Matrix& a) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!std::isfinite(a[i])) return false;
+  return true;
+}
+
+Matrix uniform_matrix(int rows, int cols, float bound, Rng& rng) {
+  Matrix out(rows, cols);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = rng.uniform(-bound, bound);
+  return out;
+}
+
+Matrix xavier_uniform(int rows, int cols, Rng& rng) {
+  const float fan_sum = static_cast<float>(rows + cols);
+  const float bound = fan_sum > 0 ? std::sqrt(6.0f / fan_sum) : 0.0f;
+  return uniform_matrix(rows, cols, bound, rng);
+}
+
+}  // namespace lmn

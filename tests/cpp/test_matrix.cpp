@@ -1,0 +1,100 @@
+#include "check.hpp"
+#include "matmul.hpp"
+#include "matrix.hpp"
+
+using namespace lmn;
+
+TEST(shape_mismatch_names_both_shapes) {
+  CHECK_THROWS(ShapeError, add(Matrix(2, 3), Matrix(3, 2)), "(2, 3) and (3, 2)");
+  CHECK_THROWS(ShapeError, matmul(Matrix(2, 3), Matrix(2, 3)), "(2, 3) x (2, 3)");
+  CHECK_THROWS(ShapeError, add_row_vector(Matrix(2, 3), Matrix(1, 2)), "(1, 2)");
+  CHECK_THROWS(ShapeError, Matrix(-1, 3), "negative");
+  CHECK_THROWS(ShapeError, Matrix(2, 2, std::vector<float>(3)), "3 values");
+}
+
+TEST(elementwise_and_broadcast) {
+  Matrix a(2, 2, {1, 2, 3, 4}), b(2, 2, {5, 6, 7, 8});
+  CHECK(add(a, b)(1, 1) == 12);
+  CHECK(subtract(a, b)(0, 1) == -4);
+  CHECK(hadamard(a, b)(1, 0) == 21);
+  Matrix biased = add_row_vector(a, Matrix(1, 2, {10, 20}));
+  CHECK(biased(1, 0) == 13 && biased(1, 1) == 24);
+  Matrix s = sum_rows(a);
+  CHECK(s(0, 0) == 4 && s(0, 1) == 6);
+  Matrix t = transpose(Matrix(2, 3, {1, 2, 3, 4, 5, 6}));
+  CHECK(t.rows() == 3 && t(2, 1) == 6 && t(0, 1) == 4);
+}
+
+TEST(activations_and_their_derivatives) {
+  Matrix x(1, 3, {-2.0f, 0.0f, 3.0f});
+  Matrix y = sigmoid(x);
+  CHECK_NEAR(y(0, 1), 0.5, 1e-7);
+  CHECK_NEAR(y(0, 0), 1.0 / (1.0 + std::exp(2.0)), 1e-7);
+  // Derivative of sigmoid through its output: s(1-s) at x = 0 is 0.25.
+  CHECK_NEAR(sigmoid_grad_from_output(y, Matrix(1, 3, 1.0f))(0, 1), 0.25, 1e-7);
+  Matrix t = lmn::tanh(x);
+  CHECK_NEAR(tanh_grad_from_output(t, Matrix(1, 3, 1.0f))(0, 2), 1.0 - std::tanh(3.0) * std::tanh(3.0), 1e-6);
+  Matrix r = relu_grad_from_input(x, Matrix(1, 3, 2.0f));
+  CHECK(r(0, 0) == 0 && r(0, 2) == 2);
+  CHECK_NEAR(sigmoid(-100.0f), 0.0, 1e-30);  // no overflow
+}
+
+TEST(softmax_is_stable_and_normalised) {
+  Matrix x(2, 3, {1000.0f, 1001.0f, 1002.0f, -5.0f, 0.0f, 5.0f});
+  Matrix p = softmax_rows(x);
+  CHECK(all_finite(p));
+  CHECK_NEAR(p(0, 0) + p(0, 1) + p(0, 2), 1.0, 1e-6);
+  Matrix lp = log_softmax_rows(x);
+  CHECK_NEAR(lp(0, 2), -std::log(1.0 + std::exp(-1.0) + std::exp(-2.0)), 1e-5);
+}
+
+TEST(reductions) {
+  Matrix a(2, 2, {1, -5, 3, 4});
+  CHECK(sum(a) == 3);
+  CHECK(mean(a) == 0.75f);
+  CHECK(max_abs(a) == 5);
+  CHECK_THROWS(ShapeError, mean(Matrix()), "empty");
+}
+
+TEST(xavier_uniform_is_seeded_and_bounded) {
+  Rng r1(42), r2(42), r3(43);
+  Matrix a = xavier_uniform(30, 20, r1), b = xavier_uniform(30, 20, r2), c = xavier_uniform(30, 20, r3);
+  const float bound = std::sqrt(6.0f / 50.0f);
+  CHECK(max_abs(a) <= bound);
+  CHECK(max_abs(a) > 0.8f * bound);
+  CHECK(max_abs(subtract(a, b)) == 0.0f);
+  CHECK(max_abs(subtract(a, c)) > 0.0f);
+}
+
+// The fast kernel against the plain reference over awkward shapes, both
+// transposes, alpha and beta, and both thread counts.
+TEST(fast_gemm_matches_reference) {
+  Rng rng(7);
+  const int shapes[][3] = {{1, 1, 1}, {1, 37, 19}, {7, 5, 3}, {13, 70, 300}, {64, 512, 128}, {130, 33, 600}, {6, 32, 256}};
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& s : shapes) {
+      const int M = s[0], N = s[1], K = s[2];
+      for (int ta = 0; ta < 2; ++ta) {
+        for (int tb = 0; tb < 2; ++tb) {
+          Matrix A = ta ? uniform_matrix(K, M, 1, rng) : uniform_matrix(M, K, 1, rng);
+          Matrix B = tb ? uniform_matrix(N, K, 1, rng) : uniform_matrix(K, N, 1, rng);
+          Matrix C0 = uniform_matrix(M, N, 1, rng);
+          Matrix fast = C0, ref = C0;
+          gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, fast.data(), N);
+          gemm_reference(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, ref.data(), N);
+          CHECK(max_abs(subtract(fast, ref)) <= 1e-5f * std::sqrt(static_cast<float>(K)) * 4);
+        }
+      }
+    }
+  }
+  set_num_threads(1);
+}
+
+TEST(gemm_beta_zero_ignores_nan_in_output) {
+  Matrix A(2, 2, 1.0f), B(2, 2, 1.0f), C(2, 2, std::nanf(""));
+  matmul_into(C, A, B, false, false, 1.0f, 0.0f);
+  CHECK(all_finite(C) && C(0, 0) == 2.0f);
+}
+
+TEST_MAIN()
