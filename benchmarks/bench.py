@@ -1,0 +1,686 @@
+#!/usr/bin/env python3
+"""LSTMiniNet vs PyTorch on the CPU: training and generation throughput, side by side.
+
+One command runs both libraries on the same machine, at the same thread
+counts, on the same model and data shapes, and reports ratios:
+
+    python benchmarks/bench.py                      # full run, a few minutes
+    python benchmarks/bench.py --quick              # smoke run, well under a minute
+    python benchmarks/bench.py --cells lstm --threads 1,2 --configs melody,char
+    python benchmarks/bench.py --out benchmarks/results
+
+Results go to ``<out>/bench.json`` (everything, including per-step times)
+and ``<out>/bench.md`` (tables). Progress goes to stderr.
+
+What is measured, for each config x cell x thread count x library:
+
+* training: embedding -> LSTM/GRU -> linear, cross-entropy over all
+  positions, backward, global-norm clipping at 5.0, Adam step (lr 1e-3),
+  on random tokens; tokens/s = batch * seq * steps / time of the timed
+  steps (warm-up steps are run first and not timed).
+* achieved GFLOP/s of the matmuls in training (formula in
+  ``train_matmul_flops_per_token``) and its percentage of the SGEMM peak
+  measured in the same run at the same thread count (the best of numpy's
+  and torch's float32 matmul on square matrices).
+* generation: batch 1, one token at a time, hidden state carried, sampling
+  from softmax(logits / 1.0). lstmininet: ``m.generate`` (its loop is in
+  C++); PyTorch: the usual Python loop over single steps.
+* peak RSS: every library/config/thread measurement runs in its own child
+  process, which reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss``; the
+  lstmininet child never imports torch.
+
+If one side is missing (torch not installed, lstmininet not built or
+missing an API), the other side still runs and the failure is reported in
+the JSON and in the markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = pathlib.Path(__file__).resolve().parent
+RESULT_MARK = "@@BENCH_RESULT@@ "
+
+# The reference configurations of DESIGN.md ("Measuring").
+CONFIGS = {
+    "melody": dict(vocab=38, embed=38, hidden=128, layers=1, batch=64, seq=64),
+    "char": dict(vocab=65, embed=65, hidden=256, layers=2, batch=32, seq=30),
+    "large": dict(vocab=65, embed=65, hidden=512, layers=3, batch=64, seq=64),
+}
+GATES = {"lstm": 4, "gru": 3}
+LR = 1e-3
+CLIP_NORM = 5.0
+TEMPERATURE = 1.0
+PRIMER_LEN = 8
+
+
+def forward_matmul_flops_per_token(cfg: dict, cell: str) -> int:
+    """Matmul FLOPs of the forward pass for one token (one position of one row).
+
+    G = 4 gates (LSTM) or 3 (GRU), H hidden, V vocab, in_0 = E (or V for
+    one-hot input), in_k = H for k >= 1. A (m x k) @ (k x n) product costs
+    2*m*k*n FLOPs; per token m = 1:
+
+        layer k input projection   x_t @ W_ih^T   2 * in_k * G*H
+        layer k recurrence         h   @ W_hh^T   2 * H    * G*H
+        output layer               h   @ W_fc^T   2 * H    * V
+    """
+    G, H, V = GATES[cell], cfg["hidden"], cfg["vocab"]
+    total = 0
+    for k in range(cfg["layers"]):
+        in_k = (cfg["embed"] or V) if k == 0 else H
+        total += 2 * in_k * G * H + 2 * H * G * H
+    return total + 2 * H * V
+
+
+def train_matmul_flops_per_token(cfg: dict, cell: str) -> int:
+    """Forward + backward matmul FLOPs for one token.
+
+    Every product Y = X @ W^T of the forward pass has two backward products
+    of the same size: dX = dY @ W and dW = dY^T @ X (layer 0's dX is needed
+    too: it is the embedding's gradient). So training = 3 x forward.
+    Elementwise gate math, softmax, the embedding gather, clipping and Adam
+    are not counted: the figure is a lower bound of the work done.
+    """
+    return 3 * forward_matmul_flops_per_token(cfg, cell)
+
+
+# ---------------------------------------------------------------------------
+# Child-process helpers
+# ---------------------------------------------------------------------------
+
+def _rss_mb() -> float:
+    import resource
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    if sys.platform == "darwin":  # bytes on macOS
+        kb /= 1024
+    return kb / 1024.0
+
+
+def _random_tokens(cfg: dict, n_batches: int, seed: int):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, cfg["vocab"], size=(n_batches, cfg["batch"], cfg["seq"] + 1), dtype=np.int64)
+
+
+def _timed_loop(step, n_variants: int, warmup_time: float, min_time: float, min_steps: int,
+                max_steps: int, warmup_steps: int = 1) -> dict:
+    """Run ``step(i)`` untimed for warm-up, then timed until min_time and min_steps."""
+    t0 = time.perf_counter()
+    w = 0
+    while w < warmup_steps or (time.perf_counter() - t0 < warmup_time and w < max_steps):
+        step(w % n_variants)
+        w += 1
+    times = []
+    total = 0.0
+    while (len(times) < min_steps or total < min_time) and len(times) < max_steps:
+        s = time.perf_counter()
+        step(len(times) % n_variants)
+        dt = time.perf_counter() - s
+        times.append(dt)
+        total += dt
+    return dict(warmup_steps=w, steps=len(times), seconds=total, step_times=times)
+
+
+def _sample_count(rate_per_s: float, target_s: float, lo: int, hi: int) -> int:
+    return int(min(hi, max(lo, rate_per_s * target_s)))
+
+
+# ---------------------------------------------------------------------------
+# SGEMM peak (child)
+# ---------------------------------------------------------------------------
+
+def child_peak(spec: dict) -> dict:
+    import numpy as np
+
+    out = {"numpy": {}, "torch": {}}
+    sizes = spec["peak_sizes"]
+    reps = spec["peak_reps"]
+    for n in sizes:
+        a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+        b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+        c = a @ b  # warm-up
+        best = math.inf
+        for _ in range(reps):
+            s = time.perf_counter()
+            np.matmul(a, b, out=c)
+            best = min(best, time.perf_counter() - s)
+        out["numpy"][str(n)] = 2.0 * n ** 3 / best / 1e9
+    if spec.get("torch_available"):
+        try:
+            import torch
+
+            torch.set_num_threads(spec["threads"])
+            for n in sizes:
+                a = torch.randn(n, n)
+                b = torch.randn(n, n)
+                c = a @ b
+                best = math.inf
+                for _ in range(reps):
+                    s = time.perf_counter()
+                    torch.mm(a, b, out=c)
+                    best = min(best, time.perf_counter() - s)
+                out["torch"][str(n)] = 2.0 * n ** 3 / best / 1e9
+        except Exception as exc:  # torch broken: numpy's figure still stands
+            out["torch_error"] = repr(exc)
+    values = list(out["numpy"].values()) + list(out["torch"].values())
+    out["peak_gflops"] = max(values)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# PyTorch side (child)
+# ---------------------------------------------------------------------------
+
+def child_torch(spec: dict, result: dict) -> None:
+    import numpy as np
+    import torch
+
+    nn = torch.nn
+    F = torch.nn.functional
+    cfg, cell, threads = spec["cfg"], spec["cell"], spec["threads"]
+    torch.set_num_threads(threads)
+    result["versions"] = {"torch": torch.__version__, "numpy": np.__version__}
+    result["threads_effective"] = torch.get_num_threads()
+    V, E, H, L = cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["layers"]
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(V, E)
+            self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(E, H, L, batch_first=True)
+            self.fc = nn.Linear(H, V)
+
+        def forward(self, x, state=None):
+            out, state = self.rnn(self.embedding(x), state)
+            return self.fc(out), state
+
+    torch.manual_seed(0)
+    model = Model()
+    result["rss_mb"] = {"after_setup": _rss_mb()}
+
+    # training ------------------------------------------------------------
+    try:
+        data = torch.from_numpy(_random_tokens(cfg, spec["n_batch_variants"], seed=1))
+        opt = torch.optim.Adam(model.parameters(), lr=LR)
+        params = list(model.parameters())
+
+        def step(i):
+            x, y = data[i, :, :-1], data[i, :, 1:]
+            opt.zero_grad(set_to_none=True)
+            logits, _ = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, CLIP_NORM)
+            opt.step()
+            return loss.item()
+
+        t = _timed_loop(step, spec["n_batch_variants"], spec["warmup_time"], spec["train_time"],
+                        spec["min_steps"], spec["max_steps"])
+        tokens = t["steps"] * cfg["batch"] * cfg["seq"]
+        result["train"] = dict(t, method="python loop: zero_grad, forward, cross_entropy, backward, "
+                                          "clip_grad_norm_, Adam.step",
+                               tokens=tokens, tokens_per_sec=tokens / t["seconds"])
+    except Exception:
+        result["errors"]["train"] = traceback.format_exc()
+    result["rss_mb"]["after_train"] = _rss_mb()
+
+    # generation ----------------------------------------------------------
+    try:
+        model.eval()
+        primer = _random_tokens(cfg, 1, seed=2)[0, 0, :PRIMER_LEN].tolist()
+
+        def generate(length: int, seed: int = 0) -> list:
+            g = torch.Generator().manual_seed(seed)
+            out = []
+            with torch.no_grad():
+                logits, state = model(torch.tensor([primer]))
+                last = logits[0, -1]
+                for _ in range(length):
+                    probs = torch.softmax(last / TEMPERATURE, dim=-1)
+                    tok = int(torch.multinomial(probs, 1, generator=g))
+                    out.append(tok)
+                    logits, state = model(torch.tensor([[tok]]), state)
+                    last = logits[0, -1]
+            return out
+
+        result["gen"] = _measure_generation(generate, spec)
+    except Exception:
+        result["errors"]["gen"] = traceback.format_exc()
+    result["rss_mb"]["peak"] = _rss_mb()
+
+
+def _measure_generation(generate, spec: dict) -> dict:
+    """Warm up, calibrate a length that takes about gen_time, time one call."""
+    s = time.perf_counter()
+    generate(spec["gen_warmup_tokens"])
+    rate = spec["gen_warmup_tokens"] / max(time.perf_counter() - s, 1e-9)
+    n = _sample_count(rate, spec["gen_time"], lo=64, hi=spec["gen_max_tokens"])
+    s = time.perf_counter()
+    out = generate(n)
+    dt = time.perf_counter() - s
+    return dict(tokens=n, returned=len(out), seconds=dt, tokens_per_sec=n / dt, primer_len=PRIMER_LEN)
+
+
+# ---------------------------------------------------------------------------
+# lstmininet side (child; never imports torch)
+# ---------------------------------------------------------------------------
+
+def child_lstmininet(spec: dict, result: dict) -> None:
+    import numpy as np
+
+    import lstmininet
+
+    cfg, cell, threads = spec["cfg"], spec["cell"], spec["threads"]
+    result["versions"] = {"lstmininet": getattr(lstmininet, "__version__", "?"), "numpy": np.__version__}
+    if "torch" in sys.modules:
+        result["notes"].append("importing lstmininet loaded torch: its RSS includes torch's")
+    if hasattr(lstmininet, "set_num_threads"):
+        lstmininet.set_num_threads(threads)
+        if hasattr(lstmininet, "get_num_threads"):
+            result["threads_effective"] = lstmininet.get_num_threads()
+    else:
+        result["notes"].append("lstmininet.set_num_threads is missing: thread count set only through "
+                               "OMP_NUM_THREADS in the environment")
+    V, E, H, L = cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["layers"]
+    cls = {"lstm": lstmininet.LSTM, "gru": lstmininet.GRU}[cell]
+    m = cls(V, hidden_size=H, num_layers=L, embedding_dim=E, dropout=0.0, seed=0)
+    result["rss_mb"] = {"after_setup": _rss_mb()}
+
+    # training ------------------------------------------------------------
+    try:
+        result["train"] = _lmn_train(m, cfg, spec)
+    except Exception:
+        result["errors"]["train"] = traceback.format_exc()
+    result["rss_mb"]["after_train"] = _rss_mb()
+
+    # generation ----------------------------------------------------------
+    try:
+        primer = _random_tokens(cfg, 1, seed=2)[0, 0, :PRIMER_LEN].tolist()
+
+        def generate(length: int, seed: int = 0) -> list:
+            return m.generate(primer=primer, length=length, temperature=TEMPERATURE, seed=seed)
+
+        g = _measure_generation(generate, spec)
+        if g["returned"] == g["tokens"] + PRIMER_LEN:
+            g["note"] = "generate() returned the primer too; counted only new tokens"
+        elif g["returned"] != g["tokens"]:
+            result["notes"].append(f"generate(length={g['tokens']}) returned {g['returned']} tokens")
+        result["gen"] = g
+    except Exception:
+        result["errors"]["gen"] = traceback.format_exc()
+    result["rss_mb"]["peak"] = _rss_mb()
+
+
+def _lmn_train(m, cfg: dict, spec: dict) -> dict:
+    """Training throughput through ``fit``: one warm-up call, then one timed call."""
+    B, T = cfg["batch"], cfg["seq"]
+
+    def sequences(n_batches: int, seed: int) -> list:
+        # each row of length T+1 is one (input, target) window
+        return _random_tokens(cfg, n_batches, seed).reshape(-1, T + 1).tolist()
+
+    kwargs = dict(epochs=1, batch_size=B, seq_len=T, lr=LR, optimizer="adam",
+                  clip_norm=CLIP_NORM, progress=False)
+    warm = max(1, spec["min_warmup_steps"])
+    seqs = sequences(warm, seed=3)
+    s = time.perf_counter()
+    m.fit(seqs, **kwargs)
+    per_step = (time.perf_counter() - s) / warm
+    n = int(min(spec["max_steps"], max(spec["min_steps"], math.ceil(spec["train_time"] / per_step))))
+    seqs = sequences(n, seed=4)
+    s = time.perf_counter()
+    hist = m.fit(seqs, **kwargs)
+    wall = time.perf_counter() - s
+    tokens = n * B * T
+    out = dict(method="fit(): one call, wall time around it", warmup_steps=warm, steps=n,
+               seconds=wall, tokens=tokens, tokens_per_sec=tokens / wall)
+    reported = (hist or {}).get("tokens_per_sec") if isinstance(hist, dict) else None
+    if reported:
+        out["fit_reported_tokens_per_sec"] = float(reported[-1])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Child entry point
+# ---------------------------------------------------------------------------
+
+def run_child(spec: dict) -> None:
+    result = {"side": spec["side"], "errors": {}, "notes": []}
+    try:
+        if spec["side"] == "peak":
+            result.update(child_peak(spec))
+        elif spec["side"] == "torch":
+            child_torch(spec, result)
+        elif spec["side"] == "lstmininet":
+            child_lstmininet(spec, result)
+        else:
+            raise ValueError(spec["side"])
+    except Exception:
+        result["errors"]["setup"] = traceback.format_exc()
+    result.setdefault("rss_mb", {})["peak"] = _rss_mb()
+    sys.stdout.write(RESULT_MARK + json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+def launch(spec: dict, timeout: float) -> dict:
+    """Run one measurement in a fresh interpreter with the thread count fixed."""
+    env = dict(os.environ)
+    n = str(spec["threads"])
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "LSTMININET_NUM_THREADS"):
+        env[var] = n
+    cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--child", json.dumps(spec)]
+    load_before = _loadavg()
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"side": spec["side"], "errors": {"child": f"timed out after {timeout:.0f} s"}, "notes": []}
+    res = None
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_MARK):
+            res = json.loads(line[len(RESULT_MARK):])
+            if proc.returncode != 0:
+                res["errors"]["child"] = f"exit code {proc.returncode}: {proc.stderr[-2000:]}"
+    if res is None:
+        res = {"side": spec["side"], "notes": [],
+               "errors": {"child": f"no result (exit code {proc.returncode}); stderr tail:\n{proc.stderr[-3000:]}"}}
+    res["loadavg_1min"] = {"before": load_before, "after": _loadavg()}
+    return res
+
+
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Parent: plan, run, report
+# ---------------------------------------------------------------------------
+
+def machine_info() -> dict:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:
+        commit = ""
+    return dict(cpu=cpu, logical_cpus=os.cpu_count(), python=platform.python_version(),
+                platform=platform.platform(), git_commit=commit or "?")
+
+
+def side_available(side: str) -> str | None:
+    """None if importable, else why not (checked without importing it here)."""
+    mod = {"torch": "torch", "lstmininet": "lstmininet"}[side]
+    try:
+        if importlib.util.find_spec(mod) is None:
+            return f"{mod} is not installed"
+    except Exception as exc:
+        return f"{mod}: {exc!r}"
+    return None
+
+
+def fmt(x, spec=",.0f"):
+    return "—" if x is None else format(x, spec)
+
+
+def summarize(results: dict) -> list:
+    """One row per (config, cell, threads) with both sides' numbers and the ratios."""
+    rows = []
+    for r in results["runs"]:
+        cfg = CONFIGS[r["config"]]
+        peak = results["peak"].get(str(r["threads"]), {}).get("peak_gflops")
+        row = dict(config=r["config"], cell=r["cell"], threads=r["threads"])
+        for side in ("lstmininet", "torch"):
+            s = r.get(side) or {}
+            train = s.get("train") or {}
+            gen = s.get("gen") or {}
+            tps = train.get("tokens_per_sec")
+            gflops = tps * train_matmul_flops_per_token(cfg, r["cell"]) / 1e9 if tps else None
+            row[side] = dict(
+                train_tps=tps, gflops=gflops,
+                pct_peak=100.0 * gflops / peak if gflops and peak else None,
+                gen_tps=gen.get("tokens_per_sec"),
+                rss_peak=(s.get("rss_mb") or {}).get("peak"),
+                rss_setup=(s.get("rss_mb") or {}).get("after_setup"),
+                errors=s.get("errors") or {}, notes=s.get("notes") or [], skipped=s.get("skipped"))
+        a, b = row["lstmininet"], row["torch"]
+        row["train_ratio"] = a["train_tps"] / b["train_tps"] if a["train_tps"] and b["train_tps"] else None
+        row["gen_ratio"] = a["gen_tps"] / b["gen_tps"] if a["gen_tps"] and b["gen_tps"] else None
+        rows.append(row)
+    return rows
+
+
+def write_markdown(results: dict, path: pathlib.Path) -> None:
+    rows = summarize(results)
+    m = results["machine"]
+    v = results["versions"]
+    L = []
+    L.append("# LSTMiniNet vs PyTorch, CPU")
+    L.append("")
+    L.append(f"{results['started']} · {m['cpu']} ({m['logical_cpus']} logical CPUs) · "
+             f"Python {m['python']} · torch {v.get('torch', '—')} · lstmininet {v.get('lstmininet', '—')} · "
+             f"numpy {v.get('numpy', '—')} · commit {m['git_commit']}")
+    L.append("")
+    L.append(f"Settings: {'quick' if results['settings']['quick'] else 'default'}; "
+             f"train ≥ {results['settings']['train_time']} s and ≥ {results['settings']['min_steps']} timed steps "
+             f"after warm-up; generation ≈ {results['settings']['gen_time']} s per side. Ratio = lstmininet / "
+             "PyTorch (> 1 means lstmininet is faster). Every measurement ran in its own process. "
+             f"1-min load average at start: {results.get('loadavg_1min_at_start')} (anything else running on "
+             "the machine distorts the numbers, most of all at 2 threads; see `loadavg_1min` per run in the JSON).")
+    L.append("")
+    L.append("## SGEMM peak (float32 square matmul, best of numpy and torch)")
+    L.append("")
+    L.append("| threads | numpy GFLOP/s | torch GFLOP/s | peak used |")
+    L.append("|---:|---|---|---:|")
+    for t, p in sorted(results["peak"].items(), key=lambda kv: int(kv[0])):
+        np_s = ", ".join(f"n={n}: {g:.1f}" for n, g in p.get("numpy", {}).items()) or "—"
+        th_s = ", ".join(f"n={n}: {g:.1f}" for n, g in p.get("torch", {}).items()) or "—"
+        L.append(f"| {t} | {np_s} | {th_s} | {fmt(p.get('peak_gflops'), '.1f')} |")
+    L.append("")
+    L.append("## Training: forward + backward + clip 5.0 + Adam, tokens/s")
+    L.append("")
+    L.append("GFLOP/s counts matmul FLOPs only (3 x forward; see `train_matmul_flops_per_token`).")
+    L.append("")
+    L.append("| config | cell | threads | lstmininet tok/s | PyTorch tok/s | ratio | "
+             "lstmininet GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        a, b = r["lstmininet"], r["torch"]
+        L.append(f"| {r['config']} | {r['cell']} | {r['threads']} | {_cell(a, 'train')} | {_cell(b, 'train')} | "
+                 f"{fmt(r['train_ratio'], '.2f')} | {_gf(a)} | {_gf(b)} |")
+    L.append("")
+    L.append("## Generation: batch 1, one token at a time, temperature 1, tokens/s")
+    L.append("")
+    L.append("| config | cell | threads | lstmininet tok/s | PyTorch tok/s (Python loop) | ratio |")
+    L.append("|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        a, b = r["lstmininet"], r["torch"]
+        L.append(f"| {r['config']} | {r['cell']} | {r['threads']} | {_cell(a, 'gen')} | {_cell(b, 'gen')} | "
+                 f"{fmt(r['gen_ratio'], '.2f')} |")
+    L.append("")
+    L.append("## Peak RSS of each measurement process, MB (after model setup → peak)")
+    L.append("")
+    L.append("| config | cell | threads | lstmininet | PyTorch |")
+    L.append("|---|---|---:|---:|---:|")
+    for r in rows:
+        a, b = r["lstmininet"], r["torch"]
+        L.append(f"| {r['config']} | {r['cell']} | {r['threads']} | {_rss(a)} | {_rss(b)} |")
+    problems = []
+    for r in rows:
+        for side in ("lstmininet", "torch"):
+            s = r[side]
+            where = f"{side} {r['config']}/{r['cell']}/{r['threads']}t"
+            if s["skipped"]:
+                problems.append(f"- {side}: skipped: {s['skipped']}")
+            for phase, err in s["errors"].items():
+                last = [ln for ln in err.strip().splitlines() if ln.strip()][-1:] or ["?"]
+                problems.append(f"- {where}: {phase} failed: `{last[0].strip()}`")
+            for note in s["notes"]:
+                problems.append(f"- {where}: {note}")
+    if problems:
+        L.append("")
+        L.append("## Failures and notes")
+        L.append("")
+        # identical messages across runs collapse to one line each
+        seen = []
+        for p in problems:
+            if p not in seen:
+                seen.append(p)
+        L.extend(seen)
+    L.append("")
+    path.write_text("\n".join(L))
+
+
+def _cell(s: dict, phase: str) -> str:
+    key = "train_tps" if phase == "train" else "gen_tps"
+    if s[key] is not None:
+        return fmt(s[key])
+    if s["skipped"]:
+        return "skipped"
+    return "FAILED" if (phase in s["errors"] or "setup" in s["errors"] or "child" in s["errors"]) else "—"
+
+
+def _gf(s: dict) -> str:
+    if s["gflops"] is None:
+        return "—"
+    return f"{s['gflops']:.1f} ({fmt(s['pct_peak'], '.0f')}%)"
+
+
+def _rss(s: dict) -> str:
+    if s["rss_peak"] is None:
+        return "—"
+    return f"{fmt(s['rss_setup'], '.0f')} → {s['rss_peak']:.0f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="LSTMiniNet vs PyTorch CPU benchmark (see module docstring)")
+    ap.add_argument("--quick", action="store_true", help="short smoke run: melody+char, 1 thread, short timings")
+    ap.add_argument("--configs", default=None, help=f"comma list from {','.join(CONFIGS)} (default: all; "
+                                                    "--quick: melody,char)")
+    ap.add_argument("--cells", default="lstm,gru")
+    ap.add_argument("--threads", default=None, help="comma list (default 1,2; --quick: 1)")
+    ap.add_argument("--sides", default="lstmininet,torch")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--train-time", type=float, default=None, help="seconds of timed training per run")
+    ap.add_argument("--gen-time", type=float, default=None, help="seconds of timed generation per run")
+    ap.add_argument("--timeout", type=float, default=600.0, help="per child process, seconds")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child is not None:
+        run_child(json.loads(args.child))
+        return 0
+
+    configs = (args.configs or ("melody,char" if args.quick else ",".join(CONFIGS))).split(",")
+    cells = args.cells.split(",")
+    threads = [int(t) for t in (args.threads or ("1" if args.quick else "1,2")).split(",")]
+    sides = args.sides.split(",")
+    for c in configs:
+        if c not in CONFIGS:
+            ap.error(f"unknown config {c!r}; choose from {', '.join(CONFIGS)}")
+    for c in cells:
+        if c not in GATES:
+            ap.error(f"unknown cell {c!r}; choose lstm or gru")
+    for s in sides:
+        if s not in ("lstmininet", "torch"):
+            ap.error(f"unknown side {s!r}")
+
+    settings = dict(
+        quick=args.quick,
+        train_time=args.train_time if args.train_time is not None else (0.4 if args.quick else 2.0),
+        warmup_time=0.1 if args.quick else 0.3,
+        min_steps=2 if args.quick else 3,
+        min_warmup_steps=1,
+        max_steps=100000,
+        n_batch_variants=4,
+        gen_time=args.gen_time if args.gen_time is not None else (0.3 if args.quick else 1.0),
+        gen_warmup_tokens=16 if args.quick else 32,
+        gen_max_tokens=200000,
+        peak_sizes=[512] if args.quick else [512, 1024],
+        peak_reps=3 if args.quick else 5,
+    )
+    missing = {s: side_available(s) for s in sides}
+    results = dict(started=_dt.datetime.now().isoformat(timespec="seconds"), machine=machine_info(),
+                   settings=settings, versions={}, unavailable={k: v for k, v in missing.items() if v},
+                   flops_per_token={f"{c}/{cell}": dict(forward=forward_matmul_flops_per_token(CONFIGS[c], cell),
+                                                        train=train_matmul_flops_per_token(CONFIGS[c], cell))
+                                    for c in configs for cell in cells},
+                   peak={}, runs=[])
+    results["loadavg_1min_at_start"] = _loadavg()
+    if (results["loadavg_1min_at_start"] or 0) > 0.5:
+        print(f"[bench] warning: 1-min load average is {results['loadavg_1min_at_start']} before starting; "
+              "other processes will disturb the numbers (most of all at 2 threads)", file=sys.stderr)
+    for s, why in results["unavailable"].items():
+        print(f"[bench] {s} unavailable: {why}", file=sys.stderr)
+
+    t_start = time.perf_counter()
+    for n in threads:
+        print(f"[bench] SGEMM peak, {n} thread(s) ...", file=sys.stderr, flush=True)
+        res = launch(dict(settings, side="peak", threads=n,
+                          torch_available="torch" in sides and not missing.get("torch")), args.timeout)
+        results["peak"][str(n)] = res
+        if res.get("errors"):
+            print(f"[bench]   peak failed: {res['errors']}", file=sys.stderr)
+        else:
+            print(f"[bench]   {res['peak_gflops']:.1f} GFLOP/s", file=sys.stderr)
+
+    for c in configs:
+        for cell in cells:
+            for n in threads:
+                run = dict(config=c, cell=cell, threads=n)
+                for side in sides:
+                    if missing.get(side):
+                        run[side] = dict(skipped=missing[side], errors={}, notes=[])
+                        continue
+                    print(f"[bench] {side:10s} {c}/{cell}/{n}t ...", file=sys.stderr, flush=True, end="")
+                    spec = dict(settings, side=side, cfg=CONFIGS[c], cell=cell, threads=n)
+                    res = launch(spec, args.timeout)
+                    run[side] = res
+                    results["versions"].update(res.get("versions") or {})
+                    tr = (res.get("train") or {}).get("tokens_per_sec")
+                    gn = (res.get("gen") or {}).get("tokens_per_sec")
+                    msg = f" train {fmt(tr)} tok/s, gen {fmt(gn)} tok/s"
+                    if res.get("errors"):
+                        msg += f"  [errors in: {', '.join(res['errors'])}]"
+                    print(msg, file=sys.stderr, flush=True)
+                results["runs"].append(run)
+    results["elapsed_s"] = time.perf_counter() - t_start
+    results["summary"] = summarize(results)
+
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=1))
+    write_markdown(results, out / "bench.md")
+    print(f"[bench] done in {results['elapsed_s']:.0f} s: {out / 'bench.md'}, {out / 'bench.json'}",
+          file=sys.stderr)
+    print((out / "bench.md").read_text())
+    failed = any(r[s].get("errors") for r in results["runs"] for s in sides if s in r)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
