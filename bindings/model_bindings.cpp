@@ -1,0 +1,273 @@
+// `_core.Model`: the sequence model with its training state. Heavy calls
+// release the GIL; fit() re-takes it between batches only to report
+// progress and to notice Ctrl-C.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+
+#include "checkpoint.hpp"
+#include "numpy_convert.hpp"
+#include "sampler.hpp"
+#include "trainer.hpp"
+
+namespace py = pybind11;
+using namespace lmn;
+using lmn::py_convert::to_array;
+using lmn::py_convert::to_vector;
+
+namespace {
+
+using TokenArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
+
+struct Model {
+  std::unique_ptr<SequenceModel> net;
+  TrainingState training;
+};
+
+// (B, T) batch-major tokens -> time-major, as the core wants them.
+std::vector<int> time_major(const TokenArray& tokens, int& B, int& T, const char* what) {
+  if (tokens.ndim() != 2) {
+    throw py::value_error(std::string(what) + ": expected a 2-D (batch, time) array, got " +
+                          std::to_string(tokens.ndim()) + " dimensions");
+  }
+  B = static_cast<int>(tokens.shape(0));
+  T = static_cast<int>(tokens.shape(1));
+  if (B == 0 || T == 0) {
+    throw py::value_error(std::string(what) + ": empty array of shape (" + std::to_string(B) + ", " + std::to_string(T) + ")");
+  }
+  std::vector<int> out(static_cast<std::size_t>(B) * T);
+  const int* src = tokens.data();
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * B + b] = src[static_cast<std::size_t>(b) * T + t];
+  return out;
+}
+
+py::dict config_dict(const ModelConfig& c) {
+  py::dict d;
+  d["cell"] = cell_name(c.cell);
+  d["vocab_size"] = c.vocab_size;
+  d["hidden_size"] = c.hidden_size;
+  d["num_layers"] = c.num_layers;
+  d["embedding_dim"] = c.embedding_dim > 0 ? py::object(py::int_(c.embedding_dim)) : py::object(py::none());
+  d["dropout"] = c.dropout;
+  return d;
+}
+
+bool is_bias(const std::string& name) { return name.find(".bias") != std::string::npos; }
+
+py::dict named_arrays(const SequenceModel& net, bool grads) {
+  py::dict out;
+  for (const auto& [name, var] : net.named_parameters()) {
+    const Matrix& m = grads ? (var->grad.empty() ? Matrix(var->value.rows(), var->value.cols()) : var->grad) : var->value;
+    out[py::str(name)] = is_bias(name) ? py::object(to_vector(m)) : py::object(to_array(m));
+  }
+  return out;
+}
+
+void load_state(SequenceModel& net, const py::dict& state) {
+  std::vector<std::string> missing, unexpected;
+  for (const auto& [name, var] : net.named_parameters())
+    if (!state.contains(py::str(name))) missing.push_back(name);
+  for (const auto& item : state) {
+    const std::string name = py::str(item.first);
+    bool known = false;
+    for (const auto& [n, v] : net.named_parameters()) known = known || n == name;
+    if (!known) unexpected.push_back(name);
+  }
+  if (!missing.empty() || !unexpected.empty()) {
+    std::string msg = "load_state_dict:";
+    if (!missing.empty()) msg += " missing " + py::str(py::cast(missing)).cast<std::string>();
+    if (!unexpected.empty()) msg += " unexpected " + py::str(py::cast(unexpected)).cast<std::string>();
+    throw py::value_error(msg);
+  }
+  // Check every shape before changing anything, so a bad dict leaves the model as it was.
+  std::vector<Matrix> values;
+  for (const auto& [name, var] : net.named_parameters()) {
+    auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(state[py::str(name)]);
+    if (!arr) throw py::type_error("load_state_dict: '" + name + "' is not a numeric array");
+    const Matrix& want = var->value;
+    const bool ok = is_bias(name) ? (arr.ndim() == 1 && arr.shape(0) == want.cols())
+                                  : (arr.ndim() == 2 && arr.shape(0) == want.rows() && arr.shape(1) == want.cols());
+    if (!ok) {
+      std::string got = "(";
+      for (py::ssize_t i = 0; i < arr.ndim(); ++i) got += (i ? ", " : "") + std::to_string(arr.shape(i));
+      got += arr.ndim() == 1 ? ",)" : ")";
+      const std::string expected = is_bias(name) ? "(" + std::to_string(want.cols()) + ",)" : want.shape_str();
+      throw py::value_error("load_state_dict: '" + name + "' has shape " + got + ", expected " + expected);
+    }
+    Matrix m(want.rows(), want.cols(), std::vector<float>(arr.data(), arr.data() + arr.size()));
+    if (!all_finite(m)) throw py::value_error("load_state_dict: '" + name + "' contains NaN or infinity");
+    values.push_back(std::move(m));
+  }
+  std::size_t i = 0;
+  for (const auto& [name, var] : net.named_parameters()) var->value = std::move(values[i++]);
+}
+
+template <typename T>
+T get_or(const py::dict& d, const char* key, T fallback) {
+  if (!d.contains(key) || d[key].is_none()) return fallback;
+  return d[key].cast<T>();
+}
+
+TrainConfig train_config(const py::dict& d) {
+  TrainConfig c;
+  c.epochs = get_or(d, "epochs", c.epochs);
+  c.batch_size = get_or(d, "batch_size", c.batch_size);
+  c.seq_len = get_or(d, "seq_len", c.seq_len);
+  c.truncate = get_or(d, "truncate", 0);
+  c.optimizer.kind = parse_optimizer(get_or<std::string>(d, "optimizer", "adam"));
+  c.optimizer.lr = get_or(d, "lr", c.optimizer.lr);
+  c.optimizer.momentum = get_or(d, "momentum", c.optimizer.momentum);
+  c.optimizer.weight_decay = get_or(d, "weight_decay", c.optimizer.weight_decay);
+  c.clip_norm = get_or(d, "clip_norm", 0.0f);
+  c.clip_value = get_or(d, "clip_value", 0.0f);
+  c.lr_step_epochs = get_or(d, "lr_step_epochs", 0);
+  c.lr_gamma = get_or(d, "lr_gamma", c.lr_gamma);
+  c.patience = get_or(d, "patience", 0);
+  c.restore_best = get_or(d, "restore_best", c.restore_best);
+  c.seed = get_or<std::uint64_t>(d, "seed", 0);
+  c.fused = get_or(d, "fused", true);
+  return c;
+}
+
+py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, const py::dict& options,
+                   const py::object& on_batch) {
+  const TrainConfig config = train_config(options);
+  bool keyboard_interrupt = false;
+  FitResult result;
+  {
+    py::gil_scoped_release release;
+    result = fit(*self.net, self.training, config, train, val, [&](const BatchProgress& p) {
+      py::gil_scoped_acquire acquire;
+      if (PyErr_CheckSignals() != 0) {
+        if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+          PyErr_Clear();
+          keyboard_interrupt = true;
+        } else {
+          throw py::error_already_set();
+        }
+        return false;
+      }
+      if (!on_batch.is_none()) {
+        const py::object keep_going = on_batch(p.epoch, p.batch, p.batches, p.loss, p.tokens_per_sec);
+        if (!keep_going.is_none() && !keep_going.cast<bool>()) return false;
+      }
+      return true;
+    });
+  }
+  py::list history;
+  for (const auto& e : result.history) {
+    py::dict row;
+    row["epoch"] = e.epoch;
+    row["train_loss"] = e.train_loss;
+    row["val_loss"] = e.val_loss;
+    row["val_accuracy"] = e.val_accuracy;
+    row["tokens_per_sec"] = e.tokens_per_sec;
+    row["seconds"] = e.seconds;
+    row["lr"] = e.lr;
+    history.append(row);
+  }
+  py::dict out;
+  out["history"] = history;
+  out["interrupted"] = result.interrupted;
+  out["keyboard_interrupt"] = keyboard_interrupt;
+  out["stopped_early"] = result.stopped_early;
+  out["best_epoch"] = result.best_epoch;
+  return out;
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  py::class_<Model>(m, "Model")
+      .def(py::init([](const std::string& cell, int vocab_size, int hidden_size, int num_layers, int embedding_dim,
+                       float dropout, std::uint64_t seed) {
+             ModelConfig c{parse_cell(cell), vocab_size, hidden_size, num_layers, embedding_dim, dropout};
+             return Model{std::make_unique<SequenceModel>(c, seed), {}};
+           }),
+           py::arg("cell"), py::arg("vocab_size"), py::arg("hidden_size"), py::arg("num_layers"),
+           py::arg("embedding_dim"), py::arg("dropout"), py::arg("seed"))
+      .def_property_readonly("config", [](const Model& self) { return config_dict(self.net->config()); })
+      .def_property_readonly("epochs_done", [](const Model& self) { return self.training.epochs_done; })
+      .def_property_readonly("parameter_names", [](const Model& self) {
+        std::vector<std::string> names;
+        for (const auto& [name, var] : self.net->named_parameters()) names.push_back(name);
+        return names;
+      })
+      .def("forward", [](Model& self, const TokenArray& tokens, bool fused) {
+        int B, T;
+        const std::vector<int> tm = time_major(tokens, B, T, "tokens");
+        Matrix logits;
+        {
+          py::gil_scoped_release release;
+          NoGradGuard no_grad;
+          Rng unused(0);
+          ModelState state = self.net->zero_state(B);
+          logits = self.net->forward(tm, T, B, state, false, unused, fused)->value;
+        }
+        const int V = self.net->config().vocab_size;
+        py::array_t<float> out({B, T, V});
+        float* dst = out.mutable_data();
+        for (int t = 0; t < T; ++t)
+          for (int b = 0; b < B; ++b)
+            std::copy_n(logits.row(t * B + b), V, dst + (static_cast<std::size_t>(b) * T + t) * V);
+        return out;
+      }, py::arg("tokens"), py::arg("fused") = true)
+      .def("loss_and_grads", [](Model& self, const TokenArray& inputs, const TokenArray& targets, bool fused) {
+        int B, T, B2, T2;
+        const std::vector<int> x = time_major(inputs, B, T, "inputs");
+        const std::vector<int> y = time_major(targets, B2, T2, "targets");
+        if (B != B2 || T != T2) {
+          throw py::value_error("targets shape (" + std::to_string(B2) + ", " + std::to_string(T2) +
+                                ") differs from inputs shape (" + std::to_string(B) + ", " + std::to_string(T) + ")");
+        }
+        float loss_value;
+        {
+          py::gil_scoped_release release;
+          zero_grads(self.net->parameters());
+          Rng unused(0);
+          ModelState state = self.net->zero_state(B);
+          self.net->check_tokens(y);
+          Var loss = cross_entropy_loss(self.net->forward(x, T, B, state, false, unused, fused), y);
+          loss_value = loss->value[0];
+          backward(loss);
+        }
+        py::dict grads = named_arrays(*self.net, true);
+        zero_grads(self.net->parameters());
+        return py::make_tuple(loss_value, grads);
+      }, py::arg("inputs"), py::arg("targets"), py::arg("fused") = true)
+      .def("state_dict", [](const Model& self) { return named_arrays(*self.net, false); })
+      .def("load_state_dict", [](Model& self, const py::dict& state) { load_state(*self.net, state); })
+      .def("fit", &fit_model, py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none())
+      .def("evaluate", [](const Model& self, const Sequences& data, int batch_size, int seq_len) {
+        EvalResult r;
+        {
+          py::gil_scoped_release release;
+          r = evaluate(*self.net, data, batch_size, seq_len);
+        }
+        py::dict d;
+        d["loss"] = r.loss;
+        d["perplexity"] = r.perplexity;
+        d["accuracy"] = r.accuracy;
+        d["tokens"] = r.tokens;
+        return d;
+      }, py::arg("data"), py::arg("batch_size"), py::arg("seq_len"))
+      .def("generate", [](const Model& self, const std::vector<int>& primer, int length, float temperature, int top_k,
+                          float top_p, std::uint64_t seed, int stop_token) {
+        SampleConfig c{length, temperature, top_k, top_p, seed, stop_token};
+        py::gil_scoped_release release;
+        return generate(*self.net, primer, c);
+      }, py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
+         py::arg("seed"), py::arg("stop_token"))
+      .def("save", [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
+                      const std::string& metadata) {
+        py::gil_scoped_release release;
+        save_checkpoint(path, *self.net, self.training, {vocabulary, metadata});
+      }, py::arg("path"), py::arg("vocabulary"), py::arg("metadata"))
+      .def_static("load", [](const std::string& path) {
+        LoadedCheckpoint c = load_checkpoint(path);
+        Model model{std::move(c.model), std::move(c.training)};
+        return py::make_tuple(std::move(model), c.extras.vocabulary, c.extras.metadata);
+      }, py::arg("path"));
+}

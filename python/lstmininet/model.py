@@ -1,0 +1,364 @@
+"""The user-facing models, `LSTM` and `GRU`: thin wrappers over the C++ core.
+
+Numerics live in C++ (`lstmininet._core`); this file converts and checks
+arguments, shows progress, and keeps the tokenizer with the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from . import _core
+
+_CHECKPOINT_FORMAT = "lstmininet-model"
+
+
+def _check_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _as_int_array(values, what: str) -> np.ndarray:
+    """An integer ndarray from ints, rejecting NaN, fractions and strings by name."""
+    arr = np.asarray(values)
+    if arr.dtype == object or arr.dtype.kind in "USb":
+        raise TypeError(f"{what} must contain integer token ids, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f":
+        if np.isnan(arr).any():
+            raise ValueError(f"{what} contains NaN")
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{what} contains non-integer values")
+    elif arr.dtype.kind not in "iu":
+        raise TypeError(f"{what} must contain integer token ids, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
+        raise IndexError(f"{what} contains a token id outside the 32-bit range")
+    return arr.astype(np.int32)
+
+
+def _as_batch(tokens, what: str) -> np.ndarray:
+    arr = _as_int_array(tokens, what)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must have shape (batch, time), got {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _as_sequences(data, what: str) -> list[list[int]]:
+    """A list of token sequences from a list of lists/arrays or a 2-D array."""
+    if isinstance(data, np.ndarray):
+        data = [data] if data.ndim == 1 else list(data)
+    if not isinstance(data, Iterable) or isinstance(data, (str, bytes)):
+        raise TypeError(f"{what} must be a list of token sequences")
+    sequences = []
+    for i, seq in enumerate(data):
+        arr = _as_int_array(seq, f"{what}[{i}]")
+        if arr.ndim != 1:
+            raise ValueError(f"{what}[{i}] must be a 1-D sequence of token ids, got shape {arr.shape}")
+        sequences.append(arr.tolist())
+    if not sequences:
+        raise ValueError(f"{what} is empty")
+    return sequences
+
+
+def _split_validation(sequences: list[list[int]], fraction: float, seed: int):
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return sequences, []
+    count = max(1, round(len(sequences) * fraction))
+    if count >= len(sequences):
+        raise ValueError(f"val_fraction={fraction} leaves no training data from {len(sequences)} sequences")
+    order = np.random.default_rng(seed).permutation(len(sequences))
+    held_out = set(order[:count].tolist())
+    train = [s for i, s in enumerate(sequences) if i not in held_out]
+    val = [s for i, s in enumerate(sequences) if i in held_out]
+    return train, val
+
+
+class History(dict):
+    """Per-epoch lists (`epoch`, `train_loss`, `val_loss`, `val_accuracy`,
+    `tokens_per_sec`, `seconds`, `lr`) plus how the run ended."""
+
+    interrupted: bool = False
+    stopped_early: bool = False
+    best_epoch: int = 0
+
+
+class _ProgressBar:
+    """A tqdm bar over all batches of all epochs."""
+
+    def __init__(self, epochs: int, first_epoch: int):
+        from tqdm.auto import tqdm
+
+        self._tqdm = tqdm
+        self._bar = None
+        self._epochs = epochs
+        self._first_epoch = first_epoch
+
+    def __call__(self, epoch, batch, batches, loss, tokens_per_sec):
+        if self._bar is None:
+            self._bar = self._tqdm(total=self._epochs * batches, unit="batch", dynamic_ncols=True)
+        self._bar.set_description(f"epoch {epoch - self._first_epoch}/{self._epochs}")
+        self._bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_per_sec:,.0f}", refresh=False)
+        self._bar.update(1)
+        return True
+
+    def epoch_done(self, row):
+        if self._bar is not None and not math.isnan(row["val_loss"]):
+            self._bar.write(f"epoch {row['epoch']}: train {row['train_loss']:.4f}, val {row['val_loss']:.4f}")
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+
+
+class _RecurrentModel:
+    _cell = ""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        embedding_dim: int | None = None,
+        dropout: float = 0.0,
+        seed: int | None = None,
+        tokenizer=None,
+    ):
+        vocab_size = _check_int(vocab_size, "vocab_size")
+        hidden_size = _check_int(hidden_size, "hidden_size")
+        num_layers = _check_int(num_layers, "num_layers")
+        if embedding_dim is not None:
+            embedding_dim = _check_int(embedding_dim, "embedding_dim")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**63)
+        self.seed = _check_int(seed, "seed", minimum=0)
+        if tokenizer is not None and len(tokenizer) != vocab_size:
+            raise ValueError(f"tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}")
+        self.tokenizer = tokenizer
+        self._core = _core.Model(self._cell, vocab_size, hidden_size, num_layers, embedding_dim or 0, float(dropout), self.seed)
+
+    # -- description --------------------------------------------------------
+    @property
+    def config(self) -> dict:
+        return dict(self._core.config)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._core.config["vocab_size"]
+
+    @property
+    def epochs_done(self) -> int:
+        return self._core.epochs_done
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"{type(self).__name__}(vocab_size={c['vocab_size']}, hidden_size={c['hidden_size']}, "
+                f"num_layers={c['num_layers']}, embedding_dim={c['embedding_dim']}, dropout={c['dropout']:g})")
+
+    # -- numerics -----------------------------------------------------------
+    def forward(self, tokens) -> np.ndarray:
+        """Logits (B, T, V) for int tokens (B, T), from a zero initial state."""
+        return self._core.forward(_as_batch(tokens, "tokens"))
+
+    def loss_and_grads(self, inputs, targets) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean cross-entropy over all positions and the gradient of every parameter."""
+        return self._core.loss_and_grads(_as_batch(inputs, "inputs"), _as_batch(targets, "targets"))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters under torch.nn names and layouts."""
+        return self._core.state_dict()
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Load parameters by torch.nn name; torch tensors are accepted as they are."""
+        arrays = {}
+        for name, value in state.items():
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            arrays[str(name)] = np.asarray(value, dtype=np.float32)
+        self._core.load_state_dict(arrays)
+
+    # -- training -----------------------------------------------------------
+    def fit(
+        self,
+        sequences,
+        epochs: int = 10,
+        batch_size: int = 32,
+        seq_len: int = 64,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        momentum: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        weight_decay: float = 0.0,
+        truncate: int | None = None,
+        val_data=None,
+        val_fraction: float = 0.0,
+        lr_step_epochs: int | None = None,
+        lr_gamma: float = 0.5,
+        patience: int | None = None,
+        seed: int | None = None,
+        progress: bool = True,
+        on_epoch=None,
+    ) -> History:
+        """Train on token sequences; returns the per-epoch History.
+
+        Every position predicts the next token. Sequences are cut into windows
+        of `seq_len`; `truncate` backpropagates that many steps at a time,
+        carrying the state across chunks. Calling fit again continues (the
+        optimizer state and epoch count carry over, also through save/load).
+        Ctrl-C stops between batches and returns with `interrupted` set.
+        """
+        train = _as_sequences(sequences, "sequences")
+        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
+        if val_data is not None and val_fraction:
+            raise ValueError("give val_data or val_fraction, not both")
+        if val_data is not None:
+            val = _as_sequences(val_data, "val_data")
+        else:
+            train, val = _split_validation(train, float(val_fraction), seed)
+        options = dict(
+            epochs=_check_int(epochs, "epochs", minimum=0), batch_size=_check_int(batch_size, "batch_size"),
+            seq_len=_check_int(seq_len, "seq_len"), lr=float(lr), optimizer=str(optimizer), momentum=float(momentum),
+            clip_norm=None if clip_norm is None else float(clip_norm),
+            clip_value=None if clip_value is None else float(clip_value),
+            weight_decay=float(weight_decay), truncate=None if truncate is None else _check_int(truncate, "truncate"),
+            lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
+            lr_gamma=float(lr_gamma), patience=None if patience is None else _check_int(patience, "patience"),
+            seed=seed,
+        )
+        for key in ("clip_norm", "clip_value"):
+            if options[key] is not None and not options[key] > 0:
+                raise ValueError(f"{key} must be positive, got {options[key]}")
+
+        bar = _ProgressBar(options["epochs"], self.epochs_done) if progress else None
+        history = History({k: [] for k in ("epoch", "train_loss", "val_loss", "val_accuracy", "tokens_per_sec", "seconds", "lr")})
+        # One epoch per core call, so per-epoch hooks and the bar run between them.
+        try:
+            for _ in range(options["epochs"]):
+                result = self._core.fit(train, val, {**options, "epochs": 1}, bar)
+                for row in result["history"]:
+                    for key in history:
+                        history[key].append(row[key])
+                    if bar is not None:
+                        bar.epoch_done(row)
+                    if on_epoch is not None:
+                        on_epoch(row)
+                history.interrupted = result["interrupted"]
+                if result["best_epoch"]:
+                    self._track_best(history, options, result)
+                if history.interrupted or history.stopped_early:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        if history.interrupted:
+            print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
+        return history
+
+    def _track_best(self, history, options, result):
+        """Early stopping across the per-epoch calls (patience counts epochs)."""
+        vals = history["val_loss"]
+        best = int(np.nanargmin(vals)) if vals else 0
+        history.best_epoch = history["epoch"][best]
+        patience = options["patience"]
+        if patience:
+            if best == len(vals) - 1:
+                self._best_state = self.state_dict()
+            elif len(vals) - 1 - best >= patience:
+                history.stopped_early = True
+                if getattr(self, "_best_state", None) is not None:
+                    self.load_state_dict(self._best_state)
+
+    def evaluate(self, sequences, batch_size: int = 64, seq_len: int = 256) -> dict:
+        """Mean next-token loss, perplexity and accuracy over the sequences."""
+        data = _as_sequences(sequences, "sequences")
+        return self._core.evaluate(data, _check_int(batch_size, "batch_size"), _check_int(seq_len, "seq_len"))
+
+    # -- generation ---------------------------------------------------------
+    def generate(
+        self,
+        primer,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop_token: int | None = None,
+    ) -> list[int]:
+        """Feed `primer` (token ids), then sample `length` new tokens in C++.
+
+        temperature 0 is greedy; top_k keeps the k likeliest tokens; top_p keeps
+        the smallest set whose probability reaches p. Returns the new tokens.
+        """
+        primer_ids = _as_int_array(primer, "primer").reshape(-1).tolist()
+        if not primer_ids:
+            raise ValueError("primer must hold at least one token")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**63)
+        return self._core.generate(
+            primer_ids, _check_int(length, "length", minimum=0), float(temperature),
+            0 if top_k is None else _check_int(top_k, "top_k"), 1.0 if top_p is None else float(top_p),
+            _check_int(seed, "seed", minimum=0), -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
+        )
+
+    # -- persistence --------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write weights, optimizer state, epoch count and tokenizer atomically."""
+        metadata = {
+            "format": _CHECKPOINT_FORMAT,
+            "seed": self.seed,
+            "tokenizer": None if self.tokenizer is None else self.tokenizer.to_dict(),
+        }
+        vocabulary = [] if self.tokenizer is None else list(self.tokenizer.vocab)
+        self._core.save(os.fspath(path), vocabulary, json.dumps(metadata))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        """Load a checkpoint written by `save` (of either cell type when called
+        on `lstmininet.load`; `LSTM.load` insists on an LSTM)."""
+        core, _vocabulary, metadata_json = _core.Model.load(os.fspath(path))
+        try:
+            metadata = json.loads(metadata_json)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"checkpoint '{path}' has unreadable metadata: {err}") from None
+        kind = {"lstm": LSTM, "gru": GRU}[core.config["cell"]]
+        if cls is not _RecurrentModel and cls is not kind:
+            raise ValueError(f"checkpoint '{path}' holds a {kind.__name__}, not a {cls.__name__}")
+        model = kind.__new__(kind)
+        model._core = core
+        model.seed = int(metadata.get("seed", 0))
+        model.tokenizer = None
+        if metadata.get("tokenizer"):
+            from .tokenizers import tokenizer_from_dict
+
+            model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
+        return model
+
+
+class LSTM(_RecurrentModel):
+    """Embedding (or one-hot) -> stacked LSTM -> linear, torch.nn-compatible weights."""
+
+    _cell = "lstm"
+
+
+class GRU(_RecurrentModel):
+    """Embedding (or one-hot) -> stacked GRU -> linear, torch.nn-compatible weights."""
+
+    _cell = "gru"
+
+
+def load(path: str | os.PathLike) -> LSTM | GRU:
+    """Load any LSTMiniNet checkpoint, whichever cell it uses."""
+    return _RecurrentModel.load(path)
