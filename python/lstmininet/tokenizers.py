@@ -1,0 +1,289 @@
+"""Tokenizers: map melody grid tokens or text characters to integer ids and back.
+
+Melody grid format (one melody per line in Melody.txt):
+
+* ``0``..``127``  a MIDI pitch starts a note that lasts one grid step,
+* ``r``           a rest starts (one step),
+* ``_``           the previous event (note or rest) lasts one more step.
+
+The grid has ``steps_per_quarter`` steps per quarter note (4 = sixteenths).
+A line of bare pitches (the original LSTMiniNet Melody.txt) is simply a
+melody in which every note lasts one step.
+
+A tokenizer's ``to_dict()`` is stored inside model checkpoints, so a
+checkpoint alone is enough to decode what the model generates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+REST = "r"
+HOLD = "_"
+BOS = "<s>"
+EOS = "</s>"
+SPECIAL_TOKENS = (BOS, EOS)
+MIDI_PITCH_MIN = 0
+MIDI_PITCH_MAX = 127
+
+# Bumped whenever to_dict() changes shape, so old checkpoints fail loudly.
+TOKENIZER_FORMAT_VERSION = 1
+
+
+def parse_pitch(token: str) -> int | None:
+    """Return the MIDI pitch a token spells, or None if it is not a number.
+
+    Only canonical decimal spellings count ("60", not "060" or "+60"), so a
+    token always decodes back to exactly the text it came from.
+    """
+    if token.isascii() and token.isdigit() and str(int(token)) == token:
+        return int(token)
+    if token.startswith("-") and token[1:].isascii() and token[1:].isdigit():
+        return -int(token[1:])  # negative: caller reports it as out of range
+    return None
+
+
+def _where(source: str | None, line: int | None) -> str:
+    """Format 'file, line N' prefixes for error messages."""
+    parts = []
+    if source is not None:
+        parts.append(str(source))
+    if line is not None:
+        parts.append(f"line {line}")
+    return ", ".join(parts) + ": " if parts else ""
+
+
+def validate_melody_tokens(
+    tokens: Sequence[str], source: str | None = None, line: int | None = None
+) -> None:
+    """Raise ValueError naming source, line and token if a melody is malformed.
+
+    Checks every token is a MIDI pitch in 0..127, ``r`` or ``_``, and that
+    the melody does not open with ``_`` (a hold needs something to hold).
+    Special tokens (``<s>``, ``</s>``) are added by the tokenizer, so they
+    are rejected here too: files hold plain melodies.
+    """
+    where = _where(source, line)
+    if not tokens:
+        raise ValueError(f"{where}empty melody")
+    for position, token in enumerate(tokens, start=1):
+        if token in (REST, HOLD):
+            if token == HOLD and position == 1:
+                raise ValueError(
+                    f"{where}token {position} {token!r}: a hold cannot start a "
+                    "melody (it continues the previous note or rest)"
+                )
+            continue
+        pitch = parse_pitch(token)
+        if pitch is None:
+            raise ValueError(
+                f"{where}token {position} {token!r}: unknown token (expected a "
+                f"MIDI pitch {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}, {REST!r} or {HOLD!r})"
+            )
+        if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
+            raise ValueError(
+                f"{where}token {position} {token!r}: MIDI pitch outside "
+                f"{MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
+            )
+
+
+def _melody_token_order(token: str) -> tuple[int, int]:
+    """Sort key giving the documented vocabulary order: specials, r, _, pitches."""
+    if token in SPECIAL_TOKENS:
+        return (0, SPECIAL_TOKENS.index(token))
+    if token == REST:
+        return (1, 0)
+    if token == HOLD:
+        return (2, 0)
+    return (3, int(token))
+
+
+class _VocabularyTokenizer:
+    """Shared id <-> token mapping; subclasses decide what a token is."""
+
+    kind = "base"
+
+    def __init__(self, vocab: Sequence[str]):
+        vocab = list(vocab)
+        if not vocab:
+            raise ValueError(f"{type(self).__name__}: vocabulary is empty")
+        ids = {token: index for index, token in enumerate(vocab)}
+        if len(ids) != len(vocab):
+            duplicates = sorted({t for t in vocab if vocab.count(t) > 1})
+            raise ValueError(f"{type(self).__name__}: duplicate tokens in vocabulary: {duplicates}")
+        self.vocab: list[str] = vocab
+        self._ids = ids
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._ids
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.to_dict() == self.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={len(self)})"
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        """Map tokens to ids; an unknown token raises ValueError naming it."""
+        ids = []
+        for position, token in enumerate(tokens):
+            try:
+                ids.append(self._ids[token])
+            except KeyError:
+                raise ValueError(
+                    f"token {token!r} at position {position} is not in the "
+                    f"{self.kind} vocabulary ({len(self)} tokens)"
+                ) from None
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Map ids to tokens; an id outside the vocabulary raises ValueError."""
+        tokens = []
+        for position, raw in enumerate(ids):
+            index = int(raw)  # accepts numpy integers too
+            if not 0 <= index < len(self.vocab):
+                raise ValueError(
+                    f"id {index} at position {position} is outside the vocabulary "
+                    f"(0..{len(self.vocab) - 1})"
+                )
+            tokens.append(self.vocab[index])
+        return tokens
+
+
+class MelodyTokenizer(_VocabularyTokenizer):
+    """Vocabulary of grid tokens (pitches, ``r``, ``_``, optional ``<s>``/``</s>``)."""
+
+    kind = "melody"
+
+    def __init__(
+        self, vocab: Sequence[str], add_bos_eos: bool = False, steps_per_quarter: int = 4
+    ):
+        super().__init__(vocab)
+        if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
+            raise ValueError(f"steps_per_quarter must be a positive integer, got {steps_per_quarter!r}")
+        for token in self.vocab:
+            if token not in SPECIAL_TOKENS:
+                validate_melody_tokens([REST, token], source="MelodyTokenizer vocabulary")
+        if add_bos_eos and not all(t in self._ids for t in SPECIAL_TOKENS):
+            raise ValueError(f"add_bos_eos=True needs {BOS!r} and {EOS!r} in the vocabulary")
+        self.add_bos_eos = bool(add_bos_eos)
+        self.steps_per_quarter = steps_per_quarter
+
+    @classmethod
+    def build(
+        cls,
+        melodies: Iterable[Sequence[str]],
+        add_bos_eos: bool = False,
+        steps_per_quarter: int = 4,
+    ) -> MelodyTokenizer:
+        """Collect the tokens that occur in ``melodies`` into a sorted vocabulary.
+
+        Order is fixed (special tokens, ``r``, ``_``, pitches ascending), so the
+        same data always gives the same ids. ``r``/``_`` appear only if used.
+        """
+        seen: set[str] = set(SPECIAL_TOKENS) if add_bos_eos else set()
+        count = 0
+        for index, melody in enumerate(melodies):
+            validate_melody_tokens(melody, source=f"MelodyTokenizer.build: melody {index + 1}")
+            seen.update(melody)
+            count += 1
+        if count == 0:
+            raise ValueError("MelodyTokenizer.build: no melodies given")
+        vocab = sorted(seen, key=_melody_token_order)
+        return cls(vocab, add_bos_eos=add_bos_eos, steps_per_quarter=steps_per_quarter)
+
+    @property
+    def pitches(self) -> list[int]:
+        """The MIDI pitches the vocabulary can express, ascending."""
+        return [int(t) for t in self.vocab if t not in SPECIAL_TOKENS and t not in (REST, HOLD)]
+
+    def encode_melody(self, melody: Sequence[str]) -> list[int]:
+        """Encode one melody, wrapped in ``<s>`` ... ``</s>`` when enabled."""
+        if self.add_bos_eos:
+            return self.encode([BOS, *melody, EOS])
+        return self.encode(melody)
+
+    def decode_melody(self, ids: Iterable[int]) -> list[str]:
+        """Decode generated ids to a plain melody: drop ``<s>``, stop at ``</s>``."""
+        melody = []
+        for token in self.decode(ids):
+            if token == EOS:
+                break
+            if token != BOS:
+                melody.append(token)
+        return melody
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "format_version": TOKENIZER_FORMAT_VERSION,
+            "vocab": list(self.vocab),
+            "add_bos_eos": self.add_bos_eos,
+            "steps_per_quarter": self.steps_per_quarter,
+        }
+
+
+class CharTokenizer(_VocabularyTokenizer):
+    """Vocabulary of single characters for plain-text models."""
+
+    kind = "char"
+
+    def __init__(self, vocab: Sequence[str]):
+        super().__init__(vocab)
+        for char in self.vocab:
+            if not isinstance(char, str) or len(char) != 1:
+                raise ValueError(f"CharTokenizer vocabulary entries must be single characters, got {char!r}")
+
+    @classmethod
+    def build(cls, texts: str | Iterable[str]) -> CharTokenizer:
+        """Collect the characters of one text or several texts, sorted by code point."""
+        if isinstance(texts, str):
+            texts = [texts]
+        chars: set[str] = set()
+        for text in texts:
+            chars.update(text)
+        if not chars:
+            raise ValueError("CharTokenizer.build: no characters in the given text")
+        return cls(sorted(chars))
+
+    def decode_text(self, ids: Iterable[int]) -> str:
+        """Decode ids straight to a string."""
+        return "".join(self.decode(ids))
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "format_version": TOKENIZER_FORMAT_VERSION,
+            "vocab": list(self.vocab),
+        }
+
+
+_TOKENIZER_KINDS = {MelodyTokenizer.kind: MelodyTokenizer, CharTokenizer.kind: CharTokenizer}
+
+
+def tokenizer_from_dict(d: dict) -> MelodyTokenizer | CharTokenizer:
+    """Rebuild a tokenizer from ``to_dict()`` output (e.g. checkpoint metadata)."""
+    if not isinstance(d, dict) or "kind" not in d:
+        raise ValueError("tokenizer metadata must be a dict with a 'kind' field")
+    kind = d["kind"]
+    if kind not in _TOKENIZER_KINDS:
+        raise ValueError(f"unknown tokenizer kind {kind!r} (known: {sorted(_TOKENIZER_KINDS)})")
+    version = d.get("format_version", TOKENIZER_FORMAT_VERSION)
+    if version != TOKENIZER_FORMAT_VERSION:
+        raise ValueError(
+            f"tokenizer format version {version} is not supported "
+            f"(this lstmininet reads version {TOKENIZER_FORMAT_VERSION})"
+        )
+    vocab = d.get("vocab")
+    if not isinstance(vocab, list):
+        raise ValueError(f"{kind} tokenizer metadata has no 'vocab' list")
+    if kind == MelodyTokenizer.kind:
+        return MelodyTokenizer(
+            vocab,
+            add_bos_eos=bool(d.get("add_bos_eos", False)),
+            steps_per_quarter=int(d.get("steps_per_quarter", 4)),
+        )
+    return CharTokenizer(vocab)
