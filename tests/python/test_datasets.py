@@ -1,0 +1,308 @@
+"""Dataset loading: Melody.txt files, score conversion rules, corpus cache, splits."""
+
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from lstmininet.datasets import (
+    augment_transpositions,
+    load_melodies,
+    load_melodies_with_report,
+    load_melody_file,
+    save_melody_file,
+    split_dataset,
+    transpose_melody,
+)
+from lstmininet.music21_loading import LoadReport, score_to_tokens
+from lstmininet.tokenizers import MelodyTokenizer
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ORIGINAL_MELODY_TXT = REPO_ROOT.parent / "shared/data/lstmininet-original/Melody.txt"
+SMALL_CORPUS = "essenFolksong/erk5.abc"  # 27 Essen songs, parses in about a second
+
+
+# --------------------------------------------------------------------------
+# Melody.txt files
+# --------------------------------------------------------------------------
+
+
+def test_original_lstmininet_melody_txt_loads_unchanged():
+    if not ORIGINAL_MELODY_TXT.exists():
+        pytest.skip(f"{ORIGINAL_MELODY_TXT} not present")
+    raw = ORIGINAL_MELODY_TXT.read_bytes()
+    assert b"\r\n" in raw  # the point of the test: CRLF endings, bare pitches
+    expected = [line.split() for line in raw.decode("ascii").splitlines() if line.strip()]
+    melodies = load_melody_file(ORIGINAL_MELODY_TXT)
+    assert melodies == expected
+    assert len(melodies) == 400
+    tokenizer = MelodyTokenizer.build(melodies)
+    assert all(t.isdigit() for t in tokenizer.vocab)  # bare pitches only: no r, no _
+    assert load_melodies(ORIGINAL_MELODY_TXT) == expected  # front door, same result
+
+
+def test_melody_file_with_crlf_comments_and_blank_lines(tmp_path):
+    path = tmp_path / "Melody.txt"
+    path.write_bytes(b"# header comment\r\n\r\n60 _ 62 r _ 64\r\n   \r\n72 71 # trailing comment\r\n")
+    assert load_melody_file(path) == [["60", "_", "62", "r", "_", "64"], ["72", "71"]]
+
+
+def test_save_and_load_melody_file_round_trip(tmp_path):
+    melodies = [["60", "_", "r", "67"], ["55", "57"]]
+    path = save_melody_file(melodies, tmp_path / "out.txt", header=["made by a test"])
+    assert path.read_text().startswith("# made by a test\n")
+    assert load_melody_file(path) == melodies
+
+
+@pytest.mark.parametrize(
+    "content, line, token, problem",
+    [
+        ("60 62\n60 x 64\n", 2, "x", "unknown token"),
+        ("60 62\n\n60 62 200\n", 3, "200", "MIDI pitch outside 0..127"),
+        ("# c\n_ 60 62\n", 2, "_", "hold cannot start"),
+    ],
+)
+def test_bad_melody_file_errors_name_file_line_and_token(tmp_path, content, line, token, problem):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    with pytest.raises(ValueError) as error:
+        load_melody_file(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert f"line {line}" in message
+    assert f"'{token}'" in message
+    assert problem in message
+    assert "\n" not in message  # one-line messages
+
+
+def test_empty_melody_file_names_the_file(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_text("")
+    with pytest.raises(ValueError, match=rf"{path}: no melodies found"):
+        load_melody_file(path)
+
+
+def test_melody_file_with_nothing_left_after_comments_names_the_file(tmp_path):
+    path = tmp_path / "comments.txt"
+    path.write_text("# only a comment\r\n\r\n   # another\r\n")
+    with pytest.raises(ValueError, match=rf"{path}: no melodies found"):
+        load_melodies(path)
+
+
+def test_missing_melody_file_names_the_file(tmp_path):
+    path = tmp_path / "nowhere" / "Melody.txt"
+    with pytest.raises(FileNotFoundError, match=rf"{path}: melody file not found"):
+        load_melodies(path)
+
+
+def test_unknown_spec_is_neither_file_nor_corpus_path():
+    with pytest.raises(FileNotFoundError, match=r"no-such-corpus/x\*\.abc: no such file or folder"):
+        load_melodies("no-such-corpus/x*.abc", cache=False, progress=False)
+
+
+def test_unreadable_score_file_names_the_file(tmp_path):
+    path = tmp_path / "broken.mid"
+    path.write_bytes(b"this is not a MIDI file at all")
+    with pytest.raises(ValueError, match=rf"{path}: cannot read score"):
+        load_melodies(path, cache=False, progress=False)
+
+
+# --------------------------------------------------------------------------
+# Score -> grid conversion rules (each counted)
+# --------------------------------------------------------------------------
+
+
+def _part(*elements):
+    from music21 import stream
+
+    part = stream.Part()
+    for offset, element in elements:
+        part.insert(offset, element)
+    return part
+
+
+def test_conversion_merges_ties_drops_grace_notes_and_reduces_chords():
+    from music21 import chord, note, tie
+
+    tied_start = note.Note(60, quarterLength=1)
+    tied_start.tie = tie.Tie("start")
+    tied_stop = note.Note(60, quarterLength=0.5)
+    tied_stop.tie = tie.Tie("stop")
+    grace = note.Note(62).getGrace()
+    part = _part(
+        (0, note.Rest(quarterLength=1)),  # leading rest: trimmed
+        (1, tied_start),
+        (2, tied_stop),
+        (2.5, grace),
+        (2.5, chord.Chord([64, 67], quarterLength=0.5)),
+        (3, note.Rest(quarterLength=0.5)),
+        (3.5, note.Rest(quarterLength=0.5)),  # second rest in a row: merged
+        (4, note.Note(65, quarterLength=0.25)),
+    )
+    report = LoadReport()
+    tokens = score_to_tokens(part, report=report)
+    assert " ".join(tokens) == "60 _ _ _ _ _ 67 _ r _ _ _ 65"
+    assert report.ties_merged == 1
+    assert report.grace_notes_dropped == 1
+    assert report.chords_reduced == 1
+    assert report.edge_rests_trimmed == 1
+    assert report.rests_merged == 1
+    assert report.songs_loaded == 1
+
+
+def test_off_grid_notes_skip_the_song_or_are_quantized():
+    from music21 import note
+
+    third = Fraction(1, 3)
+    triplet = _part(
+        (0, note.Note(60, quarterLength=third)),
+        (third, note.Note(62, quarterLength=third)),
+        (2 * third, note.Note(64, quarterLength=third)),
+        (1, note.Note(65, quarterLength=1)),
+    )
+    skipped = LoadReport()
+    assert score_to_tokens(triplet, off_grid="skip", report=skipped) is None
+    assert skipped.skipped == {"off_grid": 1} and skipped.songs_loaded == 0
+
+    quantized = LoadReport()
+    tokens = score_to_tokens(triplet, off_grid="quantize", report=quantized)
+    assert " ".join(tokens) == "60 62 _ 64 65 _ _ _"
+    assert quantized.notes_quantized == 3
+
+
+def test_simultaneous_voices_keep_the_highest_note_and_cut_overlaps():
+    from music21 import note
+
+    part = _part(
+        (0, note.Note(60, quarterLength=2)),
+        (0, note.Note(64, quarterLength=1.5)),
+        (1, note.Note(62, quarterLength=1)),
+    )
+    report = LoadReport()
+    assert " ".join(score_to_tokens(part, report=report)) == "64 _ _ _ 62 _ _ _"
+    assert report.simultaneous_notes_dropped == 1
+    assert report.overlaps_truncated == 1
+
+
+def test_song_without_notes_is_skipped_and_counted():
+    from music21 import note
+
+    report = LoadReport()
+    assert score_to_tokens(_part((0, note.Rest(quarterLength=4))), report=report) is None
+    assert report.skipped == {"no_notes": 1}
+
+
+def test_load_folder_of_scores_with_bad_setting_rejected(tmp_path):
+    with pytest.raises(ValueError, match="off_grid must be one of"):
+        load_melodies(tmp_path, off_grid="round")
+
+
+def test_load_folder_of_abc_scores(tmp_path):
+    abc = "X:1\nT:Scale\nM:4/4\nL:1/8\nK:C\nCDEF G2 A2|B4 c4|]\n"
+    (tmp_path / "tunes").mkdir()
+    (tmp_path / "tunes" / "scale.abc").write_text(abc)
+    (tmp_path / "tunes" / "notes.md").write_text("not a score, ignored")
+    melodies, report = load_melodies_with_report(tmp_path / "tunes", cache=False, progress=False)
+    assert melodies == ["60 _ 62 _ 64 _ 65 _ 67 _ _ _ 69 _ _ _ 71 _ _ _ _ _ _ _ 72 _ _ _ _ _ _ _".split()]
+    assert report.files_read == 1 and report.songs_loaded == 1
+
+
+def test_empty_folder_names_the_folder(tmp_path):
+    with pytest.raises(ValueError, match=rf"{tmp_path}: no score files"):
+        load_melodies(tmp_path, cache=False, progress=False)
+
+
+# --------------------------------------------------------------------------
+# music21 corpus + on-disk cache
+# --------------------------------------------------------------------------
+
+
+def test_corpus_cache_second_load_is_ten_times_faster(tmp_path):
+    start = time.perf_counter()
+    first, first_report = load_melodies_with_report(SMALL_CORPUS, cache_dir=tmp_path, progress=False)
+    first_time = time.perf_counter() - start
+
+    start = time.perf_counter()
+    second, second_report = load_melodies_with_report(SMALL_CORPUS, cache_dir=tmp_path, progress=False)
+    second_time = time.perf_counter() - start
+
+    assert second == first
+    assert len(first) == first_report.songs_loaded == 27
+    assert not first_report.from_cache and second_report.from_cache
+    assert second_report.songs_loaded == first_report.songs_loaded
+    assert second_time <= first_time / 10, (first_time, second_time)
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write left no temp files
+
+
+def test_cache_dir_from_environment_and_settings_in_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTMININET_CACHE_DIR", str(tmp_path / "env-cache"))
+    load_melodies(SMALL_CORPUS, progress=False)
+    assert len(list((tmp_path / "env-cache").glob("corpus-*.json"))) == 1
+    load_melodies(SMALL_CORPUS, progress=False, steps_per_quarter=2, off_grid="quantize")
+    assert len(list((tmp_path / "env-cache").glob("corpus-*.json"))) == 2
+
+
+def test_cache_notices_an_edited_file_and_survives_a_damaged_entry(tmp_path):
+    tune = tmp_path / "tune.abc"
+    tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nC D E F|]\n")
+    cache = tmp_path / "cache"
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
+        ["60", "62", "64", "65"]
+    ]
+    tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nG A B c2|]\n")
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
+        ["67", "69", "71", "72", "_"]
+    ]
+
+    for entry in cache.glob("corpus-*.json"):
+        entry.write_text("{ truncated")
+    with pytest.warns(UserWarning, match="unreadable cache entry"):
+        melodies, report = load_melodies_with_report(
+            tune, steps_per_quarter=1, cache_dir=cache, progress=False
+        )
+    assert melodies == [["67", "69", "71", "72", "_"]] and not report.from_cache
+
+
+def test_transpose_to_c_major_or_a_minor(tmp_path):
+    from lstmininet.midi import tokens_to_stream
+
+    melodies, report = load_melodies_with_report(
+        SMALL_CORPUS, transpose="C", cache_dir=tmp_path, progress=False
+    )
+    assert report.songs_transposed > 0
+    for melody in melodies[:5]:
+        key = tokens_to_stream(melody).analyze("key")
+        assert (key.tonic.name, key.mode) in {("C", "major"), ("A", "minor")}
+
+
+# --------------------------------------------------------------------------
+# Splits and augmentation
+# --------------------------------------------------------------------------
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    melodies = [[str(i)] for i in range(100)]
+    first = split_dataset(melodies, val_fraction=0.1, test_fraction=0.2, seed=7)
+    again = split_dataset(melodies, val_fraction=0.1, test_fraction=0.2, seed=7)
+    other = split_dataset(melodies, val_fraction=0.1, test_fraction=0.2, seed=8)
+    assert first == again
+    assert first != other
+    assert (len(first.train), len(first.val), len(first.test)) == (70, 10, 20)
+    together = sorted(first.train + first.val + first.test, key=lambda m: int(m[0]))
+    assert together == melodies
+
+
+def test_split_rejects_impossible_fractions():
+    with pytest.raises(ValueError, match="val_fraction must be in"):
+        split_dataset([["60"]] * 10, val_fraction=1.5)
+    with pytest.raises(ValueError, match="non-empty training set"):
+        split_dataset([["60"]] * 2, val_fraction=0.5, test_fraction=0.5)
+
+
+def test_transpose_melody_and_augmentation_stay_in_midi_range():
+    assert transpose_melody(["60", "_", "r", "64"], 2) == ["62", "_", "r", "66"]
+    with pytest.raises(ValueError, match=r"token 2 '125': transposing by \+5 gives pitch 130"):
+        transpose_melody(["60", "125"], 5)
+    augmented = augment_transpositions([["60", "_"], ["126"]], semitones=[-1, 0, 2])
+    assert augmented == [["59", "_"], ["60", "_"], ["62", "_"], ["125"], ["126"]]
