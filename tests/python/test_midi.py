@@ -1,0 +1,106 @@
+"""Tokens -> music21 -> MIDI / MusicXML and back, checked by music21 itself."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from lstmininet.datasets import load_melody_file
+from lstmininet.midi import melody_events, read_midi, tokens_to_stream, write_midi, write_musicxml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ORIGINAL_MELODY_TXT = REPO_ROOT.parent / "shared/data/lstmininet-original/Melody.txt"
+GRID_MELODY = "67 _ _ 69 71 _ r _ 72 _ _ _ _ _ _ _ r 74 _ 64 _ _ _".split()
+
+
+def _sounding_notes(score):
+    """(MIDI pitch, start, quarter length) of every note, as music21 reads them."""
+    return [
+        (n.pitch.midi, Fraction(n.offset), Fraction(n.quarterLength))
+        for n in score.flatten().notes
+    ]
+
+
+def _expected_notes(tokens, steps_per_quarter=4):
+    notes, step = [], 0
+    for pitch, length in melody_events(tokens):
+        if pitch is not None:
+            notes.append((pitch, Fraction(step, steps_per_quarter), Fraction(length, steps_per_quarter)))
+        step += length
+    return notes
+
+
+def test_melody_events_group_holds():
+    assert melody_events("60 _ _ r _ 62".split()) == [(60, 3), (None, 2), (62, 1)]
+
+
+@pytest.mark.parametrize("steps_per_quarter", [4, 2])
+def test_grid_melody_midi_round_trip_keeps_pitches_and_durations(tmp_path, steps_per_quarter):
+    from music21 import converter
+
+    path = write_midi(GRID_MELODY, tmp_path / "melody.mid", steps_per_quarter=steps_per_quarter)
+    parsed = converter.parse(path)
+    assert _sounding_notes(parsed) == _expected_notes(GRID_MELODY, steps_per_quarter)
+    assert read_midi(path, steps_per_quarter=steps_per_quarter) == GRID_MELODY
+
+
+def test_original_melody_txt_line_midi_round_trip(tmp_path):
+    from music21 import converter
+
+    if not ORIGINAL_MELODY_TXT.exists():
+        pytest.skip(f"{ORIGINAL_MELODY_TXT} not present")
+    melody = load_melody_file(ORIGINAL_MELODY_TXT)[0]
+    path = write_midi(melody, tmp_path / "original.mid")
+    notes = _sounding_notes(converter.parse(path))
+    assert [n[0] for n in notes] == [int(t) for t in melody]
+    assert all(n[2] == Fraction(1, 4) for n in notes)  # one sixteenth each
+    assert read_midi(path) == melody
+
+
+def test_musicxml_round_trip(tmp_path):
+    from music21 import converter
+
+    path = write_musicxml(GRID_MELODY, tmp_path / "melody.musicxml", title="Test tune")
+    parsed = converter.parse(path)
+    assert _sounding_notes(parsed) == _expected_notes(GRID_MELODY)
+    assert parsed.metadata.bestTitle == "Test tune"
+
+
+def test_stream_carries_tempo_and_instrument():
+    from music21 import instrument, tempo
+
+    score = tokens_to_stream(["60", "_"], tempo_bpm=90, instrument="Violin")
+    marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
+    assert [m.number for m in marks] == [90]
+    assert isinstance(next(score.recurse().getElementsByClass(instrument.Instrument)), instrument.Violin)
+    by_program = tokens_to_stream(["60"], instrument=40)  # General MIDI 40 = violin
+    assert next(by_program.recurse().getElementsByClass(instrument.Instrument)).midiProgram == 40
+
+
+@pytest.mark.parametrize(
+    "tokens, message",
+    [
+        (["_", "60"], r"token 1 '_': a hold cannot start"),
+        (["60", "C4"], r"token 2 'C4': unknown token"),
+        (["60", "140"], r"token 2 '140': MIDI pitch outside 0\.\.127"),
+    ],
+)
+def test_bad_tokens_name_the_token(tmp_path, tokens, message):
+    with pytest.raises(ValueError, match=message):
+        write_midi(tokens, tmp_path / "bad.mid")
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(ValueError, match="unknown instrument 'Kazoophone'"):
+        tokens_to_stream(["60"], instrument="Kazoophone")
+    with pytest.raises(ValueError, match="tempo_bpm must be positive"):
+        tokens_to_stream(["60"], tempo_bpm=0)
+
+
+def test_unreadable_midi_names_the_file(tmp_path):
+    path = tmp_path / "garbage.mid"
+    path.write_bytes(b"MThd\x00\x00\x00\x06 truncated nonsense")
+    with pytest.raises(ValueError, match=rf"{path}: cannot read score"):
+        read_midi(path)
+    with pytest.raises(FileNotFoundError, match=r"missing\.mid: no such score file"):
+        read_midi(tmp_path / "missing.mid")
