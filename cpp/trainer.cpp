@@ -138,7 +138,7 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
   validate_train_config(config);
   check_sequences(model, train, "training");
   check_sequences(model, val, "validation");
-  std::vector<Window> windows = make_windows(train, config.seq_len);
+  const std::vector<Window> windows = make_windows(train, config.seq_len);
   if (windows.empty()) throw std::invalid_argument("fit: no training sequence has two or more tokens");
   const bool validate = !val.empty();
   if (validate && make_windows(val, config.seq_len).empty()) {
@@ -169,13 +169,15 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
     optimizer.set_lr(lr);
     Rng shuffle_rng(epoch_seed(state.seed, epoch, 1));
     Rng dropout_rng(epoch_seed(state.seed, epoch, 2));
-    shuffle(windows, shuffle_rng);
+    // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
+    std::vector<Window> order = windows;
+    shuffle(order, shuffle_rng);
 
     const auto start = Clock::now();
     double loss_sum = 0.0;
     long tokens = 0;
     for (int b = 0; b < batches; ++b) {
-      const Batch batch = make_batch(train, windows, static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
+      const Batch batch = make_batch(train, order, static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
       ModelState carried = model.zero_state(batch.B);
       for (int t0 = 0; t0 < batch.T; t0 += truncate) {
         const int n = std::min(truncate, batch.T - t0);

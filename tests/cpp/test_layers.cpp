@@ -1,0 +1,139 @@
+// The fused sequence path against the reference composition of primitive
+// ops: same logits, same loss, same gradient for every parameter.
+#include "check.hpp"
+#include "matmul.hpp"
+#include "model.hpp"
+
+using namespace lmn;
+
+namespace {
+
+std::vector<int> random_tokens(int n, int V, Rng& rng) {
+  std::vector<int> t(n);
+  for (auto& x : t) x = static_cast<int>(rng.below(V));
+  return t;
+}
+
+struct Outcome {
+  Matrix logits;
+  float loss;
+  std::vector<Matrix> grads;
+  ModelState final_state;
+};
+
+Outcome run(const SequenceModel& model, const std::vector<int>& x, const std::vector<int>& y, int T, int B, bool fused,
+            bool training) {
+  for (const auto& p : model.parameters()) p->zero_grad();
+  ModelState state = model.zero_state(B);
+  Rng dropout_rng(3);
+  Var logits = model.forward(x, T, B, state, training, dropout_rng, fused);
+  Var loss = cross_entropy_loss(logits, y);
+  Outcome out{logits->value, loss->value[0], {}, state};
+  backward(loss);
+  for (const auto& p : model.parameters()) out.grads.push_back(p->grad);
+  return out;
+}
+
+void compare(const ModelConfig& config, int T, int B, bool training) {
+  SequenceModel model(config, 11);
+  Rng rng(17);
+  // Non-zero biases so every term of the equations is exercised.
+  for (const auto& [name, p] : model.named_parameters())
+    if (name.find("bias") != std::string::npos)
+      for (std::size_t i = 0; i < p->value.size(); ++i) p->value[i] = rng.uniform(-0.5f, 0.5f);
+  const auto x = random_tokens(T * B, config.vocab_size, rng), y = random_tokens(T * B, config.vocab_size, rng);
+  const Outcome fused = run(model, x, y, T, B, true, training);
+  const Outcome reference = run(model, x, y, T, B, false, training);
+  CHECK(max_abs(subtract(fused.logits, reference.logits)) < 1e-5f);
+  CHECK_NEAR(fused.loss, reference.loss, 1e-6);
+  for (std::size_t i = 0; i < fused.grads.size(); ++i) {
+    const float scale = std::max(max_abs(reference.grads[i]), 1e-6f);
+    const float rel = max_abs(subtract(fused.grads[i], reference.grads[i])) / scale;
+    if (!(rel < 1e-4f)) {
+      check::fail(__FILE__, __LINE__, cell_name(config.cell) + " " + model.named_parameters()[i].first +
+                                          " relative error " + std::to_string(rel));
+    }
+  }
+  for (std::size_t l = 0; l < fused.final_state.size(); ++l) {
+    CHECK(max_abs(subtract(fused.final_state[l].h, reference.final_state[l].h)) < 1e-6f);
+  }
+}
+
+}  // namespace
+
+TEST(fused_equals_reference_lstm) {
+  compare({CellType::LSTM, 9, 6, 1, 0, 0.0f}, 5, 3, false);
+  compare({CellType::LSTM, 9, 6, 3, 4, 0.0f}, 7, 2, false);
+  compare({CellType::LSTM, 5, 8, 2, 0, 0.0f}, 1, 1, false);
+}
+
+TEST(fused_equals_reference_gru) {
+  compare({CellType::GRU, 9, 6, 1, 0, 0.0f}, 5, 3, false);
+  compare({CellType::GRU, 9, 6, 3, 4, 0.0f}, 7, 2, false);
+  compare({CellType::GRU, 5, 8, 2, 0, 0.0f}, 1, 1, false);
+}
+
+TEST(fused_equals_reference_with_dropout_in_training) {
+  compare({CellType::LSTM, 7, 6, 2, 3, 0.4f}, 6, 4, true);
+  compare({CellType::GRU, 7, 6, 2, 3, 0.4f}, 6, 4, true);
+}
+
+TEST(fused_path_is_the_same_with_two_threads) {
+  // Larger than the kernels' parallel threshold so threads really split work.
+  SequenceModel model({CellType::LSTM, 40, 96, 2, 32, 0.0f}, 2);
+  Rng rng(4);
+  const int T = 16, B = 32;
+  const auto x = random_tokens(T * B, 40, rng), y = random_tokens(T * B, 40, rng);
+  set_num_threads(1);
+  const Outcome one = run(model, x, y, T, B, true, false);
+  set_num_threads(2);
+  const Outcome two = run(model, x, y, T, B, true, false);
+  set_num_threads(1);
+  CHECK(max_abs(subtract(one.logits, two.logits)) == 0.0f);
+  for (std::size_t i = 0; i < one.grads.size(); ++i) CHECK(max_abs(subtract(one.grads[i], two.grads[i])) == 0.0f);
+}
+
+TEST(graph_free_step_matches_sequence_forward) {
+  for (CellType cell : {CellType::LSTM, CellType::GRU}) {
+    for (int embedding : {0, 5}) {
+      SequenceModel model({cell, 8, 7, 2, embedding, 0.0f}, 3);
+      Rng rng(8);
+      const int T = 6;
+      const auto x = random_tokens(T, 8, rng);
+      ModelState state = model.zero_state(1);
+      Rng unused(0);
+      const Matrix logits = model.forward(x, T, 1, state, false, unused)->value;
+      ModelState step_state = model.zero_state(1);
+      StepWorkspace ws;
+      for (int t = 0; t < T; ++t) {
+        model.step({x[t]}, step_state, ws);
+        for (int v = 0; v < 8; ++v) CHECK_NEAR(ws.logits(0, v), logits(t, v), 1e-5);
+      }
+    }
+  }
+}
+
+TEST(parameter_names_follow_torch) {
+  SequenceModel lstm({CellType::LSTM, 10, 4, 2, 3, 0.0f}, 0);
+  const auto& n = lstm.named_parameters();
+  CHECK(n.size() == 11);
+  CHECK(n[0].first == "embedding.weight" && n[0].second->value.rows() == 10 && n[0].second->value.cols() == 3);
+  CHECK(n[1].first == "lstm.weight_ih_l0" && n[1].second->value.rows() == 16 && n[1].second->value.cols() == 3);
+  CHECK(n[6].first == "lstm.weight_hh_l1" && n[6].second->value.cols() == 4);
+  CHECK(n[9].first == "fc.weight" && n[9].second->value.rows() == 10);
+  SequenceModel gru({CellType::GRU, 10, 4, 1, 0, 0.0f}, 0);
+  CHECK(gru.named_parameters()[0].first == "gru.weight_ih_l0");
+  CHECK(gru.named_parameters()[0].second->value.rows() == 12 && gru.named_parameters()[0].second->value.cols() == 10);
+}
+
+TEST(bad_shapes_and_tokens_are_named) {
+  SequenceModel model({CellType::LSTM, 5, 4, 1, 0, 0.0f}, 0);
+  ModelState state = model.zero_state(2);
+  Rng rng(0);
+  CHECK_THROWS(std::out_of_range, model.forward({0, 1, 5, 2}, 2, 2, state, false, rng), "token 5 at position 2");
+  CHECK_THROWS(ShapeError, model.forward({0, 1, 2}, 2, 2, state, false, rng), "3 tokens");
+  CHECK_THROWS(std::invalid_argument, SequenceModel({CellType::LSTM, 0, 4, 1, 0, 0.0f}, 0), "vocab_size");
+  CHECK_THROWS(std::invalid_argument, SequenceModel({CellType::LSTM, 5, 4, 1, 0, 1.0f}, 0), "dropout");
+}
+
+TEST_MAIN()

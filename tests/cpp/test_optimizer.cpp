@@ -1,0 +1,94 @@
+// Optimizer updates against hand-computed values; clipping; LR schedule.
+#include <cmath>
+
+#include "check.hpp"
+#include "optimizer.hpp"
+
+using namespace lmn;
+
+namespace {
+Var param_with_grad(float value, float grad) {
+  Var p = make_leaf(Matrix(1, 1, value), true);
+  p->grad = Matrix(1, 1, grad);
+  return p;
+}
+}  // namespace
+
+TEST(sgd_with_momentum_and_l2) {
+  Var p = param_with_grad(1.0f, 0.5f);
+  OptimizerConfig c;
+  c.kind = OptimizerKind::SGD;
+  c.lr = 0.1f;
+  c.momentum = 0.9f;
+  c.weight_decay = 0.01f;
+  Optimizer opt(c, {p});
+  opt.step();  // g = 0.5 + 0.01 = 0.51; v = 0.51; w = 1 - 0.051
+  CHECK_NEAR(p->value[0], 0.949, 1e-6);
+  opt.step();  // g = 0.5 + 0.00949; v = 0.9*0.51 + g; w -= 0.1 v
+  const double g2 = 0.5 + 0.01 * 0.949, v2 = 0.9 * 0.51 + g2;
+  CHECK_NEAR(p->value[0], 0.949 - 0.1 * v2, 1e-6);
+}
+
+TEST(adam_matches_the_paper_formula) {
+  Var p = param_with_grad(1.0f, 0.2f);
+  OptimizerConfig c;
+  c.lr = 0.01f;
+  Optimizer opt(c, {p});
+  double w = 1.0, m = 0.0, v = 0.0;
+  for (int t = 1; t <= 3; ++t) {
+    opt.step();
+    m = 0.9 * m + 0.1 * 0.2;
+    v = 0.999 * v + 0.001 * 0.04;
+    w -= 0.01 * (m / (1 - std::pow(0.9, t))) / (std::sqrt(v / (1 - std::pow(0.999, t))) + 1e-8);
+    CHECK_NEAR(p->value[0], w, 1e-6);
+  }
+  CHECK(opt.steps() == 3);
+}
+
+TEST(adamw_decays_weights_decoupled) {
+  // With a zero gradient Adam's step is zero, so only the decay moves w.
+  Var p = param_with_grad(2.0f, 0.0f);
+  OptimizerConfig c;
+  c.kind = OptimizerKind::AdamW;
+  c.lr = 0.1f;
+  c.weight_decay = 0.5f;
+  Optimizer opt(c, {p});
+  opt.step();
+  CHECK_NEAR(p->value[0], 2.0 * (1 - 0.05), 1e-6);
+}
+
+TEST(parameters_without_gradients_are_left_alone) {
+  Var p = make_leaf(Matrix(1, 1, 3.0f), true);
+  Optimizer opt(OptimizerConfig{}, {p});
+  opt.step();
+  CHECK(p->value[0] == 3.0f);
+}
+
+TEST(clipping_by_value_and_global_norm) {
+  Var a = param_with_grad(0.0f, 3.0f), b = param_with_grad(0.0f, -4.0f);
+  const float norm = clip_grad_norm({a, b}, 1.0f);
+  CHECK_NEAR(norm, 5.0, 1e-6);
+  CHECK_NEAR(std::hypot(a->grad[0], b->grad[0]), 1.0, 1e-5);
+  CHECK_NEAR(a->grad[0] / b->grad[0], -0.75, 1e-6);  // direction kept
+  Var c = param_with_grad(0.0f, 7.0f);
+  clip_grad_value({c}, 5.0f);
+  CHECK(c->grad[0] == 5.0f);
+  CHECK_THROWS(std::invalid_argument, clip_grad_norm({c}, 0.0f), "clip_norm");
+}
+
+TEST(step_schedule_halves_every_n_epochs) {
+  CHECK_NEAR(step_lr(0.1f, 0, 10, 0.5f), 0.1, 1e-7);
+  CHECK_NEAR(step_lr(0.1f, 9, 10, 0.5f), 0.1, 1e-7);
+  CHECK_NEAR(step_lr(0.1f, 10, 10, 0.5f), 0.05, 1e-7);
+  CHECK_NEAR(step_lr(0.1f, 25, 10, 0.5f), 0.025, 1e-7);
+  CHECK_NEAR(step_lr(0.1f, 25, 0, 0.5f), 0.1, 1e-7);
+}
+
+TEST(bad_hyper_parameters_are_named) {
+  OptimizerConfig c;
+  c.lr = -1.0f;
+  CHECK_THROWS(std::invalid_argument, Optimizer(c, {}), "lr must be positive");
+  CHECK_THROWS(std::invalid_argument, parse_optimizer("rmsprop"), "rmsprop");
+}
+
+TEST_MAIN()

@@ -1,0 +1,78 @@
+// Sampling: greedy, seeded determinism, and that top-k / top-p / temperature
+// shape the distribution as specified.
+#include <map>
+
+#include "check.hpp"
+#include "sampler.hpp"
+
+using namespace lmn;
+
+namespace {
+std::map<int, int> histogram(const float* logits, int V, const SampleConfig& c, int draws) {
+  Rng rng(c.seed);
+  std::vector<std::pair<float, int>> scratch;
+  std::map<int, int> counts;
+  for (int i = 0; i < draws; ++i) ++counts[sample_token(logits, V, c, rng, scratch)];
+  return counts;
+}
+}  // namespace
+
+TEST(temperature_zero_is_argmax) {
+  const float logits[] = {0.1f, 2.0f, -1.0f, 1.9f};
+  SampleConfig c;
+  c.temperature = 0.0f;
+  CHECK(histogram(logits, 4, c, 20)[1] == 20);
+}
+
+TEST(sampling_follows_the_softmax) {
+  const float logits[] = {0.0f, std::log(3.0f)};  // probabilities 1/4, 3/4
+  SampleConfig c;
+  const auto counts = histogram(logits, 2, c, 40000);
+  CHECK_NEAR(counts.at(1) / 40000.0, 0.75, 0.01);
+  c.temperature = 2.0f;  // p1 ∝ sqrt(3): 0.634
+  CHECK_NEAR(histogram(logits, 2, c, 40000).at(1) / 40000.0, std::sqrt(3.0) / (1 + std::sqrt(3.0)), 0.01);
+}
+
+TEST(top_k_and_top_p_cut_the_tail) {
+  const float logits[] = {3.0f, 2.0f, 1.0f, 0.0f, -1.0f};
+  SampleConfig c;
+  c.top_k = 2;
+  auto counts = histogram(logits, 5, c, 5000);
+  CHECK(counts.size() == 2 && counts.count(0) && counts.count(1));
+  c.top_k = 0;
+  c.top_p = 0.5f;  // p0 = 0.64 already reaches 0.5
+  counts = histogram(logits, 5, c, 2000);
+  CHECK(counts.size() == 1 && counts.count(0));
+  c.top_p = 0.9f;  // 0.64 + 0.23 = 0.87 < 0.9, so three tokens
+  counts = histogram(logits, 5, c, 20000);
+  CHECK(counts.size() == 3);
+}
+
+TEST(generation_is_seeded_and_respects_stop_token) {
+  SequenceModel model({CellType::LSTM, 6, 8, 2, 0, 0.0f}, 1);
+  SampleConfig c;
+  c.length = 50;
+  c.seed = 12;
+  const auto a = generate(model, {1, 2}, c), b = generate(model, {1, 2}, c);
+  CHECK(a == b && a.size() == 50);
+  c.seed = 13;
+  CHECK(generate(model, {1, 2}, c) != a);
+  c.seed = 12;
+  c.stop_token = a[10];
+  const auto stopped = generate(model, {1, 2}, c);
+  CHECK(stopped.size() <= 11 && stopped.back() == a[10]);
+}
+
+TEST(bad_sampling_arguments_are_named) {
+  SequenceModel model({CellType::LSTM, 6, 8, 1, 0, 0.0f}, 1);
+  SampleConfig c;
+  CHECK_THROWS(std::invalid_argument, generate(model, {}, c), "primer");
+  CHECK_THROWS(std::out_of_range, generate(model, {9}, c), "token 9");
+  c.temperature = -1.0f;
+  CHECK_THROWS(std::invalid_argument, generate(model, {1}, c), "temperature");
+  c.temperature = 1.0f;
+  c.top_p = 0.0f;
+  CHECK_THROWS(std::invalid_argument, generate(model, {1}, c), "top_p");
+}
+
+TEST_MAIN()

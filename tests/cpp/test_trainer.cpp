@@ -1,0 +1,154 @@
+// Training end to end: learning a pattern, batching of ragged sequences,
+// truncated BPTT, determinism, early stopping, and exact resume.
+#include <cstdio>
+
+#include "check.hpp"
+#include "checkpoint.hpp"
+#include "trainer.hpp"
+
+using namespace lmn;
+
+namespace {
+
+Sequences repeating_pattern(int count, int length) {
+  Sequences data;
+  for (int s = 0; s < count; ++s) {
+    std::vector<int> seq;
+    for (int i = 0; i < length; ++i) seq.push_back((i + s) % 5);
+    data.push_back(seq);
+  }
+  return data;
+}
+
+TrainConfig small_config(int epochs) {
+  TrainConfig c;
+  c.epochs = epochs;
+  c.batch_size = 4;
+  c.seq_len = 16;
+  c.optimizer.lr = 0.02f;
+  c.clip_norm = 5.0f;
+  c.seed = 9;
+  return c;
+}
+
+std::vector<Matrix> weights(const SequenceModel& m) {
+  std::vector<Matrix> w;
+  for (const auto& p : m.parameters()) w.push_back(p->value);
+  return w;
+}
+
+bool identical(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (max_abs(subtract(a[i], b[i])) != 0.0f) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST(windows_cover_every_target_once) {
+  const Sequences data{{1, 2, 3, 4, 5, 6, 7}, {1}, {4, 4}};
+  const auto windows = make_windows(data, 3);
+  // 6 pairs -> windows of 3 + 3; 0 pairs -> none; 1 pair -> one of 1
+  CHECK(windows.size() == 3);
+  const Batch b = make_batch(data, windows, 0, 8);
+  CHECK(b.B == 3 && b.T == 3 && b.counted == 7);
+  CHECK(b.inputs[0 * 3 + 1] == 4 && b.targets[0 * 3 + 1] == 5);  // second window starts at 4
+  CHECK(b.targets[1 * 3 + 2] == kIgnoreIndex);                     // padding of the short window
+}
+
+TEST(lstm_learns_a_repeating_pattern_to_near_zero_loss) {
+  SequenceModel model({CellType::LSTM, 5, 32, 1, 0, 0.0f}, 1);
+  TrainingState state;
+  const FitResult r = fit(model, state, small_config(40), repeating_pattern(8, 64), {}, nullptr);
+  CHECK(r.history.front().train_loss > 1.0);
+  CHECK(r.history.back().train_loss < 0.05);
+  CHECK(evaluate(model, repeating_pattern(2, 40), 4, 16).accuracy > 0.99);
+}
+
+TEST(gru_learns_with_truncated_bptt) {
+  SequenceModel model({CellType::GRU, 5, 32, 2, 8, 0.0f}, 1);
+  TrainingState state;
+  TrainConfig c = small_config(40);
+  c.truncate = 4;
+  const FitResult r = fit(model, state, c, repeating_pattern(8, 64), {}, nullptr);
+  CHECK(r.history.back().train_loss < 0.05);
+}
+
+TEST(training_is_deterministic_for_a_seed) {
+  SequenceModel a({CellType::LSTM, 5, 16, 2, 4, 0.2f}, 3), b({CellType::LSTM, 5, 16, 2, 4, 0.2f}, 3);
+  TrainingState sa, sb;
+  fit(a, sa, small_config(3), repeating_pattern(6, 50), {}, nullptr);
+  fit(b, sb, small_config(3), repeating_pattern(6, 50), {}, nullptr);
+  CHECK(identical(weights(a), weights(b)));
+}
+
+TEST(resume_from_checkpoint_continues_exactly) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 1, 4, 0.3f};
+  TrainConfig c = small_config(4);
+  c.lr_step_epochs = 2;
+  const Sequences data = repeating_pattern(6, 50);
+  SequenceModel straight(config, 5);
+  TrainingState s1;
+  fit(straight, s1, c, data, {}, nullptr);
+
+  SequenceModel first(config, 5);
+  TrainingState s2;
+  c.epochs = 2;
+  fit(first, s2, c, data, {}, nullptr);
+  const std::string path = "resume_test.ckpt";
+  save_checkpoint(path, first, s2, {});
+  LoadedCheckpoint loaded = load_checkpoint(path);
+  std::remove(path.c_str());
+  CHECK(loaded.training.epochs_done == 2);
+  const FitResult rest = fit(*loaded.model, loaded.training, c, data, {}, nullptr);
+  CHECK(rest.history.front().epoch == 3);
+  CHECK(identical(weights(straight), weights(*loaded.model)));
+}
+
+TEST(validation_and_early_stopping_restore_the_best_weights) {
+  SequenceModel model({CellType::LSTM, 5, 16, 1, 0, 0.0f}, 2);
+  TrainingState state;
+  TrainConfig c = small_config(30);
+  c.optimizer.lr = 0.5f;  // large steps make the validation loss wander
+  c.patience = 2;
+  Sequences val{{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2}};  // a different pattern: val rises as train falls
+  const FitResult r = fit(model, state, c, repeating_pattern(8, 40), val, nullptr);
+  CHECK(r.stopped_early);
+  CHECK(r.history.size() < 30);
+  double best = 1e9;
+  for (const auto& e : r.history) best = std::min(best, e.val_loss);
+  CHECK_NEAR(evaluate(model, val, c.batch_size, c.seq_len).loss, best, 1e-5);
+}
+
+TEST(progress_callback_can_stop_between_batches) {
+  SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
+  TrainingState state;
+  int calls = 0;
+  const FitResult r = fit(model, state, small_config(5), repeating_pattern(16, 40), {},
+                          [&](const BatchProgress&) { return ++calls < 3; });
+  CHECK(r.interrupted);
+  CHECK(calls == 3);
+  CHECK(r.history.empty());
+  CHECK(state.epochs_done == 0);
+}
+
+TEST(bad_training_input_is_named) {
+  SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
+  TrainingState state;
+  CHECK_THROWS(std::out_of_range, fit(model, state, small_config(1), {{0, 1, 7}}, {}, nullptr),
+               "training sequence 0, position 2: token 7");
+  CHECK_THROWS(std::invalid_argument, fit(model, state, small_config(1), {{1}, {}}, {}, nullptr), "two or more");
+  TrainConfig c = small_config(1);
+  c.batch_size = 0;
+  CHECK_THROWS(std::invalid_argument, fit(model, state, c, {{0, 1}}, {}, nullptr), "batch_size");
+}
+
+TEST(divergence_is_reported_not_hidden) {
+  SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
+  model.parameters()[0]->value[0] = std::nanf("");
+  TrainingState state;
+  CHECK_THROWS(std::runtime_error, fit(model, state, small_config(1), repeating_pattern(2, 20), {}, nullptr),
+               "training diverged");
+}
+
+TEST_MAIN()
