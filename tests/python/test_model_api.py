@@ -1,0 +1,135 @@
+"""The Python surface of the models: training, evaluation, generation,
+persistence, resume, threads and Ctrl-C."""
+
+import _thread
+import threading
+
+import numpy as np
+import pytest
+
+import lstmininet
+from lstmininet import GRU, LSTM
+
+
+def pattern(count=8, length=80, period=5):
+    return [[(i + s) % period for i in range(length)] for s in range(count)]
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_fits_a_repeating_pattern_to_near_zero_loss(cls):
+    model = cls(5, hidden_size=32, seed=0)
+    history = model.fit(pattern(), epochs=40, batch_size=8, seq_len=32, lr=0.02, clip_norm=5.0, progress=False)
+    assert history["train_loss"][0] > 1.0
+    assert history["train_loss"][-1] < 0.05
+    assert len(history["epoch"]) == 40 and history["epoch"][-1] == 40
+    assert all(t > 0 for t in history["tokens_per_sec"])
+    result = model.evaluate(pattern(2))
+    assert result["accuracy"] > 0.99
+    assert result["perplexity"] == pytest.approx(np.exp(result["loss"]))
+    assert model.generate([0, 1], 10, temperature=0) == [2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
+
+
+def test_forward_matches_loss_and_grads():
+    model = LSTM(6, hidden_size=8, num_layers=2, embedding_dim=3, seed=1)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 6, (4, 7)), rng.integers(0, 6, (4, 7))
+    logits = model.forward(x)
+    assert logits.shape == (4, 7, 6) and logits.dtype == np.float32
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    expected = -np.take_along_axis(log_probs, y[..., None], -1).mean()
+    loss, grads = model.loss_and_grads(x, y)
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert set(grads) == set(model.state_dict())
+    assert all(grads[k].shape == v.shape for k, v in model.state_dict().items())
+
+
+def test_validation_fraction_and_history():
+    model = LSTM(5, hidden_size=16, seed=0)
+    history = model.fit(pattern(10), epochs=3, batch_size=4, seq_len=16, val_fraction=0.2, progress=False)
+    assert len(history["val_loss"]) == 3 and all(np.isfinite(history["val_loss"]))
+    with pytest.raises(ValueError, match="val_data or val_fraction"):
+        model.fit(pattern(), epochs=1, val_data=pattern(2), val_fraction=0.1, progress=False)
+
+
+def test_early_stopping_restores_best_weights():
+    model = LSTM(5, hidden_size=16, seed=2)
+    val = [[0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]]
+    history = model.fit(pattern(), epochs=40, batch_size=4, seq_len=16, lr=0.5, val_data=val, patience=2,
+                        progress=False)
+    assert history.stopped_early and len(history["epoch"]) < 40
+    assert model.evaluate(val, seq_len=16)["loss"] == pytest.approx(min(history["val_loss"]), rel=1e-5)
+
+
+def test_save_load_resume_equals_straight_training(tmp_path):
+    kwargs = dict(batch_size=4, seq_len=16, lr=0.01, lr_step_epochs=2, progress=False)
+    straight = GRU(5, hidden_size=12, embedding_dim=4, dropout=0.2, seed=3)
+    straight.fit(pattern(), epochs=4, **kwargs)
+    first = GRU(5, hidden_size=12, embedding_dim=4, dropout=0.2, seed=3)
+    first.fit(pattern(), epochs=2, **kwargs)
+    first.save(tmp_path / "half.lmn")
+    resumed = GRU.load(tmp_path / "half.lmn")
+    assert resumed.epochs_done == 2
+    history = resumed.fit(pattern(), epochs=2, **kwargs)
+    assert history["epoch"] == [3, 4]
+    for name, value in straight.state_dict().items():
+        np.testing.assert_array_equal(value, resumed.state_dict()[name])
+
+
+def test_load_checks_the_cell_type(tmp_path):
+    LSTM(4, hidden_size=3, seed=0).save(tmp_path / "m.lmn")
+    assert isinstance(lstmininet.load(tmp_path / "m.lmn"), LSTM)
+    with pytest.raises(ValueError, match="holds a LSTM, not a GRU"):
+        GRU.load(tmp_path / "m.lmn")
+
+
+def test_generation_is_seeded():
+    model = LSTM(7, hidden_size=8, seed=0)
+    a = model.generate([1, 2, 3], 30, seed=5)
+    assert a == model.generate([1, 2, 3], 30, seed=5)
+    assert a != model.generate([1, 2, 3], 30, seed=6)
+    assert len(a) == 30 and all(0 <= t < 7 for t in a)
+    assert set(model.generate([1], 200, top_k=1, seed=1)) == set(model.generate([1], 200, temperature=0))
+
+
+def test_heavy_calls_release_the_gil():
+    model = LSTM(50, hidden_size=256, num_layers=2, seed=0)
+    tokens = np.random.default_rng(0).integers(0, 50, (64, 200))
+    done = threading.Event()
+
+    def work():
+        model.forward(tokens)
+        done.set()
+
+    worker = threading.Thread(target=work)
+    ticks = 0
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+    worker.join()
+    # With the GIL held for the whole C++ call this loop could not run at all.
+    assert ticks > 1000
+
+
+def test_ctrl_c_stops_fit_between_batches_with_the_model_intact():
+    model = LSTM(5, hidden_size=64, seed=0)
+    before = model.state_dict()
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    history = model.fit(pattern(400, 200), epochs=50, batch_size=8, seq_len=64, progress=False)
+    timer.cancel()
+    assert history.interrupted
+    assert len(history["epoch"]) < 50
+    after = model.state_dict()
+    assert all(np.isfinite(v).all() for v in after.values())
+    assert any(not np.array_equal(before[k], after[k]) for k in before)  # it did train
+    assert model.generate([0], 5, seed=0)  # and still works
+
+
+def test_thread_setting():
+    previous = lstmininet.get_num_threads()
+    lstmininet.set_num_threads(1)
+    assert lstmininet.get_num_threads() == 1
+    lstmininet.set_num_threads(previous)
+    with pytest.raises(ValueError, match="at least 1 thread"):
+        lstmininet.set_num_threads(0)
