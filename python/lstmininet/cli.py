@@ -1,0 +1,284 @@
+"""The `lstmininet` command line: train, generate, evaluate, info.
+
+Errors print one line (`lstmininet: error: ...`) and exit with status 2;
+Ctrl-C during training saves the model and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+_USER_ERRORS = (ValueError, IndexError, OSError, TypeError, KeyError)
+
+
+class CommandError(Exception):
+    """A problem with the command's arguments, reported as one line."""
+
+
+# -- data --------------------------------------------------------------------
+
+def _load_training_data(args, tokenizer=None):
+    """Token-id sequences and the tokenizer, from melodies or plain text."""
+    from .tokenizers import CharTokenizer, MelodyTokenizer
+
+    if args.text:
+        text = Path(args.data).read_text(encoding="utf-8")
+        if not text:
+            raise CommandError(f"{args.data}: the file is empty")
+        tokenizer = tokenizer or CharTokenizer.build(text)
+        # Plain text is one long sequence, cut into chapters so batches can shuffle.
+        ids = tokenizer.encode(text)
+        chunk = 10 * args.seq_len + 1
+        return [ids[i:i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
+
+    from .datasets import load_melodies
+
+    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose,
+                             progress=not args.quiet)
+    if tokenizer is None:
+        tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
+    return [tokenizer.encode_melody(m) for m in melodies], tokenizer
+
+
+def _companion(model_path: str, suffix: str) -> Path:
+    """A file beside the model: model.lmn -> model.loss.png."""
+    path = Path(model_path)
+    return path.with_name(path.stem + suffix) if path.suffix else path.with_name(path.name + suffix)
+
+
+# -- commands ------------------------------------------------------------------
+
+def cmd_train(args) -> int:
+    from . import GRU, LSTM, load, set_num_threads
+    from .plots import plot_loss_curves
+
+    if args.threads:
+        set_num_threads(args.threads)
+    history_path = _companion(args.out, ".history.json")
+    past = {}
+    if args.resume:
+        if not Path(args.out).exists():
+            raise CommandError(f"--resume: no model at {args.out} to resume")
+        model = load(args.out)
+        if model.tokenizer is None:
+            raise CommandError(f"--resume: {args.out} carries no tokenizer")
+        sequences, tokenizer = _load_training_data(args, model.tokenizer)
+        if history_path.exists():
+            past = json.loads(history_path.read_text())
+    else:
+        sequences, tokenizer = _load_training_data(args)
+        cls = {"lstm": LSTM, "gru": GRU}[args.cell]
+        model = cls(len(tokenizer), hidden_size=args.hidden, num_layers=args.layers,
+                    embedding_dim=args.embedding, dropout=args.dropout, seed=args.seed, tokenizer=tokenizer)
+    tokens = sum(len(s) for s in sequences)
+    print(f"{len(sequences)} sequences, {tokens:,} tokens, vocabulary {len(tokenizer)}; {model!r}", file=sys.stderr)
+
+    def save_epoch(row):
+        # Saved after every epoch (atomically), so a crash loses at most one.
+        model.save(args.out)
+        for key in ("epoch", "train_loss", "val_loss", "tokens_per_sec"):
+            past.setdefault(key, []).append(row[key])
+        history_path.write_text(json.dumps(past, indent=1))
+
+    history = model.fit(
+        sequences, epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+        optimizer=args.optimizer, clip_norm=args.clip, weight_decay=args.weight_decay, truncate=args.truncate,
+        val_fraction=args.val_fraction, lr_step_epochs=args.lr_step, patience=args.patience, seed=args.seed,
+        progress=not args.quiet, on_epoch=save_epoch,
+    )
+    model.save(args.out)
+    if past.get("train_loss"):
+        plot = plot_loss_curves(past, _companion(args.out, ".loss.png"), title=f"{Path(args.out).name}")
+        print(f"loss curve: {plot}", file=sys.stderr)
+    last = f"train loss {history['train_loss'][-1]:.4f}" if history["train_loss"] else "no full epoch"
+    print(f"saved {args.out} after {model.epochs_done} epochs ({last})", file=sys.stderr)
+    return 130 if history.interrupted else 0
+
+
+def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) -> None:
+    from .midi import write_midi, write_musicxml
+    from .plots import plot_piano_roll
+
+    def numbered(path: str) -> Path:
+        p = Path(path)
+        return p if args.count == 1 else p.with_name(f"{p.stem}_{index + 1}{p.suffix}")
+
+    if args.midi:
+        out = write_midi(melody, numbered(args.midi), steps_per_quarter=steps_per_quarter, tempo_bpm=args.tempo)
+        print(f"wrote {out}", file=sys.stderr)
+    if args.musicxml:
+        out = write_musicxml(melody, numbered(args.musicxml), steps_per_quarter=steps_per_quarter, tempo_bpm=args.tempo)
+        print(f"wrote {out}", file=sys.stderr)
+    if args.piano_roll:
+        out = plot_piano_roll(melody, numbered(args.piano_roll), steps_per_quarter=steps_per_quarter)
+        print(f"wrote {out}", file=sys.stderr)
+
+
+def cmd_generate(args) -> int:
+    from . import load
+    from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
+
+    model = load(args.model)
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        raise CommandError(f"{args.model} carries no tokenizer; generate from Python with token ids instead")
+    is_melody = isinstance(tokenizer, MelodyTokenizer)
+    if not is_melody and (args.midi or args.musicxml or args.piano_roll):
+        raise CommandError("--midi, --musicxml and --piano-roll need a melody model")
+    if is_melody:
+        primer_tokens = args.primer.split() if args.primer else []
+        primer = tokenizer.encode([BOS, *primer_tokens] if tokenizer.add_bos_eos else primer_tokens)
+        if not primer:
+            raise CommandError("this model has no start token: give a --primer such as \"60 _ _ _\"")
+        stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
+    else:
+        if not args.primer:
+            raise CommandError("a text model needs a --primer to start from")
+        primer, stop = tokenizer.encode(list(args.primer)), None
+
+    for k in range(args.count):
+        seed = None if args.seed is None else args.seed + k
+        ids = model.generate(primer, args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                             seed=seed, stop_token=stop)
+        if isinstance(tokenizer, CharTokenizer):
+            print(args.primer + tokenizer.decode_text(ids))
+            continue
+        melody = tokenizer.decode_melody(primer + ids)
+        if not melody:
+            print(f"melody {k + 1}: empty (the model ended the song at once)", file=sys.stderr)
+            continue
+        print(" ".join(melody))
+        _write_outputs(args, k, melody, tokenizer.steps_per_quarter)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import load
+
+    model = load(args.model)
+    if model.tokenizer is None:
+        raise CommandError(f"{args.model} carries no tokenizer to encode {args.data} with")
+    args.text = model.tokenizer.kind == "char"
+    args.seq_len = 256
+    sequences, _ = _load_training_data(args, model.tokenizer)
+    result = model.evaluate(sequences, seq_len=args.seq_len)
+    print(f"loss {result['loss']:.4f}  perplexity {result['perplexity']:.3f}  accuracy {result['accuracy']:.4f}  "
+          f"({result['tokens']:,} tokens)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from . import load
+
+    model = load(args.model)
+    c = model.config
+    params = sum(v.size for v in model.state_dict().values())
+    print(f"file        {args.model} ({os.path.getsize(args.model):,} bytes)")
+    print(f"cell        {c['cell']}, {c['num_layers']} layer(s), hidden {c['hidden_size']}")
+    print(f"input       {'one-hot' if c['embedding_dim'] is None else 'embedding ' + str(c['embedding_dim'])}, "
+          f"dropout {c['dropout']:g}")
+    print(f"vocabulary  {c['vocab_size']} tokens"
+          + (f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{' ...' if c['vocab_size'] > 12 else ''})"
+             if model.tokenizer else ""))
+    print(f"parameters  {params:,}")
+    print(f"trained     {model.epochs_done} epochs")
+    return 0
+
+
+# -- argument parsing ----------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text.")
+    parser.add_argument("--version", action="version", version=f"lstmininet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def data_options(p):
+        p.add_argument("--text", action="store_true", help="DATA is a plain-text file (character model)")
+        p.add_argument("--off-grid", choices=["skip", "quantize"], default="quantize",
+                       help="notes off the sixteenth grid in scores: drop the song or round them (default)")
+        p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
+        p.add_argument("--quiet", action="store_true", help="no progress output")
+
+    train = commands.add_parser("train", help="train a model on melodies or text")
+    train.add_argument("data", help="a Melody.txt file, a score file or folder, or a music21 corpus path "
+                                    "(e.g. 'essenFolksong/erk*.abc')")
+    train.add_argument("--out", required=True, help="model file to write (atomically, after every epoch)")
+    train.add_argument("--epochs", type=_positive_int, default=15)
+    train.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
+    train.add_argument("--hidden", type=_positive_int, default=128)
+    train.add_argument("--layers", type=_positive_int, default=1)
+    train.add_argument("--embedding", type=_positive_int, default=None, help="embedding size (default: one-hot)")
+    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--seq-len", type=_positive_int, default=64)
+    train.add_argument("--truncate", type=_positive_int, default=None, help="truncated BPTT length (default: seq-len)")
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--lr", type=float, default=3e-3)
+    train.add_argument("--lr-step", type=_positive_int, default=None, help="halve the learning rate every N epochs")
+    train.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
+    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--clip", type=float, default=5.0, help="clip the gradient's global norm")
+    train.add_argument("--val-fraction", type=float, default=0.1)
+    train.add_argument("--patience", type=_positive_int, default=None, help="early stopping on validation loss")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=_positive_int, default=None)
+    train.add_argument("--resume", action="store_true", help="continue training the model at --out")
+    data_options(train)
+    train.set_defaults(run=cmd_train)
+
+    gen = commands.add_parser("generate", help="sample from a trained model")
+    gen.add_argument("model")
+    gen.add_argument("--length", type=_positive_int, default=128, help="tokens to generate (melodies stop at song end)")
+    gen.add_argument("--count", type=_positive_int, default=1)
+    gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument("--top-k", type=_positive_int, default=None)
+    gen.add_argument("--top-p", type=float, default=None)
+    gen.add_argument("--primer", default=None, help='tokens to start from, e.g. "60 _ _ _ 62 _"')
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--midi", help="write a MIDI file")
+    gen.add_argument("--musicxml", help="write a MusicXML file")
+    gen.add_argument("--piano-roll", help="write a piano-roll PNG")
+    gen.add_argument("--tempo", type=float, default=120.0, help="quarter notes per minute")
+    gen.set_defaults(run=cmd_generate)
+
+    ev = commands.add_parser("evaluate", help="loss, perplexity and accuracy on data")
+    ev.add_argument("model")
+    ev.add_argument("data")
+    data_options(ev)
+    ev.set_defaults(run=cmd_evaluate)
+
+    info = commands.add_parser("info", help="describe a model file")
+    info.add_argument("model")
+    info.set_defaults(run=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("lstmininet: interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, *_USER_ERRORS) as err:
+        message = str(err) or type(err).__name__
+        if isinstance(err, FileNotFoundError) and err.filename:
+            message = f"no such file: {err.filename}"
+        print(f"lstmininet: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
