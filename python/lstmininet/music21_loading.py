@@ -120,20 +120,23 @@ def music21_corpus_files(spec: str) -> list[Path]:
     """
     from music21 import common, corpus
 
-    root = Path(common.getCorpusFilePath())
+    root = os.path.join(str(common.getCorpusFilePath()), "")
     pattern = spec.strip().replace("\\", "/").strip("/")
     if not pattern:
         return []
     matches = []
-    for path in corpus.getPaths():
-        path = Path(path)
-        relative = path.relative_to(root).as_posix()
+    # Plain strings, not Path objects: the corpus has thousands of files and
+    # this runs on every (cached) load.
+    for path in map(str, corpus.getPaths()):
+        if not path.startswith(root):
+            continue
+        relative = path[len(root):].replace(os.sep, "/")
         if (
             fnmatch.fnmatchcase(relative, pattern)
             or relative.startswith(pattern + "/")
             or relative.rsplit(".", 1)[0] == pattern
         ):
-            matches.append(path)
+            matches.append(Path(path))
     return sorted(matches)
 
 
@@ -348,7 +351,7 @@ def load_score_files(
     progress: bool = True,
 ) -> tuple[list[list[str]], LoadReport]:
     """Parse and convert score files in order; returns (melodies, report)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     report = LoadReport()
     melodies: list[list[str]] = []
