@@ -306,3 +306,11 @@ def test_transpose_melody_and_augmentation_stay_in_midi_range():
         transpose_melody(["60", "125"], 5)
     augmented = augment_transpositions([["60", "_"], ["126"]], semitones=[-1, 0, 2])
     assert augmented == [["59", "_"], ["60", "_"], ["62", "_"], ["125"], ["126"]]
+
+
+def test_committed_default_melody_txt_has_real_rhythm():
+    melodies = load_melody_file(REPO_ROOT / "data" / "Melody.txt")
+    assert len(melodies) >= 500
+    tokenizer = MelodyTokenizer.build(melodies)
+    assert "_" in tokenizer and "r" in tokenizer
+    assert len({" ".join(m) for m in melodies}) == len(melodies)  # duplicates removed
