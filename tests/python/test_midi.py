@@ -66,6 +66,12 @@ def test_musicxml_round_trip(tmp_path):
     assert parsed.metadata.bestTitle == "Test tune"
 
 
+def test_musicxml_notes_across_barlines_come_back_as_one_held_note(tmp_path):
+    across = ["60"] + ["_"] * 19 + ["r", "_", "62", "_"]  # 5 quarters: crosses the 4/4 bar
+    path = write_musicxml(across, tmp_path / "across.musicxml")
+    assert read_midi(path) == across  # MusicXML splits it into tied notes; ties are merged
+
+
 def test_stream_carries_tempo_and_instrument():
     from music21 import instrument, tempo
 
