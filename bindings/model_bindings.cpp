@@ -131,43 +131,47 @@ TrainConfig train_config(const py::dict& d) {
   return c;
 }
 
+py::dict epoch_row(const EpochStats& e) {
+  py::dict row;
+  row["epoch"] = e.epoch;
+  row["train_loss"] = e.train_loss;
+  row["val_loss"] = e.val_loss;
+  row["val_accuracy"] = e.val_accuracy;
+  row["tokens_per_sec"] = e.tokens_per_sec;
+  row["seconds"] = e.seconds;
+  row["lr"] = e.lr;
+  return row;
+}
+
+// A Python callback's verdict: None or truthy continues, falsy stops.
+bool keep_going(const py::object& verdict) { return verdict.is_none() || verdict.cast<bool>(); }
+
 py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, const py::dict& options,
-                   const py::object& on_batch) {
+                   const py::object& on_batch, const py::object& on_epoch) {
   const TrainConfig config = train_config(options);
   bool keyboard_interrupt = false;
+  FitCallbacks callbacks;
+  callbacks.on_batch = [&](const BatchProgress& p) {
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) {
+      if (!PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) throw py::error_already_set();
+      PyErr_Clear();  // Ctrl-C: stop cleanly between batches
+      keyboard_interrupt = true;
+      return false;
+    }
+    return on_batch.is_none() || keep_going(on_batch(p.epoch, p.batch, p.batches, p.loss, p.tokens_per_sec));
+  };
+  callbacks.on_epoch = [&](const EpochStats& e) {
+    py::gil_scoped_acquire acquire;
+    return on_epoch.is_none() || keep_going(on_epoch(epoch_row(e)));
+  };
   FitResult result;
   {
     py::gil_scoped_release release;
-    result = fit(*self.net, self.training, config, train, val, [&](const BatchProgress& p) {
-      py::gil_scoped_acquire acquire;
-      if (PyErr_CheckSignals() != 0) {
-        if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-          PyErr_Clear();
-          keyboard_interrupt = true;
-        } else {
-          throw py::error_already_set();
-        }
-        return false;
-      }
-      if (!on_batch.is_none()) {
-        const py::object keep_going = on_batch(p.epoch, p.batch, p.batches, p.loss, p.tokens_per_sec);
-        if (!keep_going.is_none() && !keep_going.cast<bool>()) return false;
-      }
-      return true;
-    });
+    result = fit(*self.net, self.training, config, train, val, callbacks);
   }
   py::list history;
-  for (const auto& e : result.history) {
-    py::dict row;
-    row["epoch"] = e.epoch;
-    row["train_loss"] = e.train_loss;
-    row["val_loss"] = e.val_loss;
-    row["val_accuracy"] = e.val_accuracy;
-    row["tokens_per_sec"] = e.tokens_per_sec;
-    row["seconds"] = e.seconds;
-    row["lr"] = e.lr;
-    history.append(row);
-  }
+  for (const auto& e : result.history) history.append(epoch_row(e));
   py::dict out;
   out["history"] = history;
   out["interrupted"] = result.interrupted;
@@ -239,7 +243,8 @@ void bind_model(py::module_& m) {
       }, py::arg("inputs"), py::arg("targets"), py::arg("fused") = true)
       .def("state_dict", [](const Model& self) { return named_arrays(*self.net, false); })
       .def("load_state_dict", [](Model& self, const py::dict& state) { load_state(*self.net, state); })
-      .def("fit", &fit_model, py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none())
+      .def("fit", &fit_model, py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none(),
+           py::arg("on_epoch") = py::none())
       .def("evaluate", [](const Model& self, const Sequences& data, int batch_size, int seq_len) {
         EvalResult r;
         {

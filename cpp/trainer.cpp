@@ -134,7 +134,7 @@ EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch
 }
 
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,
-              const Sequences& val, const ProgressFn& progress) {
+              const Sequences& val, const FitCallbacks& callbacks) {
   validate_train_config(config);
   check_sequences(model, train, "training");
   check_sequences(model, val, "validation");
@@ -201,10 +201,10 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
         loss_sum += static_cast<double>(value) * counted;
         tokens += counted;
       }
-      if (progress) {
+      if (callbacks.on_batch) {
         BatchProgress p{epoch + 1, b + 1, batches, loss_sum / std::max(tokens, 1L),
                         tokens / std::max(seconds_since(start), 1e-9)};
-        if (!progress(p)) {
+        if (!callbacks.on_batch(p)) {
           result.interrupted = true;
           break;
         }
@@ -234,6 +234,10 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
       }
     }
     result.history.push_back(stats);
+    if (callbacks.on_epoch && !callbacks.on_epoch(stats)) {
+      result.interrupted = true;
+      break;
+    }
     if (validate && config.patience > 0 && epochs_without_improvement >= config.patience) {
       result.stopped_early = true;
       break;

@@ -52,8 +52,12 @@ struct BatchProgress {
   double loss = 0.0;
   double tokens_per_sec = 0.0;
 };
-// Called after every batch; returning false stops training there.
-using ProgressFn = std::function<bool(const BatchProgress&)>;
+// Called after every batch and after every epoch; returning false stops
+// training there (a partly trained epoch is not recorded).
+struct FitCallbacks {
+  std::function<bool(const BatchProgress&)> on_batch;
+  std::function<bool(const EpochStats&)> on_epoch;
+};
 
 // Everything beyond the weights that resuming needs.
 struct TrainingState {
@@ -70,7 +74,7 @@ struct FitResult {
 };
 
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,
-              const Sequences& val, const ProgressFn& progress);
+              const Sequences& val, const FitCallbacks& callbacks = {});
 
 struct EvalResult {
   double loss = 0.0;

@@ -84,6 +84,9 @@ def _split_validation(sequences: list[list[int]], fraction: float, seed: int):
     return train, val
 
 
+_HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "tokens_per_sec", "seconds", "lr")
+
+
 class History(dict):
     """Per-epoch lists (`epoch`, `train_loss`, `val_loss`, `val_accuracy`,
     `tokens_per_sec`, `seconds`, `lr`) plus how the run ended."""
@@ -218,7 +221,10 @@ class _RecurrentModel:
         of `seq_len`; `truncate` backpropagates that many steps at a time,
         carrying the state across chunks. Calling fit again continues (the
         optimizer state and epoch count carry over, also through save/load).
-        Ctrl-C stops between batches and returns with `interrupted` set.
+        Ctrl-C stops between batches and returns with `interrupted` set;
+        so does `on_epoch(row)` returning False. With `patience`, training
+        stops after that many epochs without a better validation loss and
+        ends on the best weights.
         """
         train = _as_sequences(sequences, "sequences")
         seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
@@ -243,43 +249,24 @@ class _RecurrentModel:
                 raise ValueError(f"{key} must be positive, got {options[key]}")
 
         bar = _ProgressBar(options["epochs"], self.epochs_done) if progress else None
-        history = History({k: [] for k in ("epoch", "train_loss", "val_loss", "val_accuracy", "tokens_per_sec", "seconds", "lr")})
-        # One epoch per core call, so per-epoch hooks and the bar run between them.
+
+        def epoch_done(row):
+            if bar is not None:
+                bar.epoch_done(row)
+            return True if on_epoch is None else on_epoch(row)
+
         try:
-            for _ in range(options["epochs"]):
-                result = self._core.fit(train, val, {**options, "epochs": 1}, bar)
-                for row in result["history"]:
-                    for key in history:
-                        history[key].append(row[key])
-                    if bar is not None:
-                        bar.epoch_done(row)
-                    if on_epoch is not None:
-                        on_epoch(row)
-                history.interrupted = result["interrupted"]
-                if result["best_epoch"]:
-                    self._track_best(history, options, result)
-                if history.interrupted or history.stopped_early:
-                    break
+            result = self._core.fit(train, val, options, bar, epoch_done)
         finally:
             if bar is not None:
                 bar.close()
-        if history.interrupted:
+        history = History({key: [row[key] for row in result["history"]] for key in _HISTORY_KEYS})
+        history.interrupted = result["interrupted"]
+        history.stopped_early = result["stopped_early"]
+        history.best_epoch = result["best_epoch"]
+        if result["keyboard_interrupt"]:
             print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
         return history
-
-    def _track_best(self, history, options, result):
-        """Early stopping across the per-epoch calls (patience counts epochs)."""
-        vals = history["val_loss"]
-        best = int(np.nanargmin(vals)) if vals else 0
-        history.best_epoch = history["epoch"][best]
-        patience = options["patience"]
-        if patience:
-            if best == len(vals) - 1:
-                self._best_state = self.state_dict()
-            elif len(vals) - 1 - best >= patience:
-                history.stopped_early = True
-                if getattr(self, "_best_state", None) is not None:
-                    self.load_state_dict(self._best_state)
 
     def evaluate(self, sequences, batch_size: int = 64, seq_len: int = 256) -> dict:
         """Mean next-token loss, perplexity and accuracy over the sequences."""

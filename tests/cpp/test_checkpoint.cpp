@@ -28,7 +28,7 @@ TEST(round_trip_keeps_everything) {
   c.epochs = 1;
   c.batch_size = 2;
   c.seq_len = 4;
-  fit(model, state, c, {{0, 1, 2, 3, 4, 5, 0, 1}}, {}, nullptr);
+  fit(model, state, c, {{0, 1, 2, 3, 4, 5, 0, 1}}, {});
   save_checkpoint("ckpt_roundtrip.bin", model, state, {{"a", "b", "_", "60"}, "{\"k\": 1}"});
   LoadedCheckpoint loaded = load_checkpoint("ckpt_roundtrip.bin");
   std::remove("ckpt_roundtrip.bin");

@@ -59,7 +59,7 @@ TEST(windows_cover_every_target_once) {
 TEST(lstm_learns_a_repeating_pattern_to_near_zero_loss) {
   SequenceModel model({CellType::LSTM, 5, 32, 1, 0, 0.0f}, 1);
   TrainingState state;
-  const FitResult r = fit(model, state, small_config(40), repeating_pattern(8, 64), {}, nullptr);
+  const FitResult r = fit(model, state, small_config(40), repeating_pattern(8, 64), {});
   CHECK(r.history.front().train_loss > 1.0);
   CHECK(r.history.back().train_loss < 0.05);
   CHECK(evaluate(model, repeating_pattern(2, 40), 4, 16).accuracy > 0.99);
@@ -70,15 +70,15 @@ TEST(gru_learns_with_truncated_bptt) {
   TrainingState state;
   TrainConfig c = small_config(40);
   c.truncate = 4;
-  const FitResult r = fit(model, state, c, repeating_pattern(8, 64), {}, nullptr);
+  const FitResult r = fit(model, state, c, repeating_pattern(8, 64), {});
   CHECK(r.history.back().train_loss < 0.05);
 }
 
 TEST(training_is_deterministic_for_a_seed) {
   SequenceModel a({CellType::LSTM, 5, 16, 2, 4, 0.2f}, 3), b({CellType::LSTM, 5, 16, 2, 4, 0.2f}, 3);
   TrainingState sa, sb;
-  fit(a, sa, small_config(3), repeating_pattern(6, 50), {}, nullptr);
-  fit(b, sb, small_config(3), repeating_pattern(6, 50), {}, nullptr);
+  fit(a, sa, small_config(3), repeating_pattern(6, 50), {});
+  fit(b, sb, small_config(3), repeating_pattern(6, 50), {});
   CHECK(identical(weights(a), weights(b)));
 }
 
@@ -89,18 +89,18 @@ TEST(resume_from_checkpoint_continues_exactly) {
   const Sequences data = repeating_pattern(6, 50);
   SequenceModel straight(config, 5);
   TrainingState s1;
-  fit(straight, s1, c, data, {}, nullptr);
+  fit(straight, s1, c, data, {});
 
   SequenceModel first(config, 5);
   TrainingState s2;
   c.epochs = 2;
-  fit(first, s2, c, data, {}, nullptr);
+  fit(first, s2, c, data, {});
   const std::string path = "resume_test.ckpt";
   save_checkpoint(path, first, s2, {});
   LoadedCheckpoint loaded = load_checkpoint(path);
   std::remove(path.c_str());
   CHECK(loaded.training.epochs_done == 2);
-  const FitResult rest = fit(*loaded.model, loaded.training, c, data, {}, nullptr);
+  const FitResult rest = fit(*loaded.model, loaded.training, c, data, {});
   CHECK(rest.history.front().epoch == 3);
   CHECK(identical(weights(straight), weights(*loaded.model)));
 }
@@ -112,7 +112,7 @@ TEST(validation_and_early_stopping_restore_the_best_weights) {
   c.optimizer.lr = 0.5f;  // large steps make the validation loss wander
   c.patience = 2;
   Sequences val{{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2}};  // a different pattern: val rises as train falls
-  const FitResult r = fit(model, state, c, repeating_pattern(8, 40), val, nullptr);
+  const FitResult r = fit(model, state, c, repeating_pattern(8, 40), val);
   CHECK(r.stopped_early);
   CHECK(r.history.size() < 30);
   double best = 1e9;
@@ -124,30 +124,42 @@ TEST(progress_callback_can_stop_between_batches) {
   SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
   TrainingState state;
   int calls = 0;
-  const FitResult r = fit(model, state, small_config(5), repeating_pattern(16, 40), {},
-                          [&](const BatchProgress&) { return ++calls < 3; });
+  FitCallbacks callbacks;
+  callbacks.on_batch = [&](const BatchProgress&) { return ++calls < 3; };
+  const FitResult r = fit(model, state, small_config(5), repeating_pattern(16, 40), {}, callbacks);
   CHECK(r.interrupted);
   CHECK(calls == 3);
   CHECK(r.history.empty());
   CHECK(state.epochs_done == 0);
 }
 
+TEST(epoch_callback_sees_each_epoch_and_can_stop) {
+  SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
+  TrainingState state;
+  std::vector<int> seen;
+  FitCallbacks callbacks;
+  callbacks.on_epoch = [&](const EpochStats& e) { seen.push_back(e.epoch); return e.epoch < 2; };
+  const FitResult r = fit(model, state, small_config(5), repeating_pattern(4, 20), {}, callbacks);
+  CHECK((seen == std::vector<int>{1, 2}));
+  CHECK(r.interrupted && r.history.size() == 2 && state.epochs_done == 2);
+}
+
 TEST(bad_training_input_is_named) {
   SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
   TrainingState state;
-  CHECK_THROWS(std::out_of_range, fit(model, state, small_config(1), {{0, 1, 7}}, {}, nullptr),
+  CHECK_THROWS(std::out_of_range, fit(model, state, small_config(1), {{0, 1, 7}}, {}),
                "training sequence 0, position 2: token 7");
-  CHECK_THROWS(std::invalid_argument, fit(model, state, small_config(1), {{1}, {}}, {}, nullptr), "two or more");
+  CHECK_THROWS(std::invalid_argument, fit(model, state, small_config(1), {{1}, {}}, {}), "two or more");
   TrainConfig c = small_config(1);
   c.batch_size = 0;
-  CHECK_THROWS(std::invalid_argument, fit(model, state, c, {{0, 1}}, {}, nullptr), "batch_size");
+  CHECK_THROWS(std::invalid_argument, fit(model, state, c, {{0, 1}}, {}), "batch_size");
 }
 
 TEST(divergence_is_reported_not_hidden) {
   SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
   model.parameters()[0]->value[0] = std::nanf("");
   TrainingState state;
-  CHECK_THROWS(std::runtime_error, fit(model, state, small_config(1), repeating_pattern(2, 20), {}, nullptr),
+  CHECK_THROWS(std::runtime_error, fit(model, state, small_config(1), repeating_pattern(2, 20), {}),
                "training diverged");
 }
 
