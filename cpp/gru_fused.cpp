@@ -3,6 +3,7 @@
 // whole-sequence GEMMs, one recurrent GEMM and one pointwise pass per step).
 #include <cmath>
 
+#include "fast_math.hpp"
 #include "matmul.hpp"
 #include "recurrent_layer.hpp"
 
@@ -40,10 +41,11 @@ Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) c
     for (int b = 0; b < B; ++b) {
       float* ab = a + static_cast<long>(b) * G;
       const float* hb = hp.row(b);
+      #pragma omp simd
       for (int j = 0; j < H; ++j) {
         const int k = b * H + j;
-        const float r = sigmoid(ab[j] + hb[j]), z = sigmoid(ab[H + j] + hb[H + j]);
-        const float n = std::tanh(ab[2 * H + j] + r * hb[2 * H + j]);
+        const float r = fast::sigmoid(ab[j] + hb[j]), z = fast::sigmoid(ab[H + j] + hb[H + j]);
+        const float n = fast::tanh(ab[2 * H + j] + r * hb[2 * H + j]);
         ab[j] = r, ab[H + j] = z, ab[2 * H + j] = n;
         hpn[k] = hb[2 * H + j];
         h[k] = (1.0f - z) * n + z * h_prev[k];
@@ -72,6 +74,7 @@ Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) c
         const float* ab = a + static_cast<long>(b) * G;
         float* dxb = dxp + static_cast<long>(b) * G;
         float* dhb = dhp + static_cast<long>(b) * G;
+        #pragma omp simd
         for (int j = 0; j < H; ++j) {
           const int k = b * H + j;
           const float r = ab[j], z = ab[H + j], n = ab[2 * H + j];

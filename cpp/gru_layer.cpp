@@ -5,6 +5,7 @@
 // Reference path and graph-free step here; gru_fused.cpp has the fast path.
 #include <cmath>
 
+#include "fast_math.hpp"
 #include "matmul.hpp"
 #include "recurrent_layer.hpp"
 
@@ -47,9 +48,10 @@ void GRULayer::step(const Matrix& x, RecurrentState& state, Matrix& gates) const
     const float* xp = gates.row(b);
     const float* hp = xp + G;
     float* h = state.h.row(b);
+    #pragma omp simd
     for (int j = 0; j < H; ++j) {
-      const float r = sigmoid(xp[j] + hp[j]), z = sigmoid(xp[H + j] + hp[H + j]);
-      const float n = std::tanh(xp[2 * H + j] + r * hp[2 * H + j]);
+      const float r = fast::sigmoid(xp[j] + hp[j]), z = fast::sigmoid(xp[H + j] + hp[H + j]);
+      const float n = fast::tanh(xp[2 * H + j] + r * hp[2 * H + j]);
       h[j] = (1.0f - z) * n + z * h[j];
     }
   }

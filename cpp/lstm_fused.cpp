@@ -5,6 +5,7 @@
 // gradients are accumulated over all steps by single GEMMs at the end.
 #include <cmath>
 
+#include "fast_math.hpp"
 #include "matmul.hpp"
 #include "recurrent_layer.hpp"
 
@@ -47,13 +48,14 @@ Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) 
     float* h = out.row(t * B);
     for (int b = 0; b < B; ++b) {
       float* ab = a + static_cast<long>(b) * G;
+      #pragma omp simd
       for (int j = 0; j < H; ++j) {
-        const float i = sigmoid(ab[j]), f = sigmoid(ab[H + j]);
-        const float g = std::tanh(ab[2 * H + j]), o = sigmoid(ab[3 * H + j]);
+        const float i = fast::sigmoid(ab[j]), f = fast::sigmoid(ab[H + j]);
+        const float g = fast::tanh(ab[2 * H + j]), o = fast::sigmoid(ab[3 * H + j]);
         ab[j] = i, ab[H + j] = f, ab[2 * H + j] = g, ab[3 * H + j] = o;
         const int k = b * H + j;
         c[k] = f * c_prev[k] + i * g;
-        tc[k] = std::tanh(c[k]);
+        tc[k] = fast::tanh(c[k]);
         h[k] = o * tc[k];
       }
     }
@@ -79,6 +81,7 @@ Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) 
       for (int b = 0; b < B; ++b) {
         const float* ab = a + static_cast<long>(b) * G;
         float* dgb = dg + static_cast<long>(b) * G;
+        #pragma omp simd
         for (int j = 0; j < H; ++j) {
           const int k = b * H + j;
           const float i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];

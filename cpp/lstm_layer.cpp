@@ -6,6 +6,7 @@
 // and the graph-free step; lstm_fused.cpp holds the fast sequence path.
 #include <cmath>
 
+#include "fast_math.hpp"
 #include "matmul.hpp"
 #include "recurrent_layer.hpp"
 
@@ -50,10 +51,12 @@ void LSTMLayer::step(const Matrix& x, RecurrentState& state, Matrix& gates) cons
     const float* a = gates.row(b);
     float* h = state.h.row(b);
     float* c = state.c.row(b);
+    #pragma omp simd
     for (int j = 0; j < H; ++j) {
-      const float i = sigmoid(a[j]), f = sigmoid(a[H + j]), g = std::tanh(a[2 * H + j]), o = sigmoid(a[3 * H + j]);
+      const float i = fast::sigmoid(a[j]), f = fast::sigmoid(a[H + j]);
+      const float g = fast::tanh(a[2 * H + j]), o = fast::sigmoid(a[3 * H + j]);
       c[j] = f * c[j] + i * g;
-      h[j] = o * std::tanh(c[j]);
+      h[j] = o * fast::tanh(c[j]);
     }
   }
 }

@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def data_options(p):
         p.add_argument("--text", action="store_true", help="DATA is a plain-text file (character model)")
-        p.add_argument("--off-grid", choices=["skip", "quantize"], default="quantize",
-                       help="notes off the sixteenth grid in scores: drop the song or round them (default)")
+        p.add_argument("--off-grid", choices=["skip", "quantize"], default="skip",
+                       help="notes off the sixteenth grid in scores: drop the song (default) or round them")
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
 
