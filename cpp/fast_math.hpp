@@ -4,17 +4,20 @@
 // compiler process a whole SIMD register of gates at once. Accuracy: exp is
 // within ~2 ulp over the float range, sigmoid and tanh within ~1e-7
 // absolute (tests/cpp/test_fast_math.cpp). The reference path keeps libm.
-#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 namespace lmn::fast {
 
 inline float exp(float x) {
   // e^x = 2^n * e^r with n = round(x / ln 2) and |r| <= ln(2) / 2.
-  x = std::clamp(x, -87.0f, 88.0f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  // Plain comparisons (not std::clamp's references) keep the loop vectorisable.
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  // Round to nearest by adding and removing 1.5 * 2^23 (std::floor does not
+  // vectorise with GCC under default flags).
+  constexpr float kRound = 12582912.0f;
+  const float n = (x * 1.44269504088896341f + kRound) - kRound;
   // ln 2 split in two (Cody-Waite) so r keeps full precision.
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   // Taylor series of e^r to degree 7: truncation below 5e-9 for |r| <= 0.35.
@@ -27,9 +30,7 @@ inline float exp(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return p * std::bit_cast<float>(bits);
 }
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + fast::exp(-x)); }
