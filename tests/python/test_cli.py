@@ -1,0 +1,349 @@
+"""The `lstmininet` command line, end to end on tiny data.
+
+Commands run in-process through `lstmininet.cli.main(argv)` (fast, and
+pytest captures their output); one test starts the installed console script
+as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+import lstmininet
+from lstmininet.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+ORIGINAL_MELODY_TXT = REPO.parent / "shared/data/lstmininet-original/Melody.txt"
+
+# Five short tunes on the sixteenth grid: notes, rests and holds.
+TUNES = [
+    "67 _ _ _ 69 _ 71 _ 72 _ _ _ 71 _ 69 _ 67 _ _ _ r _ 64 _ 62 _ _ _ 60 _ _ _",
+    "60 _ 62 _ 64 _ 65 _ 67 _ _ _ 67 _ _ _ 69 _ 69 _ 67 _ _ _ 65 _ 64 _ 62 _ 60 _ _ _",
+    "72 _ 71 _ 69 _ 67 _ 65 _ 64 _ 62 _ 60 _ r _ _ _ 60 _ 64 _ 67 _ 72 _ _ _ _ _ _ _",
+    "64 _ 64 _ 65 _ 67 _ 67 _ 65 _ 64 _ 62 _ 60 _ 60 _ 62 _ 64 _ 64 _ _ 62 62 _ _ _",
+    "69 _ _ 71 72 _ 74 _ 76 _ _ _ 74 _ 72 _ 71 _ 69 _ _ _ r _ _ _ 69 _ 67 _ 69 _ _ _",
+]
+TRAIN_FLAGS = ["--epochs", "2", "--hidden", "16", "--quiet"]
+ERROR_PREFIX = "lstmininet: error:"
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_melodies(path: Path, lines=TUNES) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def history(model_path: Path) -> dict:
+    return json.loads(model_path.with_name(model_path.stem + ".history.json").read_text())
+
+
+def pitches_of_line(line: str) -> list[int]:
+    """MIDI pitches of the notes in a printed melody (rests and holds dropped)."""
+    return [int(t) for t in line.split() if t not in ("r", "_")]
+
+
+def pitches_in_file(path: Path) -> list[int]:
+    """MIDI pitches of the notes music21 reads from a file, ties merged back into one note."""
+    from music21 import converter
+
+    score = converter.parse(str(path)).stripTies()
+    return [n.pitch.midi for n in score.flatten().notes]
+
+
+@pytest.fixture(scope="module")
+def melody_model(tmp_path_factory):
+    """A small melody model trained once by `lstmininet train`, shared by the read-only tests."""
+    folder = tmp_path_factory.mktemp("melody_model")
+    data = write_melodies(folder / "Melody.txt")
+    model = folder / "tiny.lmn"
+    assert main(["train", str(data), "--out", str(model), *TRAIN_FLAGS]) == 0
+    return model, data
+
+
+# -- train ---------------------------------------------------------------------
+
+def test_train_writes_model_history_and_loss_plot(tmp_path, capsys):
+    data = write_melodies(tmp_path / "Melody.txt")
+    model = tmp_path / "tune.lmn"
+    code, out, err = run(capsys, "train", data, "--out", model, *TRAIN_FLAGS)
+    assert code == 0, err
+    assert model.is_file()
+    assert (tmp_path / "tune.loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    past = history(model)
+    assert past["epoch"] == [1, 2]
+    assert len(past["train_loss"]) == 2 and all(math.isfinite(v) for v in past["train_loss"])
+    assert f"{len(TUNES)} sequences" in err
+    assert "after 2 epochs" in err
+    assert "Traceback" not in err
+
+
+# -- generate ------------------------------------------------------------------
+
+def test_generate_files_hold_the_printed_notes(melody_model, tmp_path, capsys):
+    model, _ = melody_model
+    code, out, err = run(
+        capsys, "generate", model, "--count", "2", "--seed", "1", "--length", "64",
+        "--midi", tmp_path / "tune.mid", "--musicxml", tmp_path / "tune.musicxml",
+        "--piano-roll", tmp_path / "tune.png",
+    )
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2, (out, err)
+    for index, line in enumerate(lines, start=1):
+        printed = pitches_of_line(line)
+        assert printed, f"melody {index} has no notes: {line!r}"
+        assert pitches_in_file(tmp_path / f"tune_{index}.mid") == printed
+        assert pitches_in_file(tmp_path / f"tune_{index}.musicxml") == printed
+        assert (tmp_path / f"tune_{index}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Numbered files only: --count 2 never writes the bare names.
+    assert not (tmp_path / "tune.mid").exists()
+
+
+def test_generate_single_midi_keeps_the_given_name(melody_model, tmp_path, capsys):
+    model, _ = melody_model
+    code, out, err = run(capsys, "generate", model, "--seed", "5", "--length", "48", "--midi", tmp_path / "one.mid")
+    assert code == 0, err
+    assert pitches_in_file(tmp_path / "one.mid") == pitches_of_line(out)
+
+
+def test_generate_is_reproducible_with_a_seed(melody_model, capsys):
+    model, _ = melody_model
+    first = run(capsys, "generate", model, "--seed", "11", "--length", "40")
+    second = run(capsys, "generate", model, "--seed", "11", "--length", "40")
+    assert first[0] == second[0] == 0
+    assert first[1] == second[1] and first[1].strip()
+
+
+def test_generate_continues_a_primer(melody_model, capsys):
+    model, _ = melody_model
+    code, out, err = run(capsys, "generate", model, "--primer", "60 _ _ _ 62 _", "--seed", "2", "--length", "16")
+    assert code == 0, err
+    assert out.split()[:6] == ["60", "_", "_", "_", "62", "_"]
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py cmd_generate: a sampled melody that opens with '_' "
+                                       "(hold right after <s>) makes --midi fail with exit 2")
+def test_generate_never_fails_on_a_sampled_opening_hold(melody_model, tmp_path, capsys):
+    # A barely trained model sometimes samples '_' right after <s>; 40 samples hit that case.
+    model, _ = melody_model
+    code, out, err = run(capsys, "generate", model, "--count", "40", "--seed", "0", "--length", "32",
+                         "--midi", tmp_path / "many.mid")
+    assert code == 0, err
+
+
+# -- evaluate and info -----------------------------------------------------------
+
+def test_evaluate_prints_loss_perplexity_accuracy(melody_model, capsys):
+    model, data = melody_model
+    code, out, err = run(capsys, "evaluate", model, data, "--quiet")
+    assert code == 0, err
+    match = re.search(r"loss (\d+\.\d+)\s+perplexity (\d+\.\d+)\s+accuracy (\d+\.\d+)\s+\(([\d,]+) tokens\)", out)
+    assert match, out
+    loss, perplexity, accuracy = (float(match.group(i)) for i in (1, 2, 3))
+    assert perplexity == pytest.approx(math.exp(loss), rel=2e-3)
+    assert 0.0 <= accuracy <= 1.0
+    # Every token but the first of each song is predicted (<s> ... </s> wrap each tune).
+    assert int(match.group(4).replace(",", "")) == sum(len(t.split()) + 1 for t in TUNES)
+
+
+def test_info_describes_the_model(melody_model, capsys):
+    model, _ = melody_model
+    code, out, err = run(capsys, "info", model)
+    assert code == 0, err
+    loaded = lstmininet.load(model)
+    assert re.search(r"cell\s+lstm, 1 layer\(s\), hidden 16", out)
+    assert re.search(r"input\s+one-hot, dropout 0", out)
+    assert re.search(rf"vocabulary\s+{len(loaded.tokenizer)} tokens \(melody: <s> </s> r _ 60", out)
+    params = sum(v.size for v in loaded.state_dict().values())
+    assert re.search(rf"parameters\s+{params:,}", out)
+    assert re.search(r"trained\s+2 epochs", out)
+
+
+# -- resume ----------------------------------------------------------------------
+
+def test_resume_continues_the_epochs(melody_model, tmp_path, capsys):
+    source, data = melody_model
+    model = tmp_path / "tiny.lmn"
+    shutil.copy(source, model)
+    shutil.copy(source.with_name("tiny.history.json"), tmp_path / "tiny.history.json")
+    before = history(model)
+
+    code, out, err = run(capsys, "train", data, "--out", model, "--resume", "--epochs", "2", "--quiet")
+    assert code == 0, err
+    after = history(model)
+    assert after["epoch"] == [1, 2, 3, 4]
+    assert after["train_loss"][:2] == before["train_loss"]
+    assert "after 4 epochs" in err
+    assert (tmp_path / "tiny.loss.png").is_file()
+
+    code, out, _ = run(capsys, "info", model)
+    assert code == 0
+    assert re.search(r"trained\s+4 epochs", out)
+
+
+# -- plain text ------------------------------------------------------------------
+
+def test_text_model_trains_and_continues_a_primer(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat. the dog sat on the log.\n" * 40, encoding="utf-8")
+    model = tmp_path / "chars.lmn"
+    code, out, err = run(capsys, "train", text, "--text", "--out", model, "--seq-len", "16", *TRAIN_FLAGS)
+    assert code == 0, err
+
+    code, out, err = run(capsys, "generate", model, "--primer", "the ", "--length", "30", "--seed", "3")
+    assert code == 0, err
+    sample = out[:-1] if out.endswith("\n") else out  # print() adds one newline
+    assert sample.startswith("the ")
+    assert len(sample) == len("the ") + 30
+    assert set(sample) <= set(text.read_text())
+
+    code, out, _ = run(capsys, "info", model)
+    assert re.search(r"vocabulary\s+\d+ tokens \(char:", out)
+
+    code, out, err = run(capsys, "evaluate", model, text)
+    assert code == 0, err
+    assert "perplexity" in out
+
+
+def test_text_model_refuses_midi_and_needs_a_primer(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("abcabcabc abc\n" * 20, encoding="utf-8")
+    model = tmp_path / "chars.lmn"
+    assert run(capsys, "train", text, "--text", "--out", model, "--seq-len", "8", *TRAIN_FLAGS)[0] == 0
+    for argv, words in ((["--primer", "ab", "--midi", tmp_path / "x.mid"], "melody model"), ([], "--primer")):
+        code, out, err = run(capsys, "generate", model, *argv)
+        assert code == 2
+        assert err.startswith(ERROR_PREFIX) and words in err
+    assert not (tmp_path / "x.mid").exists()
+
+
+# -- errors: one line, exit status 2 ------------------------------------------------
+
+def assert_one_line_error(code: int, out: str, err: str, *fragments: str) -> None:
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR_PREFIX), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_error_missing_data_file(tmp_path, capsys):
+    missing = tmp_path / "no_such_melodies.txt"
+    code, out, err = run(capsys, "train", missing, "--out", tmp_path / "m.lmn", *TRAIN_FLAGS)
+    assert_one_line_error(code, out, err, "no_such_melodies.txt")
+    assert not (tmp_path / "m.lmn").exists()
+
+
+@pytest.mark.parametrize("command", ["generate", "info", "evaluate"])
+def test_error_missing_model(command, tmp_path, capsys):
+    data = write_melodies(tmp_path / "Melody.txt")
+    argv = [command, tmp_path / "absent.lmn"] + ([data] if command == "evaluate" else [])
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, out, err, "absent.lmn")
+
+
+def test_error_unknown_token_names_file_line_and_token(tmp_path, capsys):
+    data = write_melodies(tmp_path / "Melody.txt", [TUNES[0], TUNES[1], "60 _ 62 x9 _ 64", TUNES[2]])
+    code, out, err = run(capsys, "train", data, "--out", tmp_path / "m.lmn", *TRAIN_FLAGS)
+    assert_one_line_error(code, out, err, "Melody.txt", "line 3", "'x9'")
+    assert not (tmp_path / "m.lmn").exists()
+
+
+def test_error_resume_without_a_model(tmp_path, capsys):
+    data = write_melodies(tmp_path / "Melody.txt")
+    code, out, err = run(capsys, "train", data, "--out", tmp_path / "fresh.lmn", "--resume", *TRAIN_FLAGS)
+    assert_one_line_error(code, out, err, "--resume", "fresh.lmn")
+    assert not (tmp_path / "fresh.lmn").exists()
+
+
+def test_error_model_without_tokenizer(tmp_path, capsys):
+    path = tmp_path / "bare.lmn"
+    lstmininet.LSTM(6, hidden_size=4, seed=0).save(path)
+    code, out, err = run(capsys, "generate", path, "--primer", "60")
+    assert_one_line_error(code, out, err, "bare.lmn", "tokenizer")
+
+
+def test_error_evaluate_pitch_outside_the_vocabulary(melody_model, tmp_path, capsys):
+    model, _ = melody_model
+    data = write_melodies(tmp_path / "other.txt", [TUNES[0], "60 _ 90 _"])
+    code, out, err = run(capsys, "evaluate", model, data, "--quiet")
+    assert_one_line_error(code, out, err, "'90'")
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py evaluate/--resume encode with tokenizer.encode, whose error "
+                                       "names the position but not the data file and line")
+def test_error_evaluate_pitch_outside_the_vocabulary_names_file_and_line(melody_model, tmp_path, capsys):
+    model, _ = melody_model
+    data = write_melodies(tmp_path / "other.txt", [TUNES[0], "60 _ 90 _"])
+    code, out, err = run(capsys, "evaluate", model, data, "--quiet")
+    assert_one_line_error(code, out, err, "other.txt", "line 2", "'90'")
+
+
+# -- compatibility with the original LSTMiniNet data ----------------------------------
+
+def test_original_melody_txt_trains_unchanged(tmp_path, capsys):
+    if not ORIGINAL_MELODY_TXT.is_file():
+        pytest.skip(f"{ORIGINAL_MELODY_TXT} is not present")
+    raw = ORIGINAL_MELODY_TXT.read_bytes()
+    assert b"\r\n" in raw  # the file as published, CRLF endings and bare pitches
+    songs = sum(1 for line in raw.decode("utf-8-sig").splitlines() if line.strip())
+    model = tmp_path / "original.lmn"
+    code, out, err = run(capsys, "train", ORIGINAL_MELODY_TXT, "--out", model,
+                         "--epochs", "1", "--hidden", "16", "--quiet")
+    assert code == 0, err
+    assert f"{songs} sequences" in err
+    assert history(model)["epoch"] == [1]
+    assert ORIGINAL_MELODY_TXT.read_bytes() == raw  # read, never rewritten
+
+    code, out, err = run(capsys, "generate", model, "--seed", "0", "--length", "32")
+    assert code == 0, err
+    # Bare pitches in, bare pitches out: the vocabulary has no rests or holds.
+    assert out.split() and all(t.isdigit() for t in out.split())
+
+
+# -- argument parsing and the installed entry point -------------------------------------
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("train", "generate", "evaluate", "info"):
+        assert command in out
+
+
+def test_bad_option_value_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", str(tmp_path / "x.txt"), "--out", str(tmp_path / "m.lmn"), "--epochs", "0"])
+    assert stop.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_console_script_version():
+    name = "lstmininet.exe" if sys.platform == "win32" else "lstmininet"
+    script = Path(sysconfig.get_path("scripts")) / name
+    if not script.exists():
+        found = shutil.which("lstmininet")
+        if found is None:
+            pytest.skip("the lstmininet console script is not installed")
+        script = Path(found)
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"lstmininet {lstmininet.__version__}"
