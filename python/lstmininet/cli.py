@@ -43,7 +43,23 @@ def _load_training_data(args, tokenizer=None):
                              progress=not args.quiet)
     if tokenizer is None:
         tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
-    return [tokenizer.encode_melody(m) for m in melodies], tokenizer
+    sequences = []
+    for index, melody in enumerate(melodies):
+        try:
+            sequences.append(tokenizer.encode_melody(melody))
+        except ValueError as err:
+            raise CommandError(f"{_melody_location(args.data, index)}: {err} (not in the model's vocabulary)") from None
+    return sequences, tokenizer
+
+
+def _melody_location(spec: str, index: int) -> str:
+    """'file, line N' for the index-th melody of a Melody.txt file, else 'spec, melody N'."""
+    path = Path(spec)
+    if path.suffix.lower() == ".txt" and path.is_file():
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        melody_lines = [n for n, line in enumerate(lines, start=1) if line.split("#", 1)[0].strip()]
+        return f"{spec}, line {melody_lines[index]}"
+    return f"{spec}, melody {index + 1}"
 
 
 def _companion(model_path: str, suffix: str) -> Path:

@@ -207,13 +207,18 @@ class MelodyTokenizer(_VocabularyTokenizer):
         return self.encode(melody)
 
     def decode_melody(self, ids: Iterable[int]) -> list[str]:
-        """Decode generated ids to a plain melody: drop ``<s>``, stop at ``</s>``."""
+        """Decode generated ids to a plain melody: drop ``<s>``, stop at ``</s>``.
+
+        A model may sample ``_`` before any note or rest; with nothing to hold
+        it is read as a rest, so the result is always a valid melody.
+        """
         melody = []
         for token in self.decode(ids):
             if token == EOS:
                 break
-            if token != BOS:
-                melody.append(token)
+            if token == BOS:
+                continue
+            melody.append(REST if token == HOLD and not melody else token)
         return melody
 
     def to_dict(self) -> dict:

@@ -136,8 +136,6 @@ def test_generate_continues_a_primer(melody_model, capsys):
     assert out.split()[:6] == ["60", "_", "_", "_", "62", "_"]
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py cmd_generate: a sampled melody that opens with '_' "
-                                       "(hold right after <s>) makes --midi fail with exit 2")
 def test_generate_never_fails_on_a_sampled_opening_hold(melody_model, tmp_path, capsys):
     # A barely trained model sometimes samples '_' right after <s>; 40 samples hit that case.
     model, _ = melody_model
@@ -287,8 +285,6 @@ def test_error_evaluate_pitch_outside_the_vocabulary(melody_model, tmp_path, cap
     assert_one_line_error(code, out, err, "'90'")
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py evaluate/--resume encode with tokenizer.encode, whose error "
-                                       "names the position but not the data file and line")
 def test_error_evaluate_pitch_outside_the_vocabulary_names_file_and_line(melody_model, tmp_path, capsys):
     model, _ = melody_model
     data = write_melodies(tmp_path / "other.txt", [TUNES[0], "60 _ 90 _"])
