@@ -129,6 +129,6 @@ def test_char_tokenizer_builds_from_several_texts_and_names_unknown_char():
 
 
 def test_decode_melody_reads_an_opening_hold_as_a_rest():
-    tok = MelodyTokenizer.build([["60", "_", "r", "_"]], add_bos_eos=True)
+    tok = MelodyTokenizer.build([["60", "_", "r", "62"]], add_bos_eos=True)
     ids = tok.encode(["<s>", "_", "_", "60", "_", "</s>", "62"])
     assert tok.decode_melody(ids) == ["r", "_", "60", "_"]
