@@ -22,7 +22,8 @@ What is measured, for each config x cell x thread count x library:
 * achieved GFLOP/s of the matmuls in training (formula in
   ``train_matmul_flops_per_token``) and its percentage of the SGEMM peak
   measured in the same run at the same thread count (the best of numpy's
-  and torch's float32 matmul on square matrices).
+  and torch's float32 matmul on square matrices; at n threads the best
+  figure measured at <= n threads, since a lower one was disturbed).
 * generation: batch 1, one token at a time, hidden state carried, sampling
   from softmax(logits / 1.0). lstmininet: ``m.generate`` (its loop is in
   C++); PyTorch: the usual Python loop over single steps.
@@ -478,7 +479,7 @@ def summarize(results: dict) -> list:
     rows = []
     for r in results["runs"]:
         cfg = CONFIGS[r["config"]]
-        peak = results["peak"].get(str(r["threads"]), {}).get("peak_gflops")
+        peak = results["peak"].get(str(r["threads"]), {}).get("peak_used")
         row = dict(config=r["config"], cell=r["cell"], threads=r["threads"])
         for side in ("lstmininet", "torch"):
             s = r.get(side) or {}
@@ -521,12 +522,15 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
     L.append("")
     L.append("## SGEMM peak (float32 square matmul, best of numpy and torch)")
     L.append("")
+    L.append("Peak used at n threads = the best measured at <= n threads (a lower figure means the "
+             "measurement was disturbed). A % of peak above 100 means the peak itself was measured low.")
+    L.append("")
     L.append("| threads | numpy GFLOP/s | torch GFLOP/s | peak used |")
     L.append("|---:|---|---|---:|")
     for t, p in sorted(results["peak"].items(), key=lambda kv: int(kv[0])):
         np_s = ", ".join(f"n={n}: {g:.1f}" for n, g in p.get("numpy", {}).items()) or "—"
         th_s = ", ".join(f"n={n}: {g:.1f}" for n, g in p.get("torch", {}).items()) or "—"
-        L.append(f"| {t} | {np_s} | {th_s} | {fmt(p.get('peak_gflops'), '.1f')} |")
+        L.append(f"| {t} | {np_s} | {th_s} | {fmt(p.get('peak_used'), '.1f')} |")
     L.append("")
     L.append("## Training: forward + backward + clip 5.0 + Adam, tokens/s")
     L.append("")
@@ -671,14 +675,25 @@ def main(argv=None) -> int:
 
     t_start = time.perf_counter()
     for n in threads:
-        print(f"[bench] SGEMM peak, {n} thread(s) ...", file=sys.stderr, flush=True)
-        res = launch(dict(settings, side="peak", threads=n,
-                          torch_available="torch" in sides and not missing.get("torch")), args.timeout)
-        results["peak"][str(n)] = res
-        if res.get("errors"):
-            print(f"[bench]   peak failed: {res['errors']}", file=sys.stderr)
-        else:
-            print(f"[bench]   {res['peak_gflops']:.1f} GFLOP/s", file=sys.stderr)
+        best = None
+        for rep in range(args.repeat):
+            print(f"[bench] SGEMM peak, {n} thread(s) ...", file=sys.stderr, flush=True)
+            res = launch(dict(settings, side="peak", threads=n,
+                              torch_available="torch" in sides and not missing.get("torch")), args.timeout)
+            if res.get("errors"):
+                print(f"[bench]   peak failed: {res['errors']}", file=sys.stderr)
+            else:
+                print(f"[bench]   {res['peak_gflops']:.1f} GFLOP/s", file=sys.stderr)
+            if best is None or (res.get("peak_gflops") or 0) > (best.get("peak_gflops") or 0):
+                best = res
+        results["peak"][str(n)] = best
+    # More threads cannot lower the true peak: a lower figure at n threads
+    # means the measurement was disturbed, so use the best at <= n threads.
+    for n in threads:
+        measured = [results["peak"][str(k)].get("peak_gflops") for k in threads if k <= n]
+        measured = [g for g in measured if g]
+        if measured:
+            results["peak"][str(n)]["peak_used"] = max(measured)
 
     for c in configs:
         for cell in cells:
