@@ -32,7 +32,7 @@ def test_notebook_trains_generates_and_writes_midi(tmp_path, monkeypatch):
     settings = {
         "LSTMININET_NB_EPOCHS": "2",
         "LSTMININET_NB_HIDDEN": "32",
-        "LSTMININET_NB_MAX_MELODIES": "300",
+        "LSTMININET_NB_MAX_MELODIES": "200",
         "LSTMININET_NB_GEN_LENGTH": "96",
         "LSTMININET_NB_DATA": str(MELODY_TXT),
         "LSTMININET_NB_OUTPUT": "out",  # relative: lands in the kernel's working dir, tmp_path
@@ -53,7 +53,7 @@ def test_notebook_trains_generates_and_writes_midi(tmp_path, monkeypatch):
         o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
         if o.output_type == "stream"
     )
-    assert "epochs 2, hidden 32, melodies 300" in printed
+    assert "epochs 2, hidden 32, melodies 200" in printed
     assert "epoch  2: train loss" in printed
 
     out = tmp_path / "out"
