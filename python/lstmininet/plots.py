@@ -16,6 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .midi import melody_events
 
@@ -111,6 +112,7 @@ def plot_piano_roll(
     ax.set_ylim(low - 1.5, high + 1.5)
     ax.set_xlabel("time (quarter notes)")
     ax.set_ylabel("MIDI pitch")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # pitches are whole numbers
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     return _save(ax, path)
