@@ -21,8 +21,6 @@ import pytest
 import lstmininet
 from lstmininet.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
-ORIGINAL_MELODY_TXT = REPO.parent / "shared/data/lstmininet-original/Melody.txt"
 
 # Five short tunes on the sixteenth grid: notes, rests and holds.
 TUNES = [
@@ -294,19 +292,17 @@ def test_error_evaluate_pitch_outside_the_vocabulary_names_file_and_line(melody_
 
 # -- compatibility with the original LSTMiniNet data ----------------------------------
 
-def test_original_melody_txt_trains_unchanged(tmp_path, capsys):
-    if not ORIGINAL_MELODY_TXT.is_file():
-        pytest.skip(f"{ORIGINAL_MELODY_TXT} is not present")
-    raw = ORIGINAL_MELODY_TXT.read_bytes()
+def test_original_melody_txt_trains_unchanged(original_melody_txt, tmp_path, capsys):
+    raw = original_melody_txt.read_bytes()
     assert b"\r\n" in raw  # the file as published, CRLF endings and bare pitches
     songs = sum(1 for line in raw.decode("utf-8-sig").splitlines() if line.strip())
     model = tmp_path / "original.lmn"
-    code, out, err = run(capsys, "train", ORIGINAL_MELODY_TXT, "--out", model,
+    code, out, err = run(capsys, "train", original_melody_txt, "--out", model,
                          "--epochs", "1", "--hidden", "16", "--quiet")
     assert code == 0, err
     assert f"{songs} sequences" in err
     assert history(model)["epoch"] == [1]
-    assert ORIGINAL_MELODY_TXT.read_bytes() == raw  # read, never rewritten
+    assert original_melody_txt.read_bytes() == raw  # read, never rewritten
 
     code, out, err = run(capsys, "generate", model, "--seed", "0", "--length", "32")
     assert code == 0, err

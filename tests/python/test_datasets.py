@@ -19,7 +19,6 @@ from lstmininet.music21_loading import LoadReport, score_to_tokens
 from lstmininet.tokenizers import MelodyTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ORIGINAL_MELODY_TXT = REPO_ROOT.parent / "shared/data/lstmininet-original/Melody.txt"
 SMALL_CORPUS = "essenFolksong/erk5.abc"  # 27 Essen songs, parses in about a second
 
 
@@ -28,18 +27,16 @@ SMALL_CORPUS = "essenFolksong/erk5.abc"  # 27 Essen songs, parses in about a sec
 # --------------------------------------------------------------------------
 
 
-def test_original_lstmininet_melody_txt_loads_unchanged():
-    if not ORIGINAL_MELODY_TXT.exists():
-        pytest.skip(f"{ORIGINAL_MELODY_TXT} not present")
-    raw = ORIGINAL_MELODY_TXT.read_bytes()
+def test_original_lstmininet_melody_txt_loads_unchanged(original_melody_txt):
+    raw = original_melody_txt.read_bytes()
     assert b"\r\n" in raw  # the point of the test: CRLF endings, bare pitches
     expected = [line.split() for line in raw.decode("ascii").splitlines() if line.strip()]
-    melodies = load_melody_file(ORIGINAL_MELODY_TXT)
+    melodies = load_melody_file(original_melody_txt)
     assert melodies == expected
     assert len(melodies) == 400
     tokenizer = MelodyTokenizer.build(melodies)
     assert all(t.isdigit() for t in tokenizer.vocab)  # bare pitches only: no r, no _
-    assert load_melodies(ORIGINAL_MELODY_TXT) == expected  # front door, same result
+    assert load_melodies(original_melody_txt) == expected  # front door, same result
 
 
 def test_melody_file_with_crlf_comments_and_blank_lines(tmp_path):

@@ -8,8 +8,6 @@ import pytest
 from lstmininet.datasets import load_melody_file
 from lstmininet.midi import melody_events, read_midi, tokens_to_stream, write_midi, write_musicxml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ORIGINAL_MELODY_TXT = REPO_ROOT.parent / "shared/data/lstmininet-original/Melody.txt"
 GRID_MELODY = "67 _ _ 69 71 _ r _ 72 _ _ _ _ _ _ _ r 74 _ 64 _ _ _".split()
 
 
@@ -44,12 +42,10 @@ def test_grid_melody_midi_round_trip_keeps_pitches_and_durations(tmp_path, steps
     assert read_midi(path, steps_per_quarter=steps_per_quarter) == GRID_MELODY
 
 
-def test_original_melody_txt_line_midi_round_trip(tmp_path):
+def test_original_melody_txt_line_midi_round_trip(original_melody_txt, tmp_path):
     from music21 import converter
 
-    if not ORIGINAL_MELODY_TXT.exists():
-        pytest.skip(f"{ORIGINAL_MELODY_TXT} not present")
-    melody = load_melody_file(ORIGINAL_MELODY_TXT)[0]
+    melody = load_melody_file(original_melody_txt)[0]
     path = write_midi(melody, tmp_path / "original.mid")
     notes = _sounding_notes(converter.parse(path))
     assert [n[0] for n in notes] == [int(t) for t in melody]
