@@ -1,7 +1,6 @@
 """Tokens -> music21 -> MIDI / MusicXML and back, checked by music21 itself."""
 
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
