@@ -31,10 +31,12 @@ Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) c
   for (int r = 0; r < T * B; ++r) std::copy_n(bias_ih->value.data(), G, acts.row(r));
   gemm(false, true, T * B, G, in, 1.0f, x->value.data(), in, weight_ih->value.data(), in, 1.0f, acts.data(), G);
 
+  PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
+  w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
   for (int t = 0; t < T; ++t) {
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     for (int b = 0; b < B; ++b) std::copy_n(bias_hh->value.data(), G, hp.row(b));
-    gemm(false, true, B, G, H, 1.0f, h_prev, H, weight_hh->value.data(), H, 1.0f, hp.data(), G);
+    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 1.0f, hp.data(), G);
     float* a = acts.row(t * B);
     float* hpn = tape->hp_n.row(t * B);
     float* h = out.row(t * B);
@@ -63,6 +65,8 @@ Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) c
     const Matrix& Y = self.value;
     Matrix dXp(T * B, G), dHp(T * B, G);  // grads of input and hidden projections
     Matrix dh_next(B, H);
+    PackedMatrix w_hh_packed;
+    w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
     for (int t = T - 1; t >= 0; --t) {
       const float* h_prev = t == 0 ? tape->h0.data() : Y.row((t - 1) * B);
       const float* a = tape->acts.row(t * B);
@@ -87,7 +91,7 @@ Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) c
           dh_next[k] = dh * z;  // the direct path; the GEMM below adds the rest
         }
       }
-      if (t > 0) gemm(false, false, B, H, G, 1.0f, dhp, G, w_hh.value.data(), H, 1.0f, dh_next.data(), H);
+      if (t > 0) gemm_packed(false, B, 1.0f, dhp, G, w_hh_packed, 1.0f, dh_next.data(), H);
     }
     if (w_hh.requires_grad) {
       Matrix& dw = w_hh.grad_buffer();

@@ -38,11 +38,13 @@ Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) 
   }
   gemm(false, true, T * B, G, in, 1.0f, x->value.data(), in, weight_ih->value.data(), in, 1.0f, acts.data(), G);
 
+  PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
+  w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
   for (int t = 0; t < T; ++t) {
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
     float* a = acts.row(t * B);
-    gemm(false, true, B, G, H, 1.0f, h_prev, H, weight_hh->value.data(), H, 1.0f, a, G);
+    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 1.0f, a, G);
     float* c = tape->cells.row(t * B);
     float* tc = tape->tanh_c.row(t * B);
     float* h = out.row(t * B);
@@ -72,6 +74,8 @@ Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) 
     const Matrix& Y = self.value;
     Matrix dG(T * B, G);  // gradients of the gate pre-activations
     Matrix dh_next(B, H), dc_next(B, H);
+    PackedMatrix w_hh_packed;
+    w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
     for (int t = T - 1; t >= 0; --t) {
       const float* a = tape->acts.row(t * B);
       const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
@@ -95,7 +99,7 @@ Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) 
         }
       }
       // dh_{t-1} = dG_t W_hh (the initial state is a constant: skip it)
-      if (t > 0) gemm(false, false, B, H, G, 1.0f, dg, G, w_hh.value.data(), H, 0.0f, dh_next.data(), H);
+      if (t > 0) gemm_packed(false, B, 1.0f, dg, G, w_hh_packed, 0.0f, dh_next.data(), H);
     }
     if (w_hh.requires_grad) {
       // dW_hh = sum_t dG_t^T h_{t-1}; h_{t-1} is h0 for t = 0, else Y rows.

@@ -97,38 +97,13 @@ inline float b_at(const float* B, int ldb, bool trans, int k, int j) {
   return trans ? B[static_cast<long>(j) * ldb + k] : B[static_cast<long>(k) * ldb + j];
 }
 
-// Packs rows [0, M) x depth [k0, k0 + kc) of op(A) into MR-row micro-panels,
-// k-major inside each panel, zero-padded to a multiple of MR.
-void pack_a(const float* A, int lda, bool trans, int M, int k0, int kc, float* out) {
-  const int panels = (M + MR - 1) / MR;
-#pragma omp parallel for schedule(static) if (static_cast<long>(M) * kc > kParallelWork)
-  for (int p = 0; p < panels; ++p) {
-    float* dst = out + static_cast<long>(p) * MR * kc;
-    const int i0 = p * MR;
-    const int rows = std::min(MR, M - i0);
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < rows; ++i) dst[k * MR + i] = a_at(A, lda, trans, i0 + i, k0 + k);
-      for (int i = rows; i < MR; ++i) dst[k * MR + i] = 0.0f;
-    }
-  }
-}
-
-// Packs depth [k0, k0 + kc) x columns [0, N) of op(B) into NR-column panels.
-void pack_b(const float* B, int ldb, bool trans, int N, int k0, int kc, float* out) {
-  const int panels = (N + NR - 1) / NR;
-#pragma omp parallel for schedule(static) if (static_cast<long>(N) * kc > kParallelWork)
-  for (int p = 0; p < panels; ++p) {
-    float* dst = out + static_cast<long>(p) * NR * kc;
-    const int j0 = p * NR;
-    const int cols = std::min(NR, N - j0);
-    for (int k = 0; k < kc; ++k) {
-      if (!trans && cols == NR) {
-        std::memcpy(dst + k * NR, B + static_cast<long>(k0 + k) * ldb + j0, NR * sizeof(float));
-        continue;
-      }
-      for (int j = 0; j < cols; ++j) dst[k * NR + j] = b_at(B, ldb, trans, k0 + k, j0 + j);
-      for (int j = cols; j < NR; ++j) dst[k * NR + j] = 0.0f;
-    }
+// Packs rows [i0, i0 + MR) x depth [k0, k0 + kc) of op(A) into one MR-row
+// micro-panel, k-major, zero-padded past row M.
+void pack_a_panel(const float* A, int lda, bool trans, int M, int i0, int k0, int kc, float* dst) {
+  const int rows = std::min(MR, M - i0);
+  for (int k = 0; k < kc; ++k) {
+    for (int i = 0; i < rows; ++i) dst[k * MR + i] = a_at(A, lda, trans, i0 + i, k0 + k);
+    for (int i = rows; i < MR; ++i) dst[k * MR + i] = 0.0f;
   }
 }
 
@@ -144,28 +119,37 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
   }
 }
 
-void gemm_packed(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-                 const float* B, int ldb, float* C, int ldc) {
-  // Reused between calls so the hot loop does not allocate.
-  thread_local std::vector<float> packed_a, packed_b;
+// C += alpha * op(A) * B for a packed B. The (row panel, column panel) tiles
+// are split evenly over the threads in one parallel region with no barrier
+// inside; each thread packs the A panels of its own tiles.
+void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float* C,
+                     int ldc) {
+  const int K = B.depth(), N = B.cols();
   const int a_panels = (M + MR - 1) / MR;
   const int b_panels = (N + NR - 1) / NR;
-  packed_a.resize(static_cast<std::size_t>(a_panels) * MR * KC);
-  packed_b.resize(static_cast<std::size_t>(b_panels) * NR * KC);
+  const long tiles = static_cast<long>(a_panels) * b_panels;
   const long work = static_cast<long>(M) * N * K;
-
-  for (int k0 = 0; k0 < K; k0 += KC) {
-    const int kc = std::min(KC, K - k0);
-    pack_a(A, lda, trans_a, M, k0, kc, packed_a.data());
-    pack_b(B, ldb, trans_b, N, k0, kc, packed_b.data());
-    const float* pa = packed_a.data();
-    const float* pb = packed_b.data();
-#pragma omp parallel for collapse(2) schedule(static) if (work > kParallelWork)
-    for (int ip = 0; ip < a_panels; ++ip) {
-      for (int jp = 0; jp < b_panels; ++jp) {
+#pragma omp parallel if (work > kParallelWork)
+  {
+    int thread = 0, threads = 1;
+#ifdef _OPENMP
+    thread = omp_get_thread_num();
+    threads = omp_get_num_threads();
+#endif
+    const long first = tiles * thread / threads, last = tiles * (thread + 1) / threads;
+    alignas(64) float panel[MR * KC];
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      int packed_ip = -1;
+      for (long tile = first; tile < last; ++tile) {
+        const int ip = static_cast<int>(tile / b_panels), jp = static_cast<int>(tile % b_panels);
         const int i0 = ip * MR, j0 = jp * NR;
-        micro_kernel(kc, pa + static_cast<long>(ip) * MR * kc, pb + static_cast<long>(jp) * NR * kc, alpha,
-                     C + static_cast<long>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0));
+        if (ip != packed_ip) {
+          pack_a_panel(A, lda, trans_a, M, i0, k0, kc, panel);
+          packed_ip = ip;
+        }
+        micro_kernel(kc, panel, B.panel(k0, jp), alpha, C + static_cast<long>(i0) * ldc + j0, ldc,
+                     std::min(MR, M - i0), std::min(NR, N - j0));
       }
     }
   }
@@ -207,6 +191,13 @@ void gemv_row(bool trans_a, bool trans_b, int N, int K, float alpha, const float
   }
 }
 
+// Applies the thread setting to whichever thread calls us (e.g. Python's).
+void apply_thread_setting() {
+#ifdef _OPENMP
+  if (omp_get_max_threads() != thread_setting()) omp_set_num_threads(thread_setting());
+#endif
+}
+
 void require_gemm_args(int M, int N, int K) {
   if (M < 0 || N < 0 || K < 0) {
     throw ShapeError("gemm: negative size M=" + std::to_string(M) + " N=" + std::to_string(N) +
@@ -240,20 +231,59 @@ void gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha
   }
 }
 
+void PackedMatrix::pack(const float* B, int ldb, bool trans, int K, int N) {
+  require_gemm_args(1, N, K);
+  depth_ = K;
+  cols_ = N;
+  const int panels = (N + NR - 1) / NR;
+  padded_cols_ = panels * NR;
+  data_.resize(static_cast<std::size_t>(K) * padded_cols_);
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+#pragma omp parallel for schedule(static) if (static_cast<long>(N) * kc > kParallelWork)
+    for (int p = 0; p < panels; ++p) {
+      float* dst = data_.data() + static_cast<long>(k0) * padded_cols_ + static_cast<long>(p) * kc * NR;
+      const int j0 = p * NR;
+      const int cols = std::min(NR, N - j0);
+      for (int k = 0; k < kc; ++k) {
+        if (!trans && cols == NR) {
+          std::memcpy(dst + k * NR, B + static_cast<long>(k0 + k) * ldb + j0, NR * sizeof(float));
+          continue;
+        }
+        for (int j = 0; j < cols; ++j) dst[k * NR + j] = b_at(B, ldb, trans, k0 + k, j0 + j);
+        for (int j = cols; j < NR; ++j) dst[k * NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+const float* PackedMatrix::panel(int k0, int p) const {
+  const int kc = std::min(KC, depth_ - k0);
+  return data_.data() + static_cast<long>(k0) * padded_cols_ + static_cast<long>(p) * kc * NR;
+}
+
+void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta,
+                 float* C, int ldc) {
+  require_gemm_args(M, B.cols(), B.depth());
+  apply_thread_setting();
+  scale_c(M, B.cols(), beta, C, ldc);
+  if (M == 0 || B.cols() == 0 || B.depth() == 0 || alpha == 0.0f) return;
+  multiply_packed(trans_a, M, alpha, A, lda, B, C, ldc);
+}
+
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc) {
   require_gemm_args(M, N, K);
-#ifdef _OPENMP
-  // Applies the thread setting to whichever thread calls us (e.g. Python's).
-  if (omp_get_max_threads() != thread_setting()) omp_set_num_threads(thread_setting());
-#endif
+  apply_thread_setting();
   scale_c(M, N, beta, C, ldc);
   if (M == 0 || N == 0 || K == 0 || alpha == 0.0f) return;
   if (M == 1) {
     gemv_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, C);
     return;
   }
-  gemm_packed(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+  thread_local PackedMatrix packed;  // reused: the hot loop does not allocate
+  packed.pack(B, ldb, trans_b, K, N);
+  multiply_packed(trans_a, M, alpha, A, lda, packed, C, ldc);
 }
 
 Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a, bool trans_b) {

@@ -91,6 +91,30 @@ TEST(fast_gemm_matches_reference) {
   set_num_threads(1);
 }
 
+TEST(prepacked_gemm_matches_reference) {
+  Rng rng(9);
+  const int shapes[][3] = {{2, 1, 1}, {64, 512, 128}, {7, 45, 300}, {64, 128, 512}, {13, 33, 7}};
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& s : shapes) {
+      const int M = s[0], N = s[1], K = s[2];
+      for (int ta = 0; ta < 2; ++ta) {
+        for (int tb = 0; tb < 2; ++tb) {
+          Matrix A = ta ? uniform_matrix(K, M, 1, rng) : uniform_matrix(M, K, 1, rng);
+          Matrix B = tb ? uniform_matrix(N, K, 1, rng) : uniform_matrix(K, N, 1, rng);
+          PackedMatrix packed;
+          packed.pack(B.data(), B.cols(), tb, K, N);
+          Matrix fast = uniform_matrix(M, N, 1, rng), ref = fast;
+          gemm_packed(ta, M, 1.5f, A.data(), A.cols(), packed, 1.0f, fast.data(), N);
+          gemm_reference(ta, tb, M, N, K, 1.5f, A.data(), A.cols(), B.data(), B.cols(), 1.0f, ref.data(), N);
+          CHECK(max_abs(subtract(fast, ref)) <= 1e-5f * std::sqrt(static_cast<float>(K)) * 6);
+        }
+      }
+    }
+  }
+  set_num_threads(1);
+}
+
 TEST(gemm_beta_zero_ignores_nan_in_output) {
   Matrix A(2, 2, 1.0f), B(2, 2, 1.0f), C(2, 2, std::nanf(""));
   matmul_into(C, A, B, false, false, 1.0f, 0.0f);
