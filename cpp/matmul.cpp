@@ -106,6 +106,15 @@ inline float b_at(const float* B, int ldb, bool trans, int k, int j) {
 // micro-panel, k-major, zero-padded past row M.
 void pack_a_panel(const float* A, int lda, bool trans, int M, int i0, int k0, int kc, float* dst) {
   const int rows = std::min(MR, M - i0);
+  if (trans && rows == MR) {
+    // Rows of op(A) are columns of A: MR contiguous floats per k. A constant
+    // trip count lets the compiler emit moves (not a memmove call per k).
+    for (int k = 0; k < kc; ++k) {
+      const float* src = A + static_cast<long>(k0 + k) * lda + i0;
+      for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[i];
+    }
+    return;
+  }
   for (int k = 0; k < kc; ++k) {
     for (int i = 0; i < rows; ++i) dst[k * MR + i] = a_at(A, lda, trans, i0 + i, k0 + k);
     for (int i = rows; i < MR; ++i) dst[k * MR + i] = 0.0f;
