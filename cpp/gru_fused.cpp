@@ -1,6 +1,7 @@
-// The fused GRU sequence path: one graph node for T steps, the same shape
-// of work as lstm_fused.cpp (input projection and weight gradients as
-// whole-sequence GEMMs, one recurrent GEMM and one pointwise pass per step).
+// The fused GRU recurrence: one graph node for T steps, the same shape of
+// work as lstm_fused.cpp (fed with the input projection of all steps, one
+// recurrent GEMM and one pointwise pass per step, dW_hh as whole-sequence
+// GEMMs, gradients of the projection handed back to its node).
 #include <cmath>
 
 #include "fast_math.hpp"
@@ -12,7 +13,7 @@ namespace lmn {
 namespace {
 
 struct GRUTape {
-  int T, B, H, in;
+  int T, B, H;
   Matrix h0;    // (B, H)
   Matrix acts;  // (T*B, 3H) r, z, n
   Matrix hp_n;  // (T*B, H)  h W_hn^T + b_hn, which r multiplies
@@ -20,16 +21,20 @@ struct GRUTape {
 
 }  // namespace
 
-Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) const {
-  const int H = hidden_size_, G = 3 * H, in = input_size_;
+Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
+  const int H = hidden_size_, G = 3 * H;
   auto tape = std::make_shared<GRUTape>();
-  *tape = {T, B, H, in, state.h, Matrix(T * B, G), Matrix(T * B, H)};
+  *tape = {T, B, H, state.h, Matrix(T * B, G), Matrix(T * B, H)};
   Matrix out(T * B, H);
   Matrix& acts = tape->acts;
   Matrix hp(B, G);  // hidden projection of the current step
 
-  for (int r = 0; r < T * B; ++r) std::copy_n(bias_ih->value.data(), G, acts.row(r));
-  gemm(false, true, T * B, G, in, 1.0f, x->value.data(), in, weight_ih->value.data(), in, 1.0f, acts.data(), G);
+  // Input pre-activations of all steps: U + b_ih.  acts is (T*B, 3H)
+  for (int r = 0; r < T * B; ++r) {
+    const float* u = projected->value.row(r);
+    float* row = acts.row(r);
+    for (int j = 0; j < G; ++j) row[j] = u[j] + bias_ih->value[j];
+  }
 
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
@@ -56,11 +61,9 @@ Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) c
   }
   state.h = Matrix(B, H, std::vector<float>(out.row((T - 1) * B), out.row((T - 1) * B) + B * H));
 
-  return make_op(std::move(out), {x, weight_ih, weight_hh, bias_ih, bias_hh}, "gru_fused", [tape](Node& self) {
-    const int T = tape->T, B = tape->B, H = tape->H, G = 3 * H, in = tape->in;
-    Node& x = *self.parents[0];
-    Node& w_ih = *self.parents[1];
-    Node& w_hh = *self.parents[2];
+  return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "gru_fused", [tape](Node& self) {
+    const int T = tape->T, B = tape->B, H = tape->H, G = 3 * H;
+    Node& w_hh = *self.parents[1];
     const Matrix& dY = self.grad;
     const Matrix& Y = self.value;
     Matrix dXp(T * B, G), dHp(T * B, G);  // grads of input and hidden projections
@@ -98,12 +101,9 @@ Var GRULayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) c
       gemm(true, false, G, H, B, 1.0f, dHp.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);
       if (T > 1) gemm(true, false, G, H, (T - 1) * B, 1.0f, dHp.row(B), G, Y.data(), H, 1.0f, dw.data(), H);
     }
-    if (w_ih.requires_grad) gemm(true, false, G, in, T * B, 1.0f, dXp.data(), G, x.value.data(), in, 1.0f,
-                                 w_ih.grad_buffer().data(), in);
-    accumulate_grad(*self.parents[3], sum_rows(dXp));
-    accumulate_grad(*self.parents[4], sum_rows(dHp));
-    if (x.requires_grad) gemm(false, false, T * B, in, G, 1.0f, dXp.data(), G, w_ih.value.data(), in, 1.0f,
-                              x.grad_buffer().data(), in);
+    accumulate_grad(*self.parents[2], sum_rows(dXp));
+    accumulate_grad(*self.parents[3], sum_rows(dHp));
+    accumulate_grad(*self.parents[0], dXp);
   });
 }
 

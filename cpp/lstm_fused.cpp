@@ -1,8 +1,9 @@
-// The fused LSTM sequence path: one graph node for T steps.
-// Forward: one GEMM projects every step's input at once, then per step one
-// GEMM for the recurrence and a single pointwise pass for all four gates.
-// Backward: per step one pointwise pass and one GEMM for dh; the weight
-// gradients are accumulated over all steps by single GEMMs at the end.
+// The fused LSTM recurrence: one graph node for T steps, fed with the input
+// projection of all steps (computed before, as one GEMM or a table lookup).
+// Forward: per step one GEMM for the recurrence and a single pointwise pass
+// for all four gates. Backward: per step one pointwise pass and one GEMM for
+// dh; dW_hh is accumulated over all steps by single GEMMs at the end, and
+// the gate gradients flow back into the projection node.
 #include <cmath>
 
 #include "fast_math.hpp"
@@ -15,7 +16,7 @@ namespace {
 
 // Everything the backward pass needs, saved by the forward pass.
 struct LSTMTape {
-  int T, B, H, in;
+  int T, B, H;
   Matrix h0, c0;   // (B, H) initial state
   Matrix acts;     // (T*B, 4H) gate activations i, f, g, o
   Matrix cells;    // (T*B, H)  c_t
@@ -24,19 +25,19 @@ struct LSTMTape {
 
 }  // namespace
 
-Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) const {
-  const int H = hidden_size_, G = 4 * H, in = input_size_;
+Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
+  const int H = hidden_size_, G = 4 * H;
   auto tape = std::make_shared<LSTMTape>();
-  *tape = {T, B, H, in, state.h, state.c, Matrix(T * B, G), Matrix(T * B, H), Matrix(T * B, H)};
+  *tape = {T, B, H, state.h, state.c, Matrix(T * B, G), Matrix(T * B, H), Matrix(T * B, H)};
   Matrix out(T * B, H);  // h_t, the layer output
   Matrix& acts = tape->acts;
 
-  // Pre-activations of all steps: X W_ih^T + b_ih + b_hh.  acts is (T*B, 4H)
+  // Pre-activations of all steps: U + b_ih + b_hh.  acts is (T*B, 4H)
   for (int r = 0; r < T * B; ++r) {
+    const float* u = projected->value.row(r);
     float* row = acts.row(r);
-    for (int j = 0; j < G; ++j) row[j] = bias_ih->value[j] + bias_hh->value[j];
+    for (int j = 0; j < G; ++j) row[j] = u[j] + bias_ih->value[j] + bias_hh->value[j];
   }
-  gemm(false, true, T * B, G, in, 1.0f, x->value.data(), in, weight_ih->value.data(), in, 1.0f, acts.data(), G);
 
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
@@ -65,11 +66,9 @@ Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) 
   state.h = Matrix(B, H, std::vector<float>(out.row((T - 1) * B), out.row((T - 1) * B) + B * H));
   state.c = Matrix(B, H, std::vector<float>(tape->cells.row((T - 1) * B), tape->cells.row((T - 1) * B) + B * H));
 
-  return make_op(std::move(out), {x, weight_ih, weight_hh, bias_ih, bias_hh}, "lstm_fused", [tape](Node& self) {
-    const int T = tape->T, B = tape->B, H = tape->H, G = 4 * H, in = tape->in;
-    Node& x = *self.parents[0];
-    Node& w_ih = *self.parents[1];
-    Node& w_hh = *self.parents[2];
+  return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "lstm_fused", [tape](Node& self) {
+    const int T = tape->T, B = tape->B, H = tape->H, G = 4 * H;
+    Node& w_hh = *self.parents[1];
     const Matrix& dY = self.grad;  // (T*B, H)
     const Matrix& Y = self.value;
     Matrix dG(T * B, G);  // gradients of the gate pre-activations
@@ -107,13 +106,10 @@ Var LSTMLayer::forward_fused(const Var& x, int T, int B, RecurrentState& state) 
       gemm(true, false, G, H, B, 1.0f, dG.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);
       if (T > 1) gemm(true, false, G, H, (T - 1) * B, 1.0f, dG.row(B), G, Y.data(), H, 1.0f, dw.data(), H);
     }
-    if (w_ih.requires_grad) gemm(true, false, G, in, T * B, 1.0f, dG.data(), G, x.value.data(), in, 1.0f,
-                                 w_ih.grad_buffer().data(), in);
     const Matrix db = sum_rows(dG);
+    accumulate_grad(*self.parents[2], db);
     accumulate_grad(*self.parents[3], db);
-    accumulate_grad(*self.parents[4], db);
-    if (x.requires_grad) gemm(false, false, T * B, in, G, 1.0f, dG.data(), G, w_ih.value.data(), in, 1.0f,
-                              x.grad_buffer().data(), in);
+    accumulate_grad(*self.parents[0], dG);
   });
 }
 

@@ -106,9 +106,16 @@ Var SequenceModel::forward(const std::vector<int>& tokens, int T, int B, ModelSt
                      std::to_string(layers_.size()));
   }
   check_tokens(tokens);
-  Var x = embed(tokens);
+  Var x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    x = layers_[l]->forward_sequence(x, T, B, state[l], fused);
+    if (l == 0 && fused && config_.vocab_size <= T * B) {
+      // Small vocabulary: project each vocabulary entry once, then gather.
+      const Var table = embedding_ ? embedding_->weight : nullptr;
+      x = layers_[0]->forward_projected(token_projection(table, layers_[0]->weight_ih, tokens), T, B, state[0]);
+    } else {
+      if (l == 0) x = embed(tokens);
+      x = layers_[l]->forward_sequence(x, T, B, state[l], fused);
+    }
     x = dropout(x, config_.dropout, training, dropout_rng);
   }
   return fc_->forward(x);

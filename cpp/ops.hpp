@@ -3,7 +3,7 @@
 // by side in the file of its family:
 //   ops_elementwise.cpp  add, subtract, multiply, scale, add_bias
 //   ops_activation.cpp   sigmoid, tanh, relu, exp, log, softmax, log_softmax
-//   ops_linear.cpp       matmul, transpose, linear
+//   ops_linear.cpp       matmul, transpose, linear, token_projection
 //   ops_shape.cpp        slice/concat of rows and columns, embedding lookup
 //   ops_reduce.cpp       sum, mean
 //   ops_dropout.cpp      inverted dropout
@@ -37,6 +37,11 @@ Var matmul(const Var& a, const Var& b);
 // x (N, in) W^T + b, with W (out, in) and b (1, out) as torch.nn.Linear; bias may be null.
 Var linear(const Var& x, const Var& weight, const Var& bias);
 Var transpose(const Var& a);
+// Input projection of token ids without building the inputs: rows of
+// P = table W^T (V, G) picked by token, which equals
+// embedding_lookup(table, tokens) W^T; a null table means one-hot inputs
+// (P = W^T). Cheaper than the GEMM over all positions when V is small.
+Var token_projection(const Var& table, const Var& weight, const std::vector<int>& tokens);
 
 Var slice_cols(const Var& x, int start, int count);
 Var slice_rows(const Var& x, int start, int count);

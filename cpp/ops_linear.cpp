@@ -43,3 +43,48 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
 }
 
 }  // namespace lmn
+
+namespace lmn {
+
+Var token_projection(const Var& table, const Var& weight, const std::vector<int>& tokens) {
+  const Matrix& w = weight->value;  // (G, in)
+  const int V = table ? table->value.rows() : w.cols();
+  if (table && table->value.cols() != w.cols()) {
+    throw ShapeError("token_projection: table " + table->value.shape_str() + " does not match weight " + w.shape_str());
+  }
+  // P (V, G): the projection of every vocabulary entry.
+  const Matrix P = table ? lmn::matmul(table->value, w, false, true) : lmn::transpose(w);
+  const int G = P.cols();
+  Matrix out(static_cast<int>(tokens.size()), G);
+  for (std::size_t r = 0; r < tokens.size(); ++r) {
+    const int t = tokens[r];
+    if (t < 0 || t >= V) {
+      throw std::out_of_range("token_projection: token " + std::to_string(t) + " at position " + std::to_string(r) +
+                              " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    }
+    std::copy_n(P.row(t), G, out.row(static_cast<int>(r)));
+  }
+  std::vector<Var> parents{weight};
+  if (table) parents.push_back(table);
+  return make_op(std::move(out), parents, "token_projection", [tokens, V](Node& self) {
+    Node& weight = *self.parents[0];
+    const int G = self.grad.cols();
+    // dP: the output gradient summed per token (a scatter-add), (V, G).
+    Matrix dP(V, G);
+    for (std::size_t r = 0; r < tokens.size(); ++r) {
+      const float* src = self.grad.row(static_cast<int>(r));
+      float* dst = dP.row(tokens[r]);
+      for (int j = 0; j < G; ++j) dst[j] += src[j];
+    }
+    if (self.parents.size() == 1) {  // one-hot: P = W^T, so dW = dP^T
+      if (weight.requires_grad) axpy(weight.grad_buffer(), 1.0f, lmn::transpose(dP));
+      return;
+    }
+    Node& table = *self.parents[1];
+    // P = E W^T:  dW = dP^T E,  dE = dP W
+    if (weight.requires_grad) matmul_into(weight.grad_buffer(), dP, table.value, true, false, 1.0f, 1.0f);
+    if (table.requires_grad) matmul_into(table.grad_buffer(), dP, weight.value, false, false, 1.0f, 1.0f);
+  });
+}
+
+}  // namespace lmn

@@ -26,6 +26,13 @@ RecurrentLayer::RecurrentLayer(int input_size, int hidden_size, int gates, Rng& 
   bias_hh = make_leaf(Matrix(1, gates * hidden_size), true, "bias_hh");
 }
 
+void RecurrentLayer::require_state(int B, const RecurrentState& state) const {
+  if (state.h.rows() != B || state.h.cols() != hidden_size_) {
+    throw ShapeError("recurrent layer: state h " + state.h.shape_str() + " should be (" + std::to_string(B) + ", " +
+                     std::to_string(hidden_size_) + ")");
+  }
+}
+
 Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState& state, bool fused) const {
   if (T <= 0 || B <= 0) {
     throw ShapeError("recurrent layer: need T > 0 and B > 0, got T=" + std::to_string(T) + " B=" + std::to_string(B));
@@ -35,11 +42,21 @@ Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState&
                      ", " + std::to_string(input_size_) + ") for T=" + std::to_string(T) +
                      " B=" + std::to_string(B));
   }
-  if (state.h.rows() != B || state.h.cols() != hidden_size_) {
-    throw ShapeError("recurrent layer: state h " + state.h.shape_str() + " should be (" + std::to_string(B) + ", " +
-                     std::to_string(hidden_size_) + ")");
+  require_state(B, state);
+  if (!fused) return forward_reference(x, T, B, state);
+  // All steps' input projections in one GEMM; biases join in the recurrence.
+  return forward_recurrence(linear(x, weight_ih, nullptr), T, B, state);
+}
+
+Var RecurrentLayer::forward_projected(const Var& projected, int T, int B, RecurrentState& state) const {
+  const int G = weight_ih->value.rows();
+  if (T <= 0 || B <= 0 || projected->value.rows() != T * B || projected->value.cols() != G) {
+    throw ShapeError("recurrent layer: projected input " + projected->value.shape_str() + " should be (" +
+                     std::to_string(T * B) + ", " + std::to_string(G) + ") for T=" + std::to_string(T) +
+                     " B=" + std::to_string(B));
   }
-  return fused ? forward_fused(x, T, B, state) : forward_reference(x, T, B, state);
+  require_state(B, state);
+  return forward_recurrence(projected, T, B, state);
 }
 
 }  // namespace lmn

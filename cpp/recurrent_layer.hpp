@@ -2,7 +2,8 @@
 // What LSTM and GRU layers share: torch.nn parameter layout (gates stacked
 // along rows of weight_ih (G*H, in) and weight_hh (G*H, H)) and three ways
 // to run — a reference path composed of primitive ops, a fused sequence path
-// (one node for the whole sequence), and a graph-free step for generation.
+// (the input projection for all steps, then one node for the recurrence),
+// and a graph-free step for generation.
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,9 @@ class RecurrentLayer {
   // state and comes out as the final one (values only: carried state is
   // detached, which is what truncated BPTT wants).
   Var forward_sequence(const Var& x, int T, int B, RecurrentState& state, bool fused) const;
+  // The fused path from the input projection U = x W_ih^T (T*B, G*H),
+  // without biases, however it was computed (see token_projection).
+  Var forward_projected(const Var& projected, int T, int B, RecurrentState& state) const;
   // One step without a graph: x (B, input); `gates` is scratch.
   virtual void step(const Matrix& x, RecurrentState& state, Matrix& gates) const = 0;
   virtual RecurrentState zero_state(int B) const = 0;
@@ -37,7 +41,8 @@ class RecurrentLayer {
 
  protected:
   virtual Var forward_reference(const Var& x, int T, int B, RecurrentState& state) const = 0;
-  virtual Var forward_fused(const Var& x, int T, int B, RecurrentState& state) const = 0;
+  virtual Var forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const = 0;
+  void require_state(int B, const RecurrentState& state) const;
 
   int input_size_;
   int hidden_size_;
@@ -51,7 +56,7 @@ class LSTMLayer final : public RecurrentLayer {
 
  protected:
   Var forward_reference(const Var& x, int T, int B, RecurrentState& state) const override;
-  Var forward_fused(const Var& x, int T, int B, RecurrentState& state) const override;  // lstm_fused.cpp
+  Var forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const override;  // lstm_fused.cpp
 };
 
 class GRULayer final : public RecurrentLayer {
@@ -62,7 +67,7 @@ class GRULayer final : public RecurrentLayer {
 
  protected:
   Var forward_reference(const Var& x, int T, int B, RecurrentState& state) const override;
-  Var forward_fused(const Var& x, int T, int B, RecurrentState& state) const override;  // gru_fused.cpp
+  Var forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const override;  // gru_fused.cpp
 };
 
 }  // namespace lmn

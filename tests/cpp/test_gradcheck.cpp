@@ -59,6 +59,13 @@ TEST(linear_algebra_ops) {
   std::vector<Var> ab{param(3, 4), param(4, 5)};
   expect_ok(gradcheck(projected([](auto& v) { return matmul(v[0], v[1]); }, 3, 5), ab), "matmul");
   expect_ok(gradcheck(projected([](auto& v) { return transpose(v[0]); }, 4, 3), ab), "transpose");
+  const std::vector<int> tokens{2, 0, 2, 4};
+  std::vector<Var> table_weight{param(5, 3), param(6, 3)};
+  expect_ok(gradcheck(projected([tokens](auto& v) { return token_projection(v[0], v[1], tokens); }, 4, 6),
+                      table_weight), "token_projection");
+  std::vector<Var> one_hot_weight{param(6, 5)};
+  expect_ok(gradcheck(projected([tokens](auto& v) { return token_projection(nullptr, v[0], tokens); }, 4, 6),
+                      one_hot_weight), "token_projection one-hot");
   std::vector<Var> xwb{param(3, 4), param(6, 4), param(1, 6)};
   expect_ok(gradcheck(projected([](auto& v) { return linear(v[0], v[1], v[2]); }, 3, 6), xwb), "linear");
 }
