@@ -2,11 +2,7 @@
 //   r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)      z likewise
 //   n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))
 //   h' = (1 - z) * n + z * h
-// Reference path and graph-free step here; gru_fused.cpp has the fast path.
-#include <cmath>
-
-#include "fast_math.hpp"
-#include "matmul.hpp"
+// Reference path here; gru_fused.cpp has the fast path.
 #include "recurrent_layer.hpp"
 
 namespace lmn {
@@ -31,30 +27,6 @@ Var GRULayer::forward_reference(const Var& x, int T, int B, RecurrentState& stat
   }
   state.h = h->value;
   return concat_rows(outputs);
-}
-
-void GRULayer::step(const Matrix& x, RecurrentState& state, Matrix& gates) const {
-  const int B = x.rows(), H = hidden_size_, G = 3 * H;
-  // gates holds the input projection in columns [0, 3H) and the hidden one in [3H, 6H).
-  if (gates.rows() != B || gates.cols() != 2 * G) gates.reset(B, 2 * G);
-  for (int b = 0; b < B; ++b) {
-    float* row = gates.row(b);
-    for (int j = 0; j < G; ++j) row[j] = bias_ih->value[j], row[G + j] = bias_hh->value[j];
-  }
-  gemm(false, true, B, G, input_size_, 1.0f, x.data(), input_size_, weight_ih->value.data(), input_size_, 1.0f,
-       gates.data(), 2 * G);
-  gemm(false, true, B, G, H, 1.0f, state.h.data(), H, weight_hh->value.data(), H, 1.0f, gates.data() + G, 2 * G);
-  for (int b = 0; b < B; ++b) {
-    const float* xp = gates.row(b);
-    const float* hp = xp + G;
-    float* h = state.h.row(b);
-    #pragma omp simd
-    for (int j = 0; j < H; ++j) {
-      const float r = fast::sigmoid(xp[j] + hp[j]), z = fast::sigmoid(xp[H + j] + hp[H + j]);
-      const float n = fast::tanh(xp[2 * H + j] + r * hp[2 * H + j]);
-      h[j] = (1.0f - z) * n + z * h[j];
-    }
-  }
 }
 
 }  // namespace lmn

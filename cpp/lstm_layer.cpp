@@ -2,12 +2,8 @@
 //   i = sigmoid(x W_ii^T + b_ii + h W_hi^T + b_hi)      f, o likewise
 //   g = tanh(x W_ig^T + b_ig + h W_hg^T + b_hg)
 //   c' = f * c + i * g,   h' = o * tanh(c')
-// This file holds the reference path (primitive ops, one step at a time)
-// and the graph-free step; lstm_fused.cpp holds the fast sequence path.
-#include <cmath>
-
-#include "fast_math.hpp"
-#include "matmul.hpp"
+// This file holds the reference path (primitive ops, one step at a time);
+// lstm_fused.cpp holds the fast sequence path.
 #include "recurrent_layer.hpp"
 
 namespace lmn {
@@ -36,29 +32,6 @@ Var LSTMLayer::forward_reference(const Var& x, int T, int B, RecurrentState& sta
   state.h = h->value;
   state.c = c->value;
   return concat_rows(outputs);
-}
-
-void LSTMLayer::step(const Matrix& x, RecurrentState& state, Matrix& gates) const {
-  const int B = x.rows(), H = hidden_size_;
-  if (gates.rows() != B || gates.cols() != 4 * H) gates.reset(B, 4 * H);
-  for (int b = 0; b < B; ++b) {
-    float* row = gates.row(b);
-    for (int j = 0; j < 4 * H; ++j) row[j] = bias_ih->value[j] + bias_hh->value[j];
-  }
-  matmul_into(gates, x, weight_ih->value, false, true, 1.0f, 1.0f);
-  matmul_into(gates, state.h, weight_hh->value, false, true, 1.0f, 1.0f);
-  for (int b = 0; b < B; ++b) {
-    const float* a = gates.row(b);
-    float* h = state.h.row(b);
-    float* c = state.c.row(b);
-    #pragma omp simd
-    for (int j = 0; j < H; ++j) {
-      const float i = fast::sigmoid(a[j]), f = fast::sigmoid(a[H + j]);
-      const float g = fast::tanh(a[2 * H + j]), o = fast::sigmoid(a[3 * H + j]);
-      c[j] = f * c[j] + i * g;
-      h[j] = o * fast::tanh(c[j]);
-    }
-  }
 }
 
 }  // namespace lmn

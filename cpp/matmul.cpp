@@ -179,7 +179,8 @@ void gemv_row(bool trans_a, bool trans_b, int N, int K, float alpha, const float
   const float* x = row.data();
   const bool parallel = static_cast<long>(N) * K > 4 * kParallelWork;
   if (trans_b) {
-    // C[j] += alpha * dot(x, B[j, :]): contiguous dot products.
+    // C[j] += alpha * dot(x, B[j, :]): contiguous dot products, one row at a
+    // time (streams memory better than interleaving rows: measured).
 #pragma omp parallel for schedule(static) if (parallel)
     for (int j = 0; j < N; ++j) {
       const float* bj = B + static_cast<long>(j) * ldb;

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "matmul.hpp"
 
 namespace lmn {
 
@@ -119,29 +118,6 @@ Var SequenceModel::forward(const std::vector<int>& tokens, int T, int B, ModelSt
     x = dropout(x, config_.dropout, training, dropout_rng);
   }
   return fc_->forward(x);
-}
-
-void SequenceModel::step(const std::vector<int>& tokens, ModelState& state, StepWorkspace& ws) const {
-  check_tokens(tokens);
-  const int B = static_cast<int>(tokens.size());
-  const int in = embedding_ ? config_.embedding_dim : config_.vocab_size;
-  ws.input.reset(B, in);
-  for (int b = 0; b < B; ++b) {
-    if (embedding_) {
-      std::memcpy(ws.input.row(b), embedding_->weight->value.row(tokens[b]), in * sizeof(float));
-    } else {
-      ws.input(b, tokens[b]) = 1.0f;
-    }
-  }
-  const Matrix* x = &ws.input;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layers_[l]->step(*x, state[l], ws.gates);
-    x = &state[l].h;
-  }
-  const int V = config_.vocab_size;
-  if (ws.logits.rows() != B || ws.logits.cols() != V) ws.logits.reset(B, V);
-  for (int b = 0; b < B; ++b) std::memcpy(ws.logits.row(b), fc_->bias->value.data(), V * sizeof(float));
-  matmul_into(ws.logits, *x, fc_->weight->value, false, true, 1.0f, 1.0f);
 }
 
 }  // namespace lmn

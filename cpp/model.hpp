@@ -31,11 +31,6 @@ void validate_config(const ModelConfig& config);
 using NamedParameters = std::vector<std::pair<std::string, Var>>;
 using ModelState = std::vector<RecurrentState>;  // one per layer
 
-// Reusable buffers for graph-free stepping (generation).
-struct StepWorkspace {
-  Matrix input, gates, logits;
-};
-
 class SequenceModel {
  public:
   SequenceModel(const ModelConfig& config, std::uint64_t seed);
@@ -51,8 +46,6 @@ class SequenceModel {
   // final one. `fused` picks the fast path; false runs the reference path.
   Var forward(const std::vector<int>& tokens, int T, int B, ModelState& state, bool training, Rng& dropout_rng,
               bool fused = true) const;
-  // One graph-free step for a batch of tokens; logits land in ws.logits (B, V).
-  void step(const std::vector<int>& tokens, ModelState& state, StepWorkspace& ws) const;
 
   // Throws std::out_of_range naming the first token outside [0, V).
   void check_tokens(const std::vector<int>& tokens) const;

@@ -1,9 +1,9 @@
 #pragma once
 // What LSTM and GRU layers share: torch.nn parameter layout (gates stacked
 // along rows of weight_ih (G*H, in) and weight_hh (G*H, H)) and three ways
-// to run — a reference path composed of primitive ops, a fused sequence path
-// (the input projection for all steps, then one node for the recurrence),
-// and a graph-free step for generation.
+// to run — a reference path composed of primitive ops, and a fused sequence
+// path (the input projection for all steps, then one node for the
+// recurrence). Generation steps without a graph in stepper.cpp.
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,8 +31,6 @@ class RecurrentLayer {
   // The fused path from the input projection U = x W_ih^T (T*B, G*H),
   // without biases, however it was computed (see token_projection).
   Var forward_projected(const Var& projected, int T, int B, RecurrentState& state) const;
-  // One step without a graph: x (B, input); `gates` is scratch.
-  virtual void step(const Matrix& x, RecurrentState& state, Matrix& gates) const = 0;
   virtual RecurrentState zero_state(int B) const = 0;
 
   int input_size() const { return input_size_; }
@@ -51,7 +49,6 @@ class RecurrentLayer {
 class LSTMLayer final : public RecurrentLayer {
  public:
   LSTMLayer(int input_size, int hidden_size, Rng& rng);
-  void step(const Matrix& x, RecurrentState& state, Matrix& gates) const override;
   RecurrentState zero_state(int B) const override;
 
  protected:
@@ -62,7 +59,6 @@ class LSTMLayer final : public RecurrentLayer {
 class GRULayer final : public RecurrentLayer {
  public:
   GRULayer(int input_size, int hidden_size, Rng& rng);
-  void step(const Matrix& x, RecurrentState& state, Matrix& gates) const override;
   RecurrentState zero_state(int B) const override;
 
  protected:

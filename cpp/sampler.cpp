@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "stepper.hpp"
+
 namespace lmn {
 
 void validate_sample_config(const SampleConfig& c, int vocab_size) {
@@ -59,19 +61,17 @@ std::vector<int> generate(const SequenceModel& model, const std::vector<int>& pr
   if (primer.empty()) throw std::invalid_argument("generate: the primer needs at least one token");
   model.check_tokens(primer);
   Rng rng(config.seed);
-  ModelState state = model.zero_state(1);
-  StepWorkspace ws;
+  Stepper stepper(model);
   std::vector<std::pair<float, int>> scratch;
   scratch.reserve(V);
-  for (std::size_t i = 0; i + 1 < primer.size(); ++i) model.step({primer[i]}, state, ws);
+  for (std::size_t i = 0; i + 1 < primer.size(); ++i) stepper.step(primer[i]);
   std::vector<int> out;
   out.reserve(config.length);
-  std::vector<int> current{primer.back()};
+  int current = primer.back();
   for (int n = 0; n < config.length; ++n) {
-    model.step(current, state, ws);
-    current[0] = sample_token(ws.logits.row(0), V, config, rng, scratch);
-    out.push_back(current[0]);
-    if (current[0] == config.stop_token) break;
+    current = sample_token(stepper.step(current), V, config, rng, scratch);
+    out.push_back(current);
+    if (current == config.stop_token) break;
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include "check.hpp"
 #include "matmul.hpp"
 #include "model.hpp"
+#include "stepper.hpp"
 
 using namespace lmn;
 
@@ -93,22 +94,28 @@ TEST(fused_path_is_the_same_with_two_threads) {
   for (std::size_t i = 0; i < one.grads.size(); ++i) CHECK(max_abs(subtract(one.grads[i], two.grads[i])) == 0.0f);
 }
 
-TEST(graph_free_step_matches_sequence_forward) {
+TEST(stepper_matches_sequence_forward) {
   for (CellType cell : {CellType::LSTM, CellType::GRU}) {
-    for (int embedding : {0, 5}) {
-      SequenceModel model({cell, 8, 7, 2, embedding, 0.0f}, 3);
+    // hidden 300 makes the recurrent weights large enough for the other layout
+    for (auto [embedding, hidden] : {std::pair{0, 7}, std::pair{5, 7}, std::pair{5, 300}}) {
+      SequenceModel model({cell, 8, hidden, 3, embedding, 0.0f}, 3);
       Rng rng(8);
+      for (const auto& p : model.parameters())  // non-zero biases too
+        for (std::size_t i = 0; i < p->value.size(); ++i) p->value[i] = rng.uniform(-0.6f, 0.6f) / std::sqrt(hidden / 7.0f);
       const int T = 6;
       const auto x = random_tokens(T, 8, rng);
       ModelState state = model.zero_state(1);
       Rng unused(0);
-      const Matrix logits = model.forward(x, T, 1, state, false, unused)->value;
-      ModelState step_state = model.zero_state(1);
-      StepWorkspace ws;
-      for (int t = 0; t < T; ++t) {
-        model.step({x[t]}, step_state, ws);
-        for (int v = 0; v < 8; ++v) CHECK_NEAR(ws.logits(0, v), logits(t, v), 1e-5);
+      const Matrix logits = model.forward(x, T, 1, state, false, unused, false)->value;  // reference path
+      Stepper stepper(model);
+      for (int round = 0; round < 2; ++round) {  // reset() starts over from the zero state
+        for (int t = 0; t < T; ++t) {
+          const float* step_logits = stepper.step(x[t]);
+          for (int v = 0; v < 8; ++v) CHECK_NEAR(step_logits[v], logits(t, v), 2e-6);
+        }
+        stepper.reset();
       }
+      CHECK_THROWS(std::out_of_range, stepper.step(8), "token 8");
     }
   }
 }
