@@ -1,3 +1,5 @@
+#include <array>
+
 #include "check.hpp"
 #include "matmul.hpp"
 #include "matrix.hpp"
@@ -66,24 +68,22 @@ TEST(xavier_uniform_is_seeded_and_bounded) {
   CHECK(max_abs(subtract(a, c)) > 0.0f);
 }
 
-// The fast kernel against the plain reference over awkward shapes, both
-// transposes, alpha and beta, and both thread counts.
-TEST(fast_gemm_matches_reference) {
+// Runs `fast` (C = alpha op(A) op(B) + beta C, like gemm) against the plain
+// reference over awkward shapes, both transposes and both thread counts.
+template <typename Fast>
+void check_against_reference(const std::vector<std::array<int, 3>>& shapes, float alpha, float beta, Fast fast) {
   Rng rng(7);
-  const int shapes[][3] = {{1, 1, 1}, {1, 37, 19}, {7, 5, 3}, {13, 70, 300}, {64, 512, 128}, {130, 33, 600}, {6, 32, 256}};
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    for (const auto& s : shapes) {
-      const int M = s[0], N = s[1], K = s[2];
-      for (int ta = 0; ta < 2; ++ta) {
-        for (int tb = 0; tb < 2; ++tb) {
+    for (const auto& [M, N, K] : shapes) {
+      for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
           Matrix A = ta ? uniform_matrix(K, M, 1, rng) : uniform_matrix(M, K, 1, rng);
           Matrix B = tb ? uniform_matrix(N, K, 1, rng) : uniform_matrix(K, N, 1, rng);
-          Matrix C0 = uniform_matrix(M, N, 1, rng);
-          Matrix fast = C0, ref = C0;
-          gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, fast.data(), N);
-          gemm_reference(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, ref.data(), N);
-          CHECK(max_abs(subtract(fast, ref)) <= 1e-5f * std::sqrt(static_cast<float>(K)) * 4);
+          Matrix got = uniform_matrix(M, N, 1, rng), want = got;
+          fast(ta, tb, M, N, K, A, B, got);
+          gemm_reference(ta, tb, M, N, K, alpha, A.data(), A.cols(), B.data(), B.cols(), beta, want.data(), N);
+          CHECK(max_abs(subtract(got, want)) <= 1e-5f * std::sqrt(static_cast<float>(K)) * 6);
         }
       }
     }
@@ -91,28 +91,20 @@ TEST(fast_gemm_matches_reference) {
   set_num_threads(1);
 }
 
+TEST(fast_gemm_matches_reference) {
+  check_against_reference({{1, 1, 1}, {1, 37, 19}, {7, 5, 3}, {13, 70, 300}, {64, 512, 128}, {130, 33, 600}, {6, 32, 256}},
+                          0.7f, 0.3f, [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
+                            gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, C.data(), N);
+                          });
+}
+
 TEST(prepacked_gemm_matches_reference) {
-  Rng rng(9);
-  const int shapes[][3] = {{2, 1, 1}, {64, 512, 128}, {7, 45, 300}, {64, 128, 512}, {13, 33, 7}};
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
-    for (const auto& s : shapes) {
-      const int M = s[0], N = s[1], K = s[2];
-      for (int ta = 0; ta < 2; ++ta) {
-        for (int tb = 0; tb < 2; ++tb) {
-          Matrix A = ta ? uniform_matrix(K, M, 1, rng) : uniform_matrix(M, K, 1, rng);
-          Matrix B = tb ? uniform_matrix(N, K, 1, rng) : uniform_matrix(K, N, 1, rng);
-          PackedMatrix packed;
-          packed.pack(B.data(), B.cols(), tb, K, N);
-          Matrix fast = uniform_matrix(M, N, 1, rng), ref = fast;
-          gemm_packed(ta, M, 1.5f, A.data(), A.cols(), packed, 1.0f, fast.data(), N);
-          gemm_reference(ta, tb, M, N, K, 1.5f, A.data(), A.cols(), B.data(), B.cols(), 1.0f, ref.data(), N);
-          CHECK(max_abs(subtract(fast, ref)) <= 1e-5f * std::sqrt(static_cast<float>(K)) * 6);
-        }
-      }
-    }
-  }
-  set_num_threads(1);
+  check_against_reference({{2, 1, 1}, {64, 512, 128}, {7, 45, 300}, {64, 128, 512}, {13, 33, 7}}, 1.5f, 1.0f,
+                          [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
+                            PackedMatrix packed;
+                            packed.pack(B.data(), B.cols(), tb, K, N);
+                            gemm_packed(ta, M, 1.5f, A.data(), A.cols(), packed, 1.0f, C.data(), N);
+                          });
 }
 
 TEST(gemm_beta_zero_ignores_nan_in_output) {

@@ -22,7 +22,9 @@ What is checked, for several seeds (random V, embedding E or one-hot, H,
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +52,7 @@ def _require_torch():
                     pytrace=False)
 
 
+FIXTURE_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "make_fixtures.py"
 LOGITS_ATOL = 1e-5
 LOSS_ATOL = 1e-5
 GRAD_RTOL = 1e-4
@@ -89,25 +92,15 @@ def cfg_id(c: dict) -> str:
 
 
 def make_torch_model(c: dict):
-    nn = torch.nn
-    F = torch.nn.functional
-    V, E, H, L, cell = c["V"], c["E"], c["H"], c["L"], c["cell"]
+    """The same reference model the fixture script saves (one definition)."""
+    return _fixture_script().build_model(torch, c["cell"], c["V"], c["E"], c["H"], c["L"])
 
-    class Reference(nn.Module):
-        def __init__(self):
-            super().__init__()
-            if E > 0:
-                self.embedding = nn.Embedding(V, E)
-            rnn_cls = nn.LSTM if cell == "lstm" else nn.GRU
-            setattr(self, cell, rnn_cls(E if E > 0 else V, H, L, batch_first=True))
-            self.fc = nn.Linear(H, V)
 
-        def forward(self, x):
-            h = self.embedding(x) if E > 0 else F.one_hot(x, V).to(self.fc.weight.dtype)
-            out, _ = getattr(self, cell)(h)
-            return self.fc(out)
-
-    return Reference()
+def _fixture_script():
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURE_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_lmn_model(c: dict, seed: int = 0):
