@@ -49,6 +49,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     float* c = tape->cells.row(t * B);
     float* tc = tape->tanh_c.row(t * B);
     float* h = out.row(t * B);
+    #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
     for (int b = 0; b < B; ++b) {
       float* ab = a + static_cast<long>(b) * G;
       #pragma omp simd
@@ -81,6 +82,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
       const float* tc = tape->tanh_c.row(t * B);
       const float* dy = dY.row(t * B);
       float* dg = dG.row(t * B);
+      #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
       for (int b = 0; b < B; ++b) {
         const float* ab = a + static_cast<long>(b) * G;
         float* dgb = dg + static_cast<long>(b) * G;
