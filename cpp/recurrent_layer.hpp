@@ -15,7 +15,7 @@ namespace lmn {
 // The fused kernels split a step's pointwise pass over threads only from
 // this many hidden units (batch x hidden) on: below it a single thread is
 // faster than waking a second one.
-constexpr int kParallelPointwise = 16384;
+constexpr int kParallelPointwise = 4096;
 
 // Hidden state of one layer for a batch: h (B, H) and, for LSTM, c (B, H).
 struct RecurrentState {
