@@ -67,7 +67,13 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
     Node& w_hh = *self.parents[1];
     const Matrix& dY = self.grad;
     const Matrix& Y = self.value;
-    Matrix dXp(T * B, G), dHp(T * B, G);  // grads of input and hidden projections
+    // Grads of the input and hidden projections; the input one is written
+    // straight into the projection's gradient when that is still empty.
+    Node& projected = *self.parents[0];
+    const bool fresh = projected.grad.empty();
+    Matrix spare;
+    Matrix& dXp = fresh ? projected.grad_buffer() : (spare = Matrix(T * B, G));
+    Matrix dHp(T * B, G);
     Matrix dh_next(B, H);
     PackedMatrix w_hh_packed;
     w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
@@ -105,7 +111,7 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
     }
     accumulate_grad(*self.parents[2], sum_rows(dXp));
     accumulate_grad(*self.parents[3], sum_rows(dHp));
-    accumulate_grad(*self.parents[0], dXp);
+    if (!fresh) accumulate_grad(projected, dXp);
   });
 }
 

@@ -72,7 +72,12 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     Node& w_hh = *self.parents[1];
     const Matrix& dY = self.grad;  // (T*B, H)
     const Matrix& Y = self.value;
-    Matrix dG(T * B, G);  // gradients of the gate pre-activations
+    // Gradients of the gate pre-activations: written straight into the
+    // projection's gradient when nothing else has put one there yet.
+    Node& projected = *self.parents[0];
+    const bool fresh = projected.grad.empty();
+    Matrix spare;
+    Matrix& dG = fresh ? projected.grad_buffer() : (spare = Matrix(T * B, G));
     Matrix dh_next(B, H), dc_next(B, H);
     PackedMatrix w_hh_packed;
     w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
@@ -111,7 +116,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     const Matrix db = sum_rows(dG);
     accumulate_grad(*self.parents[2], db);
     accumulate_grad(*self.parents[3], db);
-    accumulate_grad(*self.parents[0], dG);
+    if (!fresh) accumulate_grad(projected, dG);
   });
 }
 

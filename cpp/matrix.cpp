@@ -50,14 +50,6 @@ std::string Matrix::shape_str() const {
   return "(" + std::to_string(rows_) + ", " + std::to_string(cols_) + ")";
 }
 
-float Matrix::at(int r, int c) const {
-  if (r < 0 || r >= rows_ || c < 0 || c >= cols_) {
-    throw std::out_of_range("Matrix::at: index (" + std::to_string(r) + ", " + std::to_string(c) +
-                            ") outside shape " + shape_str());
-  }
-  return (*this)(r, c);
-}
-
 void Matrix::fill(float value) { std::fill(data_.begin(), data_.end(), value); }
 
 void Matrix::reset(int rows, int cols) {

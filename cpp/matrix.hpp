@@ -37,14 +37,10 @@ class Matrix {
   float operator()(int r, int c) const { return data_[static_cast<std::size_t>(r) * cols_ + c]; }
   float& operator[](std::size_t i) { return data_[i]; }
   float operator[](std::size_t i) const { return data_[i]; }
-  // Bounds-checked access for callers that take indices from users.
-  float at(int r, int c) const;
 
   void fill(float value);
   // Changes the shape, keeping capacity; contents become zeros.
   void reset(int rows, int cols);
-  std::vector<float>& storage() { return data_; }
-  const std::vector<float>& storage() const { return data_; }
 
  private:
   int rows_ = 0;
