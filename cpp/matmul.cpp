@@ -10,6 +10,8 @@
 #include <omp.h>
 #endif
 
+#include "simd.hpp"
+
 namespace lmn {
 
 namespace {
@@ -39,25 +41,13 @@ constexpr long kParallelWork = 1L << 15;
 // ---- the packed kernel -----------------------------------------------------
 
 // A micro-tile of C is MR x NR, held in registers. NR spans two SIMD vectors.
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-constexpr int kVecWidth = kVecBytes / 4;
+using simd::kVecBytes;
+using simd::kVecWidth;
+using simd::load;
+using simd::vfloat;
 constexpr int MR = 6;
 constexpr int NR = 2 * kVecWidth;
 constexpr int KC = 256;  // depth of one packed block: A micro-panel + B panel stay in L1/L2
-
-using vfloat = float __attribute__((vector_size(kVecBytes)));
-
-inline vfloat load(const float* p) {
-  vfloat v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // acc (MR x NR) = sum_k a[k][0..MR) (outer) b[k][0..NR); then C += alpha * acc.
 void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int m_valid,

@@ -1,0 +1,28 @@
+#pragma once
+// One SIMD register of floats as a GCC vector type: the compiler emits
+// AVX-512, AVX or SSE instructions for whichever the build targets, so the
+// kernels have no intrinsics and a portable fallback for free.
+#include <cstring>
+
+namespace lmn::simd {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+constexpr int kVecWidth = kVecBytes / 4;
+
+using vfloat = float __attribute__((vector_size(kVecBytes)));
+
+inline vfloat load(const float* p) {
+  vfloat v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void store(float* p, vfloat v) { std::memcpy(p, &v, sizeof v); }
+
+}  // namespace lmn::simd
