@@ -259,12 +259,13 @@ void bind_model(py::module_& m) {
         return d;
       }, py::arg("data"), py::arg("batch_size"), py::arg("seq_len"))
       .def("generate", [](const Model& self, const std::vector<int>& primer, int length, float temperature, int top_k,
-                          float top_p, std::uint64_t seed, int stop_token) {
-        SampleConfig c{length, temperature, top_k, top_p, seed, stop_token};
+                          float top_p, std::uint64_t seed, int stop_token, bool bfloat16_weights) {
+        const WeightPrecision precision = bfloat16_weights ? WeightPrecision::BFloat16 : WeightPrecision::Float32;
+        SampleConfig c{length, temperature, top_k, top_p, seed, stop_token, precision};
         py::gil_scoped_release release;
         return generate(*self.net, primer, c);
       }, py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
-         py::arg("seed"), py::arg("stop_token"))
+         py::arg("seed"), py::arg("stop_token"), py::arg("bfloat16_weights"))
       .def("save", [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
                       const std::string& metadata) {
         py::gil_scoped_release release;

@@ -61,7 +61,7 @@ std::vector<int> generate(const SequenceModel& model, const std::vector<int>& pr
   if (primer.empty()) throw std::invalid_argument("generate: the primer needs at least one token");
   model.check_tokens(primer);
   Rng rng(config.seed);
-  Stepper stepper(model);
+  Stepper stepper(model, config.precision);
   std::vector<std::pair<float, int>> scratch;
   scratch.reserve(V);
   for (std::size_t i = 0; i + 1 < primer.size(); ++i) stepper.step(primer[i]);

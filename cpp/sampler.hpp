@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "model.hpp"
+#include "stepper.hpp"
 
 namespace lmn {
 
@@ -14,6 +15,7 @@ struct SampleConfig {
   float top_p = 1.0f;        // 1: off (nucleus sampling below 1)
   std::uint64_t seed = 0;
   int stop_token = -1;       // stop after sampling it; -1: never
+  WeightPrecision precision = WeightPrecision::Float32;
 };
 void validate_sample_config(const SampleConfig& config, int vocab_size);
 

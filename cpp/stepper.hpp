@@ -9,34 +9,49 @@
 // gates without waiting; the threads meet once per layer. The first layer's input
 // projection of every vocabulary entry is computed once, so feeding a token
 // is a row lookup.
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <new>
 #include <vector>
 
+#include "bfloat16.hpp"
 #include "model.hpp"
 
 namespace lmn {
 
-// Zero-filled floats on a 64-byte boundary: the SIMD loops read whole
+// Zero-filled values on a 64-byte boundary: the SIMD loops read whole
 // registers, and the padding lanes must stay zero.
-class AlignedFloats {
+template <class T>
+class AlignedBuffer {
  public:
-  AlignedFloats() = default;
-  explicit AlignedFloats(std::size_t n);
-  float* data() { return data_.get(); }
-  const float* data() const { return data_.get(); }
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(std::size_t n)
+      : data_(static_cast<T*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(T), std::align_val_t(64)))),
+        size_(n) {
+    std::fill_n(data_.get(), n, T{});
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
 
  private:
   struct Free {
-    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+    void operator()(T* p) const { ::operator delete[](p, std::align_val_t(64)); }
   };
-  std::unique_ptr<float[], Free> data_;
+  std::unique_ptr<T[], Free> data_;
+  std::size_t size_ = 0;
 };
+using AlignedFloats = AlignedBuffer<float>;
+
+// The weights a Stepper reads: float32 (exact), or a bfloat16 copy that
+// halves the bytes read per token (faster; weights rounded to ~3 digits).
+enum class WeightPrecision { Float32, BFloat16 };
 
 class Stepper {
  public:
-  explicit Stepper(const SequenceModel& model);
+  explicit Stepper(const SequenceModel& model, WeightPrecision precision = WeightPrecision::Float32);
 
   void reset();  // back to the zero state
   // Feeds one token; returns the next-token logits (vocab_size floats),
@@ -45,26 +60,34 @@ class Stepper {
 
  private:
   struct Layer {
-    int in_len = 0;   // input columns: the hidden size below, or 0 in the first layer (its input is a table row)
-    int row_len = 0;  // in_len + hidden size
-    AlignedFloats rows;       // [W_ih | W_hh] in lane blocks (stepper.cpp), for x = [input | h]
+    int in_len = 0;   // input columns: the hidden size below (padded to even), or 0 in the first layer
+    int row_len = 0;  // in_len + hidden size padded to even
+    AlignedFloats rows;            // [W_ih | W_hh] in lane blocks (stepper.cpp), for x = [input | h]
+    AlignedBuffer<BFloat16> rows_bf16;  // the same, rounded, when the precision asks for it
     std::vector<float> bias;  // 4 gate slices: LSTM b_ih + b_hh per gate; GRU r and z summed, then b_in, b_hn
     AlignedFloats input[2];   // [input | h] the layer reads, for even and odd tokens
     std::vector<float> c;     // LSTM cell state
   };
+  template <class W>
+  void run(const float* table_row);
+  template <class W>
   void layer_blocks(std::size_t l, const float* table_row, int b0, int b1);
+  template <class W>
   void output_blocks(int b0, int b1);
 
   CellType cell_;
   int V_, H_, G_, gates_;
   int blocks_ = 0;           // lane blocks per gate: hidden units in groups of one register
   int out_blocks_ = 0;       // lane blocks of the vocabulary
+  int out_len_ = 0;          // hidden size, padded to even
+  WeightPrecision precision_;
   int parity_ = 0;           // which of each layer's two input buffers this token reads
   long weight_floats_ = 0;   // read per token: decides whether a second thread pays off
   Matrix input_table_;       // (V, G): x W_ih^T of the first layer for every token
   std::vector<Layer> layers_;
   AlignedFloats gates_buf_;  // 4 gate slices of blocks_ registers: the current layer's products
   AlignedFloats out_rows_;   // fc.weight in lane blocks
+  AlignedBuffer<BFloat16> out_rows_bf16_;
   AlignedFloats out_input_;  // the last layer's h
   AlignedFloats fc_b_;
   AlignedFloats logits_;     // vocab_size, padded to whole blocks

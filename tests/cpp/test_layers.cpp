@@ -3,7 +3,6 @@
 #include "check.hpp"
 #include "matmul.hpp"
 #include "model.hpp"
-#include "stepper.hpp"
 
 using namespace lmn;
 
@@ -92,42 +91,6 @@ TEST(fused_path_is_the_same_with_two_threads) {
   set_num_threads(1);
   CHECK(max_abs(subtract(one.logits, two.logits)) == 0.0f);
   for (std::size_t i = 0; i < one.grads.size(); ++i) CHECK(max_abs(subtract(one.grads[i], two.grads[i])) == 0.0f);
-}
-
-TEST(stepper_matches_sequence_forward) {
-  for (CellType cell : {CellType::LSTM, CellType::GRU}) {
-    // hidden 300: many lane blocks, a partial last one, and enough weights for two threads
-    for (auto [embedding, hidden] : {std::pair{0, 7}, std::pair{5, 7}, std::pair{5, 300}}) {
-      SequenceModel model({cell, 8, hidden, 3, embedding, 0.0f}, 3);
-      Rng rng(8);
-      for (const auto& p : model.parameters())  // non-zero biases too
-        for (std::size_t i = 0; i < p->value.size(); ++i) p->value[i] = rng.uniform(-0.6f, 0.6f) / std::sqrt(hidden / 7.0f);
-      const int T = 6;
-      const auto x = random_tokens(T, 8, rng);
-      ModelState state = model.zero_state(1);
-      Rng unused(0);
-      const Matrix logits = model.forward(x, T, 1, state, false, unused, false)->value;  // reference path
-      Stepper stepper(model);
-      // hidden 300 splits the step over two threads: same numbers, bit for bit
-      std::vector<float> first_thread_count;
-      for (int threads : {1, 2}) {
-        set_num_threads(threads);
-        for (int round = 0; round < 2; ++round) {  // reset() starts over from the zero state
-          for (int t = 0; t < T; ++t) {
-            const float* step_logits = stepper.step(x[t]);
-            for (int v = 0; v < 8; ++v) {
-              CHECK_NEAR(step_logits[v], logits(t, v), 2e-6);
-              if (threads == 1 && round == 0) first_thread_count.push_back(step_logits[v]);
-              if (threads == 2) CHECK(step_logits[v] == first_thread_count[t * 8 + v]);
-            }
-          }
-          stepper.reset();
-        }
-      }
-      set_num_threads(1);
-      CHECK_THROWS(std::out_of_range, stepper.step(8), "token 8");
-    }
-  }
 }
 
 TEST(parameter_names_follow_torch) {

@@ -127,6 +127,13 @@ def test_generate_is_reproducible_with_a_seed(melody_model, capsys):
     assert first[1] == second[1] and first[1].strip()
 
 
+def test_generate_in_bfloat16(melody_model, capsys):
+    model, _ = melody_model
+    code, out, err = run(capsys, "generate", model, "--seed", "3", "--length", "40", "--precision", "bfloat16")
+    assert code == 0, err
+    assert out.split()
+
+
 def test_generate_continues_a_primer(melody_model, capsys):
     model, _ = melody_model
     code, out, err = run(capsys, "generate", model, "--primer", "60 _ _ _ 62 _", "--seed", "2", "--length", "16")

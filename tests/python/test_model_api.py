@@ -92,6 +92,31 @@ def test_generation_is_seeded():
     assert set(model.generate([1], 200, top_k=1, seed=1)) == set(model.generate([1], 200, temperature=0))
 
 
+def _round_to_bfloat16(x: np.ndarray) -> np.ndarray:
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+    return rounded.view(np.float32)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_bfloat16_generation_samples_the_rounded_model(cls):
+    model = cls(11, hidden_size=40, num_layers=2, embedding_dim=6, seed=3)
+    model.fit(np.random.default_rng(0).integers(0, 11, (8, 33)), epochs=2, batch_size=4, seq_len=32, progress=False)
+    rounded = cls(11, hidden_size=40, num_layers=2, embedding_dim=6, seed=3)
+    # generation reads these weights rounded; the embedding and the first
+    # layer's input weights go into a float32 table, biases stay float32
+    state = {name: (_round_to_bfloat16(value) if name == "fc.weight" or "weight_hh" in name
+                    or ("weight_ih" in name and not name.endswith("l0")) else value)
+             for name, value in model.state_dict().items()}
+    rounded.load_state_dict(state)
+    fast = model.generate([1, 2], 300, seed=4, precision="bfloat16")
+    assert fast == rounded.generate([1, 2], 300, seed=4)
+    assert fast == model.generate([1, 2], 300, seed=4, precision="bfloat16")
+    assert fast != model.generate([1, 2], 300, seed=4)  # the rounding does change the samples
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'float16'"):
+        model.generate([1], 5, precision="float16")
+
+
 def test_heavy_calls_release_the_gil():
     model = LSTM(50, hidden_size=256, num_layers=2, seed=0)
     tokens = np.random.default_rng(0).integers(0, 50, (64, 200))
