@@ -24,8 +24,8 @@ struct GRUTape {
 Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_, G = 3 * H;
   auto tape = std::make_shared<GRUTape>();
-  *tape = {T, B, H, state.h, Matrix(T * B, G), Matrix(T * B, H)};
-  Matrix out(T * B, H);
+  *tape = {T, B, H, state.h, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
+  Matrix out(T * B, H, Matrix::kUninitialized);
   Matrix& acts = tape->acts;
   Matrix hp(B, G);  // hidden projection of the current step
 
@@ -72,8 +72,8 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
     Node& projected = *self.parents[0];
     const bool fresh = projected.grad.empty();
     Matrix spare;
-    Matrix& dXp = fresh ? projected.grad_buffer() : (spare = Matrix(T * B, G));
-    Matrix dHp(T * B, G);
+    Matrix& dXp = fresh ? projected.grad_to_overwrite() : (spare = Matrix(T * B, G, Matrix::kUninitialized));
+    Matrix dHp(T * B, G, Matrix::kUninitialized);
     Matrix dh_next(B, H);
     PackedMatrix w_hh_packed;
     w_hh_packed.pack(w_hh.value.data(), H, false, G, H);

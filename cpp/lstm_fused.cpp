@@ -28,8 +28,8 @@ struct LSTMTape {
 Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_, G = 4 * H;
   auto tape = std::make_shared<LSTMTape>();
-  *tape = {T, B, H, state.h, state.c, Matrix(T * B, G), Matrix(T * B, H), Matrix(T * B, H)};
-  Matrix out(T * B, H);  // h_t, the layer output
+  *tape = {T, B, H, state.h, state.c, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
+  Matrix out(T * B, H, Matrix::kUninitialized);  // h_t, the layer output
   Matrix& acts = tape->acts;
 
   // Pre-activations of all steps: U + b_ih + b_hh.  acts is (T*B, 4H)
@@ -77,7 +77,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     Node& projected = *self.parents[0];
     const bool fresh = projected.grad.empty();
     Matrix spare;
-    Matrix& dG = fresh ? projected.grad_buffer() : (spare = Matrix(T * B, G));
+    Matrix& dG = fresh ? projected.grad_to_overwrite() : (spare = Matrix(T * B, G, Matrix::kUninitialized));
     Matrix dh_next(B, H), dc_next(B, H);
     PackedMatrix w_hh_packed;
     w_hh_packed.pack(w_hh.value.data(), H, false, G, H);

@@ -294,7 +294,7 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
 Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a, bool trans_b) {
   const int M = trans_a ? a.cols() : a.rows();
   const int N = trans_b ? b.rows() : b.cols();
-  Matrix c(M, N);
+  Matrix c(M, N, Matrix::kUninitialized);  // beta = 0 overwrites it
   matmul_into(c, a, b, trans_a, trans_b, 1.0f, 0.0f);
   return c;
 }

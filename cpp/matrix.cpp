@@ -38,12 +38,14 @@ Matrix zip(const Matrix& a, const Matrix& b, const char* op, F f) {
 Matrix::Matrix(int rows, int cols, float fill)
     : rows_(rows), cols_(cols), data_(checked_count(rows, cols), fill) {}
 
-Matrix::Matrix(int rows, int cols, std::vector<float> values) : rows_(rows), cols_(cols) {
+Matrix::Matrix(int rows, int cols, Uninitialized) : rows_(rows), cols_(cols), data_(checked_count(rows, cols)) {}
+
+Matrix::Matrix(int rows, int cols, const std::vector<float>& values) : rows_(rows), cols_(cols) {
   if (values.size() != checked_count(rows, cols)) {
     throw ShapeError("Matrix: " + std::to_string(values.size()) + " values cannot fill shape (" +
                      std::to_string(rows) + ", " + std::to_string(cols) + ")");
   }
-  data_ = std::move(values);
+  data_.assign(values.begin(), values.end());
 }
 
 std::string Matrix::shape_str() const {

@@ -28,6 +28,12 @@ Matrix& Node::grad_buffer() {
   return grad;
 }
 
+Matrix& Node::grad_to_overwrite() {
+  if (!grad.empty()) throw std::logic_error("grad_to_overwrite: " + op + " already holds a gradient");
+  grad = Matrix(value.rows(), value.cols(), Matrix::kUninitialized);
+  return grad;
+}
+
 Var make_leaf(Matrix value, bool requires_grad, std::string name) {
   auto node = std::make_shared<Node>();
   node->value = std::move(value);

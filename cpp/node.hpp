@@ -34,6 +34,9 @@ struct Node {
   bool is_leaf() const { return !backward_fn; }
   // The gradient buffer, allocated as zeros of value's shape on first use.
   Matrix& grad_buffer();
+  // For a backward pass that writes the whole gradient itself when none has
+  // arrived yet (grad empty): the buffer, not zeroed.
+  Matrix& grad_to_overwrite();
   void zero_grad() { grad = Matrix(); }
 };
 

@@ -55,7 +55,7 @@ Var token_projection(const Var& table, const Var& weight, const std::vector<int>
   // P (V, G): the projection of every vocabulary entry.
   const Matrix P = table ? lmn::matmul(table->value, w, false, true) : lmn::transpose(w);
   const int G = P.cols();
-  Matrix out(static_cast<int>(tokens.size()), G);
+  Matrix out(static_cast<int>(tokens.size()), G, Matrix::kUninitialized);
   for (std::size_t r = 0; r < tokens.size(); ++r) {
     const int t = tokens[r];
     if (t < 0 || t >= V) {
