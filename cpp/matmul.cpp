@@ -49,9 +49,11 @@ constexpr int MR = 6;
 constexpr int NR = 2 * kVecWidth;
 constexpr int KC = 256;  // depth of one packed block: A micro-panel + B panel stay in L1/L2
 
-// acc (MR x NR) = sum_k a[k][0..MR) (outer) b[k][0..NR); then C += alpha * acc.
+// acc (MR x NR) = sum_k a[k][0..MR) (outer) b[k][0..NR); then C += alpha * acc,
+// or C = alpha * acc when `overwrite` (the first depth block of a beta = 0
+// product: C is never read, so whatever it held cannot leak through).
 void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int m_valid,
-                  int n_valid) {
+                  int n_valid, bool overwrite) {
   vfloat acc[MR][2] = {};
   for (int k = 0; k < kc; ++k) {
     const vfloat b0 = load(b + k * NR);
@@ -65,9 +67,8 @@ void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c,
   if (m_valid == MR && n_valid == NR) {
     for (int i = 0; i < MR; ++i) {
       float* ci = c + static_cast<long>(i) * ldc;
-      vfloat c0 = load(ci), c1 = load(ci + kVecWidth);
-      c0 += alpha * acc[i][0];
-      c1 += alpha * acc[i][1];
+      vfloat c0 = alpha * acc[i][0], c1 = alpha * acc[i][1];
+      if (!overwrite) c0 += load(ci), c1 += load(ci + kVecWidth);
       std::memcpy(ci, &c0, sizeof c0);
       std::memcpy(ci + kVecWidth, &c1, sizeof c1);
     }
@@ -80,8 +81,10 @@ void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c,
     *reinterpret_cast<vfloat*>(&tile[i][0]) = acc[i][0];
     *reinterpret_cast<vfloat*>(&tile[i][kVecWidth]) = acc[i][1];
   }
-  for (int i = 0; i < m_valid; ++i)
-    for (int j = 0; j < n_valid; ++j) c[static_cast<long>(i) * ldc + j] += alpha * tile[i][j];
+  for (int i = 0; i < m_valid; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    for (int j = 0; j < n_valid; ++j) ci[j] = alpha * tile[i][j] + (overwrite ? 0.0f : ci[j]);
+  }
 }
 
 // Element (i, k) of op(A) and (k, j) of op(B).
@@ -123,11 +126,11 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
   }
 }
 
-// C += alpha * op(A) * B for a packed B. The (row panel, column panel) tiles
+// C += alpha * op(A) * B for a packed B (C = ... when overwrite). The (row panel, column panel) tiles
 // are split evenly over the threads in one parallel region with no barrier
 // inside; each thread packs the A panels of its own tiles.
 void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float* C,
-                     int ldc) {
+                     int ldc, bool overwrite) {
   const int K = B.depth(), N = B.cols();
   const int a_panels = (M + MR - 1) / MR;
   const int b_panels = (N + NR - 1) / NR;
@@ -153,7 +156,7 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
           packed_ip = ip;
         }
         micro_kernel(kc, panel, B.panel(k0, jp), alpha, C + static_cast<long>(i0) * ldc + j0, ldc,
-                     std::min(MR, M - i0), std::min(NR, N - j0));
+                     std::min(MR, M - i0), std::min(NR, N - j0), overwrite && k0 == 0);
       }
     }
   }
@@ -271,24 +274,27 @@ void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, cons
                  float* C, int ldc) {
   require_gemm_args(M, B.cols(), B.depth());
   apply_thread_setting();
-  scale_c(M, B.cols(), beta, C, ldc);
-  if (M == 0 || B.cols() == 0 || B.depth() == 0 || alpha == 0.0f) return;
-  multiply_packed(trans_a, M, alpha, A, lda, B, C, ldc);
+  if (M == 0 || B.cols() == 0) return;
+  if (B.depth() == 0 || alpha == 0.0f) return scale_c(M, B.cols(), beta, C, ldc);
+  if (beta != 0.0f) scale_c(M, B.cols(), beta, C, ldc);
+  multiply_packed(trans_a, M, alpha, A, lda, B, C, ldc, beta == 0.0f);
 }
 
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc) {
   require_gemm_args(M, N, K);
   apply_thread_setting();
-  scale_c(M, N, beta, C, ldc);
-  if (M == 0 || N == 0 || K == 0 || alpha == 0.0f) return;
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.0f || M == 1) scale_c(M, N, beta, C, ldc);
+  if (K == 0 || alpha == 0.0f) return;
   if (M == 1) {
     gemv_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, C);
     return;
   }
+  if (beta != 0.0f) scale_c(M, N, beta, C, ldc);
   thread_local PackedMatrix packed;  // reused: the hot loop does not allocate
   packed.pack(B, ldb, trans_b, K, N);
-  multiply_packed(trans_a, M, alpha, A, lda, packed, C, ldc);
+  multiply_packed(trans_a, M, alpha, A, lda, packed, C, ldc, beta == 0.0f);
 }
 
 Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a, bool trans_b) {

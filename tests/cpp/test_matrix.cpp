@@ -92,25 +92,42 @@ void check_against_reference(const std::vector<std::array<int, 3>>& shapes, floa
 }
 
 TEST(fast_gemm_matches_reference) {
-  check_against_reference({{1, 1, 1}, {1, 37, 19}, {7, 5, 3}, {13, 70, 300}, {64, 512, 128}, {130, 33, 600}, {6, 32, 256}},
-                          0.7f, 0.3f, [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
-                            gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, C.data(), N);
-                          });
+  for (float beta : {0.3f, 0.0f}) {  // beta = 0 overwrites C without reading it
+    check_against_reference({{1, 1, 1}, {1, 37, 19}, {7, 5, 3}, {13, 70, 300}, {64, 512, 128}, {130, 33, 600},
+                             {6, 32, 256}},
+                            0.7f, beta, [beta](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
+                              gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), beta, C.data(), N);
+                            });
+  }
 }
 
 TEST(prepacked_gemm_matches_reference) {
-  check_against_reference({{2, 1, 1}, {64, 512, 128}, {7, 45, 300}, {64, 128, 512}, {13, 33, 7}}, 1.5f, 1.0f,
-                          [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
-                            PackedMatrix packed;
-                            packed.pack(B.data(), B.cols(), tb, K, N);
-                            gemm_packed(ta, M, 1.5f, A.data(), A.cols(), packed, 1.0f, C.data(), N);
-                          });
+  for (float beta : {1.0f, 0.0f}) {
+    check_against_reference({{2, 1, 1}, {64, 512, 128}, {7, 45, 300}, {64, 128, 512}, {13, 33, 7}}, 1.5f, beta,
+                            [beta](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
+                              PackedMatrix packed;
+                              packed.pack(B.data(), B.cols(), tb, K, N);
+                              gemm_packed(ta, M, 1.5f, A.data(), A.cols(), packed, beta, C.data(), N);
+                            });
+  }
 }
 
 TEST(gemm_beta_zero_ignores_nan_in_output) {
   Matrix A(2, 2, 1.0f), B(2, 2, 1.0f), C(2, 2, std::nanf(""));
   matmul_into(C, A, B, false, false, 1.0f, 0.0f);
   CHECK(all_finite(C) && C(0, 0) == 2.0f);
+  // several depth blocks, edge tiles, two threads; the packed entry too
+  set_num_threads(2);
+  Rng rng(2);
+  const Matrix X = uniform_matrix(13, 600, 1, rng), Y = uniform_matrix(600, 70, 1, rng);
+  Matrix big(13, 70, std::nanf("")), packed_out(13, 70, std::nanf(""));
+  matmul_into(big, X, Y, false, false, 1.0f, 0.0f);
+  PackedMatrix packed;
+  packed.pack(Y.data(), 70, false, 600, 70);
+  gemm_packed(false, 13, 1.0f, X.data(), 600, packed, 0.0f, packed_out.data(), 70);
+  set_num_threads(1);
+  CHECK(all_finite(big) && all_finite(packed_out));
+  CHECK(max_abs(subtract(big, matmul(X, Y))) < 1e-4f && max_abs(subtract(packed_out, big)) < 1e-4f);
 }
 
 TEST_MAIN()
