@@ -27,35 +27,34 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
   *tape = {T, B, H, state.h, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
   Matrix out(T * B, H, Matrix::kUninitialized);
   Matrix& acts = tape->acts;
-  Matrix hp(B, G);  // hidden projection of the current step
+  Matrix hp(B, G, Matrix::kUninitialized);  // hidden projection of the current step
 
-  // Input pre-activations of all steps: U + b_ih.  acts is (T*B, 3H)
-  for (int r = 0; r < T * B; ++r) {
-    const float* u = projected->value.row(r);
-    float* row = acts.row(r);
-    for (int j = 0; j < G; ++j) row[j] = u[j] + bias_ih->value[j];
-  }
+  const float* b_ih = bias_ih->value.data();
+  const float* b_hh = bias_hh->value.data();
 
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
   for (int t = 0; t < T; ++t) {
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
-    for (int b = 0; b < B; ++b) std::copy_n(bias_hh->value.data(), G, hp.row(b));
-    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 1.0f, hp.data(), G);
+    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 0.0f, hp.data(), G);  // + b_hh below
+    const float* u = projected->value.row(t * B);
     float* a = acts.row(t * B);
     float* hpn = tape->hp_n.row(t * B);
     float* h = out.row(t * B);
     #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
     for (int b = 0; b < B; ++b) {
       float* ab = a + static_cast<long>(b) * G;
+      const float* ub = u + static_cast<long>(b) * G;
       const float* hb = hp.row(b);
       #pragma omp simd
       for (int j = 0; j < H; ++j) {
         const int k = b * H + j;
-        const float r = fast::sigmoid(ab[j] + hb[j]), z = fast::sigmoid(ab[H + j] + hb[H + j]);
-        const float n = fast::tanh(ab[2 * H + j] + r * hb[2 * H + j]);
+        const float r = fast::sigmoid(ub[j] + b_ih[j] + hb[j] + b_hh[j]);
+        const float z = fast::sigmoid(ub[H + j] + b_ih[H + j] + hb[H + j] + b_hh[H + j]);
+        const float hn = hb[2 * H + j] + b_hh[2 * H + j];
+        const float n = fast::tanh(ub[2 * H + j] + b_ih[2 * H + j] + r * hn);
         ab[j] = r, ab[H + j] = z, ab[2 * H + j] = n;
-        hpn[k] = hb[2 * H + j];
+        hpn[k] = hn;
         h[k] = (1.0f - z) * n + z * h_prev[k];
       }
     }

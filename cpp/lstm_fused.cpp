@@ -5,6 +5,7 @@
 // dh; dW_hh is accumulated over all steps by single GEMMs at the end, and
 // the gate gradients flow back into the projection node.
 #include <cmath>
+#include <vector>
 
 #include "fast_math.hpp"
 #include "matmul.hpp"
@@ -32,12 +33,8 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
   Matrix out(T * B, H, Matrix::kUninitialized);  // h_t, the layer output
   Matrix& acts = tape->acts;
 
-  // Pre-activations of all steps: U + b_ih + b_hh.  acts is (T*B, 4H)
-  for (int r = 0; r < T * B; ++r) {
-    const float* u = projected->value.row(r);
-    float* row = acts.row(r);
-    for (int j = 0; j < G; ++j) row[j] = u[j] + bias_ih->value[j] + bias_hh->value[j];
-  }
+  std::vector<float> bias(G);  // b_ih + b_hh
+  for (int j = 0; j < G; ++j) bias[j] = bias_ih->value[j] + bias_hh->value[j];
 
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
@@ -45,17 +42,21 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
     float* a = acts.row(t * B);
-    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 1.0f, a, G);
+    const float* u = projected->value.row(t * B);
+    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 0.0f, a, G);  // the pass below adds U + bias
     float* c = tape->cells.row(t * B);
     float* tc = tape->tanh_c.row(t * B);
     float* h = out.row(t * B);
     #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
     for (int b = 0; b < B; ++b) {
       float* ab = a + static_cast<long>(b) * G;
+      const float* ub = u + static_cast<long>(b) * G;
+      const float* bb = bias.data();
       #pragma omp simd
       for (int j = 0; j < H; ++j) {
-        const float i = fast::sigmoid(ab[j]), f = fast::sigmoid(ab[H + j]);
-        const float g = fast::tanh(ab[2 * H + j]), o = fast::sigmoid(ab[3 * H + j]);
+        const float i = fast::sigmoid(ab[j] + ub[j] + bb[j]), f = fast::sigmoid(ab[H + j] + ub[H + j] + bb[H + j]);
+        const float g = fast::tanh(ab[2 * H + j] + ub[2 * H + j] + bb[2 * H + j]);
+        const float o = fast::sigmoid(ab[3 * H + j] + ub[3 * H + j] + bb[3 * H + j]);
         ab[j] = i, ab[H + j] = f, ab[2 * H + j] = g, ab[3 * H + j] = o;
         const int k = b * H + j;
         c[k] = f * c_prev[k] + i * g;
