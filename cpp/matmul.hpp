@@ -27,7 +27,7 @@ class PackedMatrix {
 
  private:
   int depth_ = 0, cols_ = 0, padded_cols_ = 0;
-  std::vector<float> data_;
+  std::vector<float, DefaultInitAllocator<float>> data_;  // pack() writes every entry
 };
 
 // C (M, N) = alpha * op(A) * B + beta * C for a packed B.
