@@ -110,9 +110,17 @@ Matrix add_row_vector(const Matrix& x, const Matrix& bias) {
 
 Matrix sum_rows(const Matrix& x) {
   Matrix out(1, x.cols());
-  for (int r = 0; r < x.rows(); ++r) {
-    const float* src = x.row(r);
-    for (int c = 0; c < x.cols(); ++c) out[c] += src[c];
+  // Threads take column ranges (each sums all rows of its columns, in row
+  // order: the result does not depend on the thread count).
+  constexpr int kChunk = 64;
+  const int chunks = (x.cols() + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (x.size() >= (1u << 16))
+  for (int ch = 0; ch < chunks; ++ch) {
+    const int c0 = ch * kChunk, c1 = std::min(x.cols(), c0 + kChunk);
+    for (int r = 0; r < x.rows(); ++r) {
+      const float* src = x.row(r);
+      for (int c = c0; c < c1; ++c) out[c] += src[c];
+    }
   }
   return out;
 }

@@ -1,8 +1,15 @@
 // Matrix product and transpose.
+#include <algorithm>
+
 #include "matmul.hpp"
 #include "ops.hpp"
 
 namespace lmn {
+
+namespace {
+// Gathers and scatters of token rows use threads from this many floats on.
+constexpr long kParallelCopy = 1L << 16;
+}  // namespace
 
 Var matmul(const Var& a, const Var& b) {
   return make_op(lmn::matmul(a->value, b->value), {a, b}, "matmul", [](Node& self) {
@@ -55,26 +62,35 @@ Var token_projection(const Var& table, const Var& weight, const std::vector<int>
   // P (V, G): the projection of every vocabulary entry.
   const Matrix P = table ? lmn::matmul(table->value, w, false, true) : lmn::transpose(w);
   const int G = P.cols();
-  Matrix out(static_cast<int>(tokens.size()), G, Matrix::kUninitialized);
   for (std::size_t r = 0; r < tokens.size(); ++r) {
     const int t = tokens[r];
     if (t < 0 || t >= V) {
       throw std::out_of_range("token_projection: token " + std::to_string(t) + " at position " + std::to_string(r) +
                               " is outside the vocabulary [0, " + std::to_string(V) + ")");
     }
-    std::copy_n(P.row(t), G, out.row(static_cast<int>(r)));
   }
+  const int rows = static_cast<int>(tokens.size());
+  Matrix out(rows, G, Matrix::kUninitialized);
+#pragma omp parallel for schedule(static) if (static_cast<long>(rows) * G >= kParallelCopy)
+  for (int r = 0; r < rows; ++r) std::copy_n(P.row(tokens[r]), G, out.row(r));
   std::vector<Var> parents{weight};
   if (table) parents.push_back(table);
   return make_op(std::move(out), parents, "token_projection", [tokens, V](Node& self) {
     Node& weight = *self.parents[0];
     const int G = self.grad.cols();
     // dP: the output gradient summed per token (a scatter-add), (V, G).
+    // Threads take column ranges, so no two write the same entry.
     Matrix dP(V, G);
-    for (std::size_t r = 0; r < tokens.size(); ++r) {
-      const float* src = self.grad.row(static_cast<int>(r));
-      float* dst = dP.row(tokens[r]);
-      for (int j = 0; j < G; ++j) dst[j] += src[j];
+    constexpr int kChunk = 64;
+    const int chunks = (G + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (static_cast<long>(tokens.size()) * G >= kParallelCopy)
+    for (int ch = 0; ch < chunks; ++ch) {
+      const int j0 = ch * kChunk, j1 = std::min(G, j0 + kChunk);
+      for (std::size_t r = 0; r < tokens.size(); ++r) {
+        const float* src = self.grad.row(static_cast<int>(r));
+        float* dst = dP.row(tokens[r]);
+        for (int j = j0; j < j1; ++j) dst[j] += src[j];
+      }
     }
     if (self.parents.size() == 1) {  // one-hot: P = W^T, so dW = dP^T
       if (weight.requires_grad) axpy(weight.grad_buffer(), 1.0f, lmn::transpose(dP));
