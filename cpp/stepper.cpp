@@ -220,14 +220,15 @@ void Stepper::layer_blocks(std::size_t l, const float* table_row, int b0, int b1
   const float* h_prev = x + layer.in_len;
   float* h_next = layer.input[1 - parity_].data() + layer.in_len;
   float* h_up = l + 1 < layers_.size() ? layers_[l + 1].input[parity_].data() : out_input_.data();
-  const float *d0 = dots, *d1 = dots + stride, *d2 = dots + 2 * stride, *d3 = dots + 3 * stride;
-  const float *b0_ = bias, *b1_ = bias + stride, *b2_ = bias + 2 * stride, *b3_ = bias + 3 * stride;
+  // Gate slices: products (this thread's units filled in above) and biases.
+  const float *p0 = dots, *p1 = dots + stride, *p2 = dots + 2 * stride, *p3 = dots + 3 * stride;
+  const float *q0 = bias, *q1 = bias + stride, *q2 = bias + 2 * stride, *q3 = bias + 3 * stride;
   if (cell_ == CellType::LSTM) {
     float* c = layer.c.data();
 #pragma omp simd
     for (int u = u0; u < u1; ++u) {
-      const float i = fast::sigmoid(d0[u] + b0_[u]), f = fast::sigmoid(d1[u] + b1_[u]);
-      const float g = fast::tanh(d2[u] + b2_[u]), o = fast::sigmoid(d3[u] + b3_[u]);
+      const float i = fast::sigmoid(p0[u] + q0[u]), f = fast::sigmoid(p1[u] + q1[u]);
+      const float g = fast::tanh(p2[u] + q2[u]), o = fast::sigmoid(p3[u] + q3[u]);
       c[u] = f * c[u] + i * g;
       const float h = o * fast::tanh(c[u]);
       h_next[u] = h, h_up[u] = h;
@@ -235,8 +236,8 @@ void Stepper::layer_blocks(std::size_t l, const float* table_row, int b0, int b1
   } else {
 #pragma omp simd
     for (int u = u0; u < u1; ++u) {
-      const float r = fast::sigmoid(d0[u] + b0_[u]), z = fast::sigmoid(d1[u] + b1_[u]);
-      const float n = fast::tanh(d2[u] + b2_[u] + r * (d3[u] + b3_[u]));
+      const float r = fast::sigmoid(p0[u] + q0[u]), z = fast::sigmoid(p1[u] + q1[u]);
+      const float n = fast::tanh(p2[u] + q2[u] + r * (p3[u] + q3[u]));
       const float h = (1.0f - z) * n + z * h_prev[u];
       h_next[u] = h, h_up[u] = h;
     }
