@@ -29,7 +29,8 @@ struct LSTMTape {
 Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_, G = 4 * H;
   auto tape = std::make_shared<LSTMTape>();
-  *tape = {T, B, H, state.h, state.c, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
+  *tape = {T, B, H, state.h, state.c, Matrix(T * B, G, Matrix::kUninitialized),
+           Matrix(T * B, H, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
   Matrix out(T * B, H, Matrix::kUninitialized);  // h_t, the layer output
   Matrix& acts = tape->acts;
 

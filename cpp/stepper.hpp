@@ -4,11 +4,11 @@
 // A batch-1 step is bound by reading the weights, so their layout is built
 // for that. Each layer's W_ih and W_hh are joined and regrouped in blocks of
 // one register's worth of hidden units with all their gates, and the
-// threads split a step by blocks: a thread reads only its own weights, which
-// stay in its core's cache from token to token, and finishes its units'
-// gates without waiting; the threads meet once per layer. The first layer's input
-// projection of every vocabulary entry is computed once, so feeding a token
-// is a row lookup.
+// threads split a step by blocks: a thread reads only its own weights (which
+// stay in its core's cache from token to token when they fit) and finishes
+// its units' gates without waiting; the threads meet once per layer. The
+// first layer's input projection of every vocabulary entry is computed once,
+// so feeding a token is a row lookup.
 #include <algorithm>
 #include <cstddef>
 #include <memory>
