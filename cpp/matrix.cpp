@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "parallel.hpp"
+
 namespace lmn {
 
 namespace {
@@ -110,18 +112,14 @@ Matrix add_row_vector(const Matrix& x, const Matrix& bias) {
 
 Matrix sum_rows(const Matrix& x) {
   Matrix out(1, x.cols());
-  // Threads take column ranges (each sums all rows of its columns, in row
-  // order: the result does not depend on the thread count).
-  constexpr int kChunk = 64;
-  const int chunks = (x.cols() + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (x.size() >= (1u << 16))
-  for (int ch = 0; ch < chunks; ++ch) {
-    const int c0 = ch * kChunk, c1 = std::min(x.cols(), c0 + kChunk);
+  // Each thread sums all rows of one contiguous column range, in row order:
+  // the result does not depend on the thread count.
+  for_column_ranges(x.cols(), x.size() >= (1u << 16), [&](int c0, int c1) {
     for (int r = 0; r < x.rows(); ++r) {
       const float* src = x.row(r);
       for (int c = c0; c < c1; ++c) out[c] += src[c];
     }
-  }
+  });
   return out;
 }
 

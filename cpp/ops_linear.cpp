@@ -3,6 +3,7 @@
 
 #include "matmul.hpp"
 #include "ops.hpp"
+#include "parallel.hpp"
 
 namespace lmn {
 
@@ -81,17 +82,13 @@ Var token_projection(const Var& table, const Var& weight, const std::vector<int>
     // dP: the output gradient summed per token (a scatter-add), (V, G).
     // Threads take column ranges, so no two write the same entry.
     Matrix dP(V, G);
-    constexpr int kChunk = 64;
-    const int chunks = (G + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (static_cast<long>(tokens.size()) * G >= kParallelCopy)
-    for (int ch = 0; ch < chunks; ++ch) {
-      const int j0 = ch * kChunk, j1 = std::min(G, j0 + kChunk);
+    for_column_ranges(G, static_cast<long>(tokens.size()) * G >= kParallelCopy, [&](int j0, int j1) {
       for (std::size_t r = 0; r < tokens.size(); ++r) {
         const float* src = self.grad.row(static_cast<int>(r));
         float* dst = dP.row(tokens[r]);
         for (int j = j0; j < j1; ++j) dst[j] += src[j];
       }
-    }
+    });
     if (self.parents.size() == 1) {  // one-hot: P = W^T, so dW = dP^T
       if (weight.requires_grad) axpy(weight.grad_buffer(), 1.0f, lmn::transpose(dP));
       return;

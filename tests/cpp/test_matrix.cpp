@@ -112,6 +112,21 @@ TEST(prepacked_gemm_matches_reference) {
   }
 }
 
+TEST(sum_rows_is_the_same_at_any_thread_count) {
+  Rng rng(4);
+  const Matrix x = uniform_matrix(300, 517, 1, rng);  // large enough to split over threads
+  set_num_threads(2);
+  const Matrix two = sum_rows(x);
+  set_num_threads(1);
+  const Matrix one = sum_rows(x);
+  CHECK(max_abs(subtract(one, two)) == 0.0f);
+  for (int c = 0; c < x.cols(); c += 37) {
+    double want = 0.0;
+    for (int r = 0; r < x.rows(); ++r) want += x(r, c);
+    CHECK_NEAR(one[c], want, 1e-4);
+  }
+}
+
 TEST(gemm_beta_zero_ignores_nan_in_output) {
   Matrix A(2, 2, 1.0f), B(2, 2, 1.0f), C(2, 2, std::nanf(""));
   matmul_into(C, A, B, false, false, 1.0f, 0.0f);
