@@ -537,24 +537,22 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
     L.append("Peak used at n threads = the best measured at <= n threads (a lower figure means the "
              "measurement was disturbed). A % of peak above 100 means the peak itself was measured low.")
     L.append("")
-    L.append("| threads | numpy GFLOP/s | torch GFLOP/s | peak used |")
-    L.append("|---:|---|---|---:|")
+    peak_rows = []
     for t, p in sorted(results["peak"].items(), key=lambda kv: int(kv[0])):
         np_s = ", ".join(f"n={n}: {g:.1f}" for n, g in p.get("numpy", {}).items()) or "—"
         th_s = ", ".join(f"n={n}: {g:.1f}" for n, g in p.get("torch", {}).items()) or "—"
-        L.append(f"| {t} | {np_s} | {th_s} | {fmt(p.get('peak_used'), '.1f')} |")
+        peak_rows.append([t, np_s, th_s, fmt(p.get("peak_used"), ".1f")])
+    L += _md_table(["threads", "numpy GFLOP/s", "torch GFLOP/s", "peak used"], "rllr", peak_rows)
     L.append("")
     L.append("## Training: forward + backward + clip 5.0 + Adam, tokens/s")
     L.append("")
     L.append("GFLOP/s counts matmul FLOPs only (3 x forward; see `train_matmul_flops_per_token`).")
     L.append("")
-    L.append("| config | cell | threads | lstmininet tok/s | PyTorch tok/s | ratio | "
-             "lstmininet GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) |")
-    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        a, b = r["lstmininet"], r["torch"]
-        L.append(f"| {r['config']} | {r['cell']} | {r['threads']} | {_cell(a, 'train')} | {_cell(b, 'train')} | "
-                 f"{fmt(r['train_ratio'], '.2f')} | {_gf(a)} | {_gf(b)} |")
+    L += _md_table(
+        RUN_COLUMNS + ["lstmininet tok/s", "PyTorch tok/s", "ratio", "lstmininet GFLOP/s (% peak)",
+                       "PyTorch GFLOP/s (% peak)"], "llr" + "r" * 5,
+        [_run_cells(r) + [_cell(r["lstmininet"], "train"), _cell(r["torch"], "train"), fmt(r["train_ratio"], ".2f"),
+                          _gf(r["lstmininet"]), _gf(r["torch"])] for r in rows])
     L.append("")
     L.append("## Generation: batch 1, one token at a time, temperature 1, tokens/s")
     L.append("")
@@ -562,21 +560,16 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
              "`precision=\"bfloat16\"`: it reads a copy of the weights rounded to bfloat16 (arithmetic "
              "stays float32), so its samples differ slightly from float32's; PyTorch still runs float32.")
     L.append("")
-    L.append("| config | cell | threads | lstmininet tok/s | PyTorch tok/s (Python loop) | ratio | "
-             "lstmininet bfloat16 weights tok/s | ratio (bfloat16 vs PyTorch float32) |")
-    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        a, b = r["lstmininet"], r["torch"]
-        L.append(f"| {r['config']} | {r['cell']} | {r['threads']} | {_cell(a, 'gen')} | {_cell(b, 'gen')} | "
-                 f"{fmt(r['gen_ratio'], '.2f')} | {_cell(a, 'gen_bf16')} | {fmt(r['gen_bf16_ratio'], '.2f')} |")
+    L += _md_table(
+        RUN_COLUMNS + ["lstmininet tok/s", "PyTorch tok/s (Python loop)", "ratio", "lstmininet bfloat16 weights tok/s",
+                       "ratio (bfloat16 vs PyTorch float32)"], "llr" + "r" * 5,
+        [_run_cells(r) + [_cell(r["lstmininet"], "gen"), _cell(r["torch"], "gen"), fmt(r["gen_ratio"], ".2f"),
+                          _cell(r["lstmininet"], "gen_bf16"), fmt(r["gen_bf16_ratio"], ".2f")] for r in rows])
     L.append("")
     L.append("## Peak RSS of each measurement process, MB (after model setup → peak)")
     L.append("")
-    L.append("| config | cell | threads | lstmininet | PyTorch |")
-    L.append("|---|---|---:|---:|---:|")
-    for r in rows:
-        a, b = r["lstmininet"], r["torch"]
-        L.append(f"| {r['config']} | {r['cell']} | {r['threads']} | {_rss(a)} | {_rss(b)} |")
+    L += _md_table(RUN_COLUMNS + ["lstmininet", "PyTorch"], "llrrr",
+                   [_run_cells(r) + [_rss(r["lstmininet"]), _rss(r["torch"])] for r in rows])
     problems = []
     for r in rows:
         for side in ("lstmininet", "torch"):
@@ -601,6 +594,20 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
         L.extend(seen)
     L.append("")
     path.write_text("\n".join(L))
+
+
+RUN_COLUMNS = ["config", "cell", "threads"]
+
+
+def _run_cells(row: dict) -> list:
+    return [row["config"], row["cell"], row["threads"]]
+
+
+def _md_table(header: list, align: str, rows: list) -> list:
+    """Markdown table lines; align holds 'l' or 'r' per column."""
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    lines = ["| " + " | ".join(str(c) for c in cells) + " |" for cells in [header, *rows]]
+    return [lines[0], rule, *lines[1:]]
 
 
 def _cell(s: dict, phase: str) -> str:

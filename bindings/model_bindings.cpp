@@ -96,7 +96,7 @@ void load_state(SequenceModel& net, const py::dict& state) {
       const std::string expected = is_bias(name) ? "(" + std::to_string(want.cols()) + ",)" : want.shape_str();
       throw py::value_error("load_state_dict: '" + name + "' has shape " + got + ", expected " + expected);
     }
-    Matrix m(want.rows(), want.cols(), std::vector<float>(arr.data(), arr.data() + arr.size()));
+    Matrix m(want.rows(), want.cols(), arr.data());
     if (!all_finite(m)) throw py::value_error("load_state_dict: '" + name + "' contains NaN or infinity");
     values.push_back(std::move(m));
   }

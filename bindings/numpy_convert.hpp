@@ -23,8 +23,7 @@ inline Matrix to_matrix(const py::handle& obj, const char* what) {
   }
   const int rows = arr.ndim() == 2 ? static_cast<int>(arr.shape(0)) : 1;
   const int cols = arr.ndim() == 0 ? 1 : static_cast<int>(arr.shape(arr.ndim() - 1));
-  const float* src = arr.data();
-  return Matrix(rows, cols, std::vector<float>(src, src + static_cast<std::size_t>(rows) * cols));
+  return Matrix(rows, cols, arr.data());
 }
 
 inline py::array_t<float> to_array(const Matrix& m) {

@@ -3,6 +3,7 @@
 // recurrent GEMM and one pointwise pass per step, dW_hh as whole-sequence
 // GEMMs, gradients of the projection handed back to its node).
 #include <cmath>
+#include <vector>
 
 #include "fast_math.hpp"
 #include "matmul.hpp"
@@ -29,8 +30,11 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
   Matrix& acts = tape->acts;
   Matrix hp(B, G, Matrix::kUninitialized);  // hidden projection of the current step
 
-  const float* b_ih = bias_ih->value.data();
-  const float* b_hh = bias_hh->value.data();
+  // Biases as the pointwise pass adds them: r and z take b_ih + b_hh; the
+  // candidate keeps b_in on the input side and b_hn inside r * (...).
+  std::vector<float> bias(G + H);
+  for (int j = 0; j < G; ++j) bias[j] = bias_ih->value[j] + (j < 2 * H ? bias_hh->value[j] : 0.0f);
+  for (int j = 0; j < H; ++j) bias[G + j] = bias_hh->value[2 * H + j];
 
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
@@ -46,20 +50,21 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
       float* ab = a + static_cast<long>(b) * G;
       const float* ub = u + static_cast<long>(b) * G;
       const float* hb = hp.row(b);
+      const float* bb = bias.data();
       #pragma omp simd
       for (int j = 0; j < H; ++j) {
         const int k = b * H + j;
-        const float r = fast::sigmoid(ub[j] + b_ih[j] + hb[j] + b_hh[j]);
-        const float z = fast::sigmoid(ub[H + j] + b_ih[H + j] + hb[H + j] + b_hh[H + j]);
-        const float hn = hb[2 * H + j] + b_hh[2 * H + j];
-        const float n = fast::tanh(ub[2 * H + j] + b_ih[2 * H + j] + r * hn);
+        const float r = fast::sigmoid(ub[j] + hb[j] + bb[j]);
+        const float z = fast::sigmoid(ub[H + j] + hb[H + j] + bb[H + j]);
+        const float hn = hb[2 * H + j] + bb[G + j];
+        const float n = fast::tanh(ub[2 * H + j] + bb[2 * H + j] + r * hn);
         ab[j] = r, ab[H + j] = z, ab[2 * H + j] = n;
         hpn[k] = hn;
         h[k] = (1.0f - z) * n + z * h_prev[k];
       }
     }
   }
-  state.h = Matrix(B, H, std::vector<float>(out.row((T - 1) * B), out.row((T - 1) * B) + B * H));
+  state.h = Matrix(B, H, out.row((T - 1) * B));
 
   return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "gru_fused", [tape](Node& self) {
     const int T = tape->T, B = tape->B, H = tape->H, G = 3 * H;

@@ -1,18 +1,12 @@
 // Losses. Each returns the mean over elements (or over counted rows).
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
 #include "ops.hpp"
 
 namespace lmn {
-
-namespace {
-// Softmax rows are split over threads from this many logits on.
-constexpr std::size_t kParallelSoftmax = 1 << 14;
-}  // namespace
 
 Var mse_loss(const Var& prediction, const Matrix& target) {
   require_same_shape(prediction->value, target, "mse_loss");
@@ -85,34 +79,21 @@ Var cross_entropy_loss(const Var& logits, const std::vector<int>& targets) {
     }
     ++counted;
   }
-  // Softmax rows, kept for the backward pass; each row's loss is
-  // -log p[t] = log(sum) - (z[t] - max). Rows are independent, so they are
-  // split over threads; the total is summed in row order afterwards, so it
-  // does not depend on the thread count.
-  Matrix probs(z.rows(), z.cols(), Matrix::kUninitialized);
-  std::vector<double> row_loss(z.rows(), 0.0);
-  const int C = z.cols();
-#pragma omp parallel for schedule(static) if (z.size() >= kParallelSoftmax)
-  for (int r = 0; r < z.rows(); ++r) {
-    const float* src = z.row(r);
-    float* p = probs.row(r);
-    float m = -std::numeric_limits<float>::infinity();
-    for (int c = 0; c < C; ++c) m = std::max(m, src[c]);
-    double total = 0.0;
-    for (int c = 0; c < C; ++c) total += p[c] = std::exp(src[c] - m);
-    const float inverse = static_cast<float>(1.0 / total);
-    for (int c = 0; c < C; ++c) p[c] *= inverse;
-    if (targets[r] != kIgnoreIndex) row_loss[r] = std::log(total) - (src[targets[r]] - m);
-  }
+  // The softmax is kept for the backward pass; each row's loss is
+  // -log p[t] = log_sum - (z[t] - max), summed in row order.
+  std::vector<SoftmaxNorm> norms;
+  Matrix probs = softmax_rows(z, &norms);
   double total = 0.0;
-  for (double loss : row_loss) total += loss;
+  for (int r = 0; r < z.rows(); ++r) {
+    if (targets[r] != kIgnoreIndex) total += norms[r].log_sum - (z(r, targets[r]) - norms[r].max);
+  }
   const float n = static_cast<float>(std::max(counted, 1));
   return make_op(Matrix(1, 1, static_cast<float>(total) / n), {logits}, "cross_entropy_loss",
                  [probs = std::move(probs), targets, n](Node& self) {
                    // d/dz of mean(-log softmax(z)[t]) = (softmax(z) - onehot(t)) / n
                    Matrix g(probs.rows(), probs.cols());
                    const float s = self.grad[0] / n;
-#pragma omp parallel for schedule(static) if (g.size() >= kParallelSoftmax)
+#pragma omp parallel for schedule(static) if (g.size() >= kParallelRowValues)
                    for (int r = 0; r < g.rows(); ++r) {
                      if (targets[r] == kIgnoreIndex) continue;
                      for (int c = 0; c < g.cols(); ++c) g(r, c) = s * probs(r, c);

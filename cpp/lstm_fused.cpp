@@ -66,8 +66,8 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
       }
     }
   }
-  state.h = Matrix(B, H, std::vector<float>(out.row((T - 1) * B), out.row((T - 1) * B) + B * H));
-  state.c = Matrix(B, H, std::vector<float>(tape->cells.row((T - 1) * B), tape->cells.row((T - 1) * B) + B * H));
+  state.h = Matrix(B, H, out.row((T - 1) * B));
+  state.c = Matrix(B, H, tape->cells.row((T - 1) * B));
 
   return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "lstm_fused", [tape](Node& self) {
     const int T = tape->T, B = tape->B, H = tape->H, G = 4 * H;

@@ -50,6 +50,9 @@ Matrix::Matrix(int rows, int cols, const std::vector<float>& values) : rows_(row
   data_.assign(values.begin(), values.end());
 }
 
+Matrix::Matrix(int rows, int cols, const float* values)
+    : rows_(rows), cols_(cols), data_(values, values + checked_count(rows, cols)) {}
+
 std::string Matrix::shape_str() const {
   return "(" + std::to_string(rows_) + ", " + std::to_string(cols_) + ")";
 }
@@ -156,25 +159,32 @@ Matrix relu_grad_from_input(const Matrix& x, const Matrix& dy) {
   return zip(x, dy, "relu_grad_from_input", [](float v, float g) { return v > 0.0f ? g : 0.0f; });
 }
 
-Matrix log_softmax_rows(const Matrix& x) {
-  Matrix out(x.rows(), x.cols());
+Matrix softmax_rows(const Matrix& x, std::vector<SoftmaxNorm>* norms) {
+  Matrix out(x.rows(), x.cols(), Matrix::kUninitialized);
+  if (norms) norms->resize(x.rows());
+  const int C = x.cols();
+#pragma omp parallel for schedule(static) if (x.size() >= kParallelRowValues)
   for (int r = 0; r < x.rows(); ++r) {
-    const float* src = x.row(r);
-    float* dst = out.row(r);
+    const float* z = x.row(r);
+    float* p = out.row(r);
     float m = -std::numeric_limits<float>::infinity();
-    for (int c = 0; c < x.cols(); ++c) m = std::max(m, src[c]);
+    for (int c = 0; c < C; ++c) m = std::max(m, z[c]);
     double total = 0.0;
-    for (int c = 0; c < x.cols(); ++c) total += std::exp(static_cast<double>(src[c] - m));
-    // Subtract the max first: m + log(total) would round away small logs.
-    const float log_total = static_cast<float>(std::log(total));
-    for (int c = 0; c < x.cols(); ++c) dst[c] = (src[c] - m) - log_total;
+    for (int c = 0; c < C; ++c) total += p[c] = std::exp(z[c] - m);
+    const float inverse = static_cast<float>(1.0 / total);
+    for (int c = 0; c < C; ++c) p[c] *= inverse;
+    if (norms) (*norms)[r] = {m, static_cast<float>(std::log(total))};
   }
   return out;
 }
 
-Matrix softmax_rows(const Matrix& x) {
-  Matrix out = log_softmax_rows(x);
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::exp(out[i]);
+Matrix log_softmax_rows(const Matrix& x) {
+  std::vector<SoftmaxNorm> norms;
+  Matrix out = softmax_rows(x, &norms);
+  for (int r = 0; r < x.rows(); ++r) {
+    // Subtract the max first: m + log_sum would round away small logs.
+    for (int c = 0; c < x.cols(); ++c) out(r, c) = (x(r, c) - norms[r].max) - norms[r].log_sum;
+  }
   return out;
 }
 

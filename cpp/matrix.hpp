@@ -47,7 +47,8 @@ class Matrix {
   Matrix() = default;
   Matrix(int rows, int cols, float fill = 0.0f);
   Matrix(int rows, int cols, Uninitialized);
-  Matrix(int rows, int cols, const std::vector<float>& values);
+  Matrix(int rows, int cols, const std::vector<float>& values);  // checks the count
+  Matrix(int rows, int cols, const float* values);                // copies rows * cols floats
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }
@@ -105,8 +106,17 @@ Matrix tanh_grad_from_output(const Matrix& y, const Matrix& dy);     // dy * (1 
 Matrix relu_grad_from_input(const Matrix& x, const Matrix& dy);      // dy * [x > 0]
 float sigmoid(float x);
 
-// Row-wise softmax and log-softmax, stable for large logits.
-Matrix softmax_rows(const Matrix& x);
+// Row-wise softmax and log-softmax, stable for large logits (rows split over
+// threads for large inputs). softmax_rows can also hand back each row's max
+// and log(sum of exp(z - max)), so callers can form a log-probability
+// (z - max) - log_sum without a second pass of exps.
+// Row passes over matrices of at least this many values use threads.
+constexpr std::size_t kParallelRowValues = 1 << 14;
+struct SoftmaxNorm {
+  float max;
+  float log_sum;
+};
+Matrix softmax_rows(const Matrix& x, std::vector<SoftmaxNorm>* norms = nullptr);
 Matrix log_softmax_rows(const Matrix& x);
 
 // Reductions.

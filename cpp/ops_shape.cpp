@@ -1,6 +1,5 @@
 // Slicing, concatenation and embedding lookup: ops that move values around.
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 #include "ops.hpp"
@@ -33,8 +32,7 @@ Var slice_cols(const Var& x, int start, int count) {
 Var slice_rows(const Var& x, int start, int count) {
   const Matrix& in = x->value;
   require_range(start, count, in.rows(), "slice_rows", in);
-  Matrix out(count, in.cols());
-  if (out.size() > 0) std::memcpy(out.data(), in.row(start), out.size() * sizeof(float));
+  Matrix out(count, in.cols(), in.row(start));
   return make_op(std::move(out), {x}, "slice_rows", [start, count](Node& self) {
     Node& p = *self.parents[0];
     if (!p.requires_grad) return;

@@ -89,12 +89,8 @@ def write_midi(
     instrument: str | int | None = None,
 ) -> Path:
     """Write a melody as a Standard MIDI File; returns the path."""
-    score = tokens_to_stream(
-        tokens, steps_per_quarter=steps_per_quarter, tempo_bpm=tempo_bpm, instrument=instrument
-    )
-    path = Path(path)
-    score.write("midi", fp=path)
-    return path
+    return _write_score("midi", tokens, path, steps_per_quarter=steps_per_quarter, tempo_bpm=tempo_bpm,
+                        instrument=instrument)
 
 
 def write_musicxml(
@@ -107,12 +103,13 @@ def write_musicxml(
     title: str | None = None,
 ) -> Path:
     """Write a melody as MusicXML (open it in MuseScore and friends); returns the path."""
-    score = tokens_to_stream(
-        tokens, steps_per_quarter=steps_per_quarter, tempo_bpm=tempo_bpm,
-        instrument=instrument, title=title,
-    )
+    return _write_score("musicxml", tokens, path, steps_per_quarter=steps_per_quarter, tempo_bpm=tempo_bpm,
+                        instrument=instrument, title=title)
+
+
+def _write_score(fmt: str, tokens: Sequence[str], path: str | os.PathLike, **stream_options) -> Path:
     path = Path(path)
-    score.write("musicxml", fp=path)
+    tokens_to_stream(tokens, **stream_options).write(fmt, fp=path)
     return path
 
 
