@@ -34,7 +34,6 @@ class AlignedBuffer {
   T* data() { return data_.get(); }
   const T* data() const { return data_.get(); }
   std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
 
  private:
   struct Free {
