@@ -145,6 +145,16 @@ def _sample_count(rate_per_s: float, target_s: float, lo: int, hi: int) -> int:
 # SGEMM peak (child)
 # ---------------------------------------------------------------------------
 
+def _best_gflops(multiply, n: int, reps: int) -> float:
+    """GFLOP/s of the fastest of `reps` calls of an n x n x n float32 product."""
+    best = math.inf
+    for _ in range(reps):
+        s = time.perf_counter()
+        multiply()
+        best = min(best, time.perf_counter() - s)
+    return 2.0 * n ** 3 / best / 1e9
+
+
 def child_peak(spec: dict) -> dict:
     import numpy as np
 
@@ -155,12 +165,7 @@ def child_peak(spec: dict) -> dict:
         a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
         b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
         c = a @ b  # warm-up
-        best = math.inf
-        for _ in range(reps):
-            s = time.perf_counter()
-            np.matmul(a, b, out=c)
-            best = min(best, time.perf_counter() - s)
-        out["numpy"][str(n)] = 2.0 * n ** 3 / best / 1e9
+        out["numpy"][str(n)] = _best_gflops(lambda: np.matmul(a, b, out=c), n, reps)
     if spec.get("torch_available"):
         try:
             import torch
@@ -170,12 +175,7 @@ def child_peak(spec: dict) -> dict:
                 a = torch.randn(n, n)
                 b = torch.randn(n, n)
                 c = a @ b
-                best = math.inf
-                for _ in range(reps):
-                    s = time.perf_counter()
-                    torch.mm(a, b, out=c)
-                    best = min(best, time.perf_counter() - s)
-                out["torch"][str(n)] = 2.0 * n ** 3 / best / 1e9
+                out["torch"][str(n)] = _best_gflops(lambda: torch.mm(a, b, out=c), n, reps)
         except Exception as exc:  # torch broken: numpy's figure still stands
             out["torch_error"] = repr(exc)
     values = list(out["numpy"].values()) + list(out["torch"].values())
