@@ -6,10 +6,10 @@
 
 #include <memory>
 
-#include "checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "numpy_convert.hpp"
-#include "sampler.hpp"
-#include "trainer.hpp"
+#include "generate/sampler.hpp"
+#include "train/trainer.hpp"
 
 namespace py = pybind11;
 using namespace lmn;

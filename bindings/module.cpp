@@ -3,9 +3,10 @@
 #include <malloc.h>
 #include <pybind11/pybind11.h>
 
-#include "checkpoint.hpp"
-#include "matmul.hpp"
-#include "matrix.hpp"
+#include "io/checkpoint.hpp"
+#include "base/parallel.hpp"
+#include "tensor/gemm.hpp"
+#include "tensor/matrix.hpp"
 
 namespace py = pybind11;
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "matrix.hpp"
+#include "tensor/matrix.hpp"
 
 namespace lmn::py_convert {
 

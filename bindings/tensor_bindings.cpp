@@ -5,7 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "numpy_convert.hpp"
-#include "ops.hpp"
+#include "ops/ops.hpp"
 
 namespace py = pybind11;
 using lmn::Var;

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "check.hpp"
-#include "ops.hpp"
+#include "ops/ops.hpp"
 
 using namespace lmn;
 

@@ -5,7 +5,7 @@
 #include <iterator>
 
 #include "check.hpp"
-#include "checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 using namespace lmn;
 

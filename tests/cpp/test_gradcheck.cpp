@@ -1,8 +1,9 @@
 // Every differentiable op against central finite differences.
 #include "check.hpp"
-#include "gradcheck.hpp"
-#include "model.hpp"
-#include "ops.hpp"
+#include "autodiff/gradcheck.hpp"
+#include "nn/model.hpp"
+#include "ops/ops.hpp"
+#include "tensor/init.hpp"
 
 using namespace lmn;
 

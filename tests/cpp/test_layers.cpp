@@ -1,8 +1,9 @@
 // The fused sequence path against the reference composition of primitive
 // ops: same logits, same loss, same gradient for every parameter.
 #include "check.hpp"
-#include "matmul.hpp"
-#include "model.hpp"
+#include "base/parallel.hpp"
+#include "tensor/gemm.hpp"
+#include "nn/model.hpp"
 
 using namespace lmn;
 

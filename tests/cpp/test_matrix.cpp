@@ -1,8 +1,11 @@
 #include <array>
 
+#include "base/parallel.hpp"
 #include "check.hpp"
-#include "matmul.hpp"
-#include "matrix.hpp"
+#include "tensor/gemm.hpp"
+#include "tensor/matrix.hpp"
+#include "tensor/init.hpp"
+#include "tensor/matrix_math.hpp"
 
 using namespace lmn;
 

@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "check.hpp"
-#include "optimizer.hpp"
+#include "train/optimizer.hpp"
 
 using namespace lmn;
 

@@ -3,7 +3,7 @@
 #include <map>
 
 #include "check.hpp"
-#include "sampler.hpp"
+#include "generate/sampler.hpp"
 
 using namespace lmn;
 

@@ -4,11 +4,12 @@
 #include <cmath>
 #include <limits>
 
-#include "bfloat16.hpp"
+#include "base/bfloat16.hpp"
 #include "check.hpp"
-#include "matmul.hpp"
-#include "model.hpp"
-#include "stepper.hpp"
+#include "base/parallel.hpp"
+#include "tensor/gemm.hpp"
+#include "nn/model.hpp"
+#include "generate/stepper.hpp"
 
 using namespace lmn;
 

@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "check.hpp"
-#include "checkpoint.hpp"
-#include "trainer.hpp"
+#include "io/checkpoint.hpp"
+#include "train/trainer.hpp"
 
 using namespace lmn;
 

@@ -1,0 +1,56 @@
+#pragma once
+// Threads: the thread-count setting, every threshold from which a loop is
+// split over threads (one place to tune them per machine), and a helper
+// that splits a loop into contiguous column ranges. OpenMP when built with it.
+#include <cstddef>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace lmn {
+
+// Threads used by the kernels. Default: LSTMININET_NUM_THREADS if set, else
+// the number of cores OpenMP reports.
+void set_num_threads(int n);
+int get_num_threads();
+// Applies the setting to the calling thread (OpenMP's setting is per
+// thread, and Python may call us from any thread).
+void apply_thread_setting();
+
+// Below these sizes a parallel region costs more than it saves.
+// GEMM and packing: multiply-adds of the product (a batch-1 row: 4x this).
+constexpr long kParallelWork = 1L << 15;
+// Row-wise passes (softmax, cross-entropy): values in the matrix.
+constexpr std::size_t kParallelRowValues = 1 << 14;
+// Column sums (bias gradients): values in the matrix.
+constexpr std::size_t kParallelColumnSums = 1 << 16;
+// Gathers and scatters of token rows: floats copied.
+constexpr long kParallelCopy = 1L << 16;
+// Optimizer updates: parameters in one tensor.
+constexpr std::size_t kParallelUpdate = 1 << 15;
+// The fused recurrences' per-step pointwise pass: batch x hidden units
+// (below it a single thread is faster than waking a second one).
+constexpr int kParallelPointwise = 4096;
+// Batch-1 generation: weights read per token (the melody model, 70K
+// weights, runs 1.25x faster on two threads).
+constexpr long kParallelStepFloats = 1L << 14;
+
+// Calls f(c0, c1) for contiguous column ranges covering [0, cols), one per
+// thread when `parallel` (else once, for all columns). Contiguous ranges
+// keep each thread's reads of a row in one piece.
+template <class F>
+void for_column_ranges(int cols, bool parallel, F f) {
+#pragma omp parallel if (parallel)
+  {
+    int thread = 0, team = 1;
+#ifdef _OPENMP
+    thread = omp_get_thread_num();
+    team = omp_get_num_threads();
+#endif
+    f(static_cast<int>(static_cast<long>(cols) * thread / team),
+      static_cast<int>(static_cast<long>(cols) * (thread + 1) / team));
+  }
+}
+
+}  // namespace lmn

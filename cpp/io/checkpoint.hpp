@@ -1,0 +1,50 @@
+#pragma once
+// The checkpoint file, version 1. Little-endian, in this order:
+//   magic "LMNCKPT1" | u32 version
+//   config: u32 cell, i32 vocab, i32 hidden, i32 layers, i32 embedding, f32 dropout
+//   vocabulary: u32 count, then strings (u32 length + UTF-8 bytes)
+//   metadata: string (free-form JSON written by the Python layer)
+//   tensors: u32 count, then (name, i32 rows, i32 cols, f32 data)
+//   training: i32 epochs_done, u64 seed, u8 has_optimizer, then the optimizer
+//     (u32 kind, 7 x f32 hyper-parameters, i64 steps, u32 count, matrices)
+//   u64 FNV-1a checksum of every byte before it
+// Written to a temporary file, flushed and renamed over the target, so a
+// crash mid-save never destroys the previous checkpoint.
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nn/model.hpp"
+#include "train/trainer.hpp"
+
+namespace lmn {
+
+// The file could not be read or written (maps to OSError).
+class IoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// The bytes are not a valid checkpoint (maps to ValueError).
+class CheckpointFormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr std::uint32_t kCheckpointVersion = 1;
+
+struct CheckpointExtras {
+  std::vector<std::string> vocabulary;
+  std::string metadata;
+};
+
+void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
+                     const CheckpointExtras& extras);
+
+struct LoadedCheckpoint {
+  std::unique_ptr<SequenceModel> model;
+  TrainingState training;
+  CheckpointExtras extras;
+};
+LoadedCheckpoint load_checkpoint(const std::string& path);
+
+}  // namespace lmn

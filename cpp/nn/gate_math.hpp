@@ -1,0 +1,92 @@
+#pragma once
+// The LSTM and GRU cell equations (torch.nn's), written once for the three
+// paths that compute them: the reference layers (autodiff ops on Vars), the
+// fused sequence kernels and the batch-1 stepper (floats in SIMD loops). A
+// Math policy says how sigmoid, tanh, +, - and * are evaluated:
+//   GraphMath  Vars; every step builds graph nodes (reference, libm)
+//   FastMath   floats; inline, vectorisable fast::sigmoid/tanh (fast paths)
+// The backward of one cell, for the fused kernels, sits beside its forward.
+#include "base/fast_math.hpp"
+#include "ops/ops.hpp"
+
+namespace lmn::gates {
+
+struct GraphMath {
+  static Var sigmoid(const Var& x) { return lmn::sigmoid(x); }
+  static Var tanh(const Var& x) { return lmn::tanh(x); }
+  static Var add(const Var& a, const Var& b) { return lmn::add(a, b); }
+  static Var sub(const Var& a, const Var& b) { return lmn::subtract(a, b); }
+  static Var mul(const Var& a, const Var& b) { return lmn::multiply(a, b); }
+};
+
+struct FastMath {
+  static float sigmoid(float x) { return fast::sigmoid(x); }
+  static float tanh(float x) { return fast::tanh(x); }
+  static float add(float a, float b) { return a + b; }
+  static float sub(float a, float b) { return a - b; }
+  static float mul(float a, float b) { return a * b; }
+};
+
+// ---- LSTM (gate order i, f, g, o) --------------------------------------------
+
+template <class T>
+struct LSTMCell {
+  T i, f, g, o;  // gate activations
+  T c, tanh_c, h;
+};
+
+// From the gate pre-activations (x W_*^T + b_i* + h W_h*^T + b_h*) and c_{t-1}:
+//   i, f, o = sigmoid(pre),  g = tanh(pre),  c = f * c_prev + i * g,  h = o * tanh(c)
+template <class M, class T>
+inline LSTMCell<T> lstm_cell(const T& pre_i, const T& pre_f, const T& pre_g, const T& pre_o, const T& c_prev) {
+  LSTMCell<T> s;
+  s.i = M::sigmoid(pre_i), s.f = M::sigmoid(pre_f), s.g = M::tanh(pre_g), s.o = M::sigmoid(pre_o);
+  s.c = M::add(M::mul(s.f, c_prev), M::mul(s.i, s.g));
+  s.tanh_c = M::tanh(s.c);
+  s.h = M::mul(s.o, s.tanh_c);
+  return s;
+}
+
+struct LSTMCellGrad {
+  float i, f, g, o;  // of the pre-activations
+  float c_prev;
+};
+
+// dh, dc: what reaches h_t and c_t from above and from step t + 1.
+inline LSTMCellGrad lstm_cell_backward(float i, float f, float g, float o, float tanh_c, float c_prev, float dh,
+                                       float dc) {
+  dc += dh * o * (1.0f - tanh_c * tanh_c);
+  return {dc * g * i * (1.0f - i), dc * c_prev * f * (1.0f - f), dc * i * (1.0f - g * g),
+          dh * tanh_c * o * (1.0f - o), dc * f};
+}
+
+// ---- GRU (gate order r, z, n) ------------------------------------------------
+
+template <class T>
+struct GRUCell {
+  T r, z, n, h;
+};
+
+// pre_r, pre_z: whole pre-activations; x_n = x W_in^T + b_in and
+// h_n = h W_hn^T + b_hn stay apart because r multiplies only h_n:
+//   n = tanh(x_n + r * h_n),  h = n + z * (h_prev - n)  ( = (1 - z) * n + z * h_prev )
+template <class M, class T>
+inline GRUCell<T> gru_cell(const T& pre_r, const T& pre_z, const T& x_n, const T& h_n, const T& h_prev) {
+  GRUCell<T> s;
+  s.r = M::sigmoid(pre_r), s.z = M::sigmoid(pre_z);
+  s.n = M::tanh(M::add(x_n, M::mul(s.r, h_n)));
+  s.h = M::add(s.n, M::mul(s.z, M::sub(h_prev, s.n)));
+  return s;
+}
+
+struct GRUCellGrad {
+  float r, z, n;  // of the pre-activations (n: of x_n + r * h_n; h_n's is n * r)
+  float h_prev;   // the direct path z * dh; the recurrent GEMM adds the rest
+};
+
+inline GRUCellGrad gru_cell_backward(float r, float z, float n, float h_n, float h_prev, float dh) {
+  const float dn = dh * (1.0f - z) * (1.0f - n * n);
+  return {dn * h_n * r * (1.0f - r), dh * (h_prev - n) * z * (1.0f - z), dn, dh * z};
+}
+
+}  // namespace lmn::gates

@@ -1,0 +1,120 @@
+// The fused LSTM recurrence: one graph node for T steps, fed with the input
+// projection of all steps (computed before, as one GEMM or a table lookup).
+// Forward: per step one GEMM for the recurrence and a single pointwise pass
+// for all four gates. Backward: per step one pointwise pass and one GEMM for
+// dh; dW_hh is accumulated over all steps by single GEMMs at the end, and
+// the gate gradients flow back into the projection node.
+#include <cmath>
+#include <vector>
+
+#include "base/parallel.hpp"
+#include "nn/gate_math.hpp"
+#include "nn/recurrent_layer.hpp"
+#include "tensor/gemm.hpp"
+
+namespace lmn {
+
+namespace {
+
+// Everything the backward pass needs, saved by the forward pass.
+struct LSTMTape {
+  int T, B, H;
+  Matrix h0, c0;   // (B, H) initial state
+  Matrix acts;     // (T*B, 4H) gate activations i, f, g, o
+  Matrix cells;    // (T*B, H)  c_t
+  Matrix tanh_c;   // (T*B, H)  tanh(c_t)
+};
+
+}  // namespace
+
+Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
+  const int H = hidden_size_, G = 4 * H;
+  auto tape = std::make_shared<LSTMTape>();
+  *tape = {T, B, H, state.h, state.c, Matrix(T * B, G, Matrix::kUninitialized),
+           Matrix(T * B, H, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
+  Matrix out(T * B, H, Matrix::kUninitialized);  // h_t, the layer output
+  Matrix& acts = tape->acts;
+
+  std::vector<float> bias(G);  // b_ih + b_hh
+  for (int j = 0; j < G; ++j) bias[j] = bias_ih->value[j] + bias_hh->value[j];
+
+  PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
+  w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
+  for (int t = 0; t < T; ++t) {
+    const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
+    const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
+    float* a = acts.row(t * B);
+    const float* u = projected->value.row(t * B);
+    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 0.0f, a, G);  // the pass below adds U + bias
+    float* c = tape->cells.row(t * B);
+    float* tc = tape->tanh_c.row(t * B);
+    float* h = out.row(t * B);
+    #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
+    for (int b = 0; b < B; ++b) {
+      float* ab = a + static_cast<long>(b) * G;
+      const float* ub = u + static_cast<long>(b) * G;
+      const float* bb = bias.data();
+      #pragma omp simd
+      for (int j = 0; j < H; ++j) {
+        const int k = b * H + j;
+        const auto s = gates::lstm_cell<gates::FastMath>(
+            ab[j] + ub[j] + bb[j], ab[H + j] + ub[H + j] + bb[H + j], ab[2 * H + j] + ub[2 * H + j] + bb[2 * H + j],
+            ab[3 * H + j] + ub[3 * H + j] + bb[3 * H + j], c_prev[k]);
+        ab[j] = s.i, ab[H + j] = s.f, ab[2 * H + j] = s.g, ab[3 * H + j] = s.o;
+        c[k] = s.c, tc[k] = s.tanh_c, h[k] = s.h;
+      }
+    }
+  }
+  state.h = Matrix(B, H, out.row((T - 1) * B));
+  state.c = Matrix(B, H, tape->cells.row((T - 1) * B));
+
+  return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "lstm_fused", [tape](Node& self) {
+    const int T = tape->T, B = tape->B, H = tape->H, G = 4 * H;
+    Node& w_hh = *self.parents[1];
+    const Matrix& dY = self.grad;  // (T*B, H)
+    const Matrix& Y = self.value;
+    // Gradients of the gate pre-activations: written straight into the
+    // projection's gradient when nothing else has put one there yet.
+    Node& projected = *self.parents[0];
+    const bool fresh = projected.grad.empty();
+    Matrix spare;
+    Matrix& dG = fresh ? projected.grad_to_overwrite() : (spare = Matrix(T * B, G, Matrix::kUninitialized));
+    Matrix dh_next(B, H), dc_next(B, H);
+    PackedMatrix w_hh_packed;
+    w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
+    for (int t = T - 1; t >= 0; --t) {
+      const float* a = tape->acts.row(t * B);
+      const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
+      const float* tc = tape->tanh_c.row(t * B);
+      const float* dy = dY.row(t * B);
+      float* dg = dG.row(t * B);
+      #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
+      for (int b = 0; b < B; ++b) {
+        const float* ab = a + static_cast<long>(b) * G;
+        float* dgb = dg + static_cast<long>(b) * G;
+        #pragma omp simd
+        for (int j = 0; j < H; ++j) {
+          const int k = b * H + j;
+          const auto d = gates::lstm_cell_backward(ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j], tc[k], c_prev[k],
+                                                   dy[k] + dh_next[k], dc_next[k]);
+          dgb[j] = d.i, dgb[H + j] = d.f, dgb[2 * H + j] = d.g, dgb[3 * H + j] = d.o;
+          dc_next[k] = d.c_prev;
+        }
+      }
+      // dh_{t-1} = dG_t W_hh (the initial state is a constant: skip it)
+      if (t > 0) gemm_packed(false, B, 1.0f, dg, G, w_hh_packed, 0.0f, dh_next.data(), H);
+    }
+    if (w_hh.requires_grad) {
+      // dW_hh = sum_t dG_t^T h_{t-1}; h_{t-1} is h0 for t = 0, else Y rows.
+      Matrix& dw = w_hh.grad_buffer();
+      gemm(true, false, G, H, B, 1.0f, dG.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);
+      if (T > 1) gemm(true, false, G, H, (T - 1) * B, 1.0f, dG.row(B), G, Y.data(), H, 1.0f, dw.data(), H);
+    }
+    const Matrix db = sum_rows(dG);
+    accumulate_grad(*self.parents[2], db);
+    accumulate_grad(*self.parents[3], db);
+    if (!fresh) accumulate_grad(projected, dG);
+  });
+}
+
+}  // namespace lmn

@@ -1,0 +1,123 @@
+#include "nn/model.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+
+namespace lmn {
+
+std::string cell_name(CellType cell) { return cell == CellType::LSTM ? "lstm" : "gru"; }
+
+CellType parse_cell(const std::string& name) {
+  if (name == "lstm" || name == "LSTM") return CellType::LSTM;
+  if (name == "gru" || name == "GRU") return CellType::GRU;
+  throw std::invalid_argument("unknown cell type '" + name + "' (expected 'lstm' or 'gru')");
+}
+
+void validate_config(const ModelConfig& c) {
+  auto positive = [](int v, const char* what) {
+    if (v <= 0) throw std::invalid_argument(std::string(what) + " must be positive, got " + std::to_string(v));
+  };
+  positive(c.vocab_size, "vocab_size");
+  positive(c.hidden_size, "hidden_size");
+  positive(c.num_layers, "num_layers");
+  if (c.embedding_dim < 0) {
+    throw std::invalid_argument("embedding_dim must be positive (or None for one-hot), got " +
+                                std::to_string(c.embedding_dim));
+  }
+  if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) {
+    throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(c.dropout));
+  }
+}
+
+SequenceModel::SequenceModel(const ModelConfig& config, std::uint64_t seed) : config_(config) {
+  validate_config(config);
+  Rng rng(seed);
+  const std::string prefix = cell_name(config.cell) + ".";
+  if (config.embedding_dim > 0) {
+    embedding_.emplace(config.vocab_size, config.embedding_dim, rng);
+    named_.emplace_back("embedding.weight", embedding_->weight);
+  }
+  int input = config.embedding_dim > 0 ? config.embedding_dim : config.vocab_size;
+  for (int l = 0; l < config.num_layers; ++l) {
+    if (config.cell == CellType::LSTM) {
+      layers_.push_back(std::make_unique<LSTMLayer>(input, config.hidden_size, rng));
+    } else {
+      layers_.push_back(std::make_unique<GRULayer>(input, config.hidden_size, rng));
+    }
+    const RecurrentLayer& layer = *layers_.back();
+    const std::string k = std::to_string(l);
+    named_.emplace_back(prefix + "weight_ih_l" + k, layer.weight_ih);
+    named_.emplace_back(prefix + "weight_hh_l" + k, layer.weight_hh);
+    named_.emplace_back(prefix + "bias_ih_l" + k, layer.bias_ih);
+    named_.emplace_back(prefix + "bias_hh_l" + k, layer.bias_hh);
+    input = config.hidden_size;
+  }
+  fc_.emplace(config.hidden_size, config.vocab_size, rng);
+  named_.emplace_back("fc.weight", fc_->weight);
+  named_.emplace_back("fc.bias", fc_->bias);
+  for (auto& [name, var] : named_) var->op = name;
+}
+
+std::vector<Var> SequenceModel::parameters() const {
+  std::vector<Var> out;
+  for (const auto& [name, var] : named_) out.push_back(var);
+  return out;
+}
+
+Var SequenceModel::parameter(const std::string& name) const {
+  for (const auto& [n, var] : named_)
+    if (n == name) return var;
+  throw std::invalid_argument("unknown parameter '" + name + "'");
+}
+
+ModelState SequenceModel::zero_state(int B) const {
+  ModelState state;
+  for (const auto& layer : layers_) state.push_back(layer->zero_state(B));
+  return state;
+}
+
+void SequenceModel::check_tokens(const std::vector<int>& tokens) const {
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= config_.vocab_size) {
+      throw std::out_of_range("token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
+                              " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
+    }
+  }
+}
+
+Var SequenceModel::embed(const std::vector<int>& tokens) const {
+  if (embedding_) return embedding_->forward(tokens);
+  Matrix one_hot(static_cast<int>(tokens.size()), config_.vocab_size);
+  for (std::size_t i = 0; i < tokens.size(); ++i) one_hot(static_cast<int>(i), tokens[i]) = 1.0f;
+  return make_leaf(std::move(one_hot));
+}
+
+Var SequenceModel::forward(const std::vector<int>& tokens, int T, int B, ModelState& state, bool training,
+                           Rng& dropout_rng, bool fused) const {
+  if (T <= 0 || B <= 0 || static_cast<long>(tokens.size()) != static_cast<long>(T) * B) {
+    throw ShapeError("forward: " + std::to_string(tokens.size()) + " tokens do not form T=" + std::to_string(T) +
+                     " steps of batch B=" + std::to_string(B));
+  }
+  if (state.size() != layers_.size()) {
+    throw ShapeError("forward: state has " + std::to_string(state.size()) + " layers, model has " +
+                     std::to_string(layers_.size()));
+  }
+  check_tokens(tokens);
+  Var x;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    if (l == 0 && fused && config_.vocab_size <= T * B) {
+      // Small vocabulary: project each vocabulary entry once, then gather.
+      const Var table = embedding_ ? embedding_->weight : nullptr;
+      x = layers_[0]->forward_projected(token_projection(table, layers_[0]->weight_ih, tokens), T, B, state[0]);
+    } else {
+      if (l == 0) x = embed(tokens);
+      x = layers_[l]->forward_sequence(x, T, B, state[l], fused);
+    }
+    x = dropout(x, config_.dropout, training, dropout_rng);
+  }
+  return fc_->forward(x);
+}
+
+}  // namespace lmn

@@ -1,0 +1,63 @@
+#include "nn/recurrent_layer.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "tensor/init.hpp"
+
+namespace lmn {
+
+RecurrentLayer::RecurrentLayer(int input_size, int hidden_size, int gates, Rng& rng)
+    : input_size_(input_size), hidden_size_(hidden_size) {
+  if (input_size <= 0 || hidden_size <= 0) {
+    throw std::invalid_argument("recurrent layer: input_size and hidden_size must be positive, got " +
+                                std::to_string(input_size) + " and " + std::to_string(hidden_size));
+  }
+  // Xavier-uniform per gate block, zero biases.
+  Matrix w_ih(gates * hidden_size, input_size), w_hh(gates * hidden_size, hidden_size);
+  for (int g = 0; g < gates; ++g) {
+    const Matrix a = xavier_uniform(hidden_size, input_size, rng);
+    const Matrix b = xavier_uniform(hidden_size, hidden_size, rng);
+    std::copy_n(a.data(), a.size(), w_ih.row(g * hidden_size));
+    std::copy_n(b.data(), b.size(), w_hh.row(g * hidden_size));
+  }
+  weight_ih = make_leaf(std::move(w_ih), true, "weight_ih");
+  weight_hh = make_leaf(std::move(w_hh), true, "weight_hh");
+  bias_ih = make_leaf(Matrix(1, gates * hidden_size), true, "bias_ih");
+  bias_hh = make_leaf(Matrix(1, gates * hidden_size), true, "bias_hh");
+}
+
+void RecurrentLayer::require_state(int B, const RecurrentState& state) const {
+  if (state.h.rows() != B || state.h.cols() != hidden_size_) {
+    throw ShapeError("recurrent layer: state h " + state.h.shape_str() + " should be (" + std::to_string(B) + ", " +
+                     std::to_string(hidden_size_) + ")");
+  }
+}
+
+Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState& state, bool fused) const {
+  if (T <= 0 || B <= 0) {
+    throw ShapeError("recurrent layer: need T > 0 and B > 0, got T=" + std::to_string(T) + " B=" + std::to_string(B));
+  }
+  if (x->value.rows() != T * B || x->value.cols() != input_size_) {
+    throw ShapeError("recurrent layer: input " + x->value.shape_str() + " should be (" + std::to_string(T * B) +
+                     ", " + std::to_string(input_size_) + ") for T=" + std::to_string(T) +
+                     " B=" + std::to_string(B));
+  }
+  require_state(B, state);
+  if (!fused) return forward_reference(x, T, B, state);
+  // All steps' input projections in one GEMM; biases join in the recurrence.
+  return forward_recurrence(linear(x, weight_ih, nullptr), T, B, state);
+}
+
+Var RecurrentLayer::forward_projected(const Var& projected, int T, int B, RecurrentState& state) const {
+  const int G = weight_ih->value.rows();
+  if (T <= 0 || B <= 0 || projected->value.rows() != T * B || projected->value.cols() != G) {
+    throw ShapeError("recurrent layer: projected input " + projected->value.shape_str() + " should be (" +
+                     std::to_string(T * B) + ", " + std::to_string(G) + ") for T=" + std::to_string(T) +
+                     " B=" + std::to_string(B));
+  }
+  require_state(B, state);
+  return forward_recurrence(projected, T, B, state);
+}
+
+}  // namespace lmn

@@ -1,0 +1,69 @@
+#pragma once
+// What LSTM and GRU layers share: torch.nn parameter layout (gates stacked
+// along rows of weight_ih (G*H, in) and weight_hh (G*H, H)) and three ways
+// to run — a reference path composed of primitive ops, and a fused sequence
+// path (the input projection for all steps, then one node for the
+// recurrence). Generation steps without a graph in stepper.cpp.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ops/ops.hpp"
+
+namespace lmn {
+
+// Hidden state of one layer for a batch: h (B, H) and, for LSTM, c (B, H).
+struct RecurrentState {
+  Matrix h;
+  Matrix c;
+};
+
+class RecurrentLayer {
+ public:
+  RecurrentLayer(int input_size, int hidden_size, int gates, Rng& rng);
+  virtual ~RecurrentLayer() = default;
+
+  // x is (T*B, input) in time-major order: rows [t*B, (t+1)*B) are step t.
+  // Returns the hidden outputs (T*B, H); `state` goes in as the initial
+  // state and comes out as the final one (values only: carried state is
+  // detached, which is what truncated BPTT wants).
+  Var forward_sequence(const Var& x, int T, int B, RecurrentState& state, bool fused) const;
+  // The fused path from the input projection U = x W_ih^T (T*B, G*H),
+  // without biases, however it was computed (see token_projection).
+  Var forward_projected(const Var& projected, int T, int B, RecurrentState& state) const;
+  virtual RecurrentState zero_state(int B) const = 0;
+
+  int input_size() const { return input_size_; }
+  int hidden_size() const { return hidden_size_; }
+  Var weight_ih, weight_hh, bias_ih, bias_hh;
+
+ protected:
+  virtual Var forward_reference(const Var& x, int T, int B, RecurrentState& state) const = 0;
+  virtual Var forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const = 0;
+  void require_state(int B, const RecurrentState& state) const;
+
+  int input_size_;
+  int hidden_size_;
+};
+
+class LSTMLayer final : public RecurrentLayer {
+ public:
+  LSTMLayer(int input_size, int hidden_size, Rng& rng);
+  RecurrentState zero_state(int B) const override;
+
+ protected:
+  Var forward_reference(const Var& x, int T, int B, RecurrentState& state) const override;
+  Var forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const override;  // lstm_fused.cpp
+};
+
+class GRULayer final : public RecurrentLayer {
+ public:
+  GRULayer(int input_size, int hidden_size, Rng& rng);
+  RecurrentState zero_state(int B) const override;
+
+ protected:
+  Var forward_reference(const Var& x, int T, int B, RecurrentState& state) const override;
+  Var forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const override;  // gru_fused.cpp
+};
+
+}  // namespace lmn

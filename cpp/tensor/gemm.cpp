@@ -1,0 +1,281 @@
+#include "tensor/gemm.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/parallel.hpp"
+#include "base/simd.hpp"
+
+namespace lmn {
+
+namespace {
+
+// ---- the packed kernel -----------------------------------------------------
+
+// A micro-tile of C is MR x NR, held in registers. NR spans two SIMD vectors.
+using simd::kVecBytes;
+using simd::kVecWidth;
+using simd::load;
+using simd::vfloat;
+constexpr int MR = 6;
+constexpr int NR = 2 * kVecWidth;
+constexpr int KC = 256;  // depth of one packed block: A micro-panel + B panel stay in L1/L2
+
+// acc (MR x NR) = sum_k a[k][0..MR) (outer) b[k][0..NR); then C += alpha * acc,
+// or C = alpha * acc when `overwrite` (the first depth block of a beta = 0
+// product: C is never read, so whatever it held cannot leak through).
+void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int m_valid,
+                  int n_valid, bool overwrite) {
+  vfloat acc[MR][2] = {};
+  for (int k = 0; k < kc; ++k) {
+    const vfloat b0 = load(b + k * NR);
+    const vfloat b1 = load(b + k * NR + kVecWidth);
+    const float* ak = a + k * MR;
+    for (int i = 0; i < MR; ++i) {
+      acc[i][0] += ak[i] * b0;
+      acc[i][1] += ak[i] * b1;
+    }
+  }
+  if (m_valid == MR && n_valid == NR) {
+    for (int i = 0; i < MR; ++i) {
+      float* ci = c + static_cast<long>(i) * ldc;
+      vfloat c0 = alpha * acc[i][0], c1 = alpha * acc[i][1];
+      if (!overwrite) c0 += load(ci), c1 += load(ci + kVecWidth);
+      std::memcpy(ci, &c0, sizeof c0);
+      std::memcpy(ci + kVecWidth, &c1, sizeof c1);
+    }
+    return;
+  }
+  // Edge tile: spill the registers to an aligned buffer with vector stores
+  // (a memcpy here was a library call costing ~10% of training).
+  alignas(kVecBytes) float tile[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    *reinterpret_cast<vfloat*>(&tile[i][0]) = acc[i][0];
+    *reinterpret_cast<vfloat*>(&tile[i][kVecWidth]) = acc[i][1];
+  }
+  for (int i = 0; i < m_valid; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    for (int j = 0; j < n_valid; ++j) ci[j] = alpha * tile[i][j] + (overwrite ? 0.0f : ci[j]);
+  }
+}
+
+// Element (i, k) of op(A) and (k, j) of op(B).
+inline float a_at(const float* A, int lda, bool trans, int i, int k) {
+  return trans ? A[static_cast<long>(k) * lda + i] : A[static_cast<long>(i) * lda + k];
+}
+inline float b_at(const float* B, int ldb, bool trans, int k, int j) {
+  return trans ? B[static_cast<long>(j) * ldb + k] : B[static_cast<long>(k) * ldb + j];
+}
+
+// Packs rows [i0, i0 + MR) x depth [k0, k0 + kc) of op(A) into one MR-row
+// micro-panel, k-major, zero-padded past row M.
+void pack_a_panel(const float* A, int lda, bool trans, int M, int i0, int k0, int kc, float* dst) {
+  const int rows = std::min(MR, M - i0);
+  if (trans && rows == MR) {
+    // Rows of op(A) are columns of A: MR contiguous floats per k. A constant
+    // trip count lets the compiler emit moves (not a memmove call per k).
+    for (int k = 0; k < kc; ++k) {
+      const float* src = A + static_cast<long>(k0 + k) * lda + i0;
+      for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[i];
+    }
+    return;
+  }
+  for (int k = 0; k < kc; ++k) {
+    for (int i = 0; i < rows; ++i) dst[k * MR + i] = a_at(A, lda, trans, i0 + i, k0 + k);
+    for (int i = rows; i < MR; ++i) dst[k * MR + i] = 0.0f;
+  }
+}
+
+void scale_c(int M, int N, float beta, float* C, int ldc) {
+  if (beta == 1.0f) return;
+  for (int i = 0; i < M; ++i) {
+    float* ci = C + static_cast<long>(i) * ldc;
+    if (beta == 0.0f) {
+      std::fill(ci, ci + N, 0.0f);
+    } else {
+      for (int j = 0; j < N; ++j) ci[j] *= beta;
+    }
+  }
+}
+
+// C += alpha * op(A) * B for a packed B (C = ... when overwrite). The (row panel, column panel) tiles
+// are split evenly over the threads in one parallel region with no barrier
+// inside; each thread packs the A panels of its own tiles.
+void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float* C,
+                     int ldc, bool overwrite) {
+  const int K = B.depth(), N = B.cols();
+  const int a_panels = (M + MR - 1) / MR;
+  const int b_panels = (N + NR - 1) / NR;
+  const long tiles = static_cast<long>(a_panels) * b_panels;
+  const long work = static_cast<long>(M) * N * K;
+#pragma omp parallel if (work > kParallelWork)
+  {
+    int thread = 0, threads = 1;
+#ifdef _OPENMP
+    thread = omp_get_thread_num();
+    threads = omp_get_num_threads();
+#endif
+    const long first = tiles * thread / threads, last = tiles * (thread + 1) / threads;
+    alignas(64) float panel[MR * KC];
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      int packed_ip = -1;
+      for (long tile = first; tile < last; ++tile) {
+        const int ip = static_cast<int>(tile / b_panels), jp = static_cast<int>(tile % b_panels);
+        const int i0 = ip * MR, j0 = jp * NR;
+        if (ip != packed_ip) {
+          pack_a_panel(A, lda, trans_a, M, i0, k0, kc, panel);
+          packed_ip = ip;
+        }
+        micro_kernel(kc, panel, B.panel(k0, jp), alpha, C + static_cast<long>(i0) * ldc + j0, ldc,
+                     std::min(MR, M - i0), std::min(NR, N - j0), overwrite && k0 == 0);
+      }
+    }
+  }
+}
+
+// One row of op(A) times op(B): generation at batch 1 lives here.
+void gemv_row(bool trans_a, bool trans_b, int N, int K, float alpha, const float* A, int lda, const float* B,
+              int ldb, float* C) {
+  // The single row of op(A) is strided when A is transposed; gather it once.
+  thread_local std::vector<float> row;
+  row.resize(K);
+  for (int k = 0; k < K; ++k) row[k] = trans_a ? A[static_cast<long>(k) * lda] : A[k];
+  const float* x = row.data();
+  const bool parallel = static_cast<long>(N) * K > 4 * kParallelWork;
+  if (trans_b) {
+    // C[j] += alpha * dot(x, B[j, :]): contiguous dot products, one row at a
+    // time (streams memory better than interleaving rows: measured).
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int j = 0; j < N; ++j) {
+      const float* bj = B + static_cast<long>(j) * ldb;
+      float total = 0.0f;
+#pragma omp simd reduction(+ : total)
+      for (int k = 0; k < K; ++k) total += x[k] * bj[k];
+      C[j] += alpha * total;
+    }
+  } else {
+    // C[j] += alpha * sum_k x[k] B[k, j]: split columns into chunks per thread.
+    constexpr int kChunk = 256;
+    const int chunks = (N + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int ch = 0; ch < chunks; ++ch) {
+      const int j0 = ch * kChunk, j1 = std::min(N, j0 + kChunk);
+      for (int k = 0; k < K; ++k) {
+        const float xk = alpha * x[k];
+        const float* bk = B + static_cast<long>(k) * ldb;
+#pragma omp simd
+        for (int j = j0; j < j1; ++j) C[j] += xk * bk[j];
+      }
+    }
+  }
+}
+
+void require_gemm_args(int M, int N, int K) {
+  if (M < 0 || N < 0 || K < 0) {
+    throw ShapeError("gemm: negative size M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                     " K=" + std::to_string(K));
+  }
+}
+
+}  // namespace
+
+void gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                    const float* B, int ldb, float beta, float* C, int ldc) {
+  require_gemm_args(M, N, K);
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < N; ++j) {
+      double total = 0.0;
+      for (int k = 0; k < K; ++k)
+        total += static_cast<double>(a_at(A, lda, trans_a, i, k)) * b_at(B, ldb, trans_b, k, j);
+      float& c = C[static_cast<long>(i) * ldc + j];
+      c = alpha * static_cast<float>(total) + (beta == 0.0f ? 0.0f : beta * c);
+    }
+  }
+}
+
+void PackedMatrix::pack(const float* B, int ldb, bool trans, int K, int N) {
+  require_gemm_args(1, N, K);
+  depth_ = K;
+  cols_ = N;
+  const int panels = (N + NR - 1) / NR;
+  padded_cols_ = panels * NR;
+  data_.resize(static_cast<std::size_t>(K) * padded_cols_);
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+#pragma omp parallel for schedule(static) if (static_cast<long>(N) * kc > kParallelWork)
+    for (int p = 0; p < panels; ++p) {
+      float* dst = data_.data() + static_cast<long>(k0) * padded_cols_ + static_cast<long>(p) * kc * NR;
+      const int j0 = p * NR;
+      const int cols = std::min(NR, N - j0);
+      for (int k = 0; k < kc; ++k) {
+        if (!trans && cols == NR) {
+          std::memcpy(dst + k * NR, B + static_cast<long>(k0 + k) * ldb + j0, NR * sizeof(float));
+          continue;
+        }
+        for (int j = 0; j < cols; ++j) dst[k * NR + j] = b_at(B, ldb, trans, k0 + k, j0 + j);
+        for (int j = cols; j < NR; ++j) dst[k * NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+const float* PackedMatrix::panel(int k0, int p) const {
+  const int kc = std::min(KC, depth_ - k0);
+  return data_.data() + static_cast<long>(k0) * padded_cols_ + static_cast<long>(p) * kc * NR;
+}
+
+void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta,
+                 float* C, int ldc) {
+  require_gemm_args(M, B.cols(), B.depth());
+  apply_thread_setting();
+  if (M == 0 || B.cols() == 0) return;
+  if (B.depth() == 0 || alpha == 0.0f) return scale_c(M, B.cols(), beta, C, ldc);
+  if (beta != 0.0f) scale_c(M, B.cols(), beta, C, ldc);
+  multiply_packed(trans_a, M, alpha, A, lda, B, C, ldc, beta == 0.0f);
+}
+
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+          int ldb, float beta, float* C, int ldc) {
+  require_gemm_args(M, N, K);
+  apply_thread_setting();
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.0f || M == 1) scale_c(M, N, beta, C, ldc);
+  if (K == 0 || alpha == 0.0f) return;
+  if (M == 1) {
+    gemv_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, C);
+    return;
+  }
+  if (beta != 0.0f) scale_c(M, N, beta, C, ldc);
+  thread_local PackedMatrix packed;  // reused: the hot loop does not allocate
+  packed.pack(B, ldb, trans_b, K, N);
+  multiply_packed(trans_a, M, alpha, A, lda, packed, C, ldc, beta == 0.0f);
+}
+
+Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a, bool trans_b) {
+  const int M = trans_a ? a.cols() : a.rows();
+  const int N = trans_b ? b.rows() : b.cols();
+  Matrix c(M, N, Matrix::kUninitialized);  // beta = 0 overwrites it
+  matmul_into(c, a, b, trans_a, trans_b, 1.0f, 0.0f);
+  return c;
+}
+
+void matmul_into(Matrix& c, const Matrix& a, const Matrix& b, bool trans_a, bool trans_b, float alpha, float beta) {
+  const int M = trans_a ? a.cols() : a.rows();
+  const int K = trans_a ? a.rows() : a.cols();
+  const int KB = trans_b ? b.cols() : b.rows();
+  const int N = trans_b ? b.rows() : b.cols();
+  if (K != KB) {
+    throw ShapeError("matmul: inner dimensions differ: " + a.shape_str() + (trans_a ? "^T" : "") + " x " +
+                     b.shape_str() + (trans_b ? "^T" : ""));
+  }
+  if (c.rows() != M || c.cols() != N) {
+    throw ShapeError("matmul: output shape " + c.shape_str() + " should be (" + std::to_string(M) + ", " +
+                     std::to_string(N) + ") for " + a.shape_str() + " x " + b.shape_str());
+  }
+  gemm(trans_a, trans_b, M, N, K, alpha, a.data(), a.cols(), b.data(), b.cols(), beta, c.data(), c.cols());
+}
+
+}  // namespace lmn

@@ -1,0 +1,60 @@
+#pragma once
+// Optimizers (SGD with momentum and L2, Adam, AdamW), gradient clipping and
+// the step learning-rate schedule, all in one place.
+#include <string>
+#include <vector>
+
+#include "autodiff/node.hpp"
+
+namespace lmn {
+
+enum class OptimizerKind { SGD, Adam, AdamW };
+std::string optimizer_name(OptimizerKind kind);
+OptimizerKind parse_optimizer(const std::string& name);  // "sgd", "adam", "adamw"
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::Adam;
+  float lr = 1e-3f;
+  float momentum = 0.0f;      // SGD only
+  float weight_decay = 0.0f;  // L2 for SGD/Adam, decoupled for AdamW
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+};
+void validate_optimizer_config(const OptimizerConfig& config);
+
+class Optimizer {
+ public:
+  Optimizer(const OptimizerConfig& config, std::vector<Var> params);
+
+  // Updates every parameter that has a gradient, using config().lr.
+  void step();
+  void zero_grad();
+  void set_lr(float lr) { config_.lr = lr; }
+  // New hyper-parameters for the same kind of optimizer, keeping its state.
+  void reconfigure(const OptimizerConfig& config);
+  const OptimizerConfig& config() const { return config_; }
+
+  // State, for checkpoints: the step count and the per-parameter buffers
+  // (SGD: momentum; Adam/AdamW: first then second moments).
+  long steps() const { return steps_; }
+  const std::vector<Matrix>& buffers() const { return buffers_; }
+  void restore(long steps, std::vector<Matrix> buffers);
+
+ private:
+  OptimizerConfig config_;
+  std::vector<Var> params_;
+  std::vector<Matrix> buffers_;
+  long steps_ = 0;
+};
+
+// Clamp every gradient element to [-limit, limit].
+void clip_grad_value(const std::vector<Var>& params, float limit);
+// Scale all gradients so their global L2 norm is at most max_norm; returns
+// the norm before clipping.
+float clip_grad_norm(const std::vector<Var>& params, float max_norm);
+
+// lr for a 0-based epoch: base * gamma^(epoch / step_epochs); step_epochs 0 = constant.
+float step_lr(float base_lr, int epoch, int step_epochs, float gamma);
+
+}  // namespace lmn

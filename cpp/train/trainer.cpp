@@ -1,0 +1,250 @@
+#include "train/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace lmn {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Per-epoch generators derive from (seed, epoch) so a resumed run draws
+// exactly what an uninterrupted one would have.
+std::uint64_t epoch_seed(std::uint64_t seed, int epoch, std::uint64_t stream) {
+  return seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(epoch) * 0xD1B54A32D192ED03ULL + stream;
+}
+
+void shuffle(std::vector<Window>& windows, Rng& rng) {
+  for (std::size_t i = windows.size(); i > 1; --i) std::swap(windows[i - 1], windows[rng.below(i)]);
+}
+
+// The tokens of steps [t0, t0 + n) of a time-major batch.
+std::vector<int> time_slice(const std::vector<int>& v, int B, int t0, int n) {
+  return {v.begin() + static_cast<long>(t0) * B, v.begin() + static_cast<long>(t0 + n) * B};
+}
+
+void check_sequences(const SequenceModel& model, const Sequences& data, const char* which) {
+  for (std::size_t s = 0; s < data.size(); ++s) {
+    for (std::size_t i = 0; i < data[s].size(); ++i) {
+      const int t = data[s][i];
+      if (t < 0 || t >= model.config().vocab_size) {
+        throw std::out_of_range(std::string(which) + " sequence " + std::to_string(s) + ", position " +
+                                std::to_string(i) + ": token " + std::to_string(t) + " is outside the vocabulary [0, " +
+                                std::to_string(model.config().vocab_size) + ")");
+      }
+    }
+  }
+}
+
+std::vector<Matrix> snapshot(const SequenceModel& model) {
+  std::vector<Matrix> values;
+  for (const auto& p : model.parameters()) values.push_back(p->value);
+  return values;
+}
+
+void restore(const SequenceModel& model, const std::vector<Matrix>& values) {
+  const auto params = model.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) params[i]->value = values[i];
+}
+
+}  // namespace
+
+void validate_train_config(const TrainConfig& c) {
+  auto check = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(what);
+  };
+  check(c.epochs >= 0, "epochs must be >= 0, got " + std::to_string(c.epochs));
+  check(c.batch_size > 0, "batch_size must be positive, got " + std::to_string(c.batch_size));
+  check(c.seq_len > 0, "seq_len must be positive, got " + std::to_string(c.seq_len));
+  check(c.truncate >= 0, "truncate must be positive (or None), got " + std::to_string(c.truncate));
+  check(c.clip_norm >= 0.0f, "clip_norm must be positive (or None)");
+  check(c.clip_value >= 0.0f, "clip_value must be positive (or None)");
+  check(c.lr_step_epochs >= 0, "lr_step_epochs must be >= 0");
+  check(c.lr_gamma > 0.0f, "lr_gamma must be positive");
+  check(c.patience >= 0, "patience must be >= 0");
+  validate_optimizer_config(c.optimizer);
+}
+
+std::vector<Window> make_windows(const Sequences& data, int seq_len) {
+  std::vector<Window> windows;
+  for (std::size_t s = 0; s < data.size(); ++s) {
+    const int pairs = static_cast<int>(data[s].size()) - 1;  // input/target pairs
+    for (int start = 0; start < pairs; start += seq_len)
+      windows.push_back({static_cast<int>(s), start, std::min(seq_len, pairs - start)});
+  }
+  return windows;
+}
+
+Batch make_batch(const Sequences& data, const std::vector<Window>& windows, std::size_t first, int batch_size) {
+  Batch batch;
+  batch.B = static_cast<int>(std::min<std::size_t>(batch_size, windows.size() - first));
+  for (int b = 0; b < batch.B; ++b) batch.T = std::max(batch.T, windows[first + b].length);
+  batch.inputs.assign(static_cast<std::size_t>(batch.T) * batch.B, 0);
+  batch.targets.assign(batch.inputs.size(), kIgnoreIndex);
+  for (int b = 0; b < batch.B; ++b) {
+    const Window& w = windows[first + b];
+    const std::vector<int>& seq = data[w.sequence];
+    for (int t = 0; t < w.length; ++t) {
+      batch.inputs[static_cast<std::size_t>(t) * batch.B + b] = seq[w.start + t];
+      batch.targets[static_cast<std::size_t>(t) * batch.B + b] = seq[w.start + t + 1];
+    }
+    batch.counted += w.length;
+  }
+  return batch;
+}
+
+EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch_size, int seq_len) {
+  if (batch_size <= 0 || seq_len <= 0) throw std::invalid_argument("evaluate: batch_size and seq_len must be positive");
+  check_sequences(model, data, "evaluation");
+  const std::vector<Window> windows = make_windows(data, seq_len);
+  if (windows.empty()) throw std::invalid_argument("evaluate: no sequence has two or more tokens");
+  NoGradGuard no_grad;
+  Rng unused(0);
+  double total_loss = 0.0;
+  long correct = 0, counted = 0;
+  for (std::size_t first = 0; first < windows.size(); first += batch_size) {
+    const Batch batch = make_batch(data, windows, first, batch_size);
+    ModelState state = model.zero_state(batch.B);
+    const Var logits = model.forward(batch.inputs, batch.T, batch.B, state, false, unused);
+    const Var loss = cross_entropy_loss(logits, batch.targets);
+    total_loss += static_cast<double>(loss->value[0]) * batch.counted;
+    counted += batch.counted;
+    const Matrix& z = logits->value;
+    for (int r = 0; r < z.rows(); ++r) {
+      if (batch.targets[r] == kIgnoreIndex) continue;
+      const float* row = z.row(r);
+      correct += (std::max_element(row, row + z.cols()) - row) == batch.targets[r];
+    }
+  }
+  EvalResult result;
+  result.tokens = counted;
+  result.loss = total_loss / counted;
+  result.perplexity = std::exp(result.loss);
+  result.accuracy = static_cast<double>(correct) / counted;
+  return result;
+}
+
+FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,
+              const Sequences& val, const FitCallbacks& callbacks) {
+  validate_train_config(config);
+  check_sequences(model, train, "training");
+  check_sequences(model, val, "validation");
+  const std::vector<Window> windows = make_windows(train, config.seq_len);
+  if (windows.empty()) throw std::invalid_argument("fit: no training sequence has two or more tokens");
+  const bool validate = !val.empty();
+  if (validate && make_windows(val, config.seq_len).empty()) {
+    throw std::invalid_argument("fit: no validation sequence has two or more tokens");
+  }
+
+  const auto params = model.parameters();
+  // Resuming keeps the optimizer's moments when the kind matches; the
+  // hyper-parameters always come from this call.
+  if (state.optimizer && state.optimizer->config().kind == config.optimizer.kind) {
+    state.optimizer->reconfigure(config.optimizer);
+  } else {
+    state.optimizer.emplace(config.optimizer, params);
+  }
+  if (state.epochs_done == 0) state.seed = config.seed;
+  Optimizer& optimizer = *state.optimizer;
+  const int truncate = config.truncate > 0 ? config.truncate : config.seq_len;
+
+  FitResult result;
+  double best_val = std::numeric_limits<double>::infinity();
+  std::vector<Matrix> best_weights;
+  int epochs_without_improvement = 0;
+  const int batches = static_cast<int>((windows.size() + config.batch_size - 1) / config.batch_size);
+
+  for (int e = 0; e < config.epochs && !result.interrupted; ++e) {
+    const int epoch = state.epochs_done;  // 0-based across resumes
+    const float lr = step_lr(config.optimizer.lr, epoch, config.lr_step_epochs, config.lr_gamma);
+    optimizer.set_lr(lr);
+    Rng shuffle_rng(epoch_seed(state.seed, epoch, 1));
+    Rng dropout_rng(epoch_seed(state.seed, epoch, 2));
+    // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
+    std::vector<Window> order = windows;
+    shuffle(order, shuffle_rng);
+
+    const auto start = Clock::now();
+    double loss_sum = 0.0;
+    long tokens = 0;
+    for (int b = 0; b < batches; ++b) {
+      const Batch batch = make_batch(train, order, static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
+      ModelState carried = model.zero_state(batch.B);
+      for (int t0 = 0; t0 < batch.T; t0 += truncate) {
+        const int n = std::min(truncate, batch.T - t0);
+        const std::vector<int> targets = time_slice(batch.targets, batch.B, t0, n);
+        const long counted = std::count_if(targets.begin(), targets.end(), [](int t) { return t != kIgnoreIndex; });
+        if (counted == 0) break;  // only padding remains
+        optimizer.zero_grad();
+        const Var logits = model.forward(time_slice(batch.inputs, batch.B, t0, n), n, batch.B, carried, true,
+                                         dropout_rng, config.fused);
+        const Var loss = cross_entropy_loss(logits, targets);
+        const float value = loss->value[0];
+        if (!std::isfinite(value)) {
+          throw std::runtime_error("training diverged: loss is " + std::to_string(value) + " in epoch " +
+                                   std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                                   " (try a lower learning rate or clip_norm)");
+        }
+        backward(loss);
+        if (config.clip_value > 0.0f) clip_grad_value(params, config.clip_value);
+        if (config.clip_norm > 0.0f) clip_grad_norm(params, config.clip_norm);
+        optimizer.step();
+        loss_sum += static_cast<double>(value) * counted;
+        tokens += counted;
+      }
+      if (callbacks.on_batch) {
+        BatchProgress p{epoch + 1, b + 1, batches, loss_sum / std::max(tokens, 1L),
+                        tokens / std::max(seconds_since(start), 1e-9)};
+        if (!callbacks.on_batch(p)) {
+          result.interrupted = true;
+          break;
+        }
+      }
+    }
+    optimizer.zero_grad();
+    if (result.interrupted) break;  // a partial epoch is not recorded
+
+    EpochStats stats;
+    stats.epoch = epoch + 1;
+    stats.seconds = seconds_since(start);
+    stats.train_loss = loss_sum / std::max(tokens, 1L);
+    stats.tokens_per_sec = tokens / std::max(stats.seconds, 1e-9);
+    stats.lr = lr;
+    ++state.epochs_done;
+    if (validate) {
+      const EvalResult v = evaluate(model, val, config.batch_size, config.seq_len);
+      stats.val_loss = v.loss;
+      stats.val_accuracy = v.accuracy;
+      if (v.loss < best_val) {
+        best_val = v.loss;
+        result.best_epoch = stats.epoch;
+        epochs_without_improvement = 0;
+        if (config.patience > 0 && config.restore_best) best_weights = snapshot(model);
+      } else {
+        ++epochs_without_improvement;
+      }
+    }
+    result.history.push_back(stats);
+    if (callbacks.on_epoch && !callbacks.on_epoch(stats)) {
+      result.interrupted = true;
+      break;
+    }
+    if (validate && config.patience > 0 && epochs_without_improvement >= config.patience) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+  if (result.stopped_early && !best_weights.empty()) restore(model, best_weights);
+  return result;
+}
+
+}  // namespace lmn

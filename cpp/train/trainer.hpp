@@ -1,0 +1,99 @@
+#pragma once
+// Training and evaluation over token sequences of different lengths.
+//
+// Each sequence is cut into windows of up to seq_len + 1 tokens (inputs are
+// window[0..n), targets window[1..n]), so every position is a next-token
+// target once. Windows are shuffled per epoch and stacked into batches,
+// short ones padded (the padding is ignored by the loss). Within a batch,
+// truncated BPTT runs `truncate` steps at a time, carrying the (detached)
+// state from chunk to chunk and taking an optimizer step per chunk.
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "nn/model.hpp"
+#include "train/optimizer.hpp"
+
+namespace lmn {
+
+using Sequences = std::vector<std::vector<int>>;
+
+struct TrainConfig {
+  int epochs = 10;
+  int batch_size = 32;
+  int seq_len = 64;
+  int truncate = 0;  // 0: backpropagate through the whole window
+  OptimizerConfig optimizer;
+  float clip_norm = 0.0f;   // 0: off
+  float clip_value = 0.0f;  // 0: off
+  int lr_step_epochs = 0;   // halve (lr_gamma) every N epochs; 0: constant
+  float lr_gamma = 0.5f;
+  int patience = 0;         // early stopping on val loss; 0: off
+  bool restore_best = true; // with early stopping, end on the best weights
+  std::uint64_t seed = 0;
+  bool fused = true;
+};
+void validate_train_config(const TrainConfig& config);
+
+struct EpochStats {
+  int epoch = 0;  // 1-based, counting resumed epochs
+  double train_loss = 0.0;
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
+  double val_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double tokens_per_sec = 0.0;
+  double seconds = 0.0;
+  float lr = 0.0f;
+};
+
+struct BatchProgress {
+  int epoch = 0, batch = 0, batches = 0;
+  double loss = 0.0;
+  double tokens_per_sec = 0.0;
+};
+// Called after every batch and after every epoch; returning false stops
+// training there (a partly trained epoch is not recorded).
+struct FitCallbacks {
+  std::function<bool(const BatchProgress&)> on_batch;
+  std::function<bool(const EpochStats&)> on_epoch;
+};
+
+// Everything beyond the weights that resuming needs.
+struct TrainingState {
+  std::optional<Optimizer> optimizer;
+  int epochs_done = 0;
+  std::uint64_t seed = 0;
+};
+
+struct FitResult {
+  std::vector<EpochStats> history;
+  bool interrupted = false;
+  bool stopped_early = false;
+  int best_epoch = 0;
+};
+
+FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,
+              const Sequences& val, const FitCallbacks& callbacks = {});
+
+struct EvalResult {
+  double loss = 0.0;
+  double perplexity = 0.0;
+  double accuracy = 0.0;
+  long tokens = 0;
+};
+EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch_size, int seq_len);
+
+// A batch in time-major layout, padded; targets of padding are kIgnoreIndex.
+struct Batch {
+  int T = 0, B = 0;
+  std::vector<int> inputs, targets;  // (T*B), element [t*B + b]
+  long counted = 0;                  // targets that are not padding
+};
+struct Window {
+  int sequence = 0, start = 0, length = 0;  // `length` input/target pairs
+};
+std::vector<Window> make_windows(const Sequences& data, int seq_len);
+Batch make_batch(const Sequences& data, const std::vector<Window>& windows, std::size_t first, int batch_size);
+
+}  // namespace lmn
