@@ -1,14 +1,14 @@
 // `_core.Model`: the sequence model with its training state. Heavy calls
 // release the GIL; fit() re-takes it between batches only to report
 // progress and to notice Ctrl-C.
+#include <memory>
+
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <memory>
-
+#include "generate/sampler.hpp"
 #include "io/checkpoint.hpp"
 #include "numpy_convert.hpp"
-#include "generate/sampler.hpp"
 #include "train/trainer.hpp"
 
 namespace py = pybind11;
@@ -34,7 +34,8 @@ std::vector<int> time_major(const TokenArray& tokens, int& B, int& T, const char
   B = static_cast<int>(tokens.shape(0));
   T = static_cast<int>(tokens.shape(1));
   if (B == 0 || T == 0) {
-    throw py::value_error(std::string(what) + ": empty array of shape (" + std::to_string(B) + ", " + std::to_string(T) + ")");
+    throw py::value_error(std::string(what) + ": empty array of shape (" + std::to_string(B) + ", " +
+                          std::to_string(T) + ")");
   }
   std::vector<int> out(static_cast<std::size_t>(B) * T);
   const int* src = tokens.data();
@@ -59,7 +60,8 @@ bool is_bias(const std::string& name) { return name.find(".bias") != std::string
 py::dict named_arrays(const SequenceModel& net, bool grads) {
   py::dict out;
   for (const auto& [name, var] : net.named_parameters()) {
-    const Matrix& m = grads ? (var->grad.empty() ? Matrix(var->value.rows(), var->value.cols()) : var->grad) : var->value;
+    const Matrix& m =
+        grads ? (var->grad.empty() ? Matrix(var->value.rows(), var->value.cols()) : var->grad) : var->value;
     out[py::str(name)] = is_bias(name) ? py::object(to_vector(m)) : py::object(to_array(m));
   }
   return out;
@@ -194,86 +196,106 @@ void bind_model(py::module_& m) {
            py::arg("embedding_dim"), py::arg("dropout"), py::arg("seed"))
       .def_property_readonly("config", [](const Model& self) { return config_dict(self.net->config()); })
       .def_property_readonly("epochs_done", [](const Model& self) { return self.training.epochs_done; })
-      .def_property_readonly("parameter_names", [](const Model& self) {
-        std::vector<std::string> names;
-        for (const auto& [name, var] : self.net->named_parameters()) names.push_back(name);
-        return names;
-      })
-      .def("forward", [](Model& self, const TokenArray& tokens, bool fused) {
-        int B, T;
-        const std::vector<int> tm = time_major(tokens, B, T, "tokens");
-        Matrix logits;
-        {
-          py::gil_scoped_release release;
-          NoGradGuard no_grad;
-          Rng unused(0);
-          ModelState state = self.net->zero_state(B);
-          logits = self.net->forward(tm, T, B, state, false, unused, fused)->value;
-        }
-        const int V = self.net->config().vocab_size;
-        py::array_t<float> out({B, T, V});
-        float* dst = out.mutable_data();
-        for (int t = 0; t < T; ++t)
-          for (int b = 0; b < B; ++b)
-            std::copy_n(logits.row(t * B + b), V, dst + (static_cast<std::size_t>(b) * T + t) * V);
-        return out;
-      }, py::arg("tokens"), py::arg("fused") = true)
-      .def("loss_and_grads", [](Model& self, const TokenArray& inputs, const TokenArray& targets, bool fused) {
-        int B, T, B2, T2;
-        const std::vector<int> x = time_major(inputs, B, T, "inputs");
-        const std::vector<int> y = time_major(targets, B2, T2, "targets");
-        if (B != B2 || T != T2) {
-          throw py::value_error("targets shape (" + std::to_string(B2) + ", " + std::to_string(T2) +
-                                ") differs from inputs shape (" + std::to_string(B) + ", " + std::to_string(T) + ")");
-        }
-        float loss_value;
-        {
-          py::gil_scoped_release release;
-          zero_grads(self.net->parameters());
-          Rng unused(0);
-          ModelState state = self.net->zero_state(B);
-          self.net->check_tokens(y);
-          Var loss = cross_entropy_loss(self.net->forward(x, T, B, state, false, unused, fused), y);
-          loss_value = loss->value[0];
-          backward(loss);
-        }
-        py::dict grads = named_arrays(*self.net, true);
-        zero_grads(self.net->parameters());
-        return py::make_tuple(loss_value, grads);
-      }, py::arg("inputs"), py::arg("targets"), py::arg("fused") = true)
+      .def_property_readonly("parameter_names",
+                             [](const Model& self) {
+                               std::vector<std::string> names;
+                               for (const auto& [name, var] : self.net->named_parameters()) names.push_back(name);
+                               return names;
+                             })
+      .def(
+          "forward",
+          [](Model& self, const TokenArray& tokens, bool fused) {
+            int B, T;
+            const std::vector<int> tm = time_major(tokens, B, T, "tokens");
+            Matrix logits;
+            {
+              py::gil_scoped_release release;
+              NoGradGuard no_grad;
+              Rng unused(0);
+              ModelState state = self.net->zero_state(B);
+              logits = self.net->forward(tm, T, B, state, false, unused, fused)->value;
+            }
+            const int V = self.net->config().vocab_size;
+            py::array_t<float> out({B, T, V});
+            float* dst = out.mutable_data();
+            for (int t = 0; t < T; ++t)
+              for (int b = 0; b < B; ++b)
+                std::copy_n(logits.row(t * B + b), V, dst + (static_cast<std::size_t>(b) * T + t) * V);
+            return out;
+          },
+          py::arg("tokens"), py::arg("fused") = true)
+      .def(
+          "loss_and_grads",
+          [](Model& self, const TokenArray& inputs, const TokenArray& targets, bool fused) {
+            int B, T, B2, T2;
+            const std::vector<int> x = time_major(inputs, B, T, "inputs");
+            const std::vector<int> y = time_major(targets, B2, T2, "targets");
+            if (B != B2 || T != T2) {
+              throw py::value_error("targets shape (" + std::to_string(B2) + ", " + std::to_string(T2) +
+                                    ") differs from inputs shape (" + std::to_string(B) + ", " + std::to_string(T) +
+                                    ")");
+            }
+            float loss_value;
+            {
+              py::gil_scoped_release release;
+              zero_grads(self.net->parameters());
+              Rng unused(0);
+              ModelState state = self.net->zero_state(B);
+              self.net->check_tokens(y);
+              Var loss = cross_entropy_loss(self.net->forward(x, T, B, state, false, unused, fused), y);
+              loss_value = loss->value[0];
+              backward(loss);
+            }
+            py::dict grads = named_arrays(*self.net, true);
+            zero_grads(self.net->parameters());
+            return py::make_tuple(loss_value, grads);
+          },
+          py::arg("inputs"), py::arg("targets"), py::arg("fused") = true)
       .def("state_dict", [](const Model& self) { return named_arrays(*self.net, false); })
       .def("load_state_dict", [](Model& self, const py::dict& state) { load_state(*self.net, state); })
       .def("fit", &fit_model, py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none(),
            py::arg("on_epoch") = py::none())
-      .def("evaluate", [](const Model& self, const Sequences& data, int batch_size, int seq_len) {
-        EvalResult r;
-        {
-          py::gil_scoped_release release;
-          r = evaluate(*self.net, data, batch_size, seq_len);
-        }
-        py::dict d;
-        d["loss"] = r.loss;
-        d["perplexity"] = r.perplexity;
-        d["accuracy"] = r.accuracy;
-        d["tokens"] = r.tokens;
-        return d;
-      }, py::arg("data"), py::arg("batch_size"), py::arg("seq_len"))
-      .def("generate", [](const Model& self, const std::vector<int>& primer, int length, float temperature, int top_k,
-                          float top_p, std::uint64_t seed, int stop_token, bool bfloat16_weights) {
-        const WeightPrecision precision = bfloat16_weights ? WeightPrecision::BFloat16 : WeightPrecision::Float32;
-        SampleConfig c{length, temperature, top_k, top_p, seed, stop_token, precision};
-        py::gil_scoped_release release;
-        return generate(*self.net, primer, c);
-      }, py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
-         py::arg("seed"), py::arg("stop_token"), py::arg("bfloat16_weights"))
-      .def("save", [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
-                      const std::string& metadata) {
-        py::gil_scoped_release release;
-        save_checkpoint(path, *self.net, self.training, {vocabulary, metadata});
-      }, py::arg("path"), py::arg("vocabulary"), py::arg("metadata"))
-      .def_static("load", [](const std::string& path) {
-        LoadedCheckpoint c = load_checkpoint(path);
-        Model model{std::move(c.model), std::move(c.training)};
-        return py::make_tuple(std::move(model), c.extras.vocabulary, c.extras.metadata);
-      }, py::arg("path"));
+      .def(
+          "evaluate",
+          [](const Model& self, const Sequences& data, int batch_size, int seq_len) {
+            EvalResult r;
+            {
+              py::gil_scoped_release release;
+              r = evaluate(*self.net, data, batch_size, seq_len);
+            }
+            py::dict d;
+            d["loss"] = r.loss;
+            d["perplexity"] = r.perplexity;
+            d["accuracy"] = r.accuracy;
+            d["tokens"] = r.tokens;
+            return d;
+          },
+          py::arg("data"), py::arg("batch_size"), py::arg("seq_len"))
+      .def(
+          "generate",
+          [](const Model& self, const std::vector<int>& primer, int length, float temperature, int top_k, float top_p,
+             std::uint64_t seed, int stop_token, bool bfloat16_weights) {
+            const WeightPrecision precision = bfloat16_weights ? WeightPrecision::BFloat16 : WeightPrecision::Float32;
+            SampleConfig c{length, temperature, top_k, top_p, seed, stop_token, precision};
+            py::gil_scoped_release release;
+            return generate(*self.net, primer, c);
+          },
+          py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
+          py::arg("seed"), py::arg("stop_token"), py::arg("bfloat16_weights"))
+      .def(
+          "save",
+          [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
+             const std::string& metadata) {
+            py::gil_scoped_release release;
+            save_checkpoint(path, *self.net, self.training, {vocabulary, metadata});
+          },
+          py::arg("path"), py::arg("vocabulary"), py::arg("metadata"))
+      .def_static(
+          "load",
+          [](const std::string& path) {
+            LoadedCheckpoint c = load_checkpoint(path);
+            Model model{std::move(c.model), std::move(c.training)};
+            return py::make_tuple(std::move(model), c.extras.vocabulary, c.extras.metadata);
+          },
+          py::arg("path"));
 }

@@ -3,8 +3,8 @@
 #include <malloc.h>
 #include <pybind11/pybind11.h>
 
-#include "io/checkpoint.hpp"
 #include "base/parallel.hpp"
+#include "io/checkpoint.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/matrix.hpp"
 

@@ -1,11 +1,11 @@
 #pragma once
 // Conversions between numpy arrays and core types, with messages that name
 // the argument and the shape that was wrong.
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
-
 #include <string>
 #include <vector>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
 
 #include "tensor/matrix.hpp"
 
@@ -16,10 +16,13 @@ namespace py = pybind11;
 // Any real array of rank 0..2 -> Matrix (a vector becomes one row).
 inline Matrix to_matrix(const py::handle& obj, const char* what) {
   auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!arr) throw py::type_error(std::string(what) + ": expected a numeric array, got " + std::string(py::str(py::type::of(obj))));
+  if (!arr)
+    throw py::type_error(std::string(what) + ": expected a numeric array, got " +
+                         std::string(py::str(py::type::of(obj))));
   if (arr.ndim() > 2) {
-    throw py::value_error(std::string(what) + ": expected at most 2 dimensions, got shape " +
-                          std::string(py::str(py::tuple(py::cast(std::vector<py::ssize_t>(arr.shape(), arr.shape() + arr.ndim()))))));
+    throw py::value_error(
+        std::string(what) + ": expected at most 2 dimensions, got shape " +
+        std::string(py::str(py::tuple(py::cast(std::vector<py::ssize_t>(arr.shape(), arr.shape() + arr.ndim()))))));
   }
   const int rows = arr.ndim() == 2 ? static_cast<int>(arr.shape(0)) : 1;
   const int cols = arr.ndim() == 0 ? 1 : static_cast<int>(arr.shape(arr.ndim() - 1));

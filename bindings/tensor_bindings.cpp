@@ -51,17 +51,22 @@ void bind_tensor(py::module_& m) {
            py::arg("data"), py::arg("requires_grad") = false)
       .def("numpy", [](const Tensor& t) { return to_array(t.var->value); })
       .def("__array__", [](const Tensor& t, const py::args&, const py::kwargs&) { return to_array(t.var->value); })
-      .def_property_readonly("shape", [](const Tensor& t) { return py::make_tuple(t.var->value.rows(), t.var->value.cols()); })
+      .def_property_readonly("shape",
+                             [](const Tensor& t) { return py::make_tuple(t.var->value.rows(), t.var->value.cols()); })
       .def_property_readonly("requires_grad", [](const Tensor& t) { return t.var->requires_grad; })
-      .def_property_readonly("grad", [](const Tensor& t) -> py::object {
-        if (t.var->grad.empty()) return py::none();
-        return to_array(t.var->grad);
-      })
-      .def("item", [](const Tensor& t) {
-        if (t.var->value.size() != 1) throw py::value_error("item(): tensor of shape " + t.var->value.shape_str() + " is not a scalar");
-        return t.var->value[0];
-      })
-      .def("backward", [](const Tensor& t) { lmn::backward(t.var); }, "Backpropagate from this scalar tensor.")
+      .def_property_readonly("grad",
+                             [](const Tensor& t) -> py::object {
+                               if (t.var->grad.empty()) return py::none();
+                               return to_array(t.var->grad);
+                             })
+      .def("item",
+           [](const Tensor& t) {
+             if (t.var->value.size() != 1)
+               throw py::value_error("item(): tensor of shape " + t.var->value.shape_str() + " is not a scalar");
+             return t.var->value[0];
+           })
+      .def(
+          "backward", [](const Tensor& t) { lmn::backward(t.var); }, "Backpropagate from this scalar tensor.")
       .def("zero_grad", [](const Tensor& t) { t.var->zero_grad(); })
       .def("detach", [](const Tensor& t) { return Tensor{lmn::detach(t.var)}; })
       .def("__add__", [](const Tensor& a, const py::object& b) { return Tensor{lmn::add(a.var, operand(a, b))}; })
@@ -71,10 +76,11 @@ void bind_tensor(py::module_& m) {
       .def("__mul__", [](const Tensor& a, const py::object& b) { return Tensor{lmn::multiply(a.var, operand(a, b))}; })
       .def("__rmul__", [](const Tensor& a, const py::object& b) { return Tensor{lmn::multiply(operand(a, b), a.var)}; })
       .def("__neg__", [](const Tensor& a) { return Tensor{lmn::scale(a.var, -1.0f)}; })
-      .def("__truediv__", [](const Tensor& a, float s) {
-        if (s == 0.0f) throw py::value_error("division of a Tensor by zero");
-        return Tensor{lmn::scale(a.var, 1.0f / s)};
-      })
+      .def("__truediv__",
+           [](const Tensor& a, float s) {
+             if (s == 0.0f) throw py::value_error("division of a Tensor by zero");
+             return Tensor{lmn::scale(a.var, 1.0f / s)};
+           })
       .def("__matmul__", [](const Tensor& a, const py::object& b) { return Tensor{lmn::matmul(a.var, leaf_of(b))}; })
       .def("__rmatmul__", [](const Tensor& a, const py::object& b) { return Tensor{lmn::matmul(leaf_of(b), a.var)}; })
       .def_property_readonly("T", [](const Tensor& a) { return Tensor{lmn::transpose(a.var)}; })
@@ -91,18 +97,28 @@ void bind_tensor(py::module_& m) {
         return "Tensor(shape=" + t.var->value.shape_str() + (t.var->requires_grad ? ", requires_grad=True)" : ")");
       });
 
-  m.def("mse_loss", [](const Tensor& p, const py::object& target) {
-    return Tensor{lmn::mse_loss(p.var, to_matrix(target, "target"))};
-  }, py::arg("prediction"), py::arg("target"));
-  m.def("bce_loss", [](const Tensor& p, const py::object& target) {
-    return Tensor{lmn::bce_loss(p.var, to_matrix(target, "target"))};
-  }, py::arg("probability"), py::arg("target"));
-  m.def("bce_with_logits_loss", [](const Tensor& z, const py::object& target) {
-    return Tensor{lmn::bce_with_logits_loss(z.var, to_matrix(target, "target"))};
-  }, py::arg("logits"), py::arg("target"));
-  m.def("cross_entropy_loss", [](const Tensor& z, const std::vector<int>& targets) {
-    return Tensor{lmn::cross_entropy_loss(z.var, targets)};
-  }, py::arg("logits"), py::arg("targets"), "Mean cross-entropy over rows; a target of -1 is ignored.");
+  m.def(
+      "mse_loss",
+      [](const Tensor& p, const py::object& target) {
+        return Tensor{lmn::mse_loss(p.var, to_matrix(target, "target"))};
+      },
+      py::arg("prediction"), py::arg("target"));
+  m.def(
+      "bce_loss",
+      [](const Tensor& p, const py::object& target) {
+        return Tensor{lmn::bce_loss(p.var, to_matrix(target, "target"))};
+      },
+      py::arg("probability"), py::arg("target"));
+  m.def(
+      "bce_with_logits_loss",
+      [](const Tensor& z, const py::object& target) {
+        return Tensor{lmn::bce_with_logits_loss(z.var, to_matrix(target, "target"))};
+      },
+      py::arg("logits"), py::arg("target"));
+  m.def(
+      "cross_entropy_loss",
+      [](const Tensor& z, const std::vector<int>& targets) { return Tensor{lmn::cross_entropy_loss(z.var, targets)}; },
+      py::arg("logits"), py::arg("targets"), "Mean cross-entropy over rows; a target of -1 is ignored.");
 
   py::class_<NoGrad>(m, "no_grad", "Context manager: operations inside build no graph.")
       .def(py::init<>())

@@ -9,7 +9,8 @@ GradCheckResult gradcheck(const std::function<Var(const std::vector<Var>&)>& f, 
   zero_grads(inputs);
   backward(f(inputs));
   std::vector<Matrix> analytic;
-  for (const auto& in : inputs) analytic.push_back(in->grad.empty() ? Matrix(in->value.rows(), in->value.cols()) : in->grad);
+  for (const auto& in : inputs)
+    analytic.push_back(in->grad.empty() ? Matrix(in->value.rows(), in->value.cols()) : in->grad);
   zero_grads(inputs);
 
   GradCheckResult result;

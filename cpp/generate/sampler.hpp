@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "nn/model.hpp"
 #include "generate/stepper.hpp"
+#include "nn/model.hpp"
 
 namespace lmn {
 
@@ -14,7 +14,7 @@ struct SampleConfig {
   int top_k = 0;             // 0: off
   float top_p = 1.0f;        // 1: off (nucleus sampling below 1)
   std::uint64_t seed = 0;
-  int stop_token = -1;       // stop after sampling it; -1: never
+  int stop_token = -1;  // stop after sampling it; -1: never
   WeightPrecision precision = WeightPrecision::Float32;
 };
 void validate_sample_config(const SampleConfig& config, int vocab_size);

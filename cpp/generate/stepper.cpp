@@ -105,8 +105,7 @@ inline long lane_block_index(int gates, int K, int g, int unit, int k) {
 }  // namespace
 
 Stepper::Stepper(const SequenceModel& model, WeightPrecision precision)
-    : cell_(model.config().cell), V_(model.config().vocab_size), H_(model.config().hidden_size),
-      precision_(precision) {
+    : cell_(model.config().cell), V_(model.config().vocab_size), H_(model.config().hidden_size), precision_(precision) {
   gates_ = cell_ == CellType::LSTM ? 4 : 3;
   G_ = gates_ * H_;
   const int H = H_;
@@ -248,8 +247,8 @@ void Stepper::output_blocks(int b0, int b1) {
 
 const float* Stepper::step(int token) {
   if (token < 0 || token >= V_) {
-    throw std::out_of_range("token " + std::to_string(token) + " is outside the vocabulary [0, " +
-                            std::to_string(V_) + ")");
+    throw std::out_of_range("token " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(V_) +
+                            ")");
   }
   if (precision_ == WeightPrecision::BFloat16) {
     run<BFloat16>(input_table_.row(token));

@@ -32,13 +32,13 @@ class Stepper {
 
  private:
   struct Layer {
-    int in_len = 0;   // input columns: the hidden size below (padded to even), or 0 in the first layer
-    int row_len = 0;  // in_len + hidden size padded to even
-    AlignedFloats rows;            // [W_ih | W_hh] in lane blocks (stepper.cpp), for x = [input | h]
+    int in_len = 0;      // input columns: the hidden size below (padded to even), or 0 in the first layer
+    int row_len = 0;     // in_len + hidden size padded to even
+    AlignedFloats rows;  // [W_ih | W_hh] in lane blocks (stepper.cpp), for x = [input | h]
     AlignedBuffer<BFloat16> rows_bf16;  // the same, rounded, when the precision asks for it
-    std::vector<float> bias;  // 4 gate slices: LSTM b_ih + b_hh per gate; GRU r and z summed, then b_in, b_hn
-    AlignedFloats input[2];   // [input | h] the layer reads, for even and odd tokens
-    std::vector<float> c;     // LSTM cell state
+    std::vector<float> bias;            // 4 gate slices: LSTM b_ih + b_hh per gate; GRU r and z summed, then b_in, b_hn
+    AlignedFloats input[2];             // [input | h] the layer reads, for even and odd tokens
+    std::vector<float> c;               // LSTM cell state
   };
   template <class W>
   void run(const float* table_row);
@@ -49,20 +49,20 @@ class Stepper {
 
   CellType cell_;
   int V_, H_, G_, gates_;
-  int blocks_ = 0;           // lane blocks per gate: hidden units in groups of one register
-  int out_blocks_ = 0;       // lane blocks of the vocabulary
-  int out_len_ = 0;          // hidden size, padded to even
+  int blocks_ = 0;      // lane blocks per gate: hidden units in groups of one register
+  int out_blocks_ = 0;  // lane blocks of the vocabulary
+  int out_len_ = 0;     // hidden size, padded to even
   WeightPrecision precision_;
-  int parity_ = 0;           // which of each layer's two input buffers this token reads
-  long weight_floats_ = 0;   // read per token: decides whether a second thread pays off
-  Matrix input_table_;       // (V, G): x W_ih^T of the first layer for every token
+  int parity_ = 0;          // which of each layer's two input buffers this token reads
+  long weight_floats_ = 0;  // read per token: decides whether a second thread pays off
+  Matrix input_table_;      // (V, G): x W_ih^T of the first layer for every token
   std::vector<Layer> layers_;
   AlignedFloats gates_buf_;  // 4 gate slices of blocks_ registers: the current layer's products
   AlignedFloats out_rows_;   // fc.weight in lane blocks
   AlignedBuffer<BFloat16> out_rows_bf16_;
   AlignedFloats out_input_;  // the last layer's h
   AlignedFloats fc_b_;
-  AlignedFloats logits_;     // vocab_size, padded to whole blocks
+  AlignedFloats logits_;  // vocab_size, padded to whole blocks
 };
 
 }  // namespace lmn

@@ -160,7 +160,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     throw CheckpointFormatError("'" + path + "' is not an LSTMiniNet checkpoint (wrong magic bytes)");
   }
   if (bytes.size() < sizeof kMagic + 4 + 8) {
-    throw CheckpointFormatError("checkpoint '" + path + "' is truncated: only " + std::to_string(bytes.size()) + " bytes");
+    throw CheckpointFormatError("checkpoint '" + path + "' is truncated: only " + std::to_string(bytes.size()) +
+                                " bytes");
   }
   Reader r(bytes, path);
   r.get<std::uint64_t>("magic");

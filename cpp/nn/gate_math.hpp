@@ -56,8 +56,8 @@ struct LSTMCellGrad {
 inline LSTMCellGrad lstm_cell_backward(float i, float f, float g, float o, float tanh_c, float c_prev, float dh,
                                        float dc) {
   dc += dh * o * (1.0f - tanh_c * tanh_c);
-  return {dc * g * i * (1.0f - i), dc * c_prev * f * (1.0f - f), dc * i * (1.0f - g * g),
-          dh * tanh_c * o * (1.0f - o), dc * f};
+  return {dc * g * i * (1.0f - i), dc * c_prev * f * (1.0f - f), dc * i * (1.0f - g * g), dh * tanh_c * o * (1.0f - o),
+          dc * f};
 }
 
 // ---- GRU (gate order r, z, n) ------------------------------------------------

@@ -46,13 +46,13 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
     float* a = acts.row(t * B);
     float* hpn = tape->hp_n.row(t * B);
     float* h = out.row(t * B);
-    #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
+#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
     for (int b = 0; b < B; ++b) {
       float* ab = a + static_cast<long>(b) * G;
       const float* ub = u + static_cast<long>(b) * G;
       const float* hb = hp.row(b);
       const float* bb = bias.data();
-      #pragma omp simd
+#pragma omp simd
       for (int j = 0; j < H; ++j) {
         const int k = b * H + j;
         const float hn = hb[2 * H + j] + bb[G + j];
@@ -88,12 +88,12 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
       const float* dy = dY.row(t * B);
       float* dxp = dXp.row(t * B);
       float* dhp = dHp.row(t * B);
-      #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
+#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
       for (int b = 0; b < B; ++b) {
         const float* ab = a + static_cast<long>(b) * G;
         float* dxb = dxp + static_cast<long>(b) * G;
         float* dhb = dhp + static_cast<long>(b) * G;
-        #pragma omp simd
+#pragma omp simd
         for (int j = 0; j < H; ++j) {
           const int k = b * H + j;
           const float r = ab[j];

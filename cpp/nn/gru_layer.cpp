@@ -17,8 +17,8 @@ Var GRULayer::forward_reference(const Var& x, int T, int B, RecurrentState& stat
     Var xp = linear(slice_rows(x, t * B, B), weight_ih, bias_ih);
     Var hp = linear(h, weight_hh, bias_hh);
     h = gates::gru_cell<gates::GraphMath>(add(slice_cols(xp, 0, H), slice_cols(hp, 0, H)),
-                                          add(slice_cols(xp, H, H), slice_cols(hp, H, H)),
-                                          slice_cols(xp, 2 * H, H), slice_cols(hp, 2 * H, H), h)
+                                          add(slice_cols(xp, H, H), slice_cols(hp, H, H)), slice_cols(xp, 2 * H, H),
+                                          slice_cols(hp, 2 * H, H), h)
             .h;
     outputs.push_back(h);
   }

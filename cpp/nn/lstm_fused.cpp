@@ -19,10 +19,10 @@ namespace {
 // Everything the backward pass needs, saved by the forward pass.
 struct LSTMTape {
   int T, B, H;
-  Matrix h0, c0;   // (B, H) initial state
-  Matrix acts;     // (T*B, 4H) gate activations i, f, g, o
-  Matrix cells;    // (T*B, H)  c_t
-  Matrix tanh_c;   // (T*B, H)  tanh(c_t)
+  Matrix h0, c0;  // (B, H) initial state
+  Matrix acts;    // (T*B, 4H) gate activations i, f, g, o
+  Matrix cells;   // (T*B, H)  c_t
+  Matrix tanh_c;  // (T*B, H)  tanh(c_t)
 };
 
 }  // namespace
@@ -30,8 +30,10 @@ struct LSTMTape {
 Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_, G = 4 * H;
   auto tape = std::make_shared<LSTMTape>();
-  *tape = {T, B, H, state.h, state.c, Matrix(T * B, G, Matrix::kUninitialized),
-           Matrix(T * B, H, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
+  *tape = {T, B, H, state.h, state.c, {}, {}, {}};
+  tape->acts = Matrix(T * B, G, Matrix::kUninitialized);
+  tape->cells = Matrix(T * B, H, Matrix::kUninitialized);
+  tape->tanh_c = Matrix(T * B, H, Matrix::kUninitialized);
   Matrix out(T * B, H, Matrix::kUninitialized);  // h_t, the layer output
   Matrix& acts = tape->acts;
 
@@ -49,17 +51,17 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     float* c = tape->cells.row(t * B);
     float* tc = tape->tanh_c.row(t * B);
     float* h = out.row(t * B);
-    #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
+#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
     for (int b = 0; b < B; ++b) {
       float* ab = a + static_cast<long>(b) * G;
       const float* ub = u + static_cast<long>(b) * G;
       const float* bb = bias.data();
-      #pragma omp simd
+#pragma omp simd
       for (int j = 0; j < H; ++j) {
         const int k = b * H + j;
-        const auto s = gates::lstm_cell<gates::FastMath>(
-            ab[j] + ub[j] + bb[j], ab[H + j] + ub[H + j] + bb[H + j], ab[2 * H + j] + ub[2 * H + j] + bb[2 * H + j],
-            ab[3 * H + j] + ub[3 * H + j] + bb[3 * H + j], c_prev[k]);
+        const auto s = gates::lstm_cell<gates::FastMath>(ab[j] + ub[j] + bb[j], ab[H + j] + ub[H + j] + bb[H + j],
+                                                         ab[2 * H + j] + ub[2 * H + j] + bb[2 * H + j],
+                                                         ab[3 * H + j] + ub[3 * H + j] + bb[3 * H + j], c_prev[k]);
         ab[j] = s.i, ab[H + j] = s.f, ab[2 * H + j] = s.g, ab[3 * H + j] = s.o;
         c[k] = s.c, tc[k] = s.tanh_c, h[k] = s.h;
       }
@@ -88,11 +90,11 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
       const float* tc = tape->tanh_c.row(t * B);
       const float* dy = dY.row(t * B);
       float* dg = dG.row(t * B);
-      #pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
+#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
       for (int b = 0; b < B; ++b) {
         const float* ab = a + static_cast<long>(b) * G;
         float* dgb = dg + static_cast<long>(b) * G;
-        #pragma omp simd
+#pragma omp simd
         for (int j = 0; j < H; ++j) {
           const int k = b * H + j;
           const auto d = gates::lstm_cell_backward(ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j], tc[k], c_prev[k],

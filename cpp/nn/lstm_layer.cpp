@@ -8,9 +8,7 @@ namespace lmn {
 
 LSTMLayer::LSTMLayer(int input_size, int hidden_size, Rng& rng) : RecurrentLayer(input_size, hidden_size, 4, rng) {}
 
-RecurrentState LSTMLayer::zero_state(int B) const {
-  return {Matrix(B, hidden_size_), Matrix(B, hidden_size_)};
-}
+RecurrentState LSTMLayer::zero_state(int B) const { return {Matrix(B, hidden_size_), Matrix(B, hidden_size_)}; }
 
 Var LSTMLayer::forward_reference(const Var& x, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_;

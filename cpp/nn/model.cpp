@@ -4,7 +4,6 @@
 #include <cstring>
 #include <stdexcept>
 
-
 namespace lmn {
 
 std::string cell_name(CellType cell) { return cell == CellType::LSTM ? "lstm" : "gru"; }

@@ -15,8 +15,8 @@
 namespace lmn {
 
 enum class CellType { LSTM, GRU };
-std::string cell_name(CellType cell);               // "lstm" / "gru"
-CellType parse_cell(const std::string& name);       // throws on anything else
+std::string cell_name(CellType cell);          // "lstm" / "gru"
+CellType parse_cell(const std::string& name);  // throws on anything else
 
 struct ModelConfig {
   CellType cell = CellType::LSTM;

@@ -39,9 +39,8 @@ Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState&
     throw ShapeError("recurrent layer: need T > 0 and B > 0, got T=" + std::to_string(T) + " B=" + std::to_string(B));
   }
   if (x->value.rows() != T * B || x->value.cols() != input_size_) {
-    throw ShapeError("recurrent layer: input " + x->value.shape_str() + " should be (" + std::to_string(T * B) +
-                     ", " + std::to_string(input_size_) + ") for T=" + std::to_string(T) +
-                     " B=" + std::to_string(B));
+    throw ShapeError("recurrent layer: input " + x->value.shape_str() + " should be (" + std::to_string(T * B) + ", " +
+                     std::to_string(input_size_) + ") for T=" + std::to_string(T) + " B=" + std::to_string(B));
   }
   require_state(B, state);
   if (!fused) return forward_reference(x, T, B, state);

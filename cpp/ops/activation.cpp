@@ -13,9 +13,8 @@ Var sigmoid(const Var& x) {
 }
 
 Var tanh(const Var& x) {
-  return make_op(lmn::tanh(x->value), {x}, "tanh", [](Node& self) {
-    accumulate_grad(*self.parents[0], tanh_grad_from_output(self.value, self.grad));
-  });
+  return make_op(lmn::tanh(x->value), {x}, "tanh",
+                 [](Node& self) { accumulate_grad(*self.parents[0], tanh_grad_from_output(self.value, self.grad)); });
 }
 
 Var relu(const Var& x) {
@@ -36,8 +35,8 @@ Var log(const Var& x) {
   Matrix out(x->value.rows(), x->value.cols());
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (!(x->value[i] > 0.0f)) {
-      throw std::domain_error("log: input must be positive, found " + std::to_string(x->value[i]) +
-                              " at flat index " + std::to_string(i));
+      throw std::domain_error("log: input must be positive, found " + std::to_string(x->value[i]) + " at flat index " +
+                              std::to_string(i));
     }
     out[i] = std::log(x->value[i]);
   }

@@ -35,8 +35,7 @@ Var scale(const Var& a, float s) {
 Var add_scalar(const Var& a, float s) {
   Matrix out = a->value;
   for (std::size_t i = 0; i < out.size(); ++i) out[i] += s;
-  return make_op(std::move(out), {a}, "add_scalar",
-                 [](Node& self) { accumulate_grad(*self.parents[0], self.grad); });
+  return make_op(std::move(out), {a}, "add_scalar", [](Node& self) { accumulate_grad(*self.parents[0], self.grad); });
 }
 
 Var add_bias(const Var& x, const Var& bias) {

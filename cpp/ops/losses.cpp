@@ -28,22 +28,22 @@ Var bce_loss(const Var& probability, const Matrix& target) {
   double total = 0.0;
   for (std::size_t i = 0; i < p.size(); ++i) {
     if (!(p[i] >= 0.0f && p[i] <= 1.0f)) {
-      throw std::domain_error("bce_loss: probability " + std::to_string(p[i]) + " at flat index " +
-                              std::to_string(i) + " is outside [0, 1]");
+      throw std::domain_error("bce_loss: probability " + std::to_string(p[i]) + " at flat index " + std::to_string(i) +
+                              " is outside [0, 1]");
     }
-    total -= target[i] * std::max(std::log(p[i]), -100.0f) + (1.0f - target[i]) * std::max(std::log(1.0f - p[i]), -100.0f);
+    total -=
+        target[i] * std::max(std::log(p[i]), -100.0f) + (1.0f - target[i]) * std::max(std::log(1.0f - p[i]), -100.0f);
   }
   const float n = static_cast<float>(std::max<std::size_t>(p.size(), 1));
-  return make_op(Matrix(1, 1, static_cast<float>(total) / n), {probability}, "bce_loss",
-                 [target, n](Node& self) {
-                   const Matrix& p = self.parents[0]->value;
-                   Matrix g(p.rows(), p.cols());
-                   for (std::size_t i = 0; i < g.size(); ++i) {
-                     const float denom = std::max(p[i] * (1.0f - p[i]), kEps);
-                     g[i] = self.grad[0] * (p[i] - target[i]) / denom / n;
-                   }
-                   accumulate_grad(*self.parents[0], g);
-                 });
+  return make_op(Matrix(1, 1, static_cast<float>(total) / n), {probability}, "bce_loss", [target, n](Node& self) {
+    const Matrix& p = self.parents[0]->value;
+    Matrix g(p.rows(), p.cols());
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      const float denom = std::max(p[i] * (1.0f - p[i]), kEps);
+      g[i] = self.grad[0] * (p[i] - target[i]) / denom / n;
+    }
+    accumulate_grad(*self.parents[0], g);
+  });
 }
 
 Var bce_with_logits_loss(const Var& logits, const Matrix& target) {
@@ -67,8 +67,7 @@ Var bce_with_logits_loss(const Var& logits, const Matrix& target) {
 Var cross_entropy_loss(const Var& logits, const std::vector<int>& targets) {
   const Matrix& z = logits->value;
   if (static_cast<int>(targets.size()) != z.rows()) {
-    throw ShapeError("cross_entropy_loss: " + std::to_string(targets.size()) + " targets for logits " +
-                     z.shape_str());
+    throw ShapeError("cross_entropy_loss: " + std::to_string(targets.size()) + " targets for logits " + z.shape_str());
   }
   int counted = 0;
   for (int r = 0; r < z.rows(); ++r) {

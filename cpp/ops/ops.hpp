@@ -28,7 +28,7 @@ Var sigmoid(const Var& x);
 Var tanh(const Var& x);
 Var relu(const Var& x);
 Var exp(const Var& x);
-Var log(const Var& x);  // requires x > 0
+Var log(const Var& x);          // requires x > 0
 Var softmax(const Var& x);      // row-wise
 Var log_softmax(const Var& x);  // row-wise
 

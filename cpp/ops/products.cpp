@@ -35,7 +35,8 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     // y = x W^T + b:  dx = dy W,  dW = dy^T x,  db = column sums of dy
     if (in.requires_grad) matmul_into(in.grad_buffer(), self.grad, weight.value, false, false, 1.0f, 1.0f);
     if (weight.requires_grad) matmul_into(weight.grad_buffer(), self.grad, in.value, true, false, 1.0f, 1.0f);
-    if (self.parents.size() > 2 && self.parents[2]->requires_grad) accumulate_grad(*self.parents[2], sum_rows(self.grad));
+    if (self.parents.size() > 2 && self.parents[2]->requires_grad)
+      accumulate_grad(*self.parents[2], sum_rows(self.grad));
   });
 }
 

@@ -26,8 +26,8 @@ constexpr int KC = 256;  // depth of one packed block: A micro-panel + B panel s
 // acc (MR x NR) = sum_k a[k][0..MR) (outer) b[k][0..NR); then C += alpha * acc,
 // or C = alpha * acc when `overwrite` (the first depth block of a beta = 0
 // product: C is never read, so whatever it held cannot leak through).
-void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int m_valid,
-                  int n_valid, bool overwrite) {
+void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int m_valid, int n_valid,
+                  bool overwrite) {
   vfloat acc[MR][2] = {};
   for (int k = 0; k < kc; ++k) {
     const vfloat b0 = load(b + k * NR);
@@ -129,16 +129,16 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
           pack_a_panel(A, lda, trans_a, M, i0, k0, kc, panel);
           packed_ip = ip;
         }
-        micro_kernel(kc, panel, B.panel(k0, jp), alpha, C + static_cast<long>(i0) * ldc + j0, ldc,
-                     std::min(MR, M - i0), std::min(NR, N - j0), overwrite && k0 == 0);
+        micro_kernel(kc, panel, B.panel(k0, jp), alpha, C + static_cast<long>(i0) * ldc + j0, ldc, std::min(MR, M - i0),
+                     std::min(NR, N - j0), overwrite && k0 == 0);
       }
     }
   }
 }
 
 // One row of op(A) times op(B): generation at batch 1 lives here.
-void gemv_row(bool trans_a, bool trans_b, int N, int K, float alpha, const float* A, int lda, const float* B,
-              int ldb, float* C) {
+void gemv_row(bool trans_a, bool trans_b, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+              float* C) {
   // The single row of op(A) is strided when A is transposed; gather it once.
   thread_local std::vector<float> row;
   row.resize(K);
@@ -227,8 +227,8 @@ const float* PackedMatrix::panel(int k0, int p) const {
   return data_.data() + static_cast<long>(k0) * padded_cols_ + static_cast<long>(p) * kc * NR;
 }
 
-void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta,
-                 float* C, int ldc) {
+void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta, float* C,
+                 int ldc) {
   require_gemm_args(M, B.cols(), B.depth());
   apply_thread_setting();
   if (M == 0 || B.cols() == 0) return;

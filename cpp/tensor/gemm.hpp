@@ -11,8 +11,8 @@ namespace lmn {
 // C (M, N) = alpha * op(A) * op(B) + beta * C, all row-major.
 // op(A) is (M, K): A is stored (M, K) or, when trans_a, (K, M); likewise B.
 // beta == 0 overwrites C (NaNs already in C do not leak through).
-void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-          const float* B, int ldb, float beta, float* C, int ldc);
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+          int ldb, float beta, float* C, int ldc);
 void gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                     const float* B, int ldb, float beta, float* C, int ldc);
 
@@ -31,8 +31,8 @@ class PackedMatrix {
 };
 
 // C (M, N) = alpha * op(A) * B + beta * C for a packed B.
-void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta,
-                 float* C, int ldc);
+void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta, float* C,
+                 int ldc);
 
 // op(a) * op(b) with shape checks naming both shapes.
 Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a = false, bool trans_b = false);

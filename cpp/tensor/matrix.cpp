@@ -13,15 +13,14 @@ std::size_t checked_count(int rows, int cols) {
 
 }  // namespace
 
-Matrix::Matrix(int rows, int cols, float fill)
-    : rows_(rows), cols_(cols), data_(checked_count(rows, cols), fill) {}
+Matrix::Matrix(int rows, int cols, float fill) : rows_(rows), cols_(cols), data_(checked_count(rows, cols), fill) {}
 
 Matrix::Matrix(int rows, int cols, Uninitialized) : rows_(rows), cols_(cols), data_(checked_count(rows, cols)) {}
 
 Matrix::Matrix(int rows, int cols, const std::vector<float>& values) : rows_(rows), cols_(cols) {
   if (values.size() != checked_count(rows, cols)) {
-    throw ShapeError("Matrix: " + std::to_string(values.size()) + " values cannot fill shape (" +
-                     std::to_string(rows) + ", " + std::to_string(cols) + ")");
+    throw ShapeError("Matrix: " + std::to_string(values.size()) + " values cannot fill shape (" + std::to_string(rows) +
+                     ", " + std::to_string(cols) + ")");
   }
   data_.assign(values.begin(), values.end());
 }
@@ -30,7 +29,13 @@ Matrix::Matrix(int rows, int cols, const float* values)
     : rows_(rows), cols_(cols), data_(values, values + checked_count(rows, cols)) {}
 
 std::string Matrix::shape_str() const {
-  return "(" + std::to_string(rows_) + ", " + std::to_string(cols_) + ")";
+  // Appended piece by piece: GCC 12's -Wrestrict misfires on "(" + std::string at -O3.
+  std::string out = "(";
+  out += std::to_string(rows_);
+  out += ", ";
+  out += std::to_string(cols_);
+  out += ")";
+  return out;
 }
 
 void Matrix::fill(float value) { std::fill(data_.begin(), data_.end(), value); }

@@ -47,7 +47,7 @@ class Matrix {
   Matrix(int rows, int cols, float fill = 0.0f);
   Matrix(int rows, int cols, Uninitialized);
   Matrix(int rows, int cols, const std::vector<float>& values);  // checks the count
-  Matrix(int rows, int cols, const float* values);                // copies rows * cols floats
+  Matrix(int rows, int cols, const float* values);               // copies rows * cols floats
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }

@@ -54,8 +54,8 @@ void axpy(Matrix& a, float s, const Matrix& b) {
 
 Matrix add_row_vector(const Matrix& x, const Matrix& bias) {
   if (bias.rows() != 1 || bias.cols() != x.cols()) {
-    throw ShapeError("add_row_vector: bias shape " + bias.shape_str() + " does not broadcast over " +
-                     x.shape_str() + " (expected (1, " + std::to_string(x.cols()) + "))");
+    throw ShapeError("add_row_vector: bias shape " + bias.shape_str() + " does not broadcast over " + x.shape_str() +
+                     " (expected (1, " + std::to_string(x.cols()) + "))");
   }
   Matrix out(x.rows(), x.cols());
   for (int r = 0; r < x.rows(); ++r) {

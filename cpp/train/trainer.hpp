@@ -30,8 +30,8 @@ struct TrainConfig {
   float clip_value = 0.0f;  // 0: off
   int lr_step_epochs = 0;   // halve (lr_gamma) every N epochs; 0: constant
   float lr_gamma = 0.5f;
-  int patience = 0;         // early stopping on val loss; 0: off
-  bool restore_best = true; // with early stopping, end on the best weights
+  int patience = 0;          // early stopping on val loss; 0: off
+  bool restore_best = true;  // with early stopping, end on the best weights
   std::uint64_t seed = 0;
   bool fused = true;
 };

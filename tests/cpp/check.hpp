@@ -50,34 +50,36 @@ inline int run_all() {
 
 }  // namespace check
 
-#define TEST(name)                                           \
-  static void name();                                        \
-  static check::Register name##_registration(#name, name);   \
+#define TEST(name)                                         \
+  static void name();                                      \
+  static check::Register name##_registration(#name, name); \
   static void name()
 
-#define CHECK(cond) \
-  do { if (!(cond)) check::fail(__FILE__, __LINE__, #cond); } while (0)
+#define CHECK(cond)                                      \
+  do {                                                   \
+    if (!(cond)) check::fail(__FILE__, __LINE__, #cond); \
+  } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                                        \
-  do {                                                                                               \
-    const double check_a = (a), check_b = (b);                                                       \
-    if (!(std::fabs(check_a - check_b) <= (tol)))                                                    \
-      check::fail(__FILE__, __LINE__, std::string(#a " = ") + std::to_string(check_a) + ", " #b " = " + \
-                                          std::to_string(check_b));                                  \
+#define CHECK_NEAR(a, b, tol)                                                                                 \
+  do {                                                                                                        \
+    const double check_a = (a), check_b = (b);                                                                \
+    if (!(std::fabs(check_a - check_b) <= (tol)))                                                             \
+      check::fail(__FILE__, __LINE__,                                                                         \
+                  std::string(#a " = ") + std::to_string(check_a) + ", " #b " = " + std::to_string(check_b)); \
   } while (0)
 
 // Passes only if `expr` throws E whose message contains `fragment`.
-#define CHECK_THROWS(E, expr, fragment)                                                             \
-  do {                                                                                              \
-    bool check_thrown = false;                                                                      \
-    try {                                                                                           \
-      (void)(expr);                                                                                 \
-    } catch (const E& e) {                                                                          \
-      check_thrown = true;                                                                          \
-      if (std::string(e.what()).find(fragment) == std::string::npos)                                \
+#define CHECK_THROWS(E, expr, fragment)                                                                      \
+  do {                                                                                                       \
+    bool check_thrown = false;                                                                               \
+    try {                                                                                                    \
+      (void)(expr);                                                                                          \
+    } catch (const E& e) {                                                                                   \
+      check_thrown = true;                                                                                   \
+      if (std::string(e.what()).find(fragment) == std::string::npos)                                         \
         check::fail(__FILE__, __LINE__, std::string("message '") + e.what() + "' lacks '" + fragment + "'"); \
-    }                                                                                               \
-    if (!check_thrown) check::fail(__FILE__, __LINE__, #expr " did not throw " #E);                 \
+    }                                                                                                        \
+    if (!check_thrown) check::fail(__FILE__, __LINE__, #expr " did not throw " #E);                          \
   } while (0)
 
 #define TEST_MAIN() \

@@ -1,6 +1,6 @@
 // The fused kernels' exp/sigmoid/tanh against libm over the whole range.
-#include "check.hpp"
 #include "base/fast_math.hpp"
+#include "check.hpp"
 
 TEST(exp_is_within_a_few_ulp) {
   double worst = 0.0;

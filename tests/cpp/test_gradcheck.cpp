@@ -1,6 +1,6 @@
 // Every differentiable op against central finite differences.
-#include "check.hpp"
 #include "autodiff/gradcheck.hpp"
+#include "check.hpp"
 #include "nn/model.hpp"
 #include "ops/ops.hpp"
 #include "tensor/init.hpp"
@@ -19,7 +19,8 @@ Var param(int rows, int cols, float low = -1.0f, float high = 1.0f) {
 
 // Projects a matrix-valued op to a scalar with fixed random weights, so
 // every output element's gradient matters (and differently).
-std::function<Var(const std::vector<Var>&)> projected(std::function<Var(const std::vector<Var>&)> op, int rows, int cols) {
+std::function<Var(const std::vector<Var>&)> projected(std::function<Var(const std::vector<Var>&)> op, int rows,
+                                                      int cols) {
   auto weights = make_leaf(uniform_matrix(rows, cols, 1.0f, rng));
   return [op, weights](const std::vector<Var>& in) { return sum(multiply(op(in), weights)); };
 }
@@ -62,11 +63,13 @@ TEST(linear_algebra_ops) {
   expect_ok(gradcheck(projected([](auto& v) { return transpose(v[0]); }, 4, 3), ab), "transpose");
   const std::vector<int> tokens{2, 0, 2, 4};
   std::vector<Var> table_weight{param(5, 3), param(6, 3)};
-  expect_ok(gradcheck(projected([tokens](auto& v) { return token_projection(v[0], v[1], tokens); }, 4, 6),
-                      table_weight), "token_projection");
+  expect_ok(
+      gradcheck(projected([tokens](auto& v) { return token_projection(v[0], v[1], tokens); }, 4, 6), table_weight),
+      "token_projection");
   std::vector<Var> one_hot_weight{param(6, 5)};
-  expect_ok(gradcheck(projected([tokens](auto& v) { return token_projection(nullptr, v[0], tokens); }, 4, 6),
-                      one_hot_weight), "token_projection one-hot");
+  expect_ok(
+      gradcheck(projected([tokens](auto& v) { return token_projection(nullptr, v[0], tokens); }, 4, 6), one_hot_weight),
+      "token_projection one-hot");
   std::vector<Var> xwb{param(3, 4), param(6, 4), param(1, 6)};
   expect_ok(gradcheck(projected([](auto& v) { return linear(v[0], v[1], v[2]); }, 3, 6), xwb), "linear");
 }
@@ -93,7 +96,14 @@ TEST(reduction_ops) {
 TEST(dropout_op_with_a_fixed_mask) {
   std::vector<Var> x{param(4, 5)};
   // The same seed each call gives the same mask, so the function is smooth.
-  expect_ok(gradcheck(projected([](auto& v) { Rng r(99); return dropout(v[0], 0.3f, true, r); }, 4, 5), x), "dropout");
+  expect_ok(gradcheck(projected(
+                          [](auto& v) {
+                            Rng r(99);
+                            return dropout(v[0], 0.3f, true, r);
+                          },
+                          4, 5),
+                      x),
+            "dropout");
 }
 
 TEST(losses) {
@@ -122,8 +132,10 @@ TEST(fused_recurrent_layers) {
   for (CellType cell : {CellType::LSTM, CellType::GRU}) {
     Rng init(5);
     std::unique_ptr<RecurrentLayer> layer;
-    if (cell == CellType::LSTM) layer = std::make_unique<LSTMLayer>(3, 4, init);
-    else layer = std::make_unique<GRULayer>(3, 4, init);
+    if (cell == CellType::LSTM)
+      layer = std::make_unique<LSTMLayer>(3, 4, init);
+    else
+      layer = std::make_unique<GRULayer>(3, 4, init);
     for (auto& b : {layer->bias_ih, layer->bias_hh})
       for (std::size_t i = 0; i < b->value.size(); ++i) b->value[i] = init.uniform(-0.5f, 0.5f);
     const int T = 4, B = 2;

@@ -1,9 +1,9 @@
 // The fused sequence path against the reference composition of primitive
 // ops: same logits, same loss, same gradient for every parameter.
-#include "check.hpp"
 #include "base/parallel.hpp"
-#include "tensor/gemm.hpp"
+#include "check.hpp"
 #include "nn/model.hpp"
+#include "tensor/gemm.hpp"
 
 using namespace lmn;
 
@@ -51,8 +51,9 @@ void compare(const ModelConfig& config, int T, int B, bool training) {
     const float scale = std::max(max_abs(reference.grads[i]), 1e-6f);
     const float rel = max_abs(subtract(fused.grads[i], reference.grads[i])) / scale;
     if (!(rel < 1e-4f)) {
-      check::fail(__FILE__, __LINE__, cell_name(config.cell) + " " + model.named_parameters()[i].first +
-                                          " relative error " + std::to_string(rel));
+      check::fail(
+          __FILE__, __LINE__,
+          cell_name(config.cell) + " " + model.named_parameters()[i].first + " relative error " + std::to_string(rel));
     }
   }
   for (std::size_t l = 0; l < fused.final_state.size(); ++l) {

@@ -3,8 +3,8 @@
 #include "base/parallel.hpp"
 #include "check.hpp"
 #include "tensor/gemm.hpp"
-#include "tensor/matrix.hpp"
 #include "tensor/init.hpp"
+#include "tensor/matrix.hpp"
 #include "tensor/matrix_math.hpp"
 
 using namespace lmn;
@@ -96,11 +96,11 @@ void check_against_reference(const std::vector<std::array<int, 3>>& shapes, floa
 
 TEST(fast_gemm_matches_reference) {
   for (float beta : {0.3f, 0.0f}) {  // beta = 0 overwrites C without reading it
-    check_against_reference({{1, 1, 1}, {1, 37, 19}, {7, 5, 3}, {13, 70, 300}, {64, 512, 128}, {130, 33, 600},
-                             {6, 32, 256}},
-                            0.7f, beta, [beta](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
-                              gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), beta, C.data(), N);
-                            });
+    check_against_reference(
+        {{1, 1, 1}, {1, 37, 19}, {7, 5, 3}, {13, 70, 300}, {64, 512, 128}, {130, 33, 600}, {6, 32, 256}}, 0.7f, beta,
+        [beta](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
+          gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), beta, C.data(), N);
+        });
   }
 }
 

@@ -5,11 +5,11 @@
 #include <limits>
 
 #include "base/bfloat16.hpp"
-#include "check.hpp"
 #include "base/parallel.hpp"
-#include "tensor/gemm.hpp"
-#include "nn/model.hpp"
+#include "check.hpp"
 #include "generate/stepper.hpp"
+#include "nn/model.hpp"
+#include "tensor/gemm.hpp"
 
 using namespace lmn;
 
@@ -73,8 +73,8 @@ TEST(bfloat16_rounds_to_nearest_even) {
   const auto round_trip = [](float x) { return to_float(to_bfloat16(x)); };
   CHECK(round_trip(1.0f) == 1.0f);
   CHECK(round_trip(-3.5f) == -3.5f);
-  CHECK(round_trip(1.0f + 0x1p-8f) == 1.0f);                   // halfway: down to the even neighbour
-  CHECK(round_trip(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);     // halfway: up to the even neighbour
+  CHECK(round_trip(1.0f + 0x1p-8f) == 1.0f);                       // halfway: down to the even neighbour
+  CHECK(round_trip(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);         // halfway: up to the even neighbour
   CHECK(round_trip(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f);  // past halfway: up
   CHECK(std::isnan(round_trip(std::numeric_limits<float>::quiet_NaN())));
   CHECK(round_trip(std::numeric_limits<float>::infinity()) == std::numeric_limits<float>::infinity());
@@ -93,8 +93,8 @@ TEST(bfloat16_stepper_computes_the_rounded_model) {
   for_each_model([](const SequenceModel& model) {
     // The weights a bfloat16 Stepper reads are rounded; biases and the first
     // layer's input table stay float32.
-    const SequenceModel rounded = random_model(model.config().cell, model.config().embedding_dim,
-                                               model.config().hidden_size);
+    const SequenceModel rounded =
+        random_model(model.config().cell, model.config().embedding_dim, model.config().hidden_size);
     for (const auto& [name, p] : rounded.named_parameters()) {
       const bool read_rounded = name == "fc.weight" || name.find("weight_hh") != std::string::npos ||
                                 (name.find("weight_ih") != std::string::npos && name.back() != '0');
@@ -113,7 +113,7 @@ TEST(bfloat16_stepper_computes_the_rounded_model) {
           worst_vs_exact = std::max(worst_vs_exact, std::abs(step_logits[v] - exact(t, v)));
         }
       }
-      CHECK(worst_vs_exact > 0.0f);  // the rounding is real...
+      CHECK(worst_vs_exact > 0.0f);   // the rounding is real...
       CHECK(worst_vs_exact < 2e-2f);  // ...and small
     }
     set_num_threads(1);

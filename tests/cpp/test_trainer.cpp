@@ -53,7 +53,7 @@ TEST(windows_cover_every_target_once) {
   const Batch b = make_batch(data, windows, 0, 8);
   CHECK(b.B == 3 && b.T == 3 && b.counted == 7);
   CHECK(b.inputs[0 * 3 + 1] == 4 && b.targets[0 * 3 + 1] == 5);  // second window starts at 4
-  CHECK(b.targets[1 * 3 + 2] == kIgnoreIndex);                     // padding of the short window
+  CHECK(b.targets[1 * 3 + 2] == kIgnoreIndex);                   // padding of the short window
 }
 
 TEST(lstm_learns_a_repeating_pattern_to_near_zero_loss) {
@@ -138,7 +138,10 @@ TEST(epoch_callback_sees_each_epoch_and_can_stop) {
   TrainingState state;
   std::vector<int> seen;
   FitCallbacks callbacks;
-  callbacks.on_epoch = [&](const EpochStats& e) { seen.push_back(e.epoch); return e.epoch < 2; };
+  callbacks.on_epoch = [&](const EpochStats& e) {
+    seen.push_back(e.epoch);
+    return e.epoch < 2;
+  };
   const FitResult r = fit(model, state, small_config(5), repeating_pattern(4, 20), {}, callbacks);
   CHECK((seen == std::vector<int>{1, 2}));
   CHECK(r.interrupted && r.history.size() == 2 && state.epochs_done == 2);
