@@ -2,7 +2,9 @@
 // the two families of bindings (tensor_bindings.cpp, model_bindings.cpp).
 #include <malloc.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include "base/cpu_info.hpp"
 #include "base/parallel.hpp"
 #include "io/checkpoint.hpp"
 #include "tensor/gemm.hpp"
@@ -47,6 +49,26 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_num_threads", &lmn::set_num_threads, py::arg("n"),
         "Threads used by the matrix kernels (default: LSTMININET_NUM_THREADS or all cores).");
   m.def("get_num_threads", &lmn::get_num_threads);
+  m.def(
+      "build_config",
+      [] {
+        const lmn::BuildInfo build = lmn::build_info();
+        const lmn::CpuInfo cpu = lmn::cpu_info();
+        py::dict out;
+        out["compiler"] = build.compiler;
+        out["simd"] = build.simd;
+        out["simd_floats"] = build.simd_floats;
+        out["native"] = build.native;
+        out["openmp"] = build.openmp;
+        out["gemm_kernel"] = lmn::gemm_kernel_name();
+        out["cpu_brand"] = cpu.brand;
+        out["cpu_family"] = cpu.family;
+        out["cpu_model"] = cpu.model;
+        out["cpu_features"] = cpu.features;
+        out["threads"] = lmn::get_num_threads();
+        return out;
+      },
+      "What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config()).");
   bind_tensor(m);
   bind_model(m);
 }

@@ -254,6 +254,10 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
   multiply_packed(trans_a, M, alpha, A, lda, packed, C, ldc, beta == 0.0f);
 }
 
+std::string gemm_kernel_name() {
+  return std::to_string(MR) + "x" + std::to_string(NR) + " micro-tiles, depth blocks of " + std::to_string(KC);
+}
+
 Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a, bool trans_b) {
   const int M = trans_a ? a.cols() : a.rows();
   const int N = trans_b ? b.rows() : b.cols();

@@ -2,6 +2,7 @@
 // The single front door for matrix products. `gemm` dispatches to a packed,
 // cache-blocked, SIMD, multi-threaded kernel; `gemm_reference` is the plain
 // triple loop kept to test it against.
+#include <string>
 #include <vector>
 
 #include "tensor/matrix.hpp"
@@ -33,6 +34,9 @@ class PackedMatrix {
 // C (M, N) = alpha * op(A) * B + beta * C for a packed B.
 void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta, float* C,
                  int ldc);
+
+// The kernel's shape, for show_config(): "6x32 micro-tiles, depth blocks of 256".
+std::string gemm_kernel_name();
 
 // op(a) * op(b) with shape checks naming both shapes.
 Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a = false, bool trans_b = false);

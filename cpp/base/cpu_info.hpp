@@ -1,0 +1,26 @@
+#pragma once
+// What the kernels were compiled for, and what the CPU running them can do:
+// for show_config(), and so a user sees when a portable build leaves
+// AVX-512 unused.
+#include <string>
+#include <vector>
+
+namespace lmn {
+
+struct CpuInfo {
+  std::string brand;                  // the CPU's own name ("AMD EPYC 9B45", "Intel(R) Xeon(R) ...")
+  int family = 0, model = 0;          // x86 display family and model (0 elsewhere)
+  std::vector<std::string> features;  // of those the kernels could use: avx2, fma, avx512f, ...
+};
+CpuInfo cpu_info();
+
+struct BuildInfo {
+  std::string compiler;  // name and version
+  std::string simd;      // the instruction set the SIMD kernels were compiled for
+  int simd_floats = 0;   // floats per SIMD register
+  bool native = false;   // built with -march=native (runs only on CPUs like the build machine's)
+  int openmp = 0;        // OpenMP version (yyyymm), 0 without OpenMP
+};
+BuildInfo build_info();
+
+}  // namespace lmn
