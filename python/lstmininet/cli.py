@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .model import GENERATION_PRECISIONS
+from ._core import set_num_threads
+from .datasets import load_melodies
+from .midi import write_midi, write_musicxml
+from .model import GENERATION_PRECISIONS, GRU, LSTM, load
+from .plots import plot_loss_curves, plot_piano_roll
+from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
 
 _USER_ERRORS = (ValueError, IndexError, OSError, TypeError, KeyError)
 
@@ -26,8 +31,6 @@ class CommandError(Exception):
 
 def _load_training_data(args, tokenizer=None):
     """Token-id sequences and the tokenizer, from melodies or plain text."""
-    from .tokenizers import CharTokenizer, MelodyTokenizer
-
     if args.text:
         text = Path(args.data).read_text(encoding="utf-8")
         if not text:
@@ -37,8 +40,6 @@ def _load_training_data(args, tokenizer=None):
         ids = tokenizer.encode(text)
         chunk = 10 * args.seq_len + 1
         return [ids[i:i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
-
-    from .datasets import load_melodies
 
     melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose,
                              progress=not args.quiet)
@@ -72,9 +73,6 @@ def _companion(model_path: str, suffix: str) -> Path:
 # -- commands ------------------------------------------------------------------
 
 def cmd_train(args) -> int:
-    from . import GRU, LSTM, load, set_num_threads
-    from .plots import plot_loss_curves
-
     if args.threads:
         set_num_threads(args.threads)
     history_path = _companion(args.out, ".history.json")
@@ -119,9 +117,6 @@ def cmd_train(args) -> int:
 
 
 def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) -> None:
-    from .midi import write_midi, write_musicxml
-    from .plots import plot_piano_roll
-
     def numbered(path: str) -> Path:
         p = Path(path)
         return p if args.count == 1 else p.with_name(f"{p.stem}_{index + 1}{p.suffix}")
@@ -138,9 +133,6 @@ def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) 
 
 
 def cmd_generate(args) -> int:
-    from . import load
-    from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
-
     model = load(args.model)
     tokenizer = model.tokenizer
     if tokenizer is None:
@@ -176,8 +168,6 @@ def cmd_generate(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from . import load
-
     model = load(args.model)
     if model.tokenizer is None:
         raise CommandError(f"{args.model} carries no tokenizer to encode {args.data} with")
@@ -191,8 +181,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from . import load
-
     model = load(args.model)
     c = model.config
     params = sum(v.size for v in model.state_dict().values())

@@ -20,6 +20,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .scores import CONVERSION_VERSION
+
 CACHE_FORMAT_VERSION = 1
 CACHE_DIR_ENV = "LSTMININET_CACHE_DIR"
 
@@ -34,8 +36,6 @@ def default_cache_dir() -> Path:
 def cache_key(files: list[Path], settings: dict) -> str:
     """Hash identifying one corpus conversion; changes whenever its inputs do."""
     import music21
-
-    from .music21_loading import CONVERSION_VERSION
 
     stamps = []
     for path in files:

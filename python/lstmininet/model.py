@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import _core
+from .tokenizers import tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16")
@@ -338,8 +339,6 @@ class _RecurrentModel:
         model.seed = int(metadata.get("seed", 0))
         model.tokenizer = None
         if metadata.get("tokenizer"):
-            from .tokenizers import tokenizer_from_dict
-
             model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
         return model
 

@@ -15,7 +15,7 @@ from lstmininet.datasets import (
     split_dataset,
     transpose_melody,
 )
-from lstmininet.music21_loading import LoadReport, score_to_tokens
+from lstmininet.scores import LoadReport, score_to_tokens, tokens_to_stream
 from lstmininet.tokenizers import MelodyTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -262,8 +262,6 @@ def test_cache_notices_an_edited_file_and_survives_a_damaged_entry(tmp_path):
 
 
 def test_transpose_to_c_major_or_a_minor(tmp_path):
-    from lstmininet.midi import tokens_to_stream
-
     melodies, report = load_melodies_with_report(
         SMALL_CORPUS, transpose="C", cache_dir=tmp_path, progress=False
     )
