@@ -9,14 +9,14 @@ module          holds                                                      impor
 _core           the compiled C++ core (numerics), see ``_core.pyi``        --
 melody          grid grammar: ``r``/``_`` tokens, validation,              --
                 transposition, Melody.txt read/write
-splits          train/validation/test split                                --
+splits          the one train/validation/test split                        --
 tokenizers      token <-> id vocabularies (melody, char)                   melody
 scores          music21 scores <-> grid tokens, loading score files        melody
 midi            MIDI / MusicXML files                                      melody, scores
 corpus_cache    on-disk cache of converted score corpora                   scores
 datasets        ``load_melodies``: Melody.txt, scores, corpora             melody, scores,
                                                                            corpus_cache, splits
-model           ``LSTM``, ``GRU``                                          _core, tokenizers
+model           ``LSTM``, ``GRU``                                          _core, splits, tokenizers
 plots           loss curves, piano rolls (matplotlib)                      melody
 cli             the ``lstmininet`` command                                 all of the above
 ==============  =========================================================  ==========================

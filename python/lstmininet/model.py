@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import _core
+from .splits import split_dataset
 from .tokenizers import tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
@@ -69,21 +70,6 @@ def _as_sequences(data, what: str) -> list[list[int]]:
     if not sequences:
         raise ValueError(f"{what} is empty")
     return sequences
-
-
-def _split_validation(sequences: list[list[int]], fraction: float, seed: int):
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {fraction}")
-    if fraction == 0.0:
-        return sequences, []
-    count = max(1, round(len(sequences) * fraction))
-    if count >= len(sequences):
-        raise ValueError(f"val_fraction={fraction} leaves no training data from {len(sequences)} sequences")
-    order = np.random.default_rng(seed).permutation(len(sequences))
-    held_out = set(order[:count].tolist())
-    train = [s for i, s in enumerate(sequences) if i not in held_out]
-    val = [s for i, s in enumerate(sequences) if i in held_out]
-    return train, val
 
 
 _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "tokens_per_sec", "seconds", "lr")
@@ -226,7 +212,9 @@ class _RecurrentModel:
         Ctrl-C stops between batches and returns with `interrupted` set;
         so does `on_epoch(row)` returning False. With `patience`, training
         stops after that many epochs without a better validation loss and
-        ends on the best weights.
+        ends on the best weights. `val_fraction` holds out sequences with
+        `lstmininet.datasets.split_dataset(sequences, val_fraction, seed=seed)`,
+        so the held-out set is the one `split_dataset` gives for that seed.
         """
         train = _as_sequences(sequences, "sequences")
         seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
@@ -234,8 +222,10 @@ class _RecurrentModel:
             raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
             val = _as_sequences(val_data, "val_data")
+        elif val_fraction:
+            train, val, _ = split_dataset(train, val_fraction=float(val_fraction), seed=seed)
         else:
-            train, val = _split_validation(train, float(val_fraction), seed)
+            val = []
         options = dict(
             epochs=_check_int(epochs, "epochs", minimum=0), batch_size=_check_int(batch_size, "batch_size"),
             seq_len=_check_int(seq_len, "seq_len"), lr=float(lr), optimizer=str(optimizer), momentum=float(momentum),

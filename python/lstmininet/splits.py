@@ -1,4 +1,4 @@
-"""Train/validation/test splits.
+"""The one train/validation/test split, used by ``split_dataset`` and ``fit(val_fraction=...)``.
 
 Works on any sequence of items (melodies as token lists, token-id
 sequences, ...). Plain Python: no package or third-party imports.
@@ -40,7 +40,7 @@ def split_dataset(
     n_val, n_test = size(val_fraction), size(test_fraction)
     if count - n_val - n_test < 1:
         raise ValueError(
-            f"cannot split {count} melodies into val={n_val}, test={n_test} and a non-empty training set"
+            f"cannot split {count} sequences into val={n_val}, test={n_test} and a non-empty training set"
         )
     order = list(range(count))
     random.Random(seed).shuffle(order)

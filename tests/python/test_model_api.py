@@ -9,6 +9,7 @@ import pytest
 
 import lstmininet
 from lstmininet import GRU, LSTM
+from lstmininet.datasets import split_dataset
 
 
 def pattern(count=8, length=80, period=5):
@@ -50,6 +51,18 @@ def test_validation_fraction_and_history():
     assert len(history["val_loss"]) == 3 and all(np.isfinite(history["val_loss"]))
     with pytest.raises(ValueError, match="val_data or val_fraction"):
         model.fit(pattern(), epochs=1, val_data=pattern(2), val_fraction=0.1, progress=False)
+
+
+def test_val_fraction_holds_out_the_split_dataset_validation_set():
+    # fit(val_fraction=f, seed=s) trains and validates on exactly split_dataset(..., f, seed=s).
+    sequences = [[i % 5, (i + 1) % 5, (i + 2) % 5, i % 3, 4, 0, 1] for i in range(12)]
+    kwargs = dict(epochs=2, batch_size=4, seq_len=8, seed=7, progress=False)
+    by_fraction = LSTM(5, hidden_size=8, seed=1).fit(sequences, val_fraction=0.25, **kwargs)
+    split = split_dataset(sequences, val_fraction=0.25, seed=7)
+    by_split = LSTM(5, hidden_size=8, seed=1).fit(split.train, val_data=split.val, **kwargs)
+    assert len(split.val) == 3
+    assert by_fraction["val_loss"] == by_split["val_loss"]
+    assert by_fraction["train_loss"] == by_split["train_loss"]
 
 
 def test_early_stopping_restores_best_weights():
