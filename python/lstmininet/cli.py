@@ -29,6 +29,7 @@ class CommandError(Exception):
 
 # -- data --------------------------------------------------------------------
 
+
 def _load_training_data(args, tokenizer=None):
     """Token-id sequences and the tokenizer, from melodies or plain text."""
     if args.text:
@@ -39,10 +40,9 @@ def _load_training_data(args, tokenizer=None):
         # Plain text is one long sequence, cut into chapters so batches can shuffle.
         ids = tokenizer.encode(text)
         chunk = 10 * args.seq_len + 1
-        return [ids[i:i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
+        return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
-    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose,
-                             progress=not args.quiet)
+    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose, progress=not args.quiet)
     if tokenizer is None:
         tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
     sequences = []
@@ -72,6 +72,7 @@ def _companion(model_path: str, suffix: str) -> Path:
 
 # -- commands ------------------------------------------------------------------
 
+
 def cmd_train(args) -> int:
     if args.threads:
         set_num_threads(args.threads)
@@ -89,8 +90,15 @@ def cmd_train(args) -> int:
     else:
         sequences, tokenizer = _load_training_data(args)
         cls = {"lstm": LSTM, "gru": GRU}[args.cell]
-        model = cls(len(tokenizer), hidden_size=args.hidden, num_layers=args.layers,
-                    embedding_dim=args.embedding, dropout=args.dropout, seed=args.seed, tokenizer=tokenizer)
+        model = cls(
+            len(tokenizer),
+            hidden_size=args.hidden,
+            num_layers=args.layers,
+            embedding_dim=args.embedding,
+            dropout=args.dropout,
+            seed=args.seed,
+            tokenizer=tokenizer,
+        )
     tokens = sum(len(s) for s in sequences)
     print(f"{len(sequences)} sequences, {tokens:,} tokens, vocabulary {len(tokenizer)}; {model!r}", file=sys.stderr)
 
@@ -102,10 +110,21 @@ def cmd_train(args) -> int:
         history_path.write_text(json.dumps(past, indent=1))
 
     history = model.fit(
-        sequences, epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-        optimizer=args.optimizer, clip_norm=args.clip, weight_decay=args.weight_decay, truncate=args.truncate,
-        val_fraction=args.val_fraction, lr_step_epochs=args.lr_step, patience=args.patience, seed=args.seed,
-        progress=not args.quiet, on_epoch=save_epoch,
+        sequences,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        clip_norm=args.clip,
+        weight_decay=args.weight_decay,
+        truncate=args.truncate,
+        val_fraction=args.val_fraction,
+        lr_step_epochs=args.lr_step,
+        patience=args.patience,
+        seed=args.seed,
+        progress=not args.quiet,
+        on_epoch=save_epoch,
     )
     model.save(args.out)
     if past.get("train_loss"):
@@ -144,7 +163,7 @@ def cmd_generate(args) -> int:
         primer_tokens = args.primer.split() if args.primer else []
         primer = tokenizer.encode([BOS, *primer_tokens] if tokenizer.add_bos_eos else primer_tokens)
         if not primer:
-            raise CommandError("this model has no start token: give a --primer such as \"60 _ _ _\"")
+            raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
         stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
     else:
         if not args.primer:
@@ -153,8 +172,16 @@ def cmd_generate(args) -> int:
 
     for k in range(args.count):
         seed = None if args.seed is None else args.seed + k
-        ids = model.generate(primer, args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                             seed=seed, stop_token=stop, precision=args.precision)
+        ids = model.generate(
+            primer,
+            args.length,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=seed,
+            stop_token=stop,
+            precision=args.precision,
+        )
         if isinstance(tokenizer, CharTokenizer):
             print(args.primer + tokenizer.decode_text(ids))
             continue
@@ -175,8 +202,10 @@ def cmd_evaluate(args) -> int:
     args.seq_len = 256
     sequences, _ = _load_training_data(args, model.tokenizer)
     result = model.evaluate(sequences, seq_len=args.seq_len)
-    print(f"loss {result['loss']:.4f}  perplexity {result['perplexity']:.3f}  accuracy {result['accuracy']:.4f}  "
-          f"({result['tokens']:,} tokens)")
+    print(
+        f"loss {result['loss']:.4f}  perplexity {result['perplexity']:.3f}  accuracy {result['accuracy']:.4f}  "
+        f"({result['tokens']:,} tokens)"
+    )
     return 0
 
 
@@ -186,17 +215,25 @@ def cmd_info(args) -> int:
     params = sum(v.size for v in model.state_dict().values())
     print(f"file        {args.model} ({os.path.getsize(args.model):,} bytes)")
     print(f"cell        {c['cell']}, {c['num_layers']} layer(s), hidden {c['hidden_size']}")
-    print(f"input       {'one-hot' if c['embedding_dim'] is None else 'embedding ' + str(c['embedding_dim'])}, "
-          f"dropout {c['dropout']:g}")
-    print(f"vocabulary  {c['vocab_size']} tokens"
-          + (f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{' ...' if c['vocab_size'] > 12 else ''})"
-             if model.tokenizer else ""))
+    print(
+        f"input       {'one-hot' if c['embedding_dim'] is None else 'embedding ' + str(c['embedding_dim'])}, "
+        f"dropout {c['dropout']:g}"
+    )
+    print(
+        f"vocabulary  {c['vocab_size']} tokens"
+        + (
+            f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{' ...' if c['vocab_size'] > 12 else ''})"
+            if model.tokenizer
+            else ""
+        )
+    )
     print(f"parameters  {params:,}")
     print(f"trained     {model.epochs_done} epochs")
     return 0
 
 
 # -- argument parsing ----------------------------------------------------------
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -206,20 +243,28 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text.")
+    parser = argparse.ArgumentParser(
+        prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text."
+    )
     parser.add_argument("--version", action="version", version=f"lstmininet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def data_options(p):
         p.add_argument("--text", action="store_true", help="DATA is a plain-text file (character model)")
-        p.add_argument("--off-grid", choices=["skip", "quantize"], default="skip",
-                       help="notes off the sixteenth grid in scores: drop the song (default) or round them")
+        p.add_argument(
+            "--off-grid",
+            choices=["skip", "quantize"],
+            default="skip",
+            help="notes off the sixteenth grid in scores: drop the song (default) or round them",
+        )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
 
     train = commands.add_parser("train", help="train a model on melodies or text")
-    train.add_argument("data", help="a Melody.txt file, a score file or folder, or a music21 corpus path "
-                                    "(e.g. 'essenFolksong/erk*.abc')")
+    train.add_argument(
+        "data",
+        help="a Melody.txt file, a score file or folder, or a music21 corpus path (e.g. 'essenFolksong/erk*.abc')",
+    )
     train.add_argument("--out", required=True, help="model file to write (atomically, after every epoch)")
     train.add_argument("--epochs", type=_positive_int, default=15)
     train.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
@@ -252,8 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-p", type=float, default=None)
     gen.add_argument("--primer", default=None, help='tokens to start from, e.g. "60 _ _ _ 62 _"')
     gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--precision", choices=GENERATION_PRECISIONS, default="float32",
-                     help="weights read while sampling: bfloat16 is faster on large models, slightly less exact")
+    gen.add_argument(
+        "--precision",
+        choices=GENERATION_PRECISIONS,
+        default="float32",
+        help="weights read while sampling: bfloat16 is faster on large models, slightly less exact",
+    )
     gen.add_argument("--midi", help="write a MIDI file")
     gen.add_argument("--musicxml", help="write a MusicXML file")
     gen.add_argument("--piano-roll", help="write a piano-roll PNG")

@@ -79,9 +79,7 @@ def read_cached_corpus(cache_dir: Path, key: str) -> tuple[list[list[str]], dict
     return melodies, entry.get("report", {})
 
 
-def write_cached_corpus(
-    cache_dir: Path, key: str, spec: str, melodies: list[list[str]], report: dict
-) -> Path:
+def write_cached_corpus(cache_dir: Path, key: str, spec: str, melodies: list[list[str]], report: dict) -> Path:
     """Store a converted corpus atomically; readers never see a half-written file."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = _entry_path(cache_dir, key)

@@ -86,8 +86,7 @@ def _resolve_score_files(spec: str) -> list[Path]:
     if path.is_file():
         if not is_score_file(path):
             raise ValueError(
-                f"{path}: not a melody file (.txt) nor a score file (.abc, .mxl, "
-                ".musicxml, .xml, .mid, .midi, .krn)"
+                f"{path}: not a melody file (.txt) nor a score file (.abc, .mxl, .musicxml, .xml, .mid, .midi, .krn)"
             )
         return [path]
     files = music21_corpus_files(spec)
@@ -141,8 +140,11 @@ def load_melodies_with_report(
             return melodies, report
 
     melodies, report = load_score_files(
-        files, steps_per_quarter=steps_per_quarter, off_grid=off_grid,
-        transpose=transpose, progress=progress,
+        files,
+        steps_per_quarter=steps_per_quarter,
+        off_grid=off_grid,
+        transpose=transpose,
+        progress=progress,
     )
     if not melodies:
         raise ValueError(f"{spec_text}: no melodies left after conversion ({report.summary()})")
@@ -172,7 +174,12 @@ def load_melodies(
     the conversion counts go to stderr.
     """
     melodies, _ = load_melodies_with_report(
-        spec, steps_per_quarter=steps_per_quarter, off_grid=off_grid, transpose=transpose,
-        cache=cache, cache_dir=cache_dir, progress=progress,
+        spec,
+        steps_per_quarter=steps_per_quarter,
+        off_grid=off_grid,
+        transpose=transpose,
+        cache=cache,
+        cache_dir=cache_dir,
+        progress=progress,
     )
     return melodies

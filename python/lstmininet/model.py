@@ -138,7 +138,9 @@ class _RecurrentModel:
         if tokenizer is not None and len(tokenizer) != vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}")
         self.tokenizer = tokenizer
-        self._core = _core.Model(self._cell, vocab_size, hidden_size, num_layers, embedding_dim or 0, float(dropout), self.seed)
+        self._core = _core.Model(
+            self._cell, vocab_size, hidden_size, num_layers, embedding_dim or 0, float(dropout), self.seed
+        )
 
     # -- description --------------------------------------------------------
     @property
@@ -155,8 +157,10 @@ class _RecurrentModel:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"{type(self).__name__}(vocab_size={c['vocab_size']}, hidden_size={c['hidden_size']}, "
-                f"num_layers={c['num_layers']}, embedding_dim={c['embedding_dim']}, dropout={c['dropout']:g})")
+        return (
+            f"{type(self).__name__}(vocab_size={c['vocab_size']}, hidden_size={c['hidden_size']}, "
+            f"num_layers={c['num_layers']}, embedding_dim={c['embedding_dim']}, dropout={c['dropout']:g})"
+        )
 
     # -- numerics -----------------------------------------------------------
     def forward(self, tokens) -> np.ndarray:
@@ -227,13 +231,19 @@ class _RecurrentModel:
         else:
             val = []
         options = dict(
-            epochs=_check_int(epochs, "epochs", minimum=0), batch_size=_check_int(batch_size, "batch_size"),
-            seq_len=_check_int(seq_len, "seq_len"), lr=float(lr), optimizer=str(optimizer), momentum=float(momentum),
+            epochs=_check_int(epochs, "epochs", minimum=0),
+            batch_size=_check_int(batch_size, "batch_size"),
+            seq_len=_check_int(seq_len, "seq_len"),
+            lr=float(lr),
+            optimizer=str(optimizer),
+            momentum=float(momentum),
             clip_norm=None if clip_norm is None else float(clip_norm),
             clip_value=None if clip_value is None else float(clip_value),
-            weight_decay=float(weight_decay), truncate=None if truncate is None else _check_int(truncate, "truncate"),
+            weight_decay=float(weight_decay),
+            truncate=None if truncate is None else _check_int(truncate, "truncate"),
             lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
-            lr_gamma=float(lr_gamma), patience=None if patience is None else _check_int(patience, "patience"),
+            lr_gamma=float(lr_gamma),
+            patience=None if patience is None else _check_int(patience, "patience"),
             seed=seed,
         )
         for key in ("clip_norm", "clip_value"):
@@ -295,9 +305,13 @@ class _RecurrentModel:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
         return self._core.generate(
-            primer_ids, _check_int(length, "length", minimum=0), float(temperature),
-            0 if top_k is None else _check_int(top_k, "top_k"), 1.0 if top_p is None else float(top_p),
-            _check_int(seed, "seed", minimum=0), -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
+            primer_ids,
+            _check_int(length, "length", minimum=0),
+            float(temperature),
+            0 if top_k is None else _check_int(top_k, "top_k"),
+            1.0 if top_p is None else float(top_p),
+            _check_int(seed, "seed", minimum=0),
+            -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
             precision == "bfloat16",
         )
 

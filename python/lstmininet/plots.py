@@ -105,8 +105,14 @@ def plot_piano_roll(
         if pitch is not None:
             start = step / steps_per_quarter
             ax.add_patch(
-                Rectangle((start, pitch - 0.4), length / steps_per_quarter, 0.8,
-                          facecolor="tab:blue", edgecolor="black", linewidth=0.5)
+                Rectangle(
+                    (start, pitch - 0.4),
+                    length / steps_per_quarter,
+                    0.8,
+                    facecolor="tab:blue",
+                    edgecolor="black",
+                    linewidth=0.5,
+                )
             )
             pitches.append(pitch)
         step += length

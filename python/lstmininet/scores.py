@@ -139,7 +139,7 @@ def music21_corpus_files(spec: str) -> list[Path]:
     for path in map(str, corpus.getPaths()):
         if not path.startswith(root):
             continue
-        relative = path[len(root):].replace(os.sep, "/")
+        relative = path[len(root) :].replace(os.sep, "/")
         if (
             fnmatch.fnmatchcase(relative, pattern)
             or relative.startswith(pattern + "/")
@@ -241,9 +241,7 @@ def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadRepor
         if pitch is not None and tie is not None and tie.type in ("stop", "continue"):
             # The tied-from note is the latest one of this pitch ending right here
             # (with several voices it need not be the very last event).
-            tied_from = next(
-                (e for e in reversed(events) if e[0] == pitch and e[2] == start), None
-            )
+            tied_from = next((e for e in reversed(events) if e[0] == pitch and e[2] == start), None)
             if tied_from is not None:
                 tied_from[2] = end
                 report.ties_merged += 1
@@ -365,9 +363,7 @@ def load_score_files(
     bar = tqdm(files, desc="parsing scores", unit="file", disable=not progress)
     for path in bar:
         for score in parse_score_file(path, steps_per_quarter):
-            tokens = score_to_tokens(
-                score, steps_per_quarter, off_grid, transpose, report, source=str(path)
-            )
+            tokens = score_to_tokens(score, steps_per_quarter, off_grid, transpose, report, source=str(path))
             if tokens is not None:
                 melodies.append(tokens)
         report.files_read += 1

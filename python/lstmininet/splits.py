@@ -39,9 +39,7 @@ def split_dataset(
 
     n_val, n_test = size(val_fraction), size(test_fraction)
     if count - n_val - n_test < 1:
-        raise ValueError(
-            f"cannot split {count} sequences into val={n_val}, test={n_test} and a non-empty training set"
-        )
+        raise ValueError(f"cannot split {count} sequences into val={n_val}, test={n_test} and a non-empty training set")
     order = list(range(count))
     random.Random(seed).shuffle(order)
     val = [items[i] for i in order[:n_val]]

@@ -85,8 +85,7 @@ class _VocabularyTokenizer:
                 ids.append(self._ids[token])
             except KeyError:
                 raise ValueError(
-                    f"token {token!r} at position {position} is not in the "
-                    f"{self.kind} vocabulary ({len(self)} tokens)"
+                    f"token {token!r} at position {position} is not in the {self.kind} vocabulary ({len(self)} tokens)"
                 ) from None
         return ids
 
@@ -97,8 +96,7 @@ class _VocabularyTokenizer:
             index = int(raw)  # accepts numpy integers too
             if not 0 <= index < len(self.vocab):
                 raise ValueError(
-                    f"id {index} at position {position} is outside the vocabulary "
-                    f"(0..{len(self.vocab) - 1})"
+                    f"id {index} at position {position} is outside the vocabulary (0..{len(self.vocab) - 1})"
                 )
             tokens.append(self.vocab[index])
         return tokens
@@ -109,9 +107,7 @@ class MelodyTokenizer(_VocabularyTokenizer):
 
     kind = "melody"
 
-    def __init__(
-        self, vocab: Sequence[str], add_bos_eos: bool = False, steps_per_quarter: int = 4
-    ):
+    def __init__(self, vocab: Sequence[str], add_bos_eos: bool = False, steps_per_quarter: int = 4):
         super().__init__(vocab)
         if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
             raise ValueError(f"steps_per_quarter must be a positive integer, got {steps_per_quarter!r}")
