@@ -102,6 +102,7 @@ def train_matmul_flops_per_token(cfg: dict, cell: str) -> int:
 # Child-process helpers
 # ---------------------------------------------------------------------------
 
+
 def _rss_mb() -> float:
     import resource
 
@@ -118,8 +119,9 @@ def _random_tokens(cfg: dict, n_batches: int, seed: int):
     return rng.integers(0, cfg["vocab"], size=(n_batches, cfg["batch"], cfg["seq"] + 1), dtype=np.int64)
 
 
-def _timed_loop(step, n_variants: int, warmup_time: float, min_time: float, min_steps: int,
-                max_steps: int, warmup_steps: int = 1) -> dict:
+def _timed_loop(
+    step, n_variants: int, warmup_time: float, min_time: float, min_steps: int, max_steps: int, warmup_steps: int = 1
+) -> dict:
     """Run ``step(i)`` untimed for warm-up, then timed until min_time and min_steps."""
     t0 = time.perf_counter()
     w = 0
@@ -145,6 +147,7 @@ def _sample_count(rate_per_s: float, target_s: float, lo: int, hi: int) -> int:
 # SGEMM peak (child)
 # ---------------------------------------------------------------------------
 
+
 def _best_gflops(multiply, n: int, reps: int) -> float:
     """GFLOP/s of the fastest of `reps` calls of an n x n x n float32 product."""
     best = math.inf
@@ -152,7 +155,7 @@ def _best_gflops(multiply, n: int, reps: int) -> float:
         s = time.perf_counter()
         multiply()
         best = min(best, time.perf_counter() - s)
-    return 2.0 * n ** 3 / best / 1e9
+    return 2.0 * n**3 / best / 1e9
 
 
 def child_peak(spec: dict) -> dict:
@@ -186,6 +189,7 @@ def child_peak(spec: dict) -> dict:
 # ---------------------------------------------------------------------------
 # PyTorch side (child)
 # ---------------------------------------------------------------------------
+
 
 def child_torch(spec: dict, result: dict) -> None:
     import numpy as np
@@ -230,12 +234,21 @@ def child_torch(spec: dict, result: dict) -> None:
             opt.step()
             return loss.item()
 
-        t = _timed_loop(step, spec["n_batch_variants"], spec["warmup_time"], spec["train_time"],
-                        spec["min_steps"], spec["max_steps"])
+        t = _timed_loop(
+            step,
+            spec["n_batch_variants"],
+            spec["warmup_time"],
+            spec["train_time"],
+            spec["min_steps"],
+            spec["max_steps"],
+        )
         tokens = t["steps"] * cfg["batch"] * cfg["seq"]
-        result["train"] = dict(t, method="python loop: zero_grad, forward, cross_entropy, backward, "
-                                          "clip_grad_norm_, Adam.step",
-                               tokens=tokens, tokens_per_sec=tokens / t["seconds"])
+        result["train"] = dict(
+            t,
+            method="python loop: zero_grad, forward, cross_entropy, backward, clip_grad_norm_, Adam.step",
+            tokens=tokens,
+            tokens_per_sec=tokens / t["seconds"],
+        )
     except Exception:
         result["errors"]["train"] = traceback.format_exc()
     result["rss_mb"]["after_train"] = _rss_mb()
@@ -281,6 +294,7 @@ def _measure_generation(generate, spec: dict) -> dict:
 # lstmininet side (child; never imports torch)
 # ---------------------------------------------------------------------------
 
+
 def child_lstmininet(spec: dict, result: dict) -> None:
     import numpy as np
 
@@ -295,8 +309,9 @@ def child_lstmininet(spec: dict, result: dict) -> None:
         if hasattr(lstmininet, "get_num_threads"):
             result["threads_effective"] = lstmininet.get_num_threads()
     else:
-        result["notes"].append("lstmininet.set_num_threads is missing: thread count set only through "
-                               "OMP_NUM_THREADS in the environment")
+        result["notes"].append(
+            "lstmininet.set_num_threads is missing: thread count set only through OMP_NUM_THREADS in the environment"
+        )
     V, E, H, L = cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["layers"]
     cls = {"lstm": lstmininet.LSTM, "gru": lstmininet.GRU}[cell]
     m = cls(V, hidden_size=H, num_layers=L, embedding_dim=E, dropout=0.0, seed=0)
@@ -326,6 +341,7 @@ def child_lstmininet(spec: dict, result: dict) -> None:
         result["errors"]["gen"] = traceback.format_exc()
     # the opt-in bfloat16 weight copy: a separate, clearly labelled number
     try:
+
         def generate_bf16(length: int, seed: int = 0) -> list:
             return m.generate(primer=primer, length=length, temperature=TEMPERATURE, seed=seed, precision="bfloat16")
 
@@ -343,8 +359,7 @@ def _lmn_train(m, cfg: dict, spec: dict) -> dict:
         # each row of length T+1 is one (input, target) window
         return _random_tokens(cfg, n_batches, seed).reshape(-1, T + 1).tolist()
 
-    kwargs = dict(epochs=1, batch_size=B, seq_len=T, lr=LR, optimizer="adam",
-                  clip_norm=CLIP_NORM, progress=False)
+    kwargs = dict(epochs=1, batch_size=B, seq_len=T, lr=LR, optimizer="adam", clip_norm=CLIP_NORM, progress=False)
     warm = max(1, spec["min_warmup_steps"])
     seqs = sequences(warm, seed=3)
     s = time.perf_counter()
@@ -356,8 +371,14 @@ def _lmn_train(m, cfg: dict, spec: dict) -> dict:
     hist = m.fit(seqs, **kwargs)
     wall = time.perf_counter() - s
     tokens = n * B * T
-    out = dict(method="fit(): one call, wall time around it", warmup_steps=warm, steps=n,
-               seconds=wall, tokens=tokens, tokens_per_sec=tokens / wall)
+    out = dict(
+        method="fit(): one call, wall time around it",
+        warmup_steps=warm,
+        steps=n,
+        seconds=wall,
+        tokens=tokens,
+        tokens_per_sec=tokens / wall,
+    )
     reported = (hist or {}).get("tokens_per_sec") if isinstance(hist, dict) else None
     if reported:
         out["fit_reported_tokens_per_sec"] = float(reported[-1])
@@ -367,6 +388,7 @@ def _lmn_train(m, cfg: dict, spec: dict) -> dict:
 # ---------------------------------------------------------------------------
 # Child entry point
 # ---------------------------------------------------------------------------
+
 
 def run_child(spec: dict) -> None:
     result = {"side": spec["side"], "errors": {}, "notes": []}
@@ -390,8 +412,14 @@ def launch(spec: dict, timeout: float) -> dict:
     """Run one measurement in a fresh interpreter with the thread count fixed."""
     env = dict(os.environ)
     n = str(spec["threads"])
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "LSTMININET_NUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "LSTMININET_NUM_THREADS",
+    ):
         env[var] = n
     cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--child", json.dumps(spec)]
     load_before = _loadavg()
@@ -402,12 +430,15 @@ def launch(spec: dict, timeout: float) -> dict:
     res = None
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_MARK):
-            res = json.loads(line[len(RESULT_MARK):])
+            res = json.loads(line[len(RESULT_MARK) :])
             if proc.returncode != 0:
                 res["errors"]["child"] = f"exit code {proc.returncode}: {proc.stderr[-2000:]}"
     if res is None:
-        res = {"side": spec["side"], "notes": [],
-               "errors": {"child": f"no result (exit code {proc.returncode}); stderr tail:\n{proc.stderr[-3000:]}"}}
+        res = {
+            "side": spec["side"],
+            "notes": [],
+            "errors": {"child": f"no result (exit code {proc.returncode}); stderr tail:\n{proc.stderr[-3000:]}"},
+        }
     res["loadavg_1min"] = {"before": load_before, "after": _loadavg()}
     return res
 
@@ -422,6 +453,7 @@ def _loadavg():
 # ---------------------------------------------------------------------------
 # Parent: plan, run, report
 # ---------------------------------------------------------------------------
+
 
 def best_of(attempts: list) -> dict:
     """Merge repeated measurements: the fastest training and the fastest generation.
@@ -443,10 +475,15 @@ def best_of(attempts: list) -> dict:
     best["notes"] = sorted({n for a in attempts for n in (a.get("notes") or [])})
     peaks = [(a.get("rss_mb") or {}).get("peak") for a in attempts]
     best["rss_mb"] = dict(best.get("rss_mb") or {}, peak=max([p for p in peaks if p is not None], default=None))
-    best["repeats"] = [dict(train_tokens_per_sec=(a.get("train") or {}).get("tokens_per_sec"),
-                            gen_tokens_per_sec=(a.get("gen") or {}).get("tokens_per_sec"),
-                            gen_bf16_tokens_per_sec=(a.get("gen_bf16") or {}).get("tokens_per_sec"),
-                            loadavg_1min=a.get("loadavg_1min")) for a in attempts]
+    best["repeats"] = [
+        dict(
+            train_tokens_per_sec=(a.get("train") or {}).get("tokens_per_sec"),
+            gen_tokens_per_sec=(a.get("gen") or {}).get("tokens_per_sec"),
+            gen_bf16_tokens_per_sec=(a.get("gen_bf16") or {}).get("tokens_per_sec"),
+            loadavg_1min=a.get("loadavg_1min"),
+        )
+        for a in attempts
+    ]
     return best
 
 
@@ -461,12 +498,18 @@ def machine_info() -> dict:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except Exception:
         commit = ""
-    return dict(cpu=cpu, logical_cpus=os.cpu_count(), python=platform.python_version(),
-                platform=platform.platform(), git_commit=commit or "?")
+    return dict(
+        cpu=cpu,
+        logical_cpus=os.cpu_count(),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        git_commit=commit or "?",
+    )
 
 
 def side_available(side: str) -> str | None:
@@ -498,13 +541,17 @@ def summarize(results: dict) -> list:
             tps = train.get("tokens_per_sec")
             gflops = tps * train_matmul_flops_per_token(cfg, r["cell"]) / 1e9 if tps else None
             row[side] = dict(
-                train_tps=tps, gflops=gflops,
+                train_tps=tps,
+                gflops=gflops,
                 pct_peak=100.0 * gflops / peak if gflops and peak else None,
                 gen_tps=gen.get("tokens_per_sec"),
                 gen_bf16_tps=(s.get("gen_bf16") or {}).get("tokens_per_sec"),
                 rss_peak=(s.get("rss_mb") or {}).get("peak"),
                 rss_setup=(s.get("rss_mb") or {}).get("after_setup"),
-                errors=s.get("errors") or {}, notes=s.get("notes") or [], skipped=s.get("skipped"))
+                errors=s.get("errors") or {},
+                notes=s.get("notes") or [],
+                skipped=s.get("skipped"),
+            )
         a, b = row["lstmininet"], row["torch"]
         row["train_ratio"] = a["train_tps"] / b["train_tps"] if a["train_tps"] and b["train_tps"] else None
         row["gen_ratio"] = a["gen_tps"] / b["gen_tps"] if a["gen_tps"] and b["gen_tps"] else None
@@ -520,22 +567,28 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
     L = []
     L.append("# LSTMiniNet vs PyTorch, CPU")
     L.append("")
-    L.append(f"{results['started']} · {m['cpu']} ({m['logical_cpus']} logical CPUs) · "
-             f"Python {m['python']} · torch {v.get('torch', '—')} · lstmininet {v.get('lstmininet', '—')} · "
-             f"numpy {v.get('numpy', '—')} · commit {m['git_commit']}")
+    L.append(
+        f"{results['started']} · {m['cpu']} ({m['logical_cpus']} logical CPUs) · "
+        f"Python {m['python']} · torch {v.get('torch', '—')} · lstmininet {v.get('lstmininet', '—')} · "
+        f"numpy {v.get('numpy', '—')} · commit {m['git_commit']}"
+    )
     L.append("")
-    L.append(f"Settings: {'quick' if results['settings']['quick'] else 'default'}; "
-             f"train ≥ {results['settings']['train_time']} s and ≥ {results['settings']['min_steps']} timed steps "
-             f"after warm-up; generation ≈ {results['settings']['gen_time']} s per side; best of {results['settings']['repeat']} "
-             f"repeat(s). Ratio = lstmininet / "
-             "PyTorch (> 1 means lstmininet is faster). Every measurement ran in its own process. "
-             f"1-min load average at start: {results.get('loadavg_1min_at_start')} (anything else running on "
-             "the machine distorts the numbers, most of all at 2 threads; see `loadavg_1min` per run in the JSON).")
+    L.append(
+        f"Settings: {'quick' if results['settings']['quick'] else 'default'}; "
+        f"train ≥ {results['settings']['train_time']} s and ≥ {results['settings']['min_steps']} timed steps "
+        f"after warm-up; generation ≈ {results['settings']['gen_time']} s per side; best of {results['settings']['repeat']} "
+        f"repeat(s). Ratio = lstmininet / "
+        "PyTorch (> 1 means lstmininet is faster). Every measurement ran in its own process. "
+        f"1-min load average at start: {results.get('loadavg_1min_at_start')} (anything else running on "
+        "the machine distorts the numbers, most of all at 2 threads; see `loadavg_1min` per run in the JSON)."
+    )
     L.append("")
     L.append("## SGEMM peak (float32 square matmul, best of numpy and torch)")
     L.append("")
-    L.append("Peak used at n threads = the best measured at <= n threads (a lower figure means the "
-             "measurement was disturbed). A % of peak above 100 means the peak itself was measured low.")
+    L.append(
+        "Peak used at n threads = the best measured at <= n threads (a lower figure means the "
+        "measurement was disturbed). A % of peak above 100 means the peak itself was measured low."
+    )
     L.append("")
     peak_rows = []
     for t, p in sorted(results["peak"].items(), key=lambda kv: int(kv[0])):
@@ -549,27 +602,60 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
     L.append("GFLOP/s counts matmul FLOPs only (3 x forward; see `train_matmul_flops_per_token`).")
     L.append("")
     L += _md_table(
-        RUN_COLUMNS + ["lstmininet tok/s", "PyTorch tok/s", "ratio", "lstmininet GFLOP/s (% peak)",
-                       "PyTorch GFLOP/s (% peak)"], "llr" + "r" * 5,
-        [_run_cells(r) + [_cell(r["lstmininet"], "train"), _cell(r["torch"], "train"), fmt(r["train_ratio"], ".2f"),
-                          _gf(r["lstmininet"]), _gf(r["torch"])] for r in rows])
+        RUN_COLUMNS
+        + ["lstmininet tok/s", "PyTorch tok/s", "ratio", "lstmininet GFLOP/s (% peak)", "PyTorch GFLOP/s (% peak)"],
+        "llr" + "r" * 5,
+        [
+            _run_cells(r)
+            + [
+                _cell(r["lstmininet"], "train"),
+                _cell(r["torch"], "train"),
+                fmt(r["train_ratio"], ".2f"),
+                _gf(r["lstmininet"]),
+                _gf(r["torch"]),
+            ]
+            for r in rows
+        ],
+    )
     L.append("")
     L.append("## Generation: batch 1, one token at a time, temperature 1, tokens/s")
     L.append("")
-    L.append("Both libraries compute in float32. The last two columns are lstmininet's opt-in "
-             "`precision=\"bfloat16\"`: it reads a copy of the weights rounded to bfloat16 (arithmetic "
-             "stays float32), so its samples differ slightly from float32's; PyTorch still runs float32.")
+    L.append(
+        "Both libraries compute in float32. The last two columns are lstmininet's opt-in "
+        '`precision="bfloat16"`: it reads a copy of the weights rounded to bfloat16 (arithmetic '
+        "stays float32), so its samples differ slightly from float32's; PyTorch still runs float32."
+    )
     L.append("")
     L += _md_table(
-        RUN_COLUMNS + ["lstmininet tok/s", "PyTorch tok/s (Python loop)", "ratio", "lstmininet bfloat16 weights tok/s",
-                       "ratio (bfloat16 vs PyTorch float32)"], "llr" + "r" * 5,
-        [_run_cells(r) + [_cell(r["lstmininet"], "gen"), _cell(r["torch"], "gen"), fmt(r["gen_ratio"], ".2f"),
-                          _cell(r["lstmininet"], "gen_bf16"), fmt(r["gen_bf16_ratio"], ".2f")] for r in rows])
+        RUN_COLUMNS
+        + [
+            "lstmininet tok/s",
+            "PyTorch tok/s (Python loop)",
+            "ratio",
+            "lstmininet bfloat16 weights tok/s",
+            "ratio (bfloat16 vs PyTorch float32)",
+        ],
+        "llr" + "r" * 5,
+        [
+            _run_cells(r)
+            + [
+                _cell(r["lstmininet"], "gen"),
+                _cell(r["torch"], "gen"),
+                fmt(r["gen_ratio"], ".2f"),
+                _cell(r["lstmininet"], "gen_bf16"),
+                fmt(r["gen_bf16_ratio"], ".2f"),
+            ]
+            for r in rows
+        ],
+    )
     L.append("")
     L.append("## Peak RSS of each measurement process, MB (after model setup → peak)")
     L.append("")
-    L += _md_table(RUN_COLUMNS + ["lstmininet", "PyTorch"], "llrrr",
-                   [_run_cells(r) + [_rss(r["lstmininet"]), _rss(r["torch"])] for r in rows])
+    L += _md_table(
+        RUN_COLUMNS + ["lstmininet", "PyTorch"],
+        "llrrr",
+        [_run_cells(r) + [_rss(r["lstmininet"]), _rss(r["torch"])] for r in rows],
+    )
     problems = []
     for r in rows:
         for side in ("lstmininet", "torch"):
@@ -634,16 +720,21 @@ def _rss(s: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="LSTMiniNet vs PyTorch CPU benchmark (see module docstring)")
     ap.add_argument("--quick", action="store_true", help="short smoke run: melody+char, 1 thread, short timings")
-    ap.add_argument("--configs", default=None, help=f"comma list from {','.join(CONFIGS)} (default: all; "
-                                                    "--quick: melody,char)")
+    ap.add_argument(
+        "--configs", default=None, help=f"comma list from {','.join(CONFIGS)} (default: all; --quick: melody,char)"
+    )
     ap.add_argument("--cells", default="lstm,gru")
     ap.add_argument("--threads", default=None, help="comma list (default 1,2; --quick: 1)")
     ap.add_argument("--sides", default="lstmininet,torch")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--train-time", type=float, default=None, help="seconds of timed training per run")
     ap.add_argument("--gen-time", type=float, default=None, help="seconds of timed generation per run")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="measure each case N times, sides alternating, and keep the fastest (use 3 on a busy machine)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure each case N times, sides alternating, and keep the fastest (use 3 on a busy machine)",
+    )
     ap.add_argument("--timeout", type=float, default=600.0, help="per child process, seconds")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -684,16 +775,30 @@ def main(argv=None) -> int:
         peak_reps=3 if args.quick else 5,
     )
     missing = {s: side_available(s) for s in sides}
-    results = dict(started=_dt.datetime.now().isoformat(timespec="seconds"), machine=machine_info(),
-                   settings=settings, versions={}, unavailable={k: v for k, v in missing.items() if v},
-                   flops_per_token={f"{c}/{cell}": dict(forward=forward_matmul_flops_per_token(CONFIGS[c], cell),
-                                                        train=train_matmul_flops_per_token(CONFIGS[c], cell))
-                                    for c in configs for cell in cells},
-                   peak={}, runs=[])
+    results = dict(
+        started=_dt.datetime.now().isoformat(timespec="seconds"),
+        machine=machine_info(),
+        settings=settings,
+        versions={},
+        unavailable={k: v for k, v in missing.items() if v},
+        flops_per_token={
+            f"{c}/{cell}": dict(
+                forward=forward_matmul_flops_per_token(CONFIGS[c], cell),
+                train=train_matmul_flops_per_token(CONFIGS[c], cell),
+            )
+            for c in configs
+            for cell in cells
+        },
+        peak={},
+        runs=[],
+    )
     results["loadavg_1min_at_start"] = _loadavg()
     if (results["loadavg_1min_at_start"] or 0) > 0.5:
-        print(f"[bench] warning: 1-min load average is {results['loadavg_1min_at_start']} before starting; "
-              "other processes will disturb the numbers (most of all at 2 threads)", file=sys.stderr)
+        print(
+            f"[bench] warning: 1-min load average is {results['loadavg_1min_at_start']} before starting; "
+            "other processes will disturb the numbers (most of all at 2 threads)",
+            file=sys.stderr,
+        )
     for s, why in results["unavailable"].items():
         print(f"[bench] {s} unavailable: {why}", file=sys.stderr)
 
@@ -702,8 +807,10 @@ def main(argv=None) -> int:
         best = None
         for rep in range(args.repeat):
             print(f"[bench] SGEMM peak, {n} thread(s) ...", file=sys.stderr, flush=True)
-            res = launch(dict(settings, side="peak", threads=n,
-                              torch_available="torch" in sides and not missing.get("torch")), args.timeout)
+            res = launch(
+                dict(settings, side="peak", threads=n, torch_available="torch" in sides and not missing.get("torch")),
+                args.timeout,
+            )
             if res.get("errors"):
                 print(f"[bench]   peak failed: {res['errors']}", file=sys.stderr)
             else:
@@ -753,8 +860,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=1))
     write_markdown(results, out / "bench.md")
-    print(f"[bench] done in {results['elapsed_s']:.0f} s: {out / 'bench.md'}, {out / 'bench.json'}",
-          file=sys.stderr)
+    print(f"[bench] done in {results['elapsed_s']:.0f} s: {out / 'bench.md'}, {out / 'bench.json'}", file=sys.stderr)
     print((out / "bench.md").read_text())
     failed = any(r[s].get("errors") for r in results["runs"] for s in sides if s in r)
     return 1 if failed else 0

@@ -12,8 +12,14 @@ import resource
 import subprocess
 import sys
 
-CASES = [("train", 64, 32), ("train", 512, 32), ("train", 2048, 32), ("train", 512, 512),
-         ("generate", 1000, 0), ("generate", 20000, 0)]
+CASES = [
+    ("train", 64, 32),
+    ("train", 512, 32),
+    ("train", 2048, 32),
+    ("train", 512, 512),
+    ("generate", 1000, 0),
+    ("generate", 20000, 0),
+]
 
 
 def child(mode: str, length: int, truncate: int) -> None:

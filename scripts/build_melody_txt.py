@@ -67,17 +67,14 @@ def main(argv: list[str] | None = None) -> int:
 
     tokenizer = MelodyTokenizer.build(unique)
     tokens = sum(len(m) for m in unique)
-    command = "python scripts/build_melody_txt.py" + (
-        f" --off-grid {args.off_grid}" if args.off_grid != "skip" else ""
-    )
+    command = "python scripts/build_melody_txt.py" + (f" --off-grid {args.off_grid}" if args.off_grid != "skip" else "")
     header = [
         "LSTMiniNet default melodies: O'Neill's Music of Ireland (1903), public domain,",
         "from the music21 corpus path 'oneills1850' (ABC transcriptions by Norbert Paap).",
         f"Built with: {command}   (music21 {music21.__version__})",
         "Format: one tune per line on a sixteenth-note grid: a MIDI pitch starts a note,",
         "'r' starts a rest, '_' holds the previous note or rest one more sixteenth.",
-        f"{len(unique)} tunes, {tokens} tokens, vocabulary {len(tokenizer)}; "
-        f"{duplicates} duplicate tunes removed.",
+        f"{len(unique)} tunes, {tokens} tokens, vocabulary {len(tokenizer)}; {duplicates} duplicate tunes removed.",
         f"Conversion: {report.summary()}",
         "See data/README.md.",
     ]

@@ -1,4 +1,30 @@
-"""LSTMiniNet: small recurrent networks with a from-scratch C++20 core."""
+"""LSTMiniNet: small recurrent networks with a from-scratch C++20 core.
+
+The package's modules, each importing only from modules listed above it
+(tests/python/test_import_graph.py checks that the graph has no cycle):
+
+==============  =========================================================  ==========================
+module          holds                                                      imports from the package
+==============  =========================================================  ==========================
+_core           the compiled C++ core (numerics), see ``_core.pyi``        --
+melody          grid grammar: ``r``/``_`` tokens, validation,              --
+                transposition, Melody.txt read/write
+splits          the one train/validation/test split                        --
+tokenizers      token <-> id vocabularies (melody, char)                   melody
+scores          music21 scores <-> grid tokens, loading score files        melody
+midi            MIDI / MusicXML files                                      melody, scores
+corpus_cache    on-disk cache of converted score corpora                   scores
+datasets        ``load_melodies``: Melody.txt, scores, corpora             melody, scores,
+                                                                           corpus_cache, splits
+model           ``LSTM``, ``GRU``                                          _core, splits, tokenizers
+plots           loss curves, piano rolls (matplotlib)                      melody
+cli             the ``lstmininet`` command                                 all of the above
+==============  =========================================================  ==========================
+
+``music21_loading`` is the former name of ``scores`` (re-exports only).
+music21, matplotlib and tqdm are imported inside the functions that use
+them, so ``import lstmininet`` stays fast.
+"""
 
 from ._core import (
     Tensor,
@@ -15,6 +41,16 @@ from .model import GRU, LSTM, History, load
 __version__ = "0.1.0"
 
 __all__ = [
-    "GRU", "LSTM", "History", "Tensor", "load", "no_grad", "set_num_threads", "get_num_threads",
-    "mse_loss", "bce_loss", "bce_with_logits_loss", "cross_entropy_loss",
+    "GRU",
+    "LSTM",
+    "History",
+    "Tensor",
+    "load",
+    "no_grad",
+    "set_num_threads",
+    "get_num_threads",
+    "mse_loss",
+    "bce_loss",
+    "bce_with_logits_loss",
+    "cross_entropy_loss",
 ]

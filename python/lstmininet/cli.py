@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .model import GENERATION_PRECISIONS
+from ._core import set_num_threads
+from .datasets import load_melodies
+from .midi import write_midi, write_musicxml
+from .model import GENERATION_PRECISIONS, GRU, LSTM, load
+from .plots import plot_loss_curves, plot_piano_roll
+from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
 
 _USER_ERRORS = (ValueError, IndexError, OSError, TypeError, KeyError)
 
@@ -24,10 +29,9 @@ class CommandError(Exception):
 
 # -- data --------------------------------------------------------------------
 
+
 def _load_training_data(args, tokenizer=None):
     """Token-id sequences and the tokenizer, from melodies or plain text."""
-    from .tokenizers import CharTokenizer, MelodyTokenizer
-
     if args.text:
         text = Path(args.data).read_text(encoding="utf-8")
         if not text:
@@ -36,12 +40,9 @@ def _load_training_data(args, tokenizer=None):
         # Plain text is one long sequence, cut into chapters so batches can shuffle.
         ids = tokenizer.encode(text)
         chunk = 10 * args.seq_len + 1
-        return [ids[i:i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
+        return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
-    from .datasets import load_melodies
-
-    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose,
-                             progress=not args.quiet)
+    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose, progress=not args.quiet)
     if tokenizer is None:
         tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
     sequences = []
@@ -71,10 +72,8 @@ def _companion(model_path: str, suffix: str) -> Path:
 
 # -- commands ------------------------------------------------------------------
 
-def cmd_train(args) -> int:
-    from . import GRU, LSTM, load, set_num_threads
-    from .plots import plot_loss_curves
 
+def cmd_train(args) -> int:
     if args.threads:
         set_num_threads(args.threads)
     history_path = _companion(args.out, ".history.json")
@@ -91,8 +90,15 @@ def cmd_train(args) -> int:
     else:
         sequences, tokenizer = _load_training_data(args)
         cls = {"lstm": LSTM, "gru": GRU}[args.cell]
-        model = cls(len(tokenizer), hidden_size=args.hidden, num_layers=args.layers,
-                    embedding_dim=args.embedding, dropout=args.dropout, seed=args.seed, tokenizer=tokenizer)
+        model = cls(
+            len(tokenizer),
+            hidden_size=args.hidden,
+            num_layers=args.layers,
+            embedding_dim=args.embedding,
+            dropout=args.dropout,
+            seed=args.seed,
+            tokenizer=tokenizer,
+        )
     tokens = sum(len(s) for s in sequences)
     print(f"{len(sequences)} sequences, {tokens:,} tokens, vocabulary {len(tokenizer)}; {model!r}", file=sys.stderr)
 
@@ -104,10 +110,21 @@ def cmd_train(args) -> int:
         history_path.write_text(json.dumps(past, indent=1))
 
     history = model.fit(
-        sequences, epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-        optimizer=args.optimizer, clip_norm=args.clip, weight_decay=args.weight_decay, truncate=args.truncate,
-        val_fraction=args.val_fraction, lr_step_epochs=args.lr_step, patience=args.patience, seed=args.seed,
-        progress=not args.quiet, on_epoch=save_epoch,
+        sequences,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        clip_norm=args.clip,
+        weight_decay=args.weight_decay,
+        truncate=args.truncate,
+        val_fraction=args.val_fraction,
+        lr_step_epochs=args.lr_step,
+        patience=args.patience,
+        seed=args.seed,
+        progress=not args.quiet,
+        on_epoch=save_epoch,
     )
     model.save(args.out)
     if past.get("train_loss"):
@@ -119,9 +136,6 @@ def cmd_train(args) -> int:
 
 
 def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) -> None:
-    from .midi import write_midi, write_musicxml
-    from .plots import plot_piano_roll
-
     def numbered(path: str) -> Path:
         p = Path(path)
         return p if args.count == 1 else p.with_name(f"{p.stem}_{index + 1}{p.suffix}")
@@ -138,9 +152,6 @@ def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) 
 
 
 def cmd_generate(args) -> int:
-    from . import load
-    from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
-
     model = load(args.model)
     tokenizer = model.tokenizer
     if tokenizer is None:
@@ -152,7 +163,7 @@ def cmd_generate(args) -> int:
         primer_tokens = args.primer.split() if args.primer else []
         primer = tokenizer.encode([BOS, *primer_tokens] if tokenizer.add_bos_eos else primer_tokens)
         if not primer:
-            raise CommandError("this model has no start token: give a --primer such as \"60 _ _ _\"")
+            raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
         stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
     else:
         if not args.primer:
@@ -161,8 +172,16 @@ def cmd_generate(args) -> int:
 
     for k in range(args.count):
         seed = None if args.seed is None else args.seed + k
-        ids = model.generate(primer, args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                             seed=seed, stop_token=stop, precision=args.precision)
+        ids = model.generate(
+            primer,
+            args.length,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=seed,
+            stop_token=stop,
+            precision=args.precision,
+        )
         if isinstance(tokenizer, CharTokenizer):
             print(args.primer + tokenizer.decode_text(ids))
             continue
@@ -176,8 +195,6 @@ def cmd_generate(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from . import load
-
     model = load(args.model)
     if model.tokenizer is None:
         raise CommandError(f"{args.model} carries no tokenizer to encode {args.data} with")
@@ -185,30 +202,38 @@ def cmd_evaluate(args) -> int:
     args.seq_len = 256
     sequences, _ = _load_training_data(args, model.tokenizer)
     result = model.evaluate(sequences, seq_len=args.seq_len)
-    print(f"loss {result['loss']:.4f}  perplexity {result['perplexity']:.3f}  accuracy {result['accuracy']:.4f}  "
-          f"({result['tokens']:,} tokens)")
+    print(
+        f"loss {result['loss']:.4f}  perplexity {result['perplexity']:.3f}  accuracy {result['accuracy']:.4f}  "
+        f"({result['tokens']:,} tokens)"
+    )
     return 0
 
 
 def cmd_info(args) -> int:
-    from . import load
-
     model = load(args.model)
     c = model.config
     params = sum(v.size for v in model.state_dict().values())
     print(f"file        {args.model} ({os.path.getsize(args.model):,} bytes)")
     print(f"cell        {c['cell']}, {c['num_layers']} layer(s), hidden {c['hidden_size']}")
-    print(f"input       {'one-hot' if c['embedding_dim'] is None else 'embedding ' + str(c['embedding_dim'])}, "
-          f"dropout {c['dropout']:g}")
-    print(f"vocabulary  {c['vocab_size']} tokens"
-          + (f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{' ...' if c['vocab_size'] > 12 else ''})"
-             if model.tokenizer else ""))
+    print(
+        f"input       {'one-hot' if c['embedding_dim'] is None else 'embedding ' + str(c['embedding_dim'])}, "
+        f"dropout {c['dropout']:g}"
+    )
+    print(
+        f"vocabulary  {c['vocab_size']} tokens"
+        + (
+            f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{' ...' if c['vocab_size'] > 12 else ''})"
+            if model.tokenizer
+            else ""
+        )
+    )
     print(f"parameters  {params:,}")
     print(f"trained     {model.epochs_done} epochs")
     return 0
 
 
 # -- argument parsing ----------------------------------------------------------
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -218,20 +243,28 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text.")
+    parser = argparse.ArgumentParser(
+        prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text."
+    )
     parser.add_argument("--version", action="version", version=f"lstmininet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def data_options(p):
         p.add_argument("--text", action="store_true", help="DATA is a plain-text file (character model)")
-        p.add_argument("--off-grid", choices=["skip", "quantize"], default="skip",
-                       help="notes off the sixteenth grid in scores: drop the song (default) or round them")
+        p.add_argument(
+            "--off-grid",
+            choices=["skip", "quantize"],
+            default="skip",
+            help="notes off the sixteenth grid in scores: drop the song (default) or round them",
+        )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
 
     train = commands.add_parser("train", help="train a model on melodies or text")
-    train.add_argument("data", help="a Melody.txt file, a score file or folder, or a music21 corpus path "
-                                    "(e.g. 'essenFolksong/erk*.abc')")
+    train.add_argument(
+        "data",
+        help="a Melody.txt file, a score file or folder, or a music21 corpus path (e.g. 'essenFolksong/erk*.abc')",
+    )
     train.add_argument("--out", required=True, help="model file to write (atomically, after every epoch)")
     train.add_argument("--epochs", type=_positive_int, default=15)
     train.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
@@ -264,8 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-p", type=float, default=None)
     gen.add_argument("--primer", default=None, help='tokens to start from, e.g. "60 _ _ _ 62 _"')
     gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--precision", choices=GENERATION_PRECISIONS, default="float32",
-                     help="weights read while sampling: bfloat16 is faster on large models, slightly less exact")
+    gen.add_argument(
+        "--precision",
+        choices=GENERATION_PRECISIONS,
+        default="float32",
+        help="weights read while sampling: bfloat16 is faster on large models, slightly less exact",
+    )
     gen.add_argument("--midi", help="write a MIDI file")
     gen.add_argument("--musicxml", help="write a MusicXML file")
     gen.add_argument("--piano-roll", help="write a piano-roll PNG")

@@ -20,6 +20,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .scores import CONVERSION_VERSION
+
 CACHE_FORMAT_VERSION = 1
 CACHE_DIR_ENV = "LSTMININET_CACHE_DIR"
 
@@ -34,8 +36,6 @@ def default_cache_dir() -> Path:
 def cache_key(files: list[Path], settings: dict) -> str:
     """Hash identifying one corpus conversion; changes whenever its inputs do."""
     import music21
-
-    from .music21_loading import CONVERSION_VERSION
 
     stamps = []
     for path in files:
@@ -79,9 +79,7 @@ def read_cached_corpus(cache_dir: Path, key: str) -> tuple[list[list[str]], dict
     return melodies, entry.get("report", {})
 
 
-def write_cached_corpus(
-    cache_dir: Path, key: str, spec: str, melodies: list[list[str]], report: dict
-) -> Path:
+def write_cached_corpus(cache_dir: Path, key: str, spec: str, melodies: list[list[str]], report: dict) -> Path:
     """Store a converted corpus atomically; readers never see a half-written file."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = _entry_path(cache_dir, key)

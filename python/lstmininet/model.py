@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import _core
+from .splits import split_dataset
+from .tokenizers import tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16")
@@ -68,21 +70,6 @@ def _as_sequences(data, what: str) -> list[list[int]]:
     if not sequences:
         raise ValueError(f"{what} is empty")
     return sequences
-
-
-def _split_validation(sequences: list[list[int]], fraction: float, seed: int):
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {fraction}")
-    if fraction == 0.0:
-        return sequences, []
-    count = max(1, round(len(sequences) * fraction))
-    if count >= len(sequences):
-        raise ValueError(f"val_fraction={fraction} leaves no training data from {len(sequences)} sequences")
-    order = np.random.default_rng(seed).permutation(len(sequences))
-    held_out = set(order[:count].tolist())
-    train = [s for i, s in enumerate(sequences) if i not in held_out]
-    val = [s for i, s in enumerate(sequences) if i in held_out]
-    return train, val
 
 
 _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "tokens_per_sec", "seconds", "lr")
@@ -151,7 +138,9 @@ class _RecurrentModel:
         if tokenizer is not None and len(tokenizer) != vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}")
         self.tokenizer = tokenizer
-        self._core = _core.Model(self._cell, vocab_size, hidden_size, num_layers, embedding_dim or 0, float(dropout), self.seed)
+        self._core = _core.Model(
+            self._cell, vocab_size, hidden_size, num_layers, embedding_dim or 0, float(dropout), self.seed
+        )
 
     # -- description --------------------------------------------------------
     @property
@@ -168,8 +157,10 @@ class _RecurrentModel:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"{type(self).__name__}(vocab_size={c['vocab_size']}, hidden_size={c['hidden_size']}, "
-                f"num_layers={c['num_layers']}, embedding_dim={c['embedding_dim']}, dropout={c['dropout']:g})")
+        return (
+            f"{type(self).__name__}(vocab_size={c['vocab_size']}, hidden_size={c['hidden_size']}, "
+            f"num_layers={c['num_layers']}, embedding_dim={c['embedding_dim']}, dropout={c['dropout']:g})"
+        )
 
     # -- numerics -----------------------------------------------------------
     def forward(self, tokens) -> np.ndarray:
@@ -225,7 +216,9 @@ class _RecurrentModel:
         Ctrl-C stops between batches and returns with `interrupted` set;
         so does `on_epoch(row)` returning False. With `patience`, training
         stops after that many epochs without a better validation loss and
-        ends on the best weights.
+        ends on the best weights. `val_fraction` holds out sequences with
+        `lstmininet.datasets.split_dataset(sequences, val_fraction, seed=seed)`,
+        so the held-out set is the one `split_dataset` gives for that seed.
         """
         train = _as_sequences(sequences, "sequences")
         seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
@@ -233,16 +226,24 @@ class _RecurrentModel:
             raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
             val = _as_sequences(val_data, "val_data")
+        elif val_fraction:
+            train, val, _ = split_dataset(train, val_fraction=float(val_fraction), seed=seed)
         else:
-            train, val = _split_validation(train, float(val_fraction), seed)
+            val = []
         options = dict(
-            epochs=_check_int(epochs, "epochs", minimum=0), batch_size=_check_int(batch_size, "batch_size"),
-            seq_len=_check_int(seq_len, "seq_len"), lr=float(lr), optimizer=str(optimizer), momentum=float(momentum),
+            epochs=_check_int(epochs, "epochs", minimum=0),
+            batch_size=_check_int(batch_size, "batch_size"),
+            seq_len=_check_int(seq_len, "seq_len"),
+            lr=float(lr),
+            optimizer=str(optimizer),
+            momentum=float(momentum),
             clip_norm=None if clip_norm is None else float(clip_norm),
             clip_value=None if clip_value is None else float(clip_value),
-            weight_decay=float(weight_decay), truncate=None if truncate is None else _check_int(truncate, "truncate"),
+            weight_decay=float(weight_decay),
+            truncate=None if truncate is None else _check_int(truncate, "truncate"),
             lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
-            lr_gamma=float(lr_gamma), patience=None if patience is None else _check_int(patience, "patience"),
+            lr_gamma=float(lr_gamma),
+            patience=None if patience is None else _check_int(patience, "patience"),
             seed=seed,
         )
         for key in ("clip_norm", "clip_value"):
@@ -304,9 +305,13 @@ class _RecurrentModel:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
         return self._core.generate(
-            primer_ids, _check_int(length, "length", minimum=0), float(temperature),
-            0 if top_k is None else _check_int(top_k, "top_k"), 1.0 if top_p is None else float(top_p),
-            _check_int(seed, "seed", minimum=0), -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
+            primer_ids,
+            _check_int(length, "length", minimum=0),
+            float(temperature),
+            0 if top_k is None else _check_int(top_k, "top_k"),
+            1.0 if top_p is None else float(top_p),
+            _check_int(seed, "seed", minimum=0),
+            -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
             precision == "bfloat16",
         )
 
@@ -338,8 +343,6 @@ class _RecurrentModel:
         model.seed = int(metadata.get("seed", 0))
         model.tokenizer = None
         if metadata.get("tokenizer"):
-            from .tokenizers import tokenizer_from_dict
-
             model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
         return model
 

@@ -4,7 +4,8 @@ Without ``ax`` each function builds a standalone ``Figure`` (rendered by the
 headless Agg canvas, never through pyplot), so it works on servers, leaks no
 figures in loops, and does not change a notebook's backend. With ``ax`` it
 draws into that axes (e.g. inline in a notebook) and saves only if ``path``
-is given.
+is given. matplotlib is imported inside the functions, so importing this
+module (or the CLI) does not load it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
-
-from .midi import melody_events
+from .melody import melody_events
 
 
 def _finite_points(values) -> tuple[list[int], list[float]]:
@@ -61,6 +58,8 @@ def plot_loss_curves(
     if ax is None and path is None:
         raise ValueError("plot_loss_curves needs a path to write the PNG to (or an ax to draw into)")
     if ax is None:
+        from matplotlib.figure import Figure
+
         ax = Figure(figsize=(6, 4)).add_subplot()
     epochs, train = _finite_points(history["train_loss"])
     if not train:
@@ -91,6 +90,10 @@ def plot_piano_roll(
     """
     if ax is None and path is None:
         raise ValueError("plot_piano_roll needs a path to write the PNG to (or an ax to draw into)")
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
+
     events = melody_events(tokens)
     if ax is None:
         total_steps = sum(length for _, length in events)
@@ -102,8 +105,14 @@ def plot_piano_roll(
         if pitch is not None:
             start = step / steps_per_quarter
             ax.add_patch(
-                Rectangle((start, pitch - 0.4), length / steps_per_quarter, 0.8,
-                          facecolor="tab:blue", edgecolor="black", linewidth=0.5)
+                Rectangle(
+                    (start, pitch - 0.4),
+                    length / steps_per_quarter,
+                    0.8,
+                    facecolor="tab:blue",
+                    edgecolor="black",
+                    linewidth=0.5,
+                )
             )
             pitches.append(pitch)
         step += length

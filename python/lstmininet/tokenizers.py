@@ -1,14 +1,8 @@
 """Tokenizers: map melody grid tokens or text characters to integer ids and back.
 
-Melody grid format (one melody per line in Melody.txt):
-
-* ``0``..``127``  a MIDI pitch starts a note that lasts one grid step,
-* ``r``           a rest starts (one step),
-* ``_``           the previous event (note or rest) lasts one more step.
-
-The grid has ``steps_per_quarter`` steps per quarter note (4 = sixteenths).
-A line of bare pitches (the original LSTMiniNet Melody.txt) is simply a
-melody in which every note lasts one step.
+The melody grid grammar (pitches ``0``..``127``, rest ``r``, hold ``_``) and
+its validation live in :mod:`lstmininet.melody`; the names are re-exported
+here because tokenizers are where most code meets them.
 
 A tokenizer's ``to_dict()`` is stored inside model checkpoints, so a
 checkpoint alone is enough to decode what the model generates.
@@ -18,73 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-REST = "r"
-HOLD = "_"
+from .melody import HOLD, MIDI_PITCH_MAX, MIDI_PITCH_MIN, REST, parse_pitch, validate_melody_tokens
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "HOLD",
+    "MIDI_PITCH_MAX",
+    "MIDI_PITCH_MIN",
+    "REST",
+    "SPECIAL_TOKENS",
+    "TOKENIZER_FORMAT_VERSION",
+    "CharTokenizer",
+    "MelodyTokenizer",
+    "parse_pitch",
+    "tokenizer_from_dict",
+    "validate_melody_tokens",
+]
+
 BOS = "<s>"
 EOS = "</s>"
 SPECIAL_TOKENS = (BOS, EOS)
-MIDI_PITCH_MIN = 0
-MIDI_PITCH_MAX = 127
 
 # Bumped whenever to_dict() changes shape, so old checkpoints fail loudly.
 TOKENIZER_FORMAT_VERSION = 1
-
-
-def parse_pitch(token: str) -> int | None:
-    """Return the MIDI pitch a token spells, or None if it is not a number.
-
-    Only canonical decimal spellings count ("60", not "060" or "+60"), so a
-    token always decodes back to exactly the text it came from.
-    """
-    if token.isascii() and token.isdigit() and str(int(token)) == token:
-        return int(token)
-    if token.startswith("-") and token[1:].isascii() and token[1:].isdigit():
-        return -int(token[1:])  # negative: caller reports it as out of range
-    return None
-
-
-def _where(source: str | None, line: int | None) -> str:
-    """Format 'file, line N' prefixes for error messages."""
-    parts = []
-    if source is not None:
-        parts.append(str(source))
-    if line is not None:
-        parts.append(f"line {line}")
-    return ", ".join(parts) + ": " if parts else ""
-
-
-def validate_melody_tokens(
-    tokens: Sequence[str], source: str | None = None, line: int | None = None
-) -> None:
-    """Raise ValueError naming source, line and token if a melody is malformed.
-
-    Checks every token is a MIDI pitch in 0..127, ``r`` or ``_``, and that
-    the melody does not open with ``_`` (a hold needs something to hold).
-    Special tokens (``<s>``, ``</s>``) are added by the tokenizer, so they
-    are rejected here too: files hold plain melodies.
-    """
-    where = _where(source, line)
-    if not tokens:
-        raise ValueError(f"{where}empty melody")
-    for position, token in enumerate(tokens, start=1):
-        if token in (REST, HOLD):
-            if token == HOLD and position == 1:
-                raise ValueError(
-                    f"{where}token {position} {token!r}: a hold cannot start a "
-                    "melody (it continues the previous note or rest)"
-                )
-            continue
-        pitch = parse_pitch(token)
-        if pitch is None:
-            raise ValueError(
-                f"{where}token {position} {token!r}: unknown token (expected a "
-                f"MIDI pitch {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}, {REST!r} or {HOLD!r})"
-            )
-        if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
-            raise ValueError(
-                f"{where}token {position} {token!r}: MIDI pitch outside "
-                f"{MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
-            )
 
 
 def _melody_token_order(token: str) -> tuple[int, int]:
@@ -134,8 +85,7 @@ class _VocabularyTokenizer:
                 ids.append(self._ids[token])
             except KeyError:
                 raise ValueError(
-                    f"token {token!r} at position {position} is not in the "
-                    f"{self.kind} vocabulary ({len(self)} tokens)"
+                    f"token {token!r} at position {position} is not in the {self.kind} vocabulary ({len(self)} tokens)"
                 ) from None
         return ids
 
@@ -146,8 +96,7 @@ class _VocabularyTokenizer:
             index = int(raw)  # accepts numpy integers too
             if not 0 <= index < len(self.vocab):
                 raise ValueError(
-                    f"id {index} at position {position} is outside the vocabulary "
-                    f"(0..{len(self.vocab) - 1})"
+                    f"id {index} at position {position} is outside the vocabulary (0..{len(self.vocab) - 1})"
                 )
             tokens.append(self.vocab[index])
         return tokens
@@ -158,9 +107,7 @@ class MelodyTokenizer(_VocabularyTokenizer):
 
     kind = "melody"
 
-    def __init__(
-        self, vocab: Sequence[str], add_bos_eos: bool = False, steps_per_quarter: int = 4
-    ):
+    def __init__(self, vocab: Sequence[str], add_bos_eos: bool = False, steps_per_quarter: int = 4):
         super().__init__(vocab)
         if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
             raise ValueError(f"steps_per_quarter must be a positive integer, got {steps_per_quarter!r}")

@@ -21,7 +21,6 @@ import pytest
 import lstmininet
 from lstmininet.cli import main
 
-
 # Five short tunes on the sixteenth grid: notes, rests and holds.
 TUNES = [
     "67 _ _ _ 69 _ 71 _ 72 _ _ _ 71 _ 69 _ 67 _ _ _ r _ 64 _ 62 _ _ _ 60 _ _ _",
@@ -75,6 +74,7 @@ def melody_model(tmp_path_factory):
 
 # -- train ---------------------------------------------------------------------
 
+
 def test_train_writes_model_history_and_loss_plot(tmp_path, capsys):
     data = write_melodies(tmp_path / "Melody.txt")
     model = tmp_path / "tune.lmn"
@@ -92,13 +92,28 @@ def test_train_writes_model_history_and_loss_plot(tmp_path, capsys):
 
 # -- generate ------------------------------------------------------------------
 
+
 def test_generate_files_hold_the_printed_notes(melody_model, tmp_path, capsys):
     model, _ = melody_model
     code, out, err = run(
         # the primer keeps each melody non-empty even if the model ends the song at once
-        capsys, "generate", model, "--count", "2", "--seed", "1", "--length", "64", "--primer", "60 _ 62 _",
-        "--midi", tmp_path / "tune.mid", "--musicxml", tmp_path / "tune.musicxml",
-        "--piano-roll", tmp_path / "tune.png",
+        capsys,
+        "generate",
+        model,
+        "--count",
+        "2",
+        "--seed",
+        "1",
+        "--length",
+        "64",
+        "--primer",
+        "60 _ 62 _",
+        "--midi",
+        tmp_path / "tune.mid",
+        "--musicxml",
+        tmp_path / "tune.musicxml",
+        "--piano-roll",
+        tmp_path / "tune.png",
     )
     assert code == 0, err
     lines = out.strip().splitlines()
@@ -145,12 +160,14 @@ def test_generate_continues_a_primer(melody_model, capsys):
 def test_generate_never_fails_on_a_sampled_opening_hold(melody_model, tmp_path, capsys):
     # A barely trained model sometimes samples '_' right after <s>; 40 samples hit that case.
     model, _ = melody_model
-    code, out, err = run(capsys, "generate", model, "--count", "40", "--seed", "0", "--length", "32",
-                         "--midi", tmp_path / "many.mid")
+    code, out, err = run(
+        capsys, "generate", model, "--count", "40", "--seed", "0", "--length", "32", "--midi", tmp_path / "many.mid"
+    )
     assert code == 0, err
 
 
 # -- evaluate and info -----------------------------------------------------------
+
 
 def test_evaluate_prints_loss_perplexity_accuracy(melody_model, capsys):
     model, data = melody_model
@@ -180,6 +197,7 @@ def test_info_describes_the_model(melody_model, capsys):
 
 # -- resume ----------------------------------------------------------------------
 
+
 def test_resume_continues_the_epochs(melody_model, tmp_path, capsys):
     source, data = melody_model
     model = tmp_path / "tiny.lmn"
@@ -201,6 +219,7 @@ def test_resume_continues_the_epochs(melody_model, tmp_path, capsys):
 
 
 # -- plain text ------------------------------------------------------------------
+
 
 def test_text_model_trains_and_continues_a_primer(tmp_path, capsys):
     text = tmp_path / "text.txt"
@@ -237,6 +256,7 @@ def test_text_model_refuses_midi_and_needs_a_primer(tmp_path, capsys):
 
 
 # -- errors: one line, exit status 2 ------------------------------------------------
+
 
 def assert_one_line_error(code: int, out: str, err: str, *fragments: str) -> None:
     assert code == 2, (code, out, err)
@@ -300,13 +320,15 @@ def test_error_evaluate_pitch_outside_the_vocabulary_names_file_and_line(melody_
 
 # -- compatibility with the original LSTMiniNet data ----------------------------------
 
+
 def test_original_melody_txt_trains_unchanged(original_melody_txt, tmp_path, capsys):
     raw = original_melody_txt.read_bytes()
     assert b"\r\n" in raw  # the file as published, CRLF endings and bare pitches
     songs = sum(1 for line in raw.decode("utf-8-sig").splitlines() if line.strip())
     model = tmp_path / "original.lmn"
-    code, out, err = run(capsys, "train", original_melody_txt, "--out", model,
-                         "--epochs", "1", "--hidden", "16", "--quiet")
+    code, out, err = run(
+        capsys, "train", original_melody_txt, "--out", model, "--epochs", "1", "--hidden", "16", "--quiet"
+    )
     assert code == 0, err
     assert f"{songs} sequences" in err
     assert history(model)["epoch"] == [1]
@@ -319,6 +341,7 @@ def test_original_melody_txt_trains_unchanged(original_melody_txt, tmp_path, cap
 
 
 # -- argument parsing and the installed entry point -------------------------------------
+
 
 def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit) as stop:

@@ -15,7 +15,7 @@ from lstmininet.datasets import (
     split_dataset,
     transpose_melody,
 )
-from lstmininet.music21_loading import LoadReport, score_to_tokens
+from lstmininet.scores import LoadReport, score_to_tokens, tokens_to_stream
 from lstmininet.tokenizers import MelodyTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -244,29 +244,19 @@ def test_cache_notices_an_edited_file_and_survives_a_damaged_entry(tmp_path):
     tune = tmp_path / "tune.abc"
     tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nC D E F|]\n")
     cache = tmp_path / "cache"
-    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
-        ["60", "62", "64", "65"]
-    ]
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [["60", "62", "64", "65"]]
     tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nG A B c2|]\n")
-    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
-        ["67", "69", "71", "72", "_"]
-    ]
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [["67", "69", "71", "72", "_"]]
 
     for entry in cache.glob("corpus-*.json"):
         entry.write_text("{ truncated")
     with pytest.warns(UserWarning, match="unreadable cache entry"):
-        melodies, report = load_melodies_with_report(
-            tune, steps_per_quarter=1, cache_dir=cache, progress=False
-        )
+        melodies, report = load_melodies_with_report(tune, steps_per_quarter=1, cache_dir=cache, progress=False)
     assert melodies == [["67", "69", "71", "72", "_"]] and not report.from_cache
 
 
 def test_transpose_to_c_major_or_a_minor(tmp_path):
-    from lstmininet.midi import tokens_to_stream
-
-    melodies, report = load_melodies_with_report(
-        SMALL_CORPUS, transpose="C", cache_dir=tmp_path, progress=False
-    )
+    melodies, report = load_melodies_with_report(SMALL_CORPUS, transpose="C", cache_dir=tmp_path, progress=False)
     assert report.songs_transposed > 0
     for melody in melodies[:5]:
         key = tokens_to_stream(melody).analyze("key")

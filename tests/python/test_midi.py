@@ -12,10 +12,7 @@ GRID_MELODY = "67 _ _ 69 71 _ r _ 72 _ _ _ _ _ _ _ r 74 _ 64 _ _ _".split()
 
 def _sounding_notes(score):
     """(MIDI pitch, start, quarter length) of every note, as music21 reads them."""
-    return [
-        (n.pitch.midi, Fraction(n.offset), Fraction(n.quarterLength))
-        for n in score.flatten().notes
-    ]
+    return [(n.pitch.midi, Fraction(n.offset), Fraction(n.quarterLength)) for n in score.flatten().notes]
 
 
 def _expected_notes(tokens, steps_per_quarter=4):

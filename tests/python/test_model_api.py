@@ -9,6 +9,7 @@ import pytest
 
 import lstmininet
 from lstmininet import GRU, LSTM
+from lstmininet.datasets import split_dataset
 
 
 def pattern(count=8, length=80, period=5):
@@ -52,11 +53,24 @@ def test_validation_fraction_and_history():
         model.fit(pattern(), epochs=1, val_data=pattern(2), val_fraction=0.1, progress=False)
 
 
+def test_val_fraction_holds_out_the_split_dataset_validation_set():
+    # fit(val_fraction=f, seed=s) trains and validates on exactly split_dataset(..., f, seed=s).
+    sequences = [[i % 5, (i + 1) % 5, (i + 2) % 5, i % 3, 4, 0, 1] for i in range(12)]
+    kwargs = dict(epochs=2, batch_size=4, seq_len=8, seed=7, progress=False)
+    by_fraction = LSTM(5, hidden_size=8, seed=1).fit(sequences, val_fraction=0.25, **kwargs)
+    split = split_dataset(sequences, val_fraction=0.25, seed=7)
+    by_split = LSTM(5, hidden_size=8, seed=1).fit(split.train, val_data=split.val, **kwargs)
+    assert len(split.val) == 3
+    assert by_fraction["val_loss"] == by_split["val_loss"]
+    assert by_fraction["train_loss"] == by_split["train_loss"]
+
+
 def test_early_stopping_restores_best_weights():
     model = LSTM(5, hidden_size=16, seed=2)
     val = [[0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]]
-    history = model.fit(pattern(), epochs=40, batch_size=4, seq_len=16, lr=0.5, val_data=val, patience=2,
-                        progress=False)
+    history = model.fit(
+        pattern(), epochs=40, batch_size=4, seq_len=16, lr=0.5, val_data=val, patience=2, progress=False
+    )
     assert history.stopped_early and len(history["epoch"]) < 40
     assert model.evaluate(val, seq_len=16)["loss"] == pytest.approx(min(history["val_loss"]), rel=1e-5)
 
@@ -105,9 +119,14 @@ def test_bfloat16_generation_samples_the_rounded_model(cls):
     rounded = cls(11, hidden_size=40, num_layers=2, embedding_dim=6, seed=3)
     # generation reads these weights rounded; the embedding and the first
     # layer's input weights go into a float32 table, biases stay float32
-    state = {name: (_round_to_bfloat16(value) if name == "fc.weight" or "weight_hh" in name
-                    or ("weight_ih" in name and not name.endswith("l0")) else value)
-             for name, value in model.state_dict().items()}
+    state = {
+        name: (
+            _round_to_bfloat16(value)
+            if name == "fc.weight" or "weight_hh" in name or ("weight_ih" in name and not name.endswith("l0"))
+            else value
+        )
+        for name, value in model.state_dict().items()
+    }
     rounded.load_state_dict(state)
     # long enough that the rounding's small shifts of the probabilities show
     fast = model.generate([1, 2], 20000, seed=4, precision="bfloat16")

@@ -50,7 +50,10 @@ def test_notebook_trains_generates_and_writes_midi(tmp_path, monkeypatch):
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     printed = "".join(
-        o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+        o.get("text", "")
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
         if o.output_type == "stream"
     )
     assert "epochs 2, hidden 32, melodies 200" in printed

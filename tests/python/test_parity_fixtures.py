@@ -65,9 +65,14 @@ class Fixture:
         import lstmininet
 
         cls = {"lstm": lstmininet.LSTM, "gru": lstmininet.GRU}[self.cell]
-        return cls(self.V, hidden_size=self.H, num_layers=self.L,
-                   embedding_dim=self.E if self.E > 0 else None,
-                   dropout=0.0, seed=0)
+        return cls(
+            self.V,
+            hidden_size=self.H,
+            num_layers=self.L,
+            embedding_dim=self.E if self.E > 0 else None,
+            dropout=0.0,
+            seed=0,
+        )
 
 
 @pytest.fixture(params=FIXTURES, ids=lambda p: p.stem)
@@ -89,6 +94,7 @@ def test_fixtures_present():
 # Shapes: x (B,T) ints, h/c (B,H), gates (B,G*H) with G = 4 (LSTM) or 3 (GRU).
 # ---------------------------------------------------------------------------
 
+
 def _sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
@@ -98,36 +104,36 @@ def numpy_forward(fx: Fixture, params: dict) -> tuple[np.ndarray, float]:
     B, T = fx.inputs.shape
     H = fx.H
     if fx.E > 0:
-        seq = p["embedding.weight"][fx.inputs]            # (B,T,E)
+        seq = p["embedding.weight"][fx.inputs]  # (B,T,E)
     else:
-        seq = np.eye(fx.V)[fx.inputs]                      # (B,T,V) one-hot
+        seq = np.eye(fx.V)[fx.inputs]  # (B,T,V) one-hot
     for k in range(fx.L):
-        w_ih = p[f"{fx.cell}.weight_ih_l{k}"]               # (G*H, in)
-        w_hh = p[f"{fx.cell}.weight_hh_l{k}"]               # (G*H, H)
-        b_ih = p[f"{fx.cell}.bias_ih_l{k}"]                 # (G*H,)
-        b_hh = p[f"{fx.cell}.bias_hh_l{k}"]                 # (G*H,)
+        w_ih = p[f"{fx.cell}.weight_ih_l{k}"]  # (G*H, in)
+        w_hh = p[f"{fx.cell}.weight_hh_l{k}"]  # (G*H, H)
+        b_ih = p[f"{fx.cell}.bias_ih_l{k}"]  # (G*H,)
+        b_hh = p[f"{fx.cell}.bias_hh_l{k}"]  # (G*H,)
         h = np.zeros((B, H))
         c = np.zeros((B, H))
         outs = []
         for t in range(T):
-            gx = seq[:, t] @ w_ih.T + b_ih                  # (B,G*H)
-            gh = h @ w_hh.T + b_hh                          # (B,G*H)
-            if fx.cell == "lstm":                           # gate order i, f, g, o
+            gx = seq[:, t] @ w_ih.T + b_ih  # (B,G*H)
+            gh = h @ w_hh.T + b_hh  # (B,G*H)
+            if fx.cell == "lstm":  # gate order i, f, g, o
                 a = gx + gh
                 i = _sigmoid(a[:, 0:H])
-                f = _sigmoid(a[:, H:2 * H])
-                g = np.tanh(a[:, 2 * H:3 * H])
-                o = _sigmoid(a[:, 3 * H:4 * H])
+                f = _sigmoid(a[:, H : 2 * H])
+                g = np.tanh(a[:, 2 * H : 3 * H])
+                o = _sigmoid(a[:, 3 * H : 4 * H])
                 c = f * c + i * g
                 h = o * np.tanh(c)
-            else:                                           # gate order r, z, n
+            else:  # gate order r, z, n
                 r = _sigmoid(gx[:, 0:H] + gh[:, 0:H])
-                z = _sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
-                n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+                z = _sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
+                n = np.tanh(gx[:, 2 * H :] + r * gh[:, 2 * H :])
                 h = (1.0 - z) * n + z * h
             outs.append(h)
-        seq = np.stack(outs, axis=1)                        # (B,T,H)
-    logits = seq @ p["fc.weight"].T + p["fc.bias"]          # (B,T,V)
+        seq = np.stack(outs, axis=1)  # (B,T,H)
+    logits = seq @ p["fc.weight"].T + p["fc.bias"]  # (B,T,V)
     flat = logits.reshape(-1, fx.V)
     m = flat.max(axis=1, keepdims=True)
     logp = flat - m - np.log(np.exp(flat - m).sum(axis=1, keepdims=True))
@@ -163,11 +169,13 @@ def test_fixture_gradients_match_finite_differences(fx):
 # lstmininet against the fixtures.
 # ---------------------------------------------------------------------------
 
+
 def test_state_dict_names_and_shapes(fx):
     m = fx.make_model()
     sd = m.state_dict()
     assert set(sd) == set(fx.names), (
-        f"missing {sorted(set(fx.names) - set(sd))}, unexpected {sorted(set(sd) - set(fx.names))}")
+        f"missing {sorted(set(fx.names) - set(sd))}, unexpected {sorted(set(sd) - set(fx.names))}"
+    )
     for name in fx.names:
         assert sd[name].shape == fx.params[name].shape, (name, sd[name].shape, fx.params[name].shape)
         assert sd[name].dtype == np.float32, (name, sd[name].dtype)
@@ -199,7 +207,8 @@ def test_loss_and_grads(fx):
     loss, grads = m.loss_and_grads(fx.inputs, fx.targets)
     assert abs(float(loss) - fx.loss) <= LOSS_ATOL, f"loss {loss!r} vs reference {fx.loss!r}"
     assert set(grads) == set(fx.names), (
-        f"missing {sorted(set(fx.names) - set(grads))}, unexpected {sorted(set(grads) - set(fx.names))}")
+        f"missing {sorted(set(fx.names) - set(grads))}, unexpected {sorted(set(grads) - set(fx.names))}"
+    )
     failures = []
     for name in fx.names:
         g = np.asarray(grads[name])

@@ -40,16 +40,17 @@ else:
 _IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 if torch is None and not _IN_CI:
-    pytest.skip(f"torch not installed ({_TORCH_IMPORT_ERROR}); CI is not set",
-                allow_module_level=True)
+    pytest.skip(f"torch not installed ({_TORCH_IMPORT_ERROR}); CI is not set", allow_module_level=True)
 
 
 @pytest.fixture(autouse=True)
 def _require_torch():
     if torch is None:
-        pytest.fail(f"CI is set but torch cannot be imported ({_TORCH_IMPORT_ERROR}); "
-                    "the PyTorch parity suite must run in CI: pip install torch==2.13.0",
-                    pytrace=False)
+        pytest.fail(
+            f"CI is set but torch cannot be imported ({_TORCH_IMPORT_ERROR}); "
+            "the PyTorch parity suite must run in CI: pip install torch==2.13.0",
+            pytrace=False,
+        )
 
 
 FIXTURE_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "make_fixtures.py"
@@ -80,8 +81,7 @@ def random_config(seed: int) -> dict:
 
 SEEDS = list(range(10))
 # a long sequence too: errors that accumulate through time show up here
-LONG = [dict(cell="lstm", V=30, E=16, H=24, L=2, B=2, T=60),
-        dict(cell="gru", V=30, E=0, H=24, L=2, B=2, T=60)]
+LONG = [dict(cell="lstm", V=30, E=16, H=24, L=2, B=2, T=60), dict(cell="gru", V=30, E=0, H=24, L=2, B=2, T=60)]
 # three GRU layers are not among the draws above
 EXTRA = [dict(cell="gru", V=12, E=5, H=7, L=3, B=3, T=9)]
 CONFIGS = [random_config(s) for s in SEEDS] + LONG + EXTRA
@@ -107,15 +107,22 @@ def make_lmn_model(c: dict, seed: int = 0):
     import lstmininet
 
     cls = {"lstm": lstmininet.LSTM, "gru": lstmininet.GRU}[c["cell"]]
-    return cls(c["V"], hidden_size=c["H"], num_layers=c["L"],
-               embedding_dim=c["E"] if c["E"] > 0 else None, dropout=0.0, seed=seed)
+    return cls(
+        c["V"],
+        hidden_size=c["H"],
+        num_layers=c["L"],
+        embedding_dim=c["E"] if c["E"] > 0 else None,
+        dropout=0.0,
+        seed=seed,
+    )
 
 
 def torch_reference(c: dict, params: dict, inputs: np.ndarray, targets: np.ndarray):
     """float64 torch logits, loss and grads for float32 ``params`` (numpy)."""
     model = make_torch_model(c)
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in params.items()},
-                          strict=True)
+    model.load_state_dict(
+        {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in params.items()}, strict=True
+    )
     model = model.double()
     x = torch.from_numpy(inputs.astype(np.int64))
     y = torch.from_numpy(targets.astype(np.int64))

@@ -1,0 +1,160 @@
+# Type stub for the compiled module lstmininet._core, written from bindings/*.cpp
+# (module.cpp, tensor_bindings.cpp, model_bindings.cpp). Keep it in step with them.
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_FloatArray: TypeAlias = npt.NDArray[np.float32]
+
+# -- module.cpp ---------------------------------------------------------------
+
+def set_num_threads(n: int) -> None:
+    """Threads used by the matrix kernels (default: LSTMININET_NUM_THREADS or all cores)."""
+
+def get_num_threads() -> int: ...
+
+# -- tensor_bindings.cpp ------------------------------------------------------
+
+# What a Tensor operand may be: another Tensor, or anything numpy turns into a
+# float32 array of rank 0..2 (a vector becomes one row).
+_Operand: TypeAlias = Tensor | npt.ArrayLike
+
+class Tensor:
+    """A 2-D float32 value in the autodiff graph (vectors become one row)."""
+
+    def __init__(self, data: npt.ArrayLike, requires_grad: bool = False) -> None: ...
+    def numpy(self) -> _FloatArray: ...
+    def __array__(self, *args: Any, **kwargs: Any) -> _FloatArray: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def requires_grad(self) -> bool: ...
+    @property
+    def grad(self) -> _FloatArray | None: ...
+    def item(self) -> float: ...
+    def backward(self) -> None:
+        """Backpropagate from this scalar tensor."""
+    def zero_grad(self) -> None: ...
+    def detach(self) -> Tensor: ...
+    # Python numbers broadcast over the tensor; arrays must match its shape.
+    def __add__(self, other: _Operand, /) -> Tensor: ...
+    def __radd__(self, other: _Operand, /) -> Tensor: ...
+    def __sub__(self, other: _Operand, /) -> Tensor: ...
+    def __rsub__(self, other: _Operand, /) -> Tensor: ...
+    def __mul__(self, other: _Operand, /) -> Tensor: ...
+    def __rmul__(self, other: _Operand, /) -> Tensor: ...
+    def __neg__(self) -> Tensor: ...
+    def __truediv__(self, scale: float, /) -> Tensor: ...
+    def __matmul__(self, other: _Operand, /) -> Tensor: ...
+    def __rmatmul__(self, other: _Operand, /) -> Tensor: ...
+    @property
+    def T(self) -> Tensor: ...
+    def sigmoid(self) -> Tensor: ...
+    def tanh(self) -> Tensor: ...
+    def relu(self) -> Tensor: ...
+    def exp(self) -> Tensor: ...
+    def log(self) -> Tensor: ...
+    def softmax(self) -> Tensor: ...
+    def log_softmax(self) -> Tensor: ...
+    def sum(self) -> Tensor: ...
+    def mean(self) -> Tensor: ...
+
+def mse_loss(prediction: Tensor, target: npt.ArrayLike) -> Tensor: ...
+def bce_loss(probability: Tensor, target: npt.ArrayLike) -> Tensor: ...
+def bce_with_logits_loss(logits: Tensor, target: npt.ArrayLike) -> Tensor: ...
+def cross_entropy_loss(logits: Tensor, targets: Sequence[int]) -> Tensor:
+    """Mean cross-entropy over rows; a target of -1 is ignored."""
+
+class no_grad:
+    """Context manager: operations inside build no graph."""
+
+    def __init__(self) -> None: ...
+    def __enter__(self) -> None: ...
+    def __exit__(self, *args: object) -> None: ...
+
+# -- model_bindings.cpp -------------------------------------------------------
+
+class _ModelConfig(TypedDict):
+    cell: str  # "lstm" or "gru"
+    vocab_size: int
+    hidden_size: int
+    num_layers: int
+    embedding_dim: int | None  # None: one-hot input
+    dropout: float
+
+class _EpochRow(TypedDict):
+    epoch: int
+    train_loss: float
+    val_loss: float  # NaN without validation data
+    val_accuracy: float
+    tokens_per_sec: float
+    seconds: float
+    lr: float
+
+class _FitResult(TypedDict):
+    history: list[_EpochRow]
+    interrupted: bool
+    keyboard_interrupt: bool
+    stopped_early: bool
+    best_epoch: int
+
+# on_batch(epoch, batch, batches, loss, tokens_per_sec) and on_epoch(row):
+# None or a truthy result continues training, a falsy one stops it.
+_BatchCallback: TypeAlias = Callable[[int, int, int, float, float], object]
+_EpochCallback: TypeAlias = Callable[[_EpochRow], object]
+
+class Model:
+    def __init__(
+        self,
+        cell: str,
+        vocab_size: int,
+        hidden_size: int,
+        num_layers: int,
+        embedding_dim: int,
+        dropout: float,
+        seed: int,
+    ) -> None: ...
+    @property
+    def config(self) -> _ModelConfig: ...
+    @property
+    def epochs_done(self) -> int: ...
+    @property
+    def parameter_names(self) -> list[str]: ...
+    def forward(self, tokens: npt.ArrayLike, fused: bool = True) -> _FloatArray:
+        """int tokens (B, T) -> float32 logits (B, T, V), from a zero initial state."""
+    def loss_and_grads(
+        self, inputs: npt.ArrayLike, targets: npt.ArrayLike, fused: bool = True
+    ) -> tuple[float, dict[str, _FloatArray]]: ...
+    def state_dict(self) -> dict[str, _FloatArray]: ...
+    def load_state_dict(self, state: dict[str, Any], /) -> None:
+        """Values: anything numpy converts to float32 arrays of the parameter's shape (a real dict)."""
+    def fit(
+        self,
+        train: Sequence[Sequence[int]],
+        val: Sequence[Sequence[int]],
+        options: dict[str, Any],  # TrainConfig fields by name (epochs, batch_size, seq_len, lr, ...); None = default
+        on_batch: _BatchCallback | None = None,
+        on_epoch: _EpochCallback | None = None,
+    ) -> _FitResult: ...
+    def evaluate(self, data: Sequence[Sequence[int]], batch_size: int, seq_len: int) -> dict[str, float]:
+        """loss, perplexity, accuracy (floats) and tokens (an int)."""
+    def generate(
+        self,
+        primer: Sequence[int],
+        length: int,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        seed: int,
+        stop_token: int,
+        bfloat16_weights: bool,
+    ) -> list[int]: ...
+    def save(self, path: str, vocabulary: Sequence[str], metadata: str) -> None: ...
+    @staticmethod
+    def load(path: str) -> tuple[Model, list[str], str]:
+        """(model, vocabulary, metadata JSON) from a checkpoint file."""

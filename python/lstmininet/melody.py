@@ -1,0 +1,198 @@
+"""The melody grid grammar: tokens, validation, transposition, Melody.txt files.
+
+A melody is a list of grid tokens (one melody per line in Melody.txt):
+
+* ``0``..``127``  a MIDI pitch starts a note that lasts one grid step,
+* ``r``           a rest starts (one step),
+* ``_``           the previous event (note or rest) lasts one more step.
+
+The grid has ``steps_per_quarter`` steps per quarter note (4 = sixteenths).
+A line of bare pitches (the original LSTMiniNet Melody.txt) is simply a
+melody in which every note lasts one step.
+
+This module is the bottom of the melody stack: plain Python, no music21.
+Score conversion (:mod:`lstmininet.scores`), tokenizers, MIDI files and
+datasets build on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+REST = "r"
+HOLD = "_"
+MIDI_PITCH_MIN = 0
+MIDI_PITCH_MAX = 127
+
+MELODY_FILE_EXTENSIONS = (".txt",)
+
+
+# --------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------
+
+
+def parse_pitch(token: str) -> int | None:
+    """Return the MIDI pitch a token spells, or None if it is not a number.
+
+    Only canonical decimal spellings count ("60", not "060" or "+60"), so a
+    token always decodes back to exactly the text it came from.
+    """
+    if token.isascii() and token.isdigit() and str(int(token)) == token:
+        return int(token)
+    if token.startswith("-") and token[1:].isascii() and token[1:].isdigit():
+        return -int(token[1:])  # negative: caller reports it as out of range
+    return None
+
+
+def _where(source: str | None, line: int | None) -> str:
+    """Format 'file, line N' prefixes for error messages."""
+    parts = []
+    if source is not None:
+        parts.append(str(source))
+    if line is not None:
+        parts.append(f"line {line}")
+    return ", ".join(parts) + ": " if parts else ""
+
+
+def validate_melody_tokens(tokens: Sequence[str], source: str | None = None, line: int | None = None) -> None:
+    """Raise ValueError naming source, line and token if a melody is malformed.
+
+    Checks every token is a MIDI pitch in 0..127, ``r`` or ``_``, and that
+    the melody does not open with ``_`` (a hold needs something to hold).
+    Special tokens (``<s>``, ``</s>``) are added by the tokenizer, so they
+    are rejected here too: files hold plain melodies.
+    """
+    where = _where(source, line)
+    if not tokens:
+        raise ValueError(f"{where}empty melody")
+    for position, token in enumerate(tokens, start=1):
+        if token in (REST, HOLD):
+            if token == HOLD and position == 1:
+                raise ValueError(
+                    f"{where}token {position} {token!r}: a hold cannot start a "
+                    "melody (it continues the previous note or rest)"
+                )
+            continue
+        pitch = parse_pitch(token)
+        if pitch is None:
+            raise ValueError(
+                f"{where}token {position} {token!r}: unknown token (expected a "
+                f"MIDI pitch {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}, {REST!r} or {HOLD!r})"
+            )
+        if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
+            raise ValueError(
+                f"{where}token {position} {token!r}: MIDI pitch outside {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
+            )
+
+
+def melody_events(tokens: Sequence[str]) -> list[tuple[int | None, int]]:
+    """Group tokens into (pitch or None for a rest, length in steps) events.
+
+    Raises ValueError naming the token if the melody is malformed (unknown
+    token, pitch outside 0..127, or ``_`` before any note or rest).
+    """
+    validate_melody_tokens(list(tokens), source="melody")
+    events: list[tuple[int | None, int]] = []
+    for token in tokens:
+        if token == HOLD:
+            pitch, length = events[-1]
+            events[-1] = (pitch, length + 1)
+        else:
+            events.append((None if token == REST else int(token), 1))
+    return events
+
+
+# --------------------------------------------------------------------------
+# Transposition
+# --------------------------------------------------------------------------
+
+
+def transpose_melody(melody: Sequence[str], semitones: int) -> list[str]:
+    """Shift every pitch by ``semitones``; ValueError if one leaves 0..127."""
+    shifted = []
+    for position, token in enumerate(melody, start=1):
+        if token in (REST, HOLD):
+            shifted.append(token)
+            continue
+        pitch = int(token) + semitones
+        if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
+            raise ValueError(
+                f"token {position} {token!r}: transposing by {semitones:+d} gives "
+                f"pitch {pitch}, outside {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
+            )
+        shifted.append(str(pitch))
+    return shifted
+
+
+def augment_transpositions(
+    melodies: Iterable[Sequence[str]], semitones: Iterable[int] = range(-5, 7)
+) -> list[list[str]]:
+    """Every melody shifted by every amount in ``semitones`` (include 0 to keep originals).
+
+    Shifts that would push a pitch outside 0..127 are left out for that melody.
+    """
+    amounts = list(semitones)
+    augmented = []
+    for melody in melodies:
+        for amount in amounts:
+            try:
+                augmented.append(transpose_melody(melody, amount))
+            except ValueError:
+                continue
+    return augmented
+
+
+# --------------------------------------------------------------------------
+# Melody.txt files
+# --------------------------------------------------------------------------
+
+
+def parse_melody_lines(lines: Iterable[str], source: str) -> list[list[str]]:
+    """Parse Melody.txt lines; ``#`` starts a comment, blank lines are skipped.
+
+    Errors name ``source``, the 1-based line number and the offending token.
+    """
+    melodies = []
+    for number, line in enumerate(lines, start=1):
+        tokens = line.split("#", 1)[0].split()
+        if not tokens:
+            continue
+        validate_melody_tokens(tokens, source=source, line=number)
+        melodies.append(tokens)
+    if not melodies:
+        raise ValueError(f"{source}: no melodies found (file is empty or only comments/blank lines)")
+    return melodies
+
+
+def load_melody_file(path: str | os.PathLike) -> list[list[str]]:
+    """Read a Melody.txt file: grid tokens or bare pitches, one melody per line.
+
+    CRLF or LF endings, a UTF-8 BOM, blank lines and ``#`` comments are fine.
+    """
+    path = Path(path).expanduser()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: melody file not found") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{path}: is a folder, expected a melody file") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {line}: not UTF-8 text ({exc.reason})") from None
+    return parse_melody_lines(text.splitlines(), source=str(path))
+
+
+def save_melody_file(melodies: Iterable[Sequence[str]], path: str | os.PathLike, header: Sequence[str] = ()) -> Path:
+    """Write melodies one per line (LF endings), with optional ``#`` header lines."""
+    path = Path(path)
+    lines = [f"# {h}".rstrip() for h in header]
+    for index, melody in enumerate(melodies, start=1):
+        validate_melody_tokens(melody, source=str(path), line=len(header) + index)
+        lines.append(" ".join(melody))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
