@@ -7,11 +7,15 @@ counts, on the same model and data shapes, and reports ratios:
     python benchmarks/bench.py                      # full run, a few minutes
     python benchmarks/bench.py --quick              # smoke run, well under a minute
     python benchmarks/bench.py --cells lstm --threads 1,2 --configs melody,char
-    python benchmarks/bench.py --out benchmarks/results
+    python benchmarks/bench.py --out /tmp/elsewhere
     python benchmarks/bench.py --repeat 3            # best of 3, sides alternating (busy machine)
 
 Results go to ``<out>/bench.json`` (everything, including per-step times)
-and ``<out>/bench.md`` (tables). Progress goes to stderr.
+and ``<out>/bench.md`` (tables); ``<out>`` is ``benchmarks/results/<cpu>/``
+by default (``<cpu>`` names the brand, microarchitecture and x86
+family/model, e.g. ``amd-epyc-zen5-f26m2``), so each CPU keeps its own
+results, and a folder holding another CPU's results is never written to.
+Progress goes to stderr.
 
 What is measured, for each config x cell x thread count x library:
 
@@ -46,6 +50,7 @@ import math
 import os
 import pathlib
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -487,16 +492,65 @@ def best_of(attempts: list) -> dict:
     return best
 
 
-def machine_info() -> dict:
-    cpu = platform.processor() or "?"
+# Published microarchitecture of x86 (vendor, display family) -> [(first model, last model, name)]; results
+# are kept per CPU, and the brand string alone does not tell them apart ("AMD EPYC" on both Zen 4 and Zen 5).
+MICROARCHITECTURES = {
+    ("AuthenticAMD", 23): [(0x00, 0xFF, "zen2")],
+    ("AuthenticAMD", 25): [(0x00, 0x0F, "zen3"), (0x10, 0x1F, "zen4"), (0x20, 0x5F, "zen3"), (0x60, 0xAF, "zen4")],
+    ("AuthenticAMD", 26): [(0x00, 0xFF, "zen5")],
+    ("GenuineIntel", 6): [
+        (85, 85, "skylake-cascade-lake"),
+        (106, 108, "ice-lake"),
+        (143, 143, "sapphire-rapids"),
+        (173, 174, "granite-rapids"),
+        (207, 207, "emerald-rapids"),
+    ],
+}
+
+
+def cpu_identity(cpuinfo: str | None = None) -> dict:
+    """Brand, vendor, family, model, microarchitecture and a path-safe name for this CPU (from /proc/cpuinfo)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = pathlib.Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    fields = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor is enough
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    brand = fields.get("model name") or platform.processor() or platform.machine() or "unknown"
+    vendor = fields.get("vendor_id", "")
+    family = int(fields["cpu family"]) if fields.get("cpu family", "").isdigit() else None
+    model = int(fields["model"]) if fields.get("model", "").isdigit() else None
+    uarch = next(
+        (name for first, last, name in MICROARCHITECTURES.get((vendor, family), []) if first <= (model or 0) <= last),
+        None,
+    )
+    words = re.sub(r"\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*$|\b\d+-Core\b", " ", brand, flags=re.I).lower().split()
+    slug = "-".join([w for w in re.split(r"[^a-z0-9]+", "-".join(words)) if w] + ([uarch] if uarch else []))
+    if family is not None:
+        slug += f"-f{family}m{model}"
+    return dict(brand=brand, vendor=vendor, family=family, model=model, microarchitecture=uarch, slug=slug)
+
+
+def results_cpu(out: pathlib.Path) -> str | None:
+    """The CPU whose results lie in `out` (None if none do). Runs from before CPUs were named in the
+    results are known by their folder's name."""
+    previous = out / "bench.json"
+    if not previous.exists():
+        return None
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+        identity = json.loads(previous.read_text())["machine"].get("cpu_identity")
+    except (ValueError, KeyError, TypeError):
+        identity = None
+    return identity["slug"] if identity else out.name
+
+
+def machine_info() -> dict:
+    cpu = cpu_identity()
     try:
         commit = subprocess.run(
             ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
@@ -504,7 +558,8 @@ def machine_info() -> dict:
     except Exception:
         commit = ""
     return dict(
-        cpu=cpu,
+        cpu=cpu["brand"],
+        cpu_identity=cpu,
         logical_cpus=os.cpu_count(),
         python=platform.python_version(),
         platform=platform.platform(),
@@ -726,7 +781,12 @@ def main(argv=None) -> int:
     ap.add_argument("--cells", default="lstm,gru")
     ap.add_argument("--threads", default=None, help="comma list (default 1,2; --quick: 1)")
     ap.add_argument("--sides", default="lstmininet,torch")
-    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="result folder (default: benchmarks/results/<cpu>/, with a quick/ subfolder for --quick); "
+        "results of another CPU there are never overwritten",
+    )
     ap.add_argument("--train-time", type=float, default=None, help="seconds of timed training per run")
     ap.add_argument("--gen-time", type=float, default=None, help="seconds of timed generation per run")
     ap.add_argument(
@@ -759,6 +819,11 @@ def main(argv=None) -> int:
 
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
+    this_cpu = cpu_identity()["slug"]
+    out = pathlib.Path(args.out) if args.out else HERE / "results" / this_cpu / ("quick" if args.quick else "")
+    other_cpu = results_cpu(out)
+    if other_cpu not in (None, this_cpu):
+        ap.error(f"{out} holds results from another CPU ({other_cpu}); this one is {this_cpu}: choose another --out")
     settings = dict(
         quick=args.quick,
         repeat=args.repeat,
@@ -856,7 +921,6 @@ def main(argv=None) -> int:
     results["elapsed_s"] = time.perf_counter() - t_start
     results["summary"] = summarize(results)
 
-    out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=1))
     write_markdown(results, out / "bench.md")

@@ -17,6 +17,7 @@ corpus_cache    on-disk cache of converted score corpora                   score
 datasets        ``load_melodies``: Melody.txt, scores, corpora             melody, scores,
                                                                            corpus_cache, splits
 model           ``LSTM``, ``GRU``                                          _core, splits, tokenizers
+config          ``show_config()``: build and CPU facts                     _core
 plots           loss curves, piano rolls (matplotlib)                      melody
 cli             the ``lstmininet`` command                                 all of the above
 ==============  =========================================================  ==========================
@@ -36,6 +37,7 @@ from ._core import (
     no_grad,
     set_num_threads,
 )
+from .config import show_config
 from .model import GRU, LSTM, History, load
 
 __version__ = "0.1.0"
@@ -53,4 +55,5 @@ __all__ = [
     "bce_loss",
     "bce_with_logits_loss",
     "cross_entropy_loss",
+    "show_config",
 ]

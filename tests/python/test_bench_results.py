@@ -1,0 +1,43 @@
+"""The benchmark keeps results per CPU: CPUs are told apart by family/model, and another CPU's results stay put."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+spec = importlib.util.spec_from_file_location("bench", BENCH)
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+ZEN4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\n"
+ZEN5 = "vendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+EMERALD = "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 207\nmodel name\t: Intel(R) Xeon(R) Processor\n"
+
+
+def test_same_brand_different_cores_get_different_names():
+    assert bench.cpu_identity(ZEN4)["slug"] == "amd-epyc-zen4-f25m17"
+    assert bench.cpu_identity(ZEN5)["slug"] == "amd-epyc-zen5-f26m2"
+    intel = bench.cpu_identity(EMERALD)
+    assert intel["slug"] == "intel-xeon-emerald-rapids-f6m207"
+    assert intel["microarchitecture"] == "emerald-rapids"
+
+
+def test_results_of_another_cpu_are_not_overwritten(tmp_path, capsys):
+    other = {"machine": {"cpu": "AMD EPYC", "cpu_identity": bench.cpu_identity(ZEN4)}}
+    if bench.cpu_identity()["slug"] == other["machine"]["cpu_identity"]["slug"]:
+        other["machine"]["cpu_identity"] = bench.cpu_identity(EMERALD)
+    (tmp_path / "bench.json").write_text(json.dumps(other))
+    with pytest.raises(SystemExit):
+        bench.main(["--out", str(tmp_path), "--quick"])
+    assert "holds results from another CPU" in capsys.readouterr().err
+    assert json.loads((tmp_path / "bench.json").read_text()) == other
+
+
+def test_old_results_are_known_by_their_folder(tmp_path):
+    folder = tmp_path / "amd-epyc-zen4"
+    folder.mkdir()
+    (folder / "bench.json").write_text(json.dumps({"machine": {"cpu": "AMD EPYC"}}))
+    assert bench.results_cpu(folder) == "amd-epyc-zen4"
+    assert bench.results_cpu(tmp_path / "empty") is None

@@ -1,0 +1,43 @@
+"""show_config() reports the build and the CPU; the CPU facts are checked against what Linux says."""
+
+import platform
+from pathlib import Path
+
+import pytest
+
+import lstmininet
+
+
+def proc_cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo."""
+    fields = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def test_show_config_prints_the_build_and_the_cpu(capsys):
+    info = lstmininet.show_config()
+    printed = capsys.readouterr().out
+    assert info["simd"] in printed and info["gemm_kernel"] in printed
+    assert ("native" if info["native"] else "portable") in printed
+    assert info["threads"] == lstmininet.get_num_threads()
+    assert info["simd_floats"] in (4, 8, 16)
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not Path("/proc/cpuinfo").exists(), reason="cpuid facts are x86 only"
+)
+def test_cpu_facts_agree_with_linux():
+    info = lstmininet.show_config(print_out=False)
+    cpu = proc_cpuinfo()
+    flags = set(cpu["flags"].split())
+    # /proc/cpuinfo spells these the same way, except sse4_2
+    for feature in ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni"):
+        assert (feature in info["cpu_features"]) == (feature in flags), feature
+    assert ("sse4.2" in info["cpu_features"]) == ("sse4_2" in flags)
+    assert info["cpu_brand"] == cpu["model name"]
+    assert (info["cpu_family"], info["cpu_model"]) == (int(cpu["cpu family"]), int(cpu["model"]))
