@@ -173,7 +173,7 @@ def child_peak(spec: dict) -> dict:
         a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
         b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
         c = a @ b  # warm-up
-        out["numpy"][str(n)] = _best_gflops(lambda: np.matmul(a, b, out=c), n, reps)
+        out["numpy"][str(n)] = _best_gflops(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), n, reps)
     if spec.get("torch_available"):
         try:
             import torch
@@ -183,7 +183,7 @@ def child_peak(spec: dict) -> dict:
                 a = torch.randn(n, n)
                 b = torch.randn(n, n)
                 c = a @ b
-                out["torch"][str(n)] = _best_gflops(lambda: torch.mm(a, b, out=c), n, reps)
+                out["torch"][str(n)] = _best_gflops(lambda a=a, b=b, c=c: torch.mm(a, b, out=c), n, reps)
         except Exception as exc:  # torch broken: numpy's figure still stands
             out["torch_error"] = repr(exc)
     values = list(out["numpy"].values()) + list(out["torch"].values())
@@ -631,8 +631,8 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
     L.append(
         f"Settings: {'quick' if results['settings']['quick'] else 'default'}; "
         f"train ≥ {results['settings']['train_time']} s and ≥ {results['settings']['min_steps']} timed steps "
-        f"after warm-up; generation ≈ {results['settings']['gen_time']} s per side; best of {results['settings']['repeat']} "
-        f"repeat(s). Ratio = lstmininet / "
+        f"after warm-up; generation ≈ {results['settings']['gen_time']} s per side; "
+        f"best of {results['settings']['repeat']} repeat(s). Ratio = lstmininet / "
         "PyTorch (> 1 means lstmininet is faster). Every measurement ran in its own process. "
         f"1-min load average at start: {results.get('loadavg_1min_at_start')} (anything else running on "
         "the machine distorts the numbers, most of all at 2 threads; see `loadavg_1min` per run in the JSON)."
@@ -870,7 +870,7 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     for n in threads:
         best = None
-        for rep in range(args.repeat):
+        for _ in range(args.repeat):
             print(f"[bench] SGEMM peak, {n} thread(s) ...", file=sys.stderr, flush=True)
             res = launch(
                 dict(settings, side="peak", threads=n, torch_available="torch" in sides and not missing.get("torch")),

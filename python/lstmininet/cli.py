@@ -219,14 +219,11 @@ def cmd_info(args) -> int:
         f"input       {'one-hot' if c['embedding_dim'] is None else 'embedding ' + str(c['embedding_dim'])}, "
         f"dropout {c['dropout']:g}"
     )
-    print(
-        f"vocabulary  {c['vocab_size']} tokens"
-        + (
-            f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{' ...' if c['vocab_size'] > 12 else ''})"
-            if model.tokenizer
-            else ""
-        )
-    )
+    vocabulary = ""
+    if model.tokenizer:
+        more = " ..." if c["vocab_size"] > 12 else ""
+        vocabulary = f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{more})"
+    print(f"vocabulary  {c['vocab_size']} tokens{vocabulary}")
     print(f"parameters  {params:,}")
     print(f"trained     {model.epochs_done} epochs")
     return 0

@@ -33,9 +33,12 @@ def _stub_names() -> dict[str, set[str]]:
             if isinstance(node, ast.ClassDef):
                 members = {m.name for m in node.body if isinstance(m, ast.FunctionDef) and _public(m.name)}
             names[node.name] = members
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if node.target.id == "__version__" or not node.target.id.startswith("_"):
-                names[node.target.id] = set()
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and (node.target.id == "__version__" or not node.target.id.startswith("_"))
+        ):
+            names[node.target.id] = set()
     return names
 
 

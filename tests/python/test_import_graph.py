@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import itertools
 import os
 import subprocess
 import sys
@@ -137,7 +138,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def describe(cycle: list[str], imports: list[Import]) -> str:
     lines = []
-    for importer, imported in zip(cycle, cycle[1:]):
+    for importer, imported in itertools.pairwise(cycle):
         where = next(i for i in imports if i.importer == importer and i.imported == imported)
         lines.append(f"  {importer} (line {where.line}) imports {imported}")
     return "import cycle:\n" + "\n".join(lines)

@@ -100,40 +100,40 @@ def _sigmoid(a):
 
 
 def numpy_forward(fx: Fixture, params: dict) -> tuple[np.ndarray, float]:
+    # Shapes in a column of comments (as llm.c writes them): keep the formatter's hands off.
+    # fmt: off
     p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     B, T = fx.inputs.shape
     H = fx.H
-    if fx.E > 0:
-        seq = p["embedding.weight"][fx.inputs]  # (B,T,E)
-    else:
-        seq = np.eye(fx.V)[fx.inputs]  # (B,T,V) one-hot
+    seq = p["embedding.weight"][fx.inputs] if fx.E > 0 else np.eye(fx.V)[fx.inputs]  # (B,T,E) or one-hot (B,T,V)
     for k in range(fx.L):
-        w_ih = p[f"{fx.cell}.weight_ih_l{k}"]  # (G*H, in)
-        w_hh = p[f"{fx.cell}.weight_hh_l{k}"]  # (G*H, H)
-        b_ih = p[f"{fx.cell}.bias_ih_l{k}"]  # (G*H,)
-        b_hh = p[f"{fx.cell}.bias_hh_l{k}"]  # (G*H,)
+        w_ih = p[f"{fx.cell}.weight_ih_l{k}"]               # (G*H, in)
+        w_hh = p[f"{fx.cell}.weight_hh_l{k}"]               # (G*H, H)
+        b_ih = p[f"{fx.cell}.bias_ih_l{k}"]                 # (G*H,)
+        b_hh = p[f"{fx.cell}.bias_hh_l{k}"]                 # (G*H,)
         h = np.zeros((B, H))
         c = np.zeros((B, H))
         outs = []
         for t in range(T):
-            gx = seq[:, t] @ w_ih.T + b_ih  # (B,G*H)
-            gh = h @ w_hh.T + b_hh  # (B,G*H)
-            if fx.cell == "lstm":  # gate order i, f, g, o
+            gx = seq[:, t] @ w_ih.T + b_ih                  # (B,G*H)
+            gh = h @ w_hh.T + b_hh                          # (B,G*H)
+            if fx.cell == "lstm":                           # gate order i, f, g, o
                 a = gx + gh
                 i = _sigmoid(a[:, 0:H])
-                f = _sigmoid(a[:, H : 2 * H])
-                g = np.tanh(a[:, 2 * H : 3 * H])
-                o = _sigmoid(a[:, 3 * H : 4 * H])
+                f = _sigmoid(a[:, H:2 * H])
+                g = np.tanh(a[:, 2 * H:3 * H])
+                o = _sigmoid(a[:, 3 * H:4 * H])
                 c = f * c + i * g
                 h = o * np.tanh(c)
-            else:  # gate order r, z, n
+            else:                                           # gate order r, z, n
                 r = _sigmoid(gx[:, 0:H] + gh[:, 0:H])
-                z = _sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
-                n = np.tanh(gx[:, 2 * H :] + r * gh[:, 2 * H :])
+                z = _sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
+                n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
                 h = (1.0 - z) * n + z * h
             outs.append(h)
-        seq = np.stack(outs, axis=1)  # (B,T,H)
-    logits = seq @ p["fc.weight"].T + p["fc.bias"]  # (B,T,V)
+        seq = np.stack(outs, axis=1)                        # (B,T,H)
+    logits = seq @ p["fc.weight"].T + p["fc.bias"]          # (B,T,V)
+    # fmt: on
     flat = logits.reshape(-1, fx.V)
     m = flat.max(axis=1, keepdims=True)
     logp = flat - m - np.log(np.exp(flat - m).sum(axis=1, keepdims=True))
@@ -216,7 +216,7 @@ def test_loss_and_grads(fx):
         e = rel_err(g, fx.grads[name])
         if not e <= GRAD_RTOL:
             failures.append(f"{name}: rel_err {e:.3e}")
-    assert not failures, "gradient mismatch (tolerance %g): %s" % (GRAD_RTOL, "; ".join(failures))
+    assert not failures, f"gradient mismatch (tolerance {GRAD_RTOL:g}): {'; '.join(failures)}"
     # computing gradients does not touch the weights, and a repeat gives the same result
     sd = m.state_dict()
     for name in fx.names:

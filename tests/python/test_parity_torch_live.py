@@ -158,7 +158,7 @@ def compare(m, c: dict, params: dict, inputs, targets):
         e = rel_err(g, ref)
         if not e <= GRAD_RTOL:
             failures.append(f"{name}: rel_err {e:.3e}")
-    assert not failures, "gradient mismatch (tolerance %g): %s" % (GRAD_RTOL, "; ".join(failures))
+    assert not failures, f"gradient mismatch (tolerance {GRAD_RTOL:g}): {'; '.join(failures)}"
 
 
 @pytest.mark.parametrize("c", CONFIGS, ids=cfg_id)

@@ -21,20 +21,7 @@ MELODIES = [
 
 def test_melody_vocab_is_sorted_specials_rest_hold_then_pitches_numerically():
     tokenizer = MelodyTokenizer.build(MELODIES, add_bos_eos=True)
-    assert tokenizer.vocab == [
-        "<s>",
-        "</s>",
-        "r",
-        "_",
-        "55",
-        "60",
-        "62",
-        "64",
-        "65",
-        "67",
-        "69",
-        "72",
-    ]
+    assert tokenizer.vocab == ["<s>", "</s>", "r", "_", "55", "60", "62", "64", "65", "67", "69", "72"]
     assert len(tokenizer) == 12
     assert tokenizer.pitches == [55, 60, 62, 64, 65, 67, 69, 72]
 
