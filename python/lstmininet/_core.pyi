@@ -18,6 +18,22 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int: ...
 
+class BuildConfig(TypedDict):
+    compiler: str
+    simd: str
+    simd_floats: int
+    native: bool
+    openmp: int
+    gemm_kernel: str
+    cpu_brand: str
+    cpu_family: int
+    cpu_model: int
+    cpu_features: list[str]
+    threads: int
+
+def build_config() -> BuildConfig:
+    """What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config())."""
+
 # -- tensor_bindings.cpp ------------------------------------------------------
 
 # What a Tensor operand may be: another Tensor, or anything numpy turns into a
