@@ -18,7 +18,7 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int: ...
 
-class BuildConfig(TypedDict):
+class _BuildConfig(TypedDict):
     compiler: str
     simd: str
     simd_floats: int
@@ -31,7 +31,7 @@ class BuildConfig(TypedDict):
     cpu_features: list[str]
     threads: int
 
-def build_config() -> BuildConfig:
+def build_config() -> _BuildConfig:
     """What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config())."""
 
 # -- tensor_bindings.cpp ------------------------------------------------------
