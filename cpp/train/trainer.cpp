@@ -21,15 +21,6 @@ std::uint64_t epoch_seed(std::uint64_t seed, int epoch, std::uint64_t stream) {
   return seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(epoch) * 0xD1B54A32D192ED03ULL + stream;
 }
 
-void shuffle(std::vector<Window>& windows, Rng& rng) {
-  for (std::size_t i = windows.size(); i > 1; --i) std::swap(windows[i - 1], windows[rng.below(i)]);
-}
-
-// The tokens of steps [t0, t0 + n) of a time-major batch.
-std::vector<int> time_slice(const std::vector<int>& v, int B, int t0, int n) {
-  return {v.begin() + static_cast<long>(t0) * B, v.begin() + static_cast<long>(t0 + n) * B};
-}
-
 void check_sequences(const SequenceModel& model, const Sequences& data, const char* which) {
   for (std::size_t s = 0; s < data.size(); ++s) {
     for (std::size_t i = 0; i < data[s].size(); ++i) {
@@ -70,34 +61,6 @@ void validate_train_config(const TrainConfig& c) {
   check(c.lr_gamma > 0.0f, "lr_gamma must be positive");
   check(c.patience >= 0, "patience must be >= 0");
   validate_optimizer_config(c.optimizer);
-}
-
-std::vector<Window> make_windows(const Sequences& data, int seq_len) {
-  std::vector<Window> windows;
-  for (std::size_t s = 0; s < data.size(); ++s) {
-    const int pairs = static_cast<int>(data[s].size()) - 1;  // input/target pairs
-    for (int start = 0; start < pairs; start += seq_len)
-      windows.push_back({static_cast<int>(s), start, std::min(seq_len, pairs - start)});
-  }
-  return windows;
-}
-
-Batch make_batch(const Sequences& data, const std::vector<Window>& windows, std::size_t first, int batch_size) {
-  Batch batch;
-  batch.B = static_cast<int>(std::min<std::size_t>(batch_size, windows.size() - first));
-  for (int b = 0; b < batch.B; ++b) batch.T = std::max(batch.T, windows[first + b].length);
-  batch.inputs.assign(static_cast<std::size_t>(batch.T) * batch.B, 0);
-  batch.targets.assign(batch.inputs.size(), kIgnoreIndex);
-  for (int b = 0; b < batch.B; ++b) {
-    const Window& w = windows[first + b];
-    const std::vector<int>& seq = data[w.sequence];
-    for (int t = 0; t < w.length; ++t) {
-      batch.inputs[static_cast<std::size_t>(t) * batch.B + b] = seq[w.start + t];
-      batch.targets[static_cast<std::size_t>(t) * batch.B + b] = seq[w.start + t + 1];
-    }
-    batch.counted += w.length;
-  }
-  return batch;
 }
 
 EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch_size, int seq_len) {

@@ -14,11 +14,10 @@
 #include <vector>
 
 #include "nn/model.hpp"
+#include "train/batching.hpp"
 #include "train/optimizer.hpp"
 
 namespace lmn {
-
-using Sequences = std::vector<std::vector<int>>;
 
 struct TrainConfig {
   int epochs = 10;
@@ -83,17 +82,5 @@ struct EvalResult {
   long tokens = 0;
 };
 EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch_size, int seq_len);
-
-// A batch in time-major layout, padded; targets of padding are kIgnoreIndex.
-struct Batch {
-  int T = 0, B = 0;
-  std::vector<int> inputs, targets;  // (T*B), element [t*B + b]
-  long counted = 0;                  // targets that are not padding
-};
-struct Window {
-  int sequence = 0, start = 0, length = 0;  // `length` input/target pairs
-};
-std::vector<Window> make_windows(const Sequences& data, int seq_len);
-Batch make_batch(const Sequences& data, const std::vector<Window>& windows, std::size_t first, int batch_size);
 
 }  // namespace lmn
