@@ -632,7 +632,14 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
         f"Settings: {'quick' if results['settings']['quick'] else 'default'}; "
         f"train ≥ {results['settings']['train_time']} s and ≥ {results['settings']['min_steps']} timed steps "
         f"after warm-up; generation ≈ {results['settings']['gen_time']} s per side; "
-        f"best of {results['settings']['repeat']} repeat(s). Ratio = lstmininet / "
+        f"best of {results['settings']['repeat']} repeat(s)"
+        + (
+            f"; {results['settings']['busy']} competing busy process(es) (`--busy`) during every measurement "
+            "but the SGEMM peak"
+            if results["settings"].get("busy")
+            else ""
+        )
+        + ". Ratio = lstmininet / "
         "PyTorch (> 1 means lstmininet is faster). Every measurement ran in its own process. "
         f"1-min load average at start: {results.get('loadavg_1min_at_start')} (anything else running on "
         "the machine distorts the numbers, most of all at 2 threads; see `loadavg_1min` per run in the JSON)."
@@ -772,6 +779,63 @@ def _rss(s: dict) -> str:
     return f"{fmt(s['rss_setup'], '.0f')} → {s['rss_peak']:.0f}"
 
 
+def measure_peak(args, results: dict, settings: dict, threads: list, sides: list, missing: dict) -> None:
+    """The SGEMM peak at each thread count, best of the repeats."""
+    for n in threads:
+        best = None
+        for _ in range(args.repeat):
+            print(f"[bench] SGEMM peak, {n} thread(s) ...", file=sys.stderr, flush=True)
+            res = launch(
+                dict(settings, side="peak", threads=n, torch_available="torch" in sides and not missing.get("torch")),
+                args.timeout,
+            )
+            if res.get("errors"):
+                print(f"[bench]   peak failed: {res['errors']}", file=sys.stderr)
+            else:
+                print(f"[bench]   {res['peak_gflops']:.1f} GFLOP/s", file=sys.stderr)
+            if best is None or (res.get("peak_gflops") or 0) > (best.get("peak_gflops") or 0):
+                best = res
+        results["peak"][str(n)] = best
+    # More threads cannot lower the true peak: a lower figure at n threads
+    # means the measurement was disturbed, so use the best at <= n threads.
+    for n in threads:
+        measured = [results["peak"][str(k)].get("peak_gflops") for k in threads if k <= n]
+        measured = [g for g in measured if g]
+        if measured:
+            results["peak"][str(n)]["peak_used"] = max(measured)
+
+
+def measure_runs(args, results: dict, settings: dict, configs, cells, threads, sides, missing) -> None:
+    """Every config x cell x thread count, both sides alternating, best of the repeats."""
+    for c in configs:
+        for cell in cells:
+            for n in threads:
+                run = dict(config=c, cell=cell, threads=n)
+                attempts = {side: [] for side in sides}
+                for rep in range(args.repeat):  # sides alternate, so drifts hit both alike
+                    for side in sides:
+                        if missing.get(side):
+                            continue
+                        tag = f" (repeat {rep + 1}/{args.repeat})" if args.repeat > 1 else ""
+                        print(f"[bench] {side:10s} {c}/{cell}/{n}t{tag} ...", file=sys.stderr, flush=True, end="")
+                        spec = dict(settings, side=side, cfg=CONFIGS[c], cell=cell, threads=n)
+                        res = launch(spec, args.timeout)
+                        attempts[side].append(res)
+                        results["versions"].update(res.get("versions") or {})
+                        tr = (res.get("train") or {}).get("tokens_per_sec")
+                        gn = (res.get("gen") or {}).get("tokens_per_sec")
+                        msg = f" train {fmt(tr)} tok/s, gen {fmt(gn)} tok/s"
+                        if res.get("errors"):
+                            msg += f"  [errors in: {', '.join(res['errors'])}]"
+                        print(msg, file=sys.stderr, flush=True)
+                for side in sides:
+                    if missing.get(side):
+                        run[side] = dict(skipped=missing[side], errors={}, notes=[])
+                    else:
+                        run[side] = best_of(attempts[side])
+                results["runs"].append(run)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="LSTMiniNet vs PyTorch CPU benchmark (see module docstring)")
     ap.add_argument("--quick", action="store_true", help="short smoke run: melody+char, 1 thread, short timings")
@@ -796,6 +860,13 @@ def main(argv=None) -> int:
         help="measure each case N times, sides alternating, and keep the fastest (use 3 on a busy machine)",
     )
     ap.add_argument("--timeout", type=float, default=600.0, help="per child process, seconds")
+    ap.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="run N competing busy processes (a Python spin loop each) through every measurement, both libraries "
+        "alike; training then runs >= 6 s per measurement, and results go to <cpu>/busy<N>/",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -820,14 +891,21 @@ def main(argv=None) -> int:
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
     this_cpu = cpu_identity()["slug"]
-    out = pathlib.Path(args.out) if args.out else HERE / "results" / this_cpu / ("quick" if args.quick else "")
+    if args.busy < 0:
+        ap.error("--busy must be >= 0")
+    subfolder = "quick" if args.quick else (f"busy{args.busy}" if args.busy else "")
+    out = pathlib.Path(args.out) if args.out else HERE / "results" / this_cpu / subfolder
     other_cpu = results_cpu(out)
     if other_cpu not in (None, this_cpu):
         ap.error(f"{out} holds results from another CPU ({other_cpu}); this one is {this_cpu}: choose another --out")
     settings = dict(
         quick=args.quick,
         repeat=args.repeat,
-        train_time=args.train_time if args.train_time is not None else (0.4 if args.quick else 2.0),
+        # Under load, training runs long enough for lstmininet's thread tuner to act (as in any real run).
+        train_time=args.train_time
+        if args.train_time is not None
+        else (0.4 if args.quick else (6.0 if args.busy else 2.0)),
+        busy=args.busy,
         warmup_time=0.1 if args.quick else 0.3,
         min_steps=2 if args.quick else 3,
         min_warmup_steps=1,
@@ -868,56 +946,14 @@ def main(argv=None) -> int:
         print(f"[bench] {s} unavailable: {why}", file=sys.stderr)
 
     t_start = time.perf_counter()
-    for n in threads:
-        best = None
-        for _ in range(args.repeat):
-            print(f"[bench] SGEMM peak, {n} thread(s) ...", file=sys.stderr, flush=True)
-            res = launch(
-                dict(settings, side="peak", threads=n, torch_available="torch" in sides and not missing.get("torch")),
-                args.timeout,
-            )
-            if res.get("errors"):
-                print(f"[bench]   peak failed: {res['errors']}", file=sys.stderr)
-            else:
-                print(f"[bench]   {res['peak_gflops']:.1f} GFLOP/s", file=sys.stderr)
-            if best is None or (res.get("peak_gflops") or 0) > (best.get("peak_gflops") or 0):
-                best = res
-        results["peak"][str(n)] = best
-    # More threads cannot lower the true peak: a lower figure at n threads
-    # means the measurement was disturbed, so use the best at <= n threads.
-    for n in threads:
-        measured = [results["peak"][str(k)].get("peak_gflops") for k in threads if k <= n]
-        measured = [g for g in measured if g]
-        if measured:
-            results["peak"][str(n)]["peak_used"] = max(measured)
-
-    for c in configs:
-        for cell in cells:
-            for n in threads:
-                run = dict(config=c, cell=cell, threads=n)
-                attempts = {side: [] for side in sides}
-                for rep in range(args.repeat):  # sides alternate, so drifts hit both alike
-                    for side in sides:
-                        if missing.get(side):
-                            continue
-                        tag = f" (repeat {rep + 1}/{args.repeat})" if args.repeat > 1 else ""
-                        print(f"[bench] {side:10s} {c}/{cell}/{n}t{tag} ...", file=sys.stderr, flush=True, end="")
-                        spec = dict(settings, side=side, cfg=CONFIGS[c], cell=cell, threads=n)
-                        res = launch(spec, args.timeout)
-                        attempts[side].append(res)
-                        results["versions"].update(res.get("versions") or {})
-                        tr = (res.get("train") or {}).get("tokens_per_sec")
-                        gn = (res.get("gen") or {}).get("tokens_per_sec")
-                        msg = f" train {fmt(tr)} tok/s, gen {fmt(gn)} tok/s"
-                        if res.get("errors"):
-                            msg += f"  [errors in: {', '.join(res['errors'])}]"
-                        print(msg, file=sys.stderr, flush=True)
-                for side in sides:
-                    if missing.get(side):
-                        run[side] = dict(skipped=missing[side], errors={}, notes=[])
-                    else:
-                        run[side] = best_of(attempts[side])
-                results["runs"].append(run)
+    measure_peak(args, results, settings, threads, sides, missing)  # before any competing load
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        measure_runs(args, results, settings, configs, cells, threads, sides, missing)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
     results["elapsed_s"] = time.perf_counter() - t_start
     results["summary"] = summarize(results)
 

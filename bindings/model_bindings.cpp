@@ -130,6 +130,7 @@ TrainConfig train_config(const py::dict& d) {
   c.restore_best = get_or(d, "restore_best", c.restore_best);
   c.seed = get_or<std::uint64_t>(d, "seed", 0);
   c.fused = get_or(d, "fused", true);
+  c.tune_threads = get_or(d, "tune_threads", true);
   return c;
 }
 

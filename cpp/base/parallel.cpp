@@ -25,6 +25,9 @@ int& thread_setting() {
   return threads;
 }
 
+// 0: no limit on this thread.
+thread_local int thread_limit = 0;
+
 }  // namespace
 
 void set_num_threads(int n) {
@@ -37,10 +40,28 @@ void set_num_threads(int n) {
 
 int get_num_threads() { return thread_setting(); }
 
+int active_threads() {
+  const int setting = thread_setting();
+  return thread_limit > 0 && thread_limit < setting ? thread_limit : setting;
+}
+
 void apply_thread_setting() {
 #ifdef _OPENMP
-  if (omp_get_max_threads() != thread_setting()) omp_set_num_threads(thread_setting());
+  const int threads = active_threads();
+  if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
 #endif
+}
+
+ThreadLimit::ThreadLimit(int max_threads) : previous_(thread_limit) {
+  if (max_threads < 1)
+    throw std::invalid_argument("ThreadLimit: need at least 1 thread, got " + std::to_string(max_threads));
+  thread_limit = previous_ > 0 && previous_ < max_threads ? previous_ : max_threads;
+  apply_thread_setting();
+}
+
+ThreadLimit::~ThreadLimit() {
+  thread_limit = previous_;
+  apply_thread_setting();
 }
 
 }  // namespace lmn

@@ -14,9 +14,26 @@ namespace lmn {
 // the number of cores OpenMP reports.
 void set_num_threads(int n);
 int get_num_threads();
-// Applies the setting to the calling thread (OpenMP's setting is per
-// thread, and Python may call us from any thread).
+// Applies the setting (capped by the calling thread's ThreadLimit) to the
+// calling thread: OpenMP's setting is per thread, and Python may call us
+// from any thread.
 void apply_thread_setting();
+// The threads the kernels use on the calling thread: the setting, or less
+// under a ThreadLimit.
+int active_threads();
+
+// Caps the threads the kernels use on the calling thread for a scope (the
+// trainer picks per step between one thread and the setting). Limits nest.
+class ThreadLimit {
+ public:
+  explicit ThreadLimit(int max_threads);
+  ~ThreadLimit();
+  ThreadLimit(const ThreadLimit&) = delete;
+  ThreadLimit& operator=(const ThreadLimit&) = delete;
+
+ private:
+  int previous_;
+};
 
 // Below these sizes a parallel region costs more than it saves.
 // GEMM and packing: multiply-adds of the product (a batch-1 row: 4x this).

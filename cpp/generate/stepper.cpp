@@ -261,7 +261,7 @@ const float* Stepper::step(int token) {
 
 template <class W>
 void Stepper::run(const float* table_row) {
-  const int threads = weight_floats_ >= kParallelStepFloats ? get_num_threads() : 1;
+  const int threads = weight_floats_ >= kParallelStepFloats ? active_threads() : 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     int thread = 0, team = 1;

@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
+
+#include "base/parallel.hpp"
 
 namespace lmn {
 
@@ -123,6 +126,7 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
   std::vector<Matrix> best_weights;
   int epochs_without_improvement = 0;
   const int batches = static_cast<int>((windows.size() + config.batch_size - 1) / config.batch_size);
+  ThreadTuner tuner(config.tune_threads ? active_threads() : 1);
 
   for (int e = 0; e < config.epochs && !result.interrupted; ++e) {
     const int epoch = state.epochs_done;  // 0-based across resumes
@@ -145,6 +149,9 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
         const std::vector<int> targets = time_slice(batch.targets, batch.B, t0, n);
         const long counted = std::count_if(targets.begin(), targets.end(), [](int t) { return t != kIgnoreIndex; });
         if (counted == 0) break;  // only padding remains
+        const auto step_start = Clock::now();
+        std::optional<ThreadLimit> limit;
+        if (config.tune_threads) limit.emplace(tuner.threads());
         optimizer.zero_grad();
         const Var logits = model.forward(time_slice(batch.inputs, batch.B, t0, n), n, batch.B, carried, true,
                                          dropout_rng, config.fused);
@@ -159,6 +166,8 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
         if (config.clip_value > 0.0f) clip_grad_value(params, config.clip_value);
         if (config.clip_norm > 0.0f) clip_grad_norm(params, config.clip_norm);
         optimizer.step();
+        limit.reset();
+        tuner.record(seconds_since(step_start), static_cast<long>(batch.B) * n);
         loss_sum += static_cast<double>(value) * counted;
         tokens += counted;
       }

@@ -16,6 +16,7 @@
 #include "nn/model.hpp"
 #include "train/batching.hpp"
 #include "train/optimizer.hpp"
+#include "train/thread_tuner.hpp"
 
 namespace lmn {
 
@@ -33,6 +34,9 @@ struct TrainConfig {
   bool restore_best = true;  // with early stopping, end on the best weights
   std::uint64_t seed = 0;
   bool fused = true;
+  // Choose per step between one thread and the thread setting by timing
+  // them (thread_tuner.hpp); off: always the setting.
+  bool tune_threads = true;
 };
 void validate_train_config(const TrainConfig& config);
 

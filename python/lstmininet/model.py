@@ -206,6 +206,7 @@ class _RecurrentModel:
         seed: int | None = None,
         progress: bool = True,
         on_epoch=None,
+        tune_threads: bool = True,
     ) -> History:
         """Train on token sequences; returns the per-epoch History.
 
@@ -219,6 +220,10 @@ class _RecurrentModel:
         ends on the best weights. `val_fraction` holds out sequences with
         `lstmininet.datasets.split_dataset(sequences, val_fraction, seed=seed)`,
         so the held-out set is the one `split_dataset` gives for that seed.
+        `tune_threads` times the steps and trains on one thread when that is
+        faster than the thread setting (as when another process keeps a core
+        busy), trying the setting again now and then; the results are the
+        same either way. False: always the setting.
         """
         train = _as_sequences(sequences, "sequences")
         seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
@@ -245,6 +250,7 @@ class _RecurrentModel:
             lr_gamma=float(lr_gamma),
             patience=None if patience is None else _check_int(patience, "patience"),
             seed=seed,
+            tune_threads=bool(tune_threads),
         )
         for key in ("clip_norm", "clip_value"):
             if options[key] is not None and not options[key] > 0:

@@ -1,0 +1,112 @@
+// The trainer's thread tuner on a simulated machine (step time = tokens x
+// seconds per token at the chosen count), and the per-thread ThreadLimit.
+#include "base/parallel.hpp"
+#include "check.hpp"
+#include "train/thread_tuner.hpp"
+
+using namespace lmn;
+
+namespace {
+
+constexpr long kTokens = 4096;
+
+struct Run {
+  int steps_at_one = 0, steps_at_max = 0;
+  double seconds = 0.0;
+  int last_threads = 0;
+};
+
+// `per_token(step, threads)` is the machine: seconds per token.
+template <class Machine>
+Run simulate(ThreadTuner& tuner, int from, int to, Machine per_token) {
+  Run run;
+  for (int step = from; step < to; ++step) {
+    const int threads = tuner.threads();
+    (threads == 1 ? run.steps_at_one : run.steps_at_max)++;
+    const double seconds = kTokens * per_token(step, threads);
+    run.seconds += seconds;
+    tuner.record(seconds, kTokens);
+    run.last_threads = threads;
+  }
+  return run;
+}
+
+// Idle: two threads 1.6x faster. Busy (one core taken by another process):
+// two threads 4x slower than idle, one thread as fast as idle.
+double idle(int, int threads) { return threads == 1 ? 1.6e-6 : 1.0e-6; }
+double busy(int, int threads) { return threads == 1 ? 1.6e-6 : 6.4e-6; }
+
+}  // namespace
+
+TEST(idle_machine_keeps_all_threads_and_trials_cost_little) {
+  ThreadTuner tuner(2);
+  const Run run = simulate(tuner, 0, 2000, idle);
+  CHECK(run.last_threads == 2);
+  const double ideal = 2000 * kTokens * 1.0e-6;
+  CHECK(run.seconds < 1.02 * ideal);  // trials of one thread cost under 2%
+  CHECK(run.steps_at_one >= 1);       // but it did try
+}
+
+TEST(busy_core_switches_to_one_thread_soon_and_stays) {
+  ThreadTuner tuner(2);
+  const Run first = simulate(tuner, 0, 20, busy);
+  CHECK(first.last_threads == 1);
+  const Run rest = simulate(tuner, 20, 2000, busy);
+  CHECK(rest.last_threads == 1);
+  const double ideal = 1980 * kTokens * 1.6e-6;
+  CHECK(rest.seconds < 1.05 * ideal);  // re-trying two threads costs under 5%
+  CHECK(rest.steps_at_max >= 1);
+}
+
+TEST(load_that_goes_away_brings_the_threads_back) {
+  ThreadTuner tuner(2);
+  simulate(tuner, 0, 200, busy);
+  CHECK(tuner.threads() == 1);
+  const Run after = simulate(tuner, 200, 4000, idle);
+  CHECK(after.last_threads == 2);
+}
+
+TEST(a_new_tuner_starts_from_the_last_choice) {
+  ThreadTuner busy_tuner(2);
+  simulate(busy_tuner, 0, 100, busy);
+  CHECK(busy_tuner.threads() == 1);
+  ThreadTuner next(2);
+  CHECK(next.threads() == 1);
+  simulate(next, 0, 4000, idle);
+  CHECK(next.threads() == 2);
+  CHECK(ThreadTuner(2).threads() == 2);
+}
+
+TEST(noise_below_the_margin_does_not_switch) {
+  ThreadTuner tuner(2);
+  // one thread only 5% faster: within noise, not worth a switch
+  const Run run = simulate(tuner, 0, 1000, [](int, int threads) { return threads == 1 ? 0.95e-6 : 1.0e-6; });
+  CHECK(run.last_threads == 2);
+}
+
+TEST(one_thread_setting_has_nothing_to_choose) {
+  ThreadTuner tuner(1);
+  const Run run = simulate(tuner, 0, 100, busy);
+  CHECK(run.steps_at_max == 0 && run.last_threads == 1);
+}
+
+TEST(thread_limit_caps_and_restores) {
+  set_num_threads(4);
+  CHECK(active_threads() == 4);
+  {
+    ThreadLimit outer(2);
+    CHECK(active_threads() == 2);
+    {
+      ThreadLimit inner(3);  // limits nest: never above the outer one
+      CHECK(active_threads() == 2);
+      ThreadLimit tighter(1);
+      CHECK(active_threads() == 1);
+    }
+    CHECK(active_threads() == 2);
+  }
+  CHECK(active_threads() == 4);
+  CHECK(get_num_threads() == 4);
+  CHECK_THROWS(std::invalid_argument, ThreadLimit(0), "at least 1 thread");
+}
+
+TEST_MAIN()
