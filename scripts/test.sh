@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python -m pip install --quiet ".[test,torch]"
+python -m pip install --quiet ".[test,torch,onnx]"
 
 echo "== style: ruff, clang-format; C++ layer order"
 cpp_files=$(find cpp bindings tests/cpp -name '*.[ch]pp' | sort)
