@@ -18,17 +18,19 @@ datasets        ``load_melodies``: Melody.txt, scores, corpora             melod
                                                                            corpus_cache, splits
 interop         PyTorch twin of the model (``TorchRecurrentLM``), state    --
                 dicts from torch modules, config from weight shapes
-model           ``LSTM``, ``GRU``; ``to_torch``, ``from_torch``            _core, interop, splits,
-                                                                           tokenizers
+onnx_export     the model as an ONNX graph of standard operators;          tokenizers
+                the tokenizer back from a file's metadata
+model           ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, interop, onnx_export,
+                ``from_torch``                                             splits, tokenizers
 config          ``show_config()``: build and CPU facts                     _core
 plots           loss curves, piano rolls (matplotlib)                      melody
 cli             the ``lstmininet`` command                                 all of the above
 ==============  =========================================================  ==========================
 
 ``music21_loading`` is the former name of ``scores`` (re-exports only).
-music21, matplotlib, tqdm and torch are imported inside the functions
-that use them, so ``import lstmininet`` stays fast and torch stays
-optional.
+music21, matplotlib, tqdm, torch and onnx are imported inside the
+functions that use them, so ``import lstmininet`` stays fast and torch and
+onnx stay optional.
 """
 
 from ._core import (

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _core
 from .interop import build_torch_module, config_from_state_dict, numpy_state_dict
+from .onnx_export import build_onnx_model, save_onnx
 from .splits import split_dataset
 from .tokenizers import tokenizer_from_dict
 
@@ -199,6 +200,35 @@ class _RecurrentModel:
         module.tokenizer = self.tokenizer
         module.seed = self.seed
         return module
+
+    def export_onnx(
+        self,
+        path: str | os.PathLike,
+        dynamic_batch: bool = True,
+        dynamic_time: bool = True,
+        *,
+        batch_size: int | None = None,
+        seq_len: int | None = None,
+    ) -> None:
+        """Write this model as an ONNX file of standard operators (needs onnx).
+
+        Input ``tokens`` int64 (B, T), optional ``initial_h`` (and ``initial_c``)
+        (L, 1 or B, H); outputs ``logits`` (B, T, V) and ``final_h`` (``final_c``).
+        A fixed axis (``dynamic_batch=False`` / ``dynamic_time=False``) has
+        size ``batch_size`` / ``seq_len``, default 1. The tokenizer is stored
+        in the file's metadata. See ``lstmininet.onnx_export``.
+        """
+        tokenizer = None if self.tokenizer is None else self.tokenizer.to_dict()
+        proto = build_onnx_model(
+            self.config,
+            self.state_dict(),
+            tokenizer,
+            dynamic_batch=dynamic_batch,
+            dynamic_time=dynamic_time,
+            batch_size=batch_size,
+            seq_len=seq_len,
+        )
+        save_onnx(proto, path)
 
     # -- training -----------------------------------------------------------
     def fit(
