@@ -1,4 +1,4 @@
-"""``model.export_onnx()``: files that onnxruntime runs as we do.
+"""``model.export_onnx()`` and ``lstmininet export``: files that onnxruntime runs as we do.
 
 Each exported file is run by onnxruntime (an independent implementation of
 ONNX's LSTM and GRU operators) and compared with lstmininet's ``forward`` on
@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import lstmininet
+from lstmininet.cli import main
 from lstmininet.onnx_export import CONFIG_KEY, OPSET, TOKENIZER_KEY, tokenizer_from_onnx
 from lstmininet.tokenizers import MelodyTokenizer
 
@@ -200,3 +201,22 @@ def test_a_size_for_a_dynamic_axis_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="dynamic_time=False"):
         model.export_onnx(tmp_path / "x.onnx", seq_len=4)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_export(tmp_path, capsys):
+    tok = MelodyTokenizer.build([["60", "_", "62", "r", "64", "65"]], add_bos_eos=True)
+    model = lstmininet.LSTM(len(tok), hidden_size=8, num_layers=2, embedding_dim=3, seed=2, tokenizer=tok)
+    model.save(tmp_path / "m.lmn")
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(tmp_path / "m.lmn"), "--onnx", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    x = tokens(len(tok), 2, 7)
+    assert max_abs(run(session(out), x)["logits"], model.forward(x)) <= LOGITS_ATOL
+    assert tokenizer_from_onnx(out) == tok
+
+    fixed = tmp_path / "step.onnx"
+    assert main(["export", str(tmp_path / "m.lmn"), "--onnx", str(fixed), "--batch-size", "1", "--seq-len", "1"]) == 0
+    assert session(fixed).get_inputs()[0].shape == [1, 1]
+
+    assert main(["export", str(tmp_path / "absent.lmn"), "--onnx", str(tmp_path / "a.onnx")]) == 2
+    assert "absent.lmn" in capsys.readouterr().err
