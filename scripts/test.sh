@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the package with its test extras (pytest, ruff, clang-format, the
-# notebook runner, the pinned CPU PyTorch for live parity), then checks and
+# notebook runner, the pinned CPU PyTorch for live parity, onnx and
+# onnxruntime for the export tests), then checks and
 # runs everything: formatting and lint, the C++ layer order, the C++ unit
 # tests (ctest) in three builds — native, portable with warnings as errors,
 # and with AddressSanitizer + UBSan — and the Python tests (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python -m pip install --quiet ".[test,torch]"
+python -m pip install --quiet ".[test,torch,onnx]"
 
 echo "== style: ruff, clang-format; C++ layer order"
 cpp_files=$(find cpp bindings tests/cpp -name '*.[ch]pp' | sort)

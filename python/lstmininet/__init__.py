@@ -16,15 +16,21 @@ midi            MIDI / MusicXML files                                      melod
 corpus_cache    on-disk cache of converted score corpora                   scores
 datasets        ``load_melodies``: Melody.txt, scores, corpora             melody, scores,
                                                                            corpus_cache, splits
-model           ``LSTM``, ``GRU``                                          _core, splits, tokenizers
+interop         PyTorch twin of the model (``TorchRecurrentLM``), state    --
+                dicts from torch modules, config from weight shapes
+onnx_export     the model as an ONNX graph of standard operators;          tokenizers
+                the tokenizer back from a file's metadata
+model           ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, interop, onnx_export,
+                ``from_torch``                                             splits, tokenizers
 config          ``show_config()``: build and CPU facts                     _core
 plots           loss curves, piano rolls (matplotlib)                      melody
 cli             the ``lstmininet`` command                                 all of the above
 ==============  =========================================================  ==========================
 
 ``music21_loading`` is the former name of ``scores`` (re-exports only).
-music21, matplotlib and tqdm are imported inside the functions that use
-them, so ``import lstmininet`` stays fast.
+music21, matplotlib, tqdm, torch and onnx are imported inside the
+functions that use them, so ``import lstmininet`` stays fast and torch and
+onnx stay optional.
 """
 
 from ._core import (
@@ -38,7 +44,7 @@ from ._core import (
     set_num_threads,
 )
 from .config import show_config
-from .model import GRU, LSTM, History, load
+from .model import GRU, LSTM, History, from_torch, load
 
 __version__ = "0.1.0"
 
@@ -48,6 +54,7 @@ __all__ = [
     "History",
     "Tensor",
     "load",
+    "from_torch",
     "no_grad",
     "set_num_threads",
     "get_num_threads",

@@ -1,4 +1,4 @@
-"""The `lstmininet` command line: train, generate, evaluate, info.
+"""The `lstmininet` command line: train, generate, evaluate, info, export.
 
 Errors print one line (`lstmininet: error: ...`) and exit with status 2;
 Ctrl-C during training saves the model and exits with status 130.
@@ -229,6 +229,30 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    model = load(args.model)
+    try:
+        model.export_onnx(
+            args.onnx,
+            dynamic_batch=args.batch_size is None,
+            dynamic_time=args.seq_len is None,
+            batch_size=args.batch_size,
+            seq_len=args.seq_len,
+        )
+    except ImportError as err:
+        raise CommandError(str(err)) from None
+    c = model.config
+    batch = "dynamic" if args.batch_size is None else str(args.batch_size)
+    time = "dynamic" if args.seq_len is None else str(args.seq_len)
+    tokenizer = "with" if model.tokenizer is not None else "without"
+    print(
+        f"wrote {args.onnx}: {c['cell'].upper()} x{c['num_layers']}, batch {batch}, time {time}, "
+        f"{tokenizer} tokenizer ({os.path.getsize(args.onnx):,} bytes)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # -- argument parsing ----------------------------------------------------------
 
 
@@ -315,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model")
     info.set_defaults(run=cmd_info)
+
+    export = commands.add_parser("export", help="write a model for other runtimes (ONNX)")
+    export.add_argument("model")
+    export.add_argument("--onnx", required=True, help="ONNX file to write (standard LSTM/GRU operators)")
+    export.add_argument("--batch-size", type=_positive_int, default=None, help="fix the batch axis (default: dynamic)")
+    export.add_argument("--seq-len", type=_positive_int, default=None, help="fix the time axis (default: dynamic)")
+    export.set_defaults(run=cmd_export)
     return parser
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import _core
+from .interop import build_torch_module, config_from_state_dict, numpy_state_dict
+from .onnx_export import build_onnx_model, save_onnx
 from .splits import split_dataset
 from .tokenizers import tokenizer_from_dict
 
@@ -183,6 +185,50 @@ class _RecurrentModel:
                 value = value.detach().cpu().numpy()
             arrays[str(name)] = np.asarray(value, dtype=np.float32)
         self._core.load_state_dict(arrays)
+
+    # -- hand-off to PyTorch and ONNX ----------------------------------------
+    def to_torch(self):
+        """This network as a ``torch.nn.Module`` with a copy of the weights (needs torch).
+
+        Embedding (or one-hot) -> ``nn.LSTM``/``nn.GRU`` (batch_first) -> ``nn.Linear``,
+        ``forward(tokens, state=None) -> (logits, state)``; its ``state_dict()``
+        has the names of ours. The module also carries ``tokenizer`` and
+        ``seed``, which ``lstmininet.from_torch`` picks up again.
+        See ``lstmininet.interop``.
+        """
+        module = build_torch_module(self.config, self.state_dict())
+        module.tokenizer = self.tokenizer
+        module.seed = self.seed
+        return module
+
+    def export_onnx(
+        self,
+        path: str | os.PathLike,
+        dynamic_batch: bool = True,
+        dynamic_time: bool = True,
+        *,
+        batch_size: int | None = None,
+        seq_len: int | None = None,
+    ) -> None:
+        """Write this model as an ONNX file of standard operators (needs onnx).
+
+        Input ``tokens`` int64 (B, T), optional ``initial_h`` (and ``initial_c``)
+        (L, 1 or B, H); outputs ``logits`` (B, T, V) and ``final_h`` (``final_c``).
+        A fixed axis (``dynamic_batch=False`` / ``dynamic_time=False``) has
+        size ``batch_size`` / ``seq_len``, default 1. The tokenizer is stored
+        in the file's metadata. See ``lstmininet.onnx_export``.
+        """
+        tokenizer = None if self.tokenizer is None else self.tokenizer.to_dict()
+        proto = build_onnx_model(
+            self.config,
+            self.state_dict(),
+            tokenizer,
+            dynamic_batch=dynamic_batch,
+            dynamic_time=dynamic_time,
+            batch_size=batch_size,
+            seq_len=seq_len,
+        )
+        save_onnx(proto, path)
 
     # -- training -----------------------------------------------------------
     def fit(
@@ -368,3 +414,45 @@ class GRU(_RecurrentModel):
 def load(path: str | os.PathLike) -> LSTM | GRU:
     """Load any LSTMiniNet checkpoint, whichever cell it uses."""
     return _RecurrentModel.load(path)
+
+
+def from_torch(module_or_state_dict, tokenizer=None, *, dropout: float | None = None, seed: int | None = None):
+    """An ``LSTM`` or ``GRU`` holding the weights of a torch module or state dict.
+
+    Accepts what ``model.to_torch()`` returns, any module whose state dict
+    has lstmininet's names (``embedding.weight`` if any, ``lstm.*`` or
+    ``gru.*``, ``fc.*``; also wrapped in DistributedDataParallel or
+    torch.compile), or such a state dict of tensors or arrays. Cell,
+    vocabulary, hidden size, layers and embedding size are read from the
+    shapes. ``tokenizer``, ``dropout`` and ``seed`` default to what the
+    module carries (``to_torch`` sets them), else None, 0.0 and 0.
+    """
+    state = numpy_state_dict(module_or_state_dict)
+    config = config_from_state_dict(state)
+    if tokenizer is None:
+        tokenizer = getattr(module_or_state_dict, "tokenizer", None)
+    if dropout is None:
+        dropout = _torch_dropout(module_or_state_dict, config["cell"])
+    if seed is None:
+        seed = getattr(module_or_state_dict, "seed", None)
+        seed = 0 if seed is None else seed
+    cls = LSTM if config["cell"] == "lstm" else GRU
+    model = cls(
+        config["vocab_size"],
+        hidden_size=config["hidden_size"],
+        num_layers=config["num_layers"],
+        embedding_dim=config["embedding_dim"],
+        dropout=dropout,
+        seed=seed,
+        tokenizer=tokenizer,
+    )
+    model.load_state_dict(state)
+    return model
+
+
+def _torch_dropout(module, cell: str) -> float:
+    """The dropout a torch module applies: our module's own layer, else the RNN's (between layers)."""
+    p = getattr(getattr(module, "dropout", None), "p", None)  # lstmininet.interop.TorchRecurrentLM
+    if p is None:
+        p = getattr(getattr(module, cell, None), "dropout", None)  # a plain nn.LSTM / nn.GRU inside
+    return float(p) if isinstance(p, (int, float)) else 0.0

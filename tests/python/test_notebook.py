@@ -1,12 +1,17 @@
-"""Execute notebooks/melody_lstm.ipynb with small settings and check what it writes.
+"""Execute the notebooks with small settings and check what they write.
 
-The notebook reads its sizes from LSTMININET_NB_* environment variables; the
+notebooks/melody_lstm.ipynb trains, plots and samples; notebooks/continue_in_pytorch.ipynb
+moves a model to PyTorch and back (it needs torch: skipped without it, except in CI).
+The notebooks read their sizes from LSTMININET_NB_* environment variables; the
 kernel inherits this process's environment, so monkeypatch.setenv reaches it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,12 +21,14 @@ nbclient = pytest.importorskip("nbclient", reason="the notebook test needs the '
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "melody_lstm.ipynb"
+TORCH_NOTEBOOK = REPO / "notebooks" / "continue_in_pytorch.ipynb"
 MELODY_TXT = REPO / "data" / "Melody.txt"
 
 
-def test_notebook_is_stored_without_outputs():
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
     # Outputs (plots, training logs) would bloat every diff; they are cleared before committing.
-    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    notebook = json.loads(path.read_text(encoding="utf-8"))
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None, f"cell {index} has outputs"
@@ -68,4 +75,46 @@ def test_notebook_trains_generates_and_writes_midi(tmp_path, monkeypatch):
     from music21 import converter
 
     score = converter.parse(str(out / "melody.mid"))
+    assert len(score.flatten().notes) >= 1
+
+
+def test_torch_notebook_moves_the_model_and_back(tmp_path, monkeypatch):
+    pytest.importorskip("ipykernel", reason="the notebook test needs the 'test' extra (ipykernel)")
+    if importlib.util.find_spec("torch") is None:
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail("CI is set but torch is not installed; the PyTorch notebook must run in CI")
+        pytest.skip("the PyTorch notebook needs the 'torch' extra")
+    settings = {
+        "LSTMININET_NB_EPOCHS": "1",
+        "LSTMININET_NB_HIDDEN": "32",
+        "LSTMININET_NB_MAX_MELODIES": "100",
+        "LSTMININET_NB_TORCH_STEPS": "10",
+        "LSTMININET_NB_GEN_LENGTH": "96",
+        "LSTMININET_NB_DATA": str(MELODY_TXT),
+        "LSTMININET_NB_OUTPUT": "out",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+    notebook = nbformat.read(TORCH_NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    printed = "".join(
+        o.get("text", "")
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream"
+    )
+    assert "epochs 1, hidden 32, melodies 100, torch steps 10" in printed
+    difference = float(re.search(r"largest logit difference on \(\d+, 48\): (\S+)", printed).group(1))
+    assert difference <= 1e-5
+    assert "torch step  10: loss" in printed
+    assert re.search(r"held-out loss after PyTorch: \d+\.\d+", printed)
+
+    from music21 import converter
+
+    score = converter.parse(str(tmp_path / "out" / "continued.mid"))
     assert len(score.flatten().notes) >= 1
