@@ -1,13 +1,22 @@
 #include "generate/sampler.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
+#include "base/parallel.hpp"
 #include "generate/stepper.hpp"
+#include "train/thread_tuner.hpp"
 
 namespace lmn {
+
+namespace {
+// Tokens per timed block: long enough to time (tens of microseconds at
+// least), short enough to switch soon.
+constexpr std::size_t kTunedTokens = 256;
+}  // namespace
 
 void validate_sample_config(const SampleConfig& c, int vocab_size) {
   if (c.length < 0) throw std::invalid_argument("length must be >= 0, got " + std::to_string(c.length));
@@ -74,10 +83,25 @@ std::vector<int> generate(const SequenceModel& model, const std::vector<int>& pr
   std::vector<int> out;
   out.reserve(config.length);
   int current = primer.back();
-  for (int n = 0; n < config.length; ++n) {
-    current = sample_token(stepper.step(current), V, config, rng, scratch);
-    out.push_back(current);
-    if (current == config.stop_token) break;
+  // Tokens go in timed blocks: with a core busy elsewhere the stepper's
+  // per-layer barriers stall as training's do, and the tuner then samples
+  // on one thread (the tokens are the same either way).
+  ThreadTuner tuner(active_threads(), TunedWork::Generation);
+  bool stopped = false;
+  while (static_cast<int>(out.size()) < config.length && !stopped) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::size_t before = out.size();
+    {
+      ThreadLimit limit(tuner.threads());
+      const std::size_t block_end = std::min<std::size_t>(config.length, before + kTunedTokens);
+      while (out.size() < block_end && !stopped) {
+        current = sample_token(stepper.step(current), V, config, rng, scratch);
+        out.push_back(current);
+        stopped = current == config.stop_token;
+      }
+    }
+    tuner.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                 static_cast<long>(out.size() - before));
   }
   return out;
 }

@@ -1,38 +1,54 @@
 #pragma once
-// Picks, step by step while training runs, between the thread setting and
+// Picks, while training or generation runs, between the thread setting and
 // one thread, whichever the clock says is faster. On an idle machine that
 // is the setting. When another process keeps a core busy, the thread that
 // shares it is descheduled for milliseconds at a time and every parallel
-// region of a step waits for it: two threads then train several times
-// slower than one. The tuner notices by timing steps, and tries the other
-// count again now and then (more rarely each time it loses, and never more
-// than a small share of the time) so a change of load is noticed too.
-// Results do not depend on the thread count (every kernel sums in the same
-// order), so switching keeps training deterministic.
-#include <array>
+// region waits for it: two threads then run several times slower than
+// one. The tuner times the work (tokens per second over whole stretches,
+// since single steps between two deschedulings look fast), tries the other
+// count now and then (more rarely each time it loses, so trials cost a few
+// percent at most) and so follows the load as it comes and goes. The
+// kernel's count of involuntary context switches tells early that a core
+// is contended and brings the next trial forward. Results do not depend on
+// the thread count (every kernel sums in the same order), so switching
+// keeps runs deterministic.
 
 namespace lmn {
+
+// Each kind of work remembers its own last choice (their best counts differ).
+enum class TunedWork { Training, Generation };
+
+// Involuntary context switches of this process so far: how often the kernel
+// took a core away from one of our threads (for another process).
+long process_preemptions();
 
 class ThreadTuner {
  public:
   // max_threads: the setting; with 1 there is nothing to choose.
-  explicit ThreadTuner(int max_threads);
+  ThreadTuner(int max_threads, TunedWork work);
   int threads() const { return current_; }  // for the next step
-  // The step just run with threads(): its wall time and how many tokens it trained on.
-  void record(double seconds, long tokens);
+  // The step just run with threads(): its wall time, how many tokens it
+  // worked on, and process_preemptions() after it.
+  void record(double seconds, long tokens, long preemptions = process_preemptions());
+  // Drops what earlier tuners in this process learnt (new tuners start at the setting).
+  static void forget_learnt();
 
  private:
-  void start_trial();
-  void end_trial(double seconds_per_token);
+  struct Stretch {  // work timed at one thread count
+    double seconds = 0.0;
+    long tokens = 0, steps = 0;
+    double per_token() const { return seconds / static_cast<double>(tokens); }
+  };
+  void end_trial();
 
+  TunedWork work_;
   int max_threads_;
-  int chosen_;                      // the count in use between trials
-  int current_;                     // chosen_, or the other count during a trial step
-  std::array<double, 4> recent_{};  // seconds per token of the last steps at chosen_
-  int recent_count_ = 0;
-  double since_trial_ = 0.0;  // seconds trained since the last trial
-  int steps_since_trial_ = 0;
-  double wait_factor_;  // the next trial waits until since_trial_ >= wait_factor_ * a step's time
+  int chosen_;        // the count in use between trials
+  int current_;       // chosen_, or the other count during a trial
+  int previous_ = 0;  // the count of the step recorded last (0: none yet)
+  Stretch chosen_run_, trial_;
+  double wait_factor_;  // the next trial waits for wait_factor_ times its own length
+  long preemptions_;    // process_preemptions() after the previous step
 };
 
 }  // namespace lmn

@@ -126,7 +126,7 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
   std::vector<Matrix> best_weights;
   int epochs_without_improvement = 0;
   const int batches = static_cast<int>((windows.size() + config.batch_size - 1) / config.batch_size);
-  ThreadTuner tuner(config.tune_threads ? active_threads() : 1);
+  ThreadTuner tuner(config.tune_threads ? active_threads() : 1, TunedWork::Training);
 
   for (int e = 0; e < config.epochs && !result.interrupted; ++e) {
     const int epoch = state.epochs_done;  // 0-based across resumes
