@@ -25,6 +25,20 @@ TORCH_NOTEBOOK = REPO / "notebooks" / "continue_in_pytorch.ipynb"
 MELODY_TXT = REPO / "data" / "Melody.txt"
 
 
+def run_notebook(path: Path, settings: dict, tmp_path: Path, monkeypatch) -> str:
+    """Execute a notebook in tmp_path with LSTMININET_NB_* settings; returns everything it printed."""
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()  # raises CellExecutionError naming the cell if any cell fails
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    return "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
 def test_notebook_is_stored_without_outputs(path):
     # Outputs (plots, training logs) would bloat every diff; they are cleared before committing.
@@ -45,24 +59,7 @@ def test_notebook_trains_generates_and_writes_midi(tmp_path, monkeypatch):
         "LSTMININET_NB_OUTPUT": "out",  # relative: lands in the kernel's working dir, tmp_path
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()  # raises CellExecutionError naming the cell if any cell fails
-
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
-    printed = "".join(
-        o.get("text", "")
-        for c in notebook.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type == "stream"
-    )
+    printed = run_notebook(NOTEBOOK, settings, tmp_path, monkeypatch)
     assert "epochs 2, hidden 32, melodies 200" in printed
     assert "epoch  2: train loss" in printed
 
@@ -93,21 +90,7 @@ def test_torch_notebook_moves_the_model_and_back(tmp_path, monkeypatch):
         "LSTMININET_NB_DATA": str(MELODY_TXT),
         "LSTMININET_NB_OUTPUT": "out",
     }
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-
-    notebook = nbformat.read(TORCH_NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    printed = "".join(
-        o.get("text", "")
-        for c in notebook.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type == "stream"
-    )
+    printed = run_notebook(TORCH_NOTEBOOK, settings, tmp_path, monkeypatch)
     assert "epochs 1, hidden 32, melodies 100, torch steps 10" in printed
     difference = float(re.search(r"largest logit difference on \(\d+, 48\): (\S+)", printed).group(1))
     assert difference <= 1e-5
