@@ -178,3 +178,39 @@ def test_thread_setting():
     lstmininet.set_num_threads(previous)
     with pytest.raises(ValueError, match="at least 1 thread"):
         lstmininet.set_num_threads(0)
+
+
+def test_two_threads_train_and_sample_as_one_would():
+    # Each Python thread has its own thread tuner and thread limit; results do
+    # not depend on the thread count, so concurrent runs equal sequential ones.
+    data = pattern(300, 120)
+
+    def train(model):
+        model.fit(data, epochs=2, batch_size=16, seq_len=32, progress=False)
+
+    sequential = [LSTM(5, hidden_size=64, seed=s) for s in (1, 2)]
+    for m in sequential:
+        train(m)
+    concurrent = [LSTM(5, hidden_size=64, seed=s) for s in (1, 2)]
+    workers = [threading.Thread(target=train, args=(m,)) for m in concurrent]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    for a, b in zip(sequential, concurrent, strict=True):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert all(np.array_equal(sa[k], sb[k]) for k in sa)
+
+    model = sequential[0]
+    alone = [model.generate([0], 3000, seed=s) for s in (5, 6)]
+    together = [None, None]
+
+    def sample(i):
+        together[i] = model.generate([0], 3000, seed=5 + i)
+
+    workers = [threading.Thread(target=sample, args=(i,)) for i in (0, 1)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert together == alone
