@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/parallel.hpp"
+#include "train/thread_tuner.hpp"
 
 namespace lmn {
 

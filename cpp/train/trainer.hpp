@@ -16,7 +16,6 @@
 #include "nn/model.hpp"
 #include "train/batching.hpp"
 #include "train/optimizer.hpp"
-#include "train/thread_tuner.hpp"
 
 namespace lmn {
 
