@@ -89,6 +89,7 @@ def cmd_train(args) -> int:
             past = json.loads(history_path.read_text())
     else:
         sequences, tokenizer = _load_training_data(args)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # --out runs/today/tune.lmn just works
         cls = {"lstm": LSTM, "gru": GRU}[args.cell]
         model = cls(
             len(tokenizer),

@@ -90,6 +90,14 @@ def test_train_writes_model_history_and_loss_plot(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_train_creates_the_output_folder(tmp_path, capsys):
+    data = write_melodies(tmp_path / "Melody.txt")
+    model = tmp_path / "runs" / "today" / "tune.lmn"
+    code, _, err = run(capsys, "train", data, "--out", model, *TRAIN_FLAGS)
+    assert code == 0, err
+    assert model.is_file() and (model.parent / "tune.history.json").is_file()
+
+
 # -- generate ------------------------------------------------------------------
 
 
