@@ -2,6 +2,8 @@
 // release the GIL; fit() re-takes it between batches only to report
 // progress and to notice Ctrl-C.
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -23,7 +25,21 @@ using TokenArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
 struct Model {
   std::unique_ptr<SequenceModel> net;
   TrainingState training;
+  // Calls on one model from several Python threads take turns: training and
+  // whatever writes the weights or gradients hold it alone, reads share it.
+  std::unique_ptr<std::shared_mutex> mutex = std::make_unique<std::shared_mutex>();
 };
+
+// Waits for the model with the GIL released: fit() re-takes the GIL for its
+// callbacks while it holds the model, so waiting with the GIL would deadlock.
+std::unique_lock<std::shared_mutex> lock_to_write(const Model& self) {
+  py::gil_scoped_release release;
+  return std::unique_lock(*self.mutex);
+}
+std::shared_lock<std::shared_mutex> lock_to_read(const Model& self) {
+  py::gil_scoped_release release;
+  return std::shared_lock(*self.mutex);
+}
 
 // (B, T) batch-major tokens -> time-major, as the core wants them.
 std::vector<int> time_major(const TokenArray& tokens, int& B, int& T, const char* what) {
@@ -152,6 +168,7 @@ bool keep_going(const py::object& verdict) { return verdict.is_none() || verdict
 py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, const py::dict& options,
                    const py::object& on_batch, const py::object& on_epoch) {
   const TrainConfig config = train_config(options);
+  const auto lock = lock_to_write(self);
   bool keyboard_interrupt = false;
   FitCallbacks callbacks;
   callbacks.on_batch = [&](const BatchProgress& p) {
@@ -191,12 +208,16 @@ void bind_model(py::module_& m) {
       .def(py::init([](const std::string& cell, int vocab_size, int hidden_size, int num_layers, int embedding_dim,
                        float dropout, std::uint64_t seed) {
              ModelConfig c{parse_cell(cell), vocab_size, hidden_size, num_layers, embedding_dim, dropout};
-             return Model{std::make_unique<SequenceModel>(c, seed), {}};
+             return Model{std::make_unique<SequenceModel>(c, seed), {}, std::make_unique<std::shared_mutex>()};
            }),
            py::arg("cell"), py::arg("vocab_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("embedding_dim"), py::arg("dropout"), py::arg("seed"))
       .def_property_readonly("config", [](const Model& self) { return config_dict(self.net->config()); })
-      .def_property_readonly("epochs_done", [](const Model& self) { return self.training.epochs_done; })
+      .def_property_readonly("epochs_done",
+                             [](const Model& self) {
+                               const auto lock = lock_to_read(self);
+                               return self.training.epochs_done;
+                             })
       .def_property_readonly("parameter_names",
                              [](const Model& self) {
                                std::vector<std::string> names;
@@ -208,6 +229,7 @@ void bind_model(py::module_& m) {
           [](Model& self, const TokenArray& tokens, bool fused) {
             int B, T;
             const std::vector<int> tm = time_major(tokens, B, T, "tokens");
+            const auto lock = lock_to_read(self);
             Matrix logits;
             {
               py::gil_scoped_release release;
@@ -236,6 +258,7 @@ void bind_model(py::module_& m) {
                                     ") differs from inputs shape (" + std::to_string(B) + ", " + std::to_string(T) +
                                     ")");
             }
+            const auto lock = lock_to_write(self);
             float loss_value;
             {
               py::gil_scoped_release release;
@@ -252,8 +275,16 @@ void bind_model(py::module_& m) {
             return py::make_tuple(loss_value, grads);
           },
           py::arg("inputs"), py::arg("targets"), py::arg("fused") = true)
-      .def("state_dict", [](const Model& self) { return named_arrays(*self.net, false); })
-      .def("load_state_dict", [](Model& self, const py::dict& state) { load_state(*self.net, state); })
+      .def("state_dict",
+           [](const Model& self) {
+             const auto lock = lock_to_read(self);
+             return named_arrays(*self.net, false);
+           })
+      .def("load_state_dict",
+           [](Model& self, const py::dict& state) {
+             const auto lock = lock_to_write(self);
+             load_state(*self.net, state);
+           })
       .def("fit", &fit_model, py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none(),
            py::arg("on_epoch") = py::none())
       .def(
@@ -262,6 +293,7 @@ void bind_model(py::module_& m) {
             EvalResult r;
             {
               py::gil_scoped_release release;
+              const std::shared_lock lock(*self.mutex);
               r = evaluate(*self.net, data, batch_size, seq_len);
             }
             py::dict d;
@@ -279,6 +311,7 @@ void bind_model(py::module_& m) {
             const WeightPrecision precision = bfloat16_weights ? WeightPrecision::BFloat16 : WeightPrecision::Float32;
             SampleConfig c{length, temperature, top_k, top_p, seed, stop_token, precision};
             py::gil_scoped_release release;
+            const std::shared_lock lock(*self.mutex);
             return generate(*self.net, primer, c);
           },
           py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
@@ -288,6 +321,7 @@ void bind_model(py::module_& m) {
           [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
              const std::string& metadata) {
             py::gil_scoped_release release;
+            const std::shared_lock lock(*self.mutex);
             save_checkpoint(path, *self.net, self.training, {vocabulary, metadata});
           },
           py::arg("path"), py::arg("vocabulary"), py::arg("metadata"))
@@ -295,7 +329,7 @@ void bind_model(py::module_& m) {
           "load",
           [](const std::string& path) {
             LoadedCheckpoint c = load_checkpoint(path);
-            Model model{std::move(c.model), std::move(c.training)};
+            Model model{std::move(c.model), std::move(c.training), std::make_unique<std::shared_mutex>()};
             return py::make_tuple(std::move(model), c.extras.vocabulary, c.extras.metadata);
           },
           py::arg("path"));

@@ -214,3 +214,27 @@ def test_two_threads_train_and_sample_as_one_would():
     for w in workers:
         w.join()
     assert together == alone
+
+
+def test_threads_sharing_one_model_take_turns():
+    # Two fits and a sampler on the same model at once: they used to race on
+    # the gradients and weights (a segfault); now writers hold the model alone.
+    data = pattern(200, 120)
+    options = dict(epochs=2, batch_size=16, seq_len=32, progress=False)
+    alone = LSTM(5, hidden_size=64, seed=3)
+    alone.fit(data, **options)
+    alone.fit(data, **options)
+
+    shared = LSTM(5, hidden_size=64, seed=3)
+    samples = []
+    workers = [threading.Thread(target=shared.fit, args=(data,), kwargs=options) for _ in range(2)]
+    workers.append(
+        threading.Thread(target=lambda: samples.extend(shared.generate([0], 500, seed=s) for s in range(10)))
+    )
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert shared.epochs_done == 4 and [len(s) for s in samples] == [500] * 10
+    a, b = alone.state_dict(), shared.state_dict()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
