@@ -1,9 +1,11 @@
 // `_core.Model`: the sequence model with its training state. Heavy calls
 // release the GIL; fit() re-takes it between batches only to report
 // progress and to notice Ctrl-C.
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -28,17 +30,36 @@ struct Model {
   // Calls on one model from several Python threads take turns: training and
   // whatever writes the weights or gradients hold it alone, reads share it.
   std::unique_ptr<std::shared_mutex> mutex = std::make_unique<std::shared_mutex>();
+  // The thread holding it alone: fit()'s callbacks run there and may use
+  // the model (the CLI saves it after every epoch), so that thread passes.
+  std::unique_ptr<std::atomic<std::thread::id>> writer = std::make_unique<std::atomic<std::thread::id>>();
 };
 
-// Waits for the model with the GIL released: fit() re-takes the GIL for its
-// callbacks while it holds the model, so waiting with the GIL would deadlock.
-std::unique_lock<std::shared_mutex> lock_to_write(const Model& self) {
+// Holds a model alone for a scope (nothing, on the thread already holding it).
+class WriteLock {
+ public:
+  explicit WriteLock(const Model& model) : model_(model) {
+    if (model_.writer->load() == std::this_thread::get_id()) return;
+    py::gil_scoped_release release;  // fit() re-takes the GIL for its callbacks while it holds the model
+    lock_ = std::unique_lock(*model_.mutex);
+    model_.writer->store(std::this_thread::get_id());
+  }
+  ~WriteLock() {
+    if (lock_.owns_lock()) model_.writer->store(std::thread::id());
+  }
+  WriteLock(const WriteLock&) = delete;
+  WriteLock& operator=(const WriteLock&) = delete;
+
+ private:
+  const Model& model_;
+  std::unique_lock<std::shared_mutex> lock_;
+};
+
+// Shares a model for a scope; waits with the GIL released (see WriteLock).
+std::shared_lock<std::shared_mutex> lock_to_read(const Model& model) {
+  if (model.writer->load() == std::this_thread::get_id()) return {};
   py::gil_scoped_release release;
-  return std::unique_lock(*self.mutex);
-}
-std::shared_lock<std::shared_mutex> lock_to_read(const Model& self) {
-  py::gil_scoped_release release;
-  return std::shared_lock(*self.mutex);
+  return std::shared_lock(*model.mutex);
 }
 
 // (B, T) batch-major tokens -> time-major, as the core wants them.
@@ -168,7 +189,7 @@ bool keep_going(const py::object& verdict) { return verdict.is_none() || verdict
 py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, const py::dict& options,
                    const py::object& on_batch, const py::object& on_epoch) {
   const TrainConfig config = train_config(options);
-  const auto lock = lock_to_write(self);
+  const WriteLock lock(self);
   bool keyboard_interrupt = false;
   FitCallbacks callbacks;
   callbacks.on_batch = [&](const BatchProgress& p) {
@@ -208,7 +229,10 @@ void bind_model(py::module_& m) {
       .def(py::init([](const std::string& cell, int vocab_size, int hidden_size, int num_layers, int embedding_dim,
                        float dropout, std::uint64_t seed) {
              ModelConfig c{parse_cell(cell), vocab_size, hidden_size, num_layers, embedding_dim, dropout};
-             return Model{std::make_unique<SequenceModel>(c, seed), {}, std::make_unique<std::shared_mutex>()};
+             return Model{std::make_unique<SequenceModel>(c, seed),
+                          {},
+                          std::make_unique<std::shared_mutex>(),
+                          std::make_unique<std::atomic<std::thread::id>>()};
            }),
            py::arg("cell"), py::arg("vocab_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("embedding_dim"), py::arg("dropout"), py::arg("seed"))
@@ -258,7 +282,7 @@ void bind_model(py::module_& m) {
                                     ") differs from inputs shape (" + std::to_string(B) + ", " + std::to_string(T) +
                                     ")");
             }
-            const auto lock = lock_to_write(self);
+            const WriteLock lock(self);
             float loss_value;
             {
               py::gil_scoped_release release;
@@ -282,7 +306,7 @@ void bind_model(py::module_& m) {
            })
       .def("load_state_dict",
            [](Model& self, const py::dict& state) {
-             const auto lock = lock_to_write(self);
+             const WriteLock lock(self);
              load_state(*self.net, state);
            })
       .def("fit", &fit_model, py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none(),
@@ -292,8 +316,8 @@ void bind_model(py::module_& m) {
           [](const Model& self, const Sequences& data, int batch_size, int seq_len) {
             EvalResult r;
             {
+              const auto lock = lock_to_read(self);
               py::gil_scoped_release release;
-              const std::shared_lock lock(*self.mutex);
               r = evaluate(*self.net, data, batch_size, seq_len);
             }
             py::dict d;
@@ -310,8 +334,8 @@ void bind_model(py::module_& m) {
              std::uint64_t seed, int stop_token, bool bfloat16_weights) {
             const WeightPrecision precision = bfloat16_weights ? WeightPrecision::BFloat16 : WeightPrecision::Float32;
             SampleConfig c{length, temperature, top_k, top_p, seed, stop_token, precision};
+            const auto lock = lock_to_read(self);
             py::gil_scoped_release release;
-            const std::shared_lock lock(*self.mutex);
             return generate(*self.net, primer, c);
           },
           py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
@@ -320,8 +344,8 @@ void bind_model(py::module_& m) {
           "save",
           [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
              const std::string& metadata) {
+            const auto lock = lock_to_read(self);
             py::gil_scoped_release release;
-            const std::shared_lock lock(*self.mutex);
             save_checkpoint(path, *self.net, self.training, {vocabulary, metadata});
           },
           py::arg("path"), py::arg("vocabulary"), py::arg("metadata"))
@@ -329,7 +353,8 @@ void bind_model(py::module_& m) {
           "load",
           [](const std::string& path) {
             LoadedCheckpoint c = load_checkpoint(path);
-            Model model{std::move(c.model), std::move(c.training), std::make_unique<std::shared_mutex>()};
+            Model model{std::move(c.model), std::move(c.training), std::make_unique<std::shared_mutex>(),
+                        std::make_unique<std::atomic<std::thread::id>>()};
             return py::make_tuple(std::move(model), c.extras.vocabulary, c.extras.metadata);
           },
           py::arg("path"));
