@@ -38,7 +38,13 @@ PYBIND11_MODULE(_core, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const lmn::IoError& e) {
-      PyErr_SetString(PyExc_OSError, e.what());
+      if (e.error_number() != 0) {  // OSError(errno, message) picks the subclass, e.g. IsADirectoryError
+        PyObject* args = Py_BuildValue("(is)", e.error_number(), e.what());
+        PyErr_SetObject(PyExc_OSError, args);
+        Py_XDECREF(args);
+      } else {
+        PyErr_SetString(PyExc_OSError, e.what());
+      }
     } catch (const lmn::CheckpointFormatError& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const std::domain_error& e) {

@@ -4,10 +4,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <set>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "tensor/matrix_math.hpp"
 
 namespace lmn {
 
@@ -62,21 +65,30 @@ class Reader {
     pos_ += n;
     return s;
   }
-  Matrix get_matrix(const std::string& what) {
+  // A matrix whose shape must be `expected`: the shape is checked before
+  // anything is allocated, the values after reading (no NaN or infinity).
+  Matrix get_matrix(const std::string& what, const Matrix& expected) {
     const auto rows = get<std::int32_t>(what.c_str());
     const auto cols = get<std::int32_t>(what.c_str());
-    if (rows < 0 || cols < 0) fail("negative shape for " + what);
+    if (rows != expected.rows() || cols != expected.cols()) {
+      fail(what + " has shape (" + std::to_string(rows) + ", " + std::to_string(cols) + "), expected " +
+           expected.shape_str());
+    }
     const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
     need(n * sizeof(float), what.c_str());
-    std::vector<float> values(n);
-    std::memcpy(values.data(), bytes_.data() + pos_, n * sizeof(float));
+    Matrix m(rows, cols, reinterpret_cast<const float*>(bytes_.data() + pos_));
+    if (!all_finite(m)) fail(what + " contains NaN or infinity");
     pos_ += n * sizeof(float);
-    return Matrix(rows, cols, std::move(values));
+    return m;
   }
+  std::size_t remaining() const { return bytes_.size() - pos_; }
   // Guards counts read from the file against absurd allocations.
   std::uint32_t get_count(const char* what, std::size_t min_bytes_each) {
     const auto n = get<std::uint32_t>(what);
-    if (static_cast<std::size_t>(n) * min_bytes_each > bytes_.size() - pos_) fail(std::string("impossible ") + what);
+    if (static_cast<std::size_t>(n) * min_bytes_each > bytes_.size() - pos_) {
+      fail(std::string("impossible ") + what + " " + std::to_string(n) + " for a file of " +
+           std::to_string(bytes_.size()) + " bytes");
+    }
     return n;
   }
   [[noreturn]] void fail(const std::string& why) const {
@@ -96,10 +108,39 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+// Reads a whole regular file (a directory, FIFO or device is refused: its
+// "contents" could be an error or endless).
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open checkpoint '" + path + "': " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    throw IoError("cannot open checkpoint '" + path + "': " + std::strerror(err), err);
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat info;
+  if (::fstat(fd, &info) != 0) {
+    const int err = errno;
+    throw IoError("cannot read checkpoint '" + path + "': " + std::strerror(err), err);
+  }
+  if (S_ISDIR(info.st_mode)) throw IoError("cannot read checkpoint '" + path + "': it is a directory", EISDIR);
+  if (!S_ISREG(info.st_mode)) throw IoError("cannot read checkpoint '" + path + "': not a regular file", EINVAL);
+  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      throw IoError("cannot read checkpoint '" + path + "': " + std::strerror(err), err);
+    }
+    if (n == 0) break;  // the file shrank while we read it
+    done += static_cast<std::size_t>(n);
+  }
+  bytes.resize(done);
+  return bytes;
 }
 
 void write_atomically(const std::string& path, const std::string& bytes) {
@@ -163,9 +204,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     throw CheckpointFormatError("checkpoint '" + path + "' is truncated: only " + std::to_string(bytes.size()) +
                                 " bytes");
   }
-  Reader r(bytes, path);
-  r.get<std::uint64_t>("magic");
-  const auto version = r.get<std::uint32_t>("version");
+  std::uint32_t version;
+  std::memcpy(&version, bytes.data() + sizeof kMagic, sizeof version);
   if (version != kCheckpointVersion) {
     throw CheckpointFormatError("checkpoint '" + path + "' has version " + std::to_string(version) +
                                 "; this build reads version " + std::to_string(kCheckpointVersion));
@@ -175,6 +215,13 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   if (stored != fnv1a(bytes.substr(0, bytes.size() - 8))) {
     throw CheckpointFormatError("checkpoint '" + path + "' is damaged or truncated (checksum mismatch)");
   }
+
+  // Everything but the checksum must be read exactly: bytes left over mean
+  // a writer this loader does not understand.
+  const std::string body = bytes.substr(0, bytes.size() - 8);
+  Reader r(body, path);
+  r.get<std::uint64_t>("magic");
+  r.get<std::uint32_t>("version");
 
   ModelConfig c;
   const auto cell = r.get<std::uint32_t>("cell");
@@ -192,32 +239,48 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   }
   LoadedCheckpoint out;
   const auto vocab_count = r.get_count("vocabulary size", 4);
+  if (vocab_count != 0 && vocab_count != static_cast<std::uint32_t>(c.vocab_size)) {
+    r.fail("the vocabulary has " + std::to_string(vocab_count) + " tokens but the model's vocab_size is " +
+           std::to_string(c.vocab_size));
+  }
   for (std::uint32_t i = 0; i < vocab_count; ++i) out.extras.vocabulary.push_back(r.get_string("vocabulary"));
   out.extras.metadata = r.get_string("metadata");
 
+  // The tensors the config implies must fit in what is left of the file
+  // before the model is allocated (a small file must not ask for gigabytes).
+  const double weight_bytes = parameter_count_estimate(c) * sizeof(float);
+  if (weight_bytes > static_cast<double>(r.remaining())) {
+    r.fail("the config (vocab_size " + std::to_string(c.vocab_size) + ", hidden_size " + std::to_string(c.hidden_size) +
+           ", num_layers " + std::to_string(c.num_layers) + ") needs more weight bytes than the " +
+           std::to_string(r.remaining()) + " left in the file");
+  }
   out.model = std::make_unique<SequenceModel>(c, 0);
   const auto tensors = r.get_count("tensor count", 12);
   if (tensors != out.model->named_parameters().size()) {
     r.fail(std::to_string(tensors) + " tensors where the config needs " +
            std::to_string(out.model->named_parameters().size()));
   }
+  std::set<std::string> seen;
   for (std::uint32_t i = 0; i < tensors; ++i) {
     const std::string name = r.get_string("tensor name");
-    Matrix value = r.get_matrix(name);
     Var param;
     try {
       param = out.model->parameter(name);
     } catch (const std::invalid_argument&) {
       r.fail("unexpected tensor '" + name + "'");
     }
-    if (!param->value.same_shape(value)) {
-      r.fail("tensor '" + name + "' has shape " + value.shape_str() + ", expected " + param->value.shape_str());
-    }
-    param->value = std::move(value);
+    if (!seen.insert(name).second) r.fail("tensor '" + name + "' appears twice");
+    param->value = r.get_matrix("tensor '" + name + "'", param->value);
   }
   out.training.epochs_done = r.get<std::int32_t>("epochs_done");
+  if (out.training.epochs_done < 0 || out.training.epochs_done > kMaxEpochs) {
+    r.fail("epochs_done " + std::to_string(out.training.epochs_done) + " is outside [0, " + std::to_string(kMaxEpochs) +
+           "]");
+  }
   out.training.seed = r.get<std::uint64_t>("seed");
-  if (r.get<std::uint8_t>("optimizer flag")) {
+  const auto has_optimizer = r.get<std::uint8_t>("optimizer flag");
+  if (has_optimizer > 1) r.fail("optimizer flag is " + std::to_string(has_optimizer) + ", expected 0 or 1");
+  if (has_optimizer) {
     OptimizerConfig o;
     const auto kind = r.get<std::uint32_t>("optimizer kind");
     if (kind > 2) r.fail("unknown optimizer kind " + std::to_string(kind));
@@ -228,18 +291,34 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     o.beta1 = r.get<float>("beta1");
     o.beta2 = r.get<float>("beta2");
     o.eps = r.get<float>("eps");
-    r.get<float>("reserved");
+    if (r.get<float>("reserved") != 0.0f) r.fail("the reserved optimizer field is not zero");
     const auto steps = r.get<std::int64_t>("optimizer steps");
-    const auto count = r.get_count("optimizer buffers", 8);
-    std::vector<Matrix> buffers;
-    for (std::uint32_t i = 0; i < count; ++i) buffers.push_back(r.get_matrix("optimizer buffer"));
+    if (steps < 0 || steps > kMaxOptimizerSteps) {
+      r.fail("optimizer steps " + std::to_string(steps) + " is outside [0, " + std::to_string(kMaxOptimizerSteps) +
+             "]");
+    }
     try {
       out.training.optimizer.emplace(o, out.model->parameters());
+    } catch (const std::invalid_argument& e) {
+      r.fail(std::string("bad optimizer settings: ") + e.what());
+    }
+    const auto& expected = out.training.optimizer->buffers();
+    const auto count = r.get_count("optimizer buffer count", 8);
+    if (count != expected.size()) {
+      r.fail(std::to_string(count) + " optimizer buffers where " + optimizer_name(o.kind) + " needs " +
+             std::to_string(expected.size()));
+    }
+    std::vector<Matrix> buffers;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      buffers.push_back(r.get_matrix("optimizer buffer " + std::to_string(i), expected[i]));
+    }
+    try {
       out.training.optimizer->restore(steps, std::move(buffers));
     } catch (const std::invalid_argument& e) {
       r.fail(std::string("bad optimizer state: ") + e.what());
     }
   }
+  if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes before the checksum");
   return out;
 }
 

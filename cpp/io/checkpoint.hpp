@@ -19,10 +19,16 @@
 
 namespace lmn {
 
-// The file could not be read or written (maps to OSError).
+// The file could not be read or written (maps to OSError, or the subclass
+// its errno names, e.g. IsADirectoryError).
 class IoError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit IoError(const std::string& what, int error_number = 0)
+      : std::runtime_error(what), error_number_(error_number) {}
+  int error_number() const { return error_number_; }
+
+ private:
+  int error_number_;
 };
 // The bytes are not a valid checkpoint (maps to ValueError).
 class CheckpointFormatError : public std::runtime_error {

@@ -8,6 +8,9 @@
 
 namespace lmn {
 
+// The most steps an optimizer may count (its counter can never overflow).
+constexpr long kMaxOptimizerSteps = 1L << 53;
+
 enum class OptimizerKind { SGD, Adam, AdamW };
 std::string optimizer_name(OptimizerKind kind);
 OptimizerKind parse_optimizer(const std::string& name);  // "sgd", "adam", "adamw"
@@ -39,6 +42,9 @@ class Optimizer {
   // (SGD: momentum; Adam/AdamW: first then second moments).
   long steps() const { return steps_; }
   const std::vector<Matrix>& buffers() const { return buffers_; }
+  // Throws std::invalid_argument (changing nothing) unless the buffers have
+  // the right count and shapes, are finite, Adam's second moments are >= 0
+  // and steps is in [0, kMaxOptimizerSteps].
   void restore(long steps, std::vector<Matrix> buffers);
 
  private:

@@ -101,6 +101,11 @@ EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,
               const Sequences& val, const FitCallbacks& callbacks) {
   validate_train_config(config);
+  if (config.epochs > kMaxEpochs - state.epochs_done) {
+    throw std::invalid_argument("epochs: " + std::to_string(state.epochs_done) + " done plus " +
+                                std::to_string(config.epochs) + " more exceeds the limit of " +
+                                std::to_string(kMaxEpochs));
+  }
   check_sequences(model, train, "training");
   check_sequences(model, val, "validation");
   const std::vector<Window> windows = make_windows(train, config.seq_len);

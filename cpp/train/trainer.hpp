@@ -61,6 +61,9 @@ struct FitCallbacks {
   std::function<bool(const EpochStats&)> on_epoch;
 };
 
+// The most epochs a model may count (so epochs_done + 1 never overflows).
+constexpr int kMaxEpochs = 1 << 30;
+
 // Everything beyond the weights that resuming needs.
 struct TrainingState {
   std::optional<Optimizer> optimizer;

@@ -396,6 +396,11 @@ class _RecurrentModel:
         model.tokenizer = None
         if metadata.get("tokenizer"):
             model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
+            if len(model.tokenizer) != model.vocab_size:
+                raise ValueError(
+                    f"checkpoint '{path}' is damaged: its tokenizer has {len(model.tokenizer)} tokens "
+                    f"but the model's vocab_size is {model.vocab_size}"
+                )
         return model
 
 

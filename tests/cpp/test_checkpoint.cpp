@@ -27,12 +27,12 @@ TEST(round_trip_keeps_everything) {
   c.batch_size = 2;
   c.seq_len = 4;
   fit(model, state, c, {{0, 1, 2, 3, 4, 5, 0, 1}}, {});
-  save_checkpoint("ckpt_roundtrip.bin", model, state, {{"a", "b", "_", "60"}, "{\"k\": 1}"});
+  save_checkpoint("ckpt_roundtrip.bin", model, state, {{"a", "b", "_", "60", "c", "d"}, "{\"k\": 1}"});
   LoadedCheckpoint loaded = load_checkpoint("ckpt_roundtrip.bin");
   std::remove("ckpt_roundtrip.bin");
   CHECK(loaded.model->config().cell == CellType::GRU && loaded.model->config().num_layers == 2);
   CHECK(loaded.model->config().dropout == 0.25f);
-  CHECK(loaded.extras.vocabulary.size() == 4 && loaded.extras.vocabulary[3] == "60");
+  CHECK(loaded.extras.vocabulary.size() == 6 && loaded.extras.vocabulary[3] == "60");
   CHECK(loaded.extras.metadata == "{\"k\": 1}");
   for (std::size_t i = 0; i < model.parameters().size(); ++i)
     CHECK(max_abs(subtract(model.parameters()[i]->value, loaded.model->parameters()[i]->value)) == 0.0f);
