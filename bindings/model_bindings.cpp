@@ -219,6 +219,7 @@ py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, co
   out["keyboard_interrupt"] = keyboard_interrupt;
   out["stopped_early"] = result.stopped_early;
   out["best_epoch"] = result.best_epoch;
+  out["first_loss"] = result.first_loss ? py::object(py::float_(*result.first_loss)) : py::object(py::none());
   return out;
 }
 

@@ -162,6 +162,21 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 
 void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
                      const CheckpointExtras& extras) {
+  // A checkpoint never holds a NaN or infinity: refuse before touching the file.
+  for (const auto& [name, var] : model.named_parameters()) {
+    if (!all_finite(var->value)) {
+      throw std::invalid_argument("cannot save checkpoint '" + path + "': weight '" + name +
+                                  "' contains NaN or infinity");
+    }
+  }
+  if (training.optimizer) {
+    for (const auto& m : training.optimizer->buffers()) {
+      if (!all_finite(m)) {
+        throw std::invalid_argument("cannot save checkpoint '" + path +
+                                    "': the optimizer state contains NaN or infinity");
+      }
+    }
+  }
   Writer w;
   w.bytes().append(kMagic, sizeof kMagic);
   w.put(kCheckpointVersion);

@@ -86,6 +86,27 @@ void Optimizer::reconfigure(const OptimizerConfig& config) {
 void Optimizer::zero_grad() { zero_grads(params_); }
 
 void Optimizer::step() {
+  // Keep what the step changes; copying is a small part of a training step
+  // (it is linear in the weights, the step's forward and backward are that
+  // times the tokens of the batch).
+  const std::size_t n_params = params_.size();
+  undo_.resize(n_params + buffers_.size());
+  for (std::size_t p = 0; p < n_params; ++p) undo_[p] = params_[p]->value;
+  for (std::size_t b = 0; b < buffers_.size(); ++b) undo_[n_params + b] = buffers_[b];
+  update();
+  std::string bad;
+  for (std::size_t p = 0; p < n_params && bad.empty(); ++p)
+    if (!all_finite(params_[p]->value)) bad = "'" + params_[p]->op + "'";
+  for (std::size_t b = 0; b < buffers_.size() && bad.empty(); ++b)
+    if (!all_finite(buffers_[b])) bad = "the optimizer state of '" + params_[b % n_params]->op + "'";
+  if (bad.empty()) return;
+  for (std::size_t p = 0; p < n_params; ++p) std::swap(params_[p]->value, undo_[p]);
+  for (std::size_t b = 0; b < buffers_.size(); ++b) std::swap(buffers_[b], undo_[n_params + b]);
+  --steps_;
+  throw NonFiniteStep("the update made " + bad + " NaN or infinite; it was undone");
+}
+
+void Optimizer::update() {
   ++steps_;
   const OptimizerConfig& c = config_;
   const std::size_t n = params_.size();

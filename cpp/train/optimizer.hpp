@@ -1,6 +1,7 @@
 #pragma once
 // Optimizers (SGD with momentum and L2, Adam, AdamW), gradient clipping and
 // the step learning-rate schedule, all in one place.
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,19 @@ struct OptimizerConfig {
 };
 void validate_optimizer_config(const OptimizerConfig& config);
 
+class NonFiniteStep : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class Optimizer {
  public:
   Optimizer(const OptimizerConfig& config, std::vector<Var> params);
 
-  // Updates every parameter that has a gradient, using config().lr.
+  // Updates every parameter that has a gradient, using config().lr. A step
+  // that would leave a NaN or infinity in a weight or in the optimizer's
+  // state is undone (weights, state and step count as before) and throws
+  // NonFiniteStep naming the first such parameter.
   void step();
   void zero_grad();
   void set_lr(float lr) { config_.lr = lr; }
@@ -48,10 +57,14 @@ class Optimizer {
   void restore(long steps, std::vector<Matrix> buffers);
 
  private:
+  void update();  // the step itself, unchecked
+
   OptimizerConfig config_;
   std::vector<Var> params_;
   std::vector<Matrix> buffers_;
   long steps_ = 0;
+  // Weights then buffers as they were before the current step (reused).
+  std::vector<Matrix> undo_;
 };
 
 // Clamp every gradient element to [-limit, limit].

@@ -163,15 +163,20 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
                                          dropout_rng, config.fused);
         const Var loss = cross_entropy_loss(logits, targets);
         const float value = loss->value[0];
+        const std::string where = " in epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1);
+        const char* advice = "; the model keeps its weights from before that step (try a lower lr or clip_norm)";
         if (!std::isfinite(value)) {
-          throw std::runtime_error("training diverged: loss is " + std::to_string(value) + " in epoch " +
-                                   std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
-                                   " (try a lower learning rate or clip_norm)");
+          throw std::runtime_error("training diverged: loss is " + std::to_string(value) + where + advice);
         }
+        if (!result.first_loss) result.first_loss = value;
         backward(loss);
         if (config.clip_value > 0.0f) clip_grad_value(params, config.clip_value);
         if (config.clip_norm > 0.0f) clip_grad_norm(params, config.clip_norm);
-        optimizer.step();
+        try {
+          optimizer.step();
+        } catch (const NonFiniteStep& e) {
+          throw std::runtime_error(std::string("training diverged: ") + e.what() + where + advice);
+        }
         limit.reset();
         tuner.record(seconds_since(step_start), static_cast<long>(batch.B) * n);
         loss_sum += static_cast<double>(value) * counted;

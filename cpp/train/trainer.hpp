@@ -76,6 +76,8 @@ struct FitResult {
   bool interrupted = false;
   bool stopped_early = false;
   int best_epoch = 0;
+  // The loss of the first step of this call (to notice a loss that climbs).
+  std::optional<double> first_loss;
 };
 
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -112,6 +113,25 @@ class _ProgressBar:
     def close(self):
         if self._bar is not None:
             self._bar.close()
+
+
+# An epoch's training loss this many times the first step's is reported.
+LOSS_CLIMB_WARNING_FACTOR = 2.0
+
+
+def _warn_if_loss_climbed(first_loss: float | None, history: History) -> None:
+    """Warn when training made the loss far worse than it started (a learning rate too high)."""
+    if first_loss is None or not first_loss > 0:
+        return
+    for epoch, loss in zip(history["epoch"], history["train_loss"], strict=True):
+        if loss > LOSS_CLIMB_WARNING_FACTOR * first_loss:
+            warnings.warn(
+                f"training loss rose from {first_loss:.4g} at the first step to {loss:.4g} in epoch {epoch} "
+                "(more than twice its start): the learning rate is probably too high",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
 
 
 class _RecurrentModel:
@@ -318,6 +338,7 @@ class _RecurrentModel:
         history.interrupted = result["interrupted"]
         history.stopped_early = result["stopped_early"]
         history.best_epoch = result["best_epoch"]
+        _warn_if_loss_climbed(result["first_loss"], history)
         if result["keyboard_interrupt"]:
             print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
         return history

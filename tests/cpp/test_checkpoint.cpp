@@ -1,5 +1,6 @@
 // Checkpoints: exact round trip, atomic replacement, and clear errors for
 // missing, foreign, truncated and corrupted files.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -71,6 +72,17 @@ TEST(failed_save_keeps_the_previous_file) {
   CHECK_THROWS(IoError, save_checkpoint("no_such_dir/ckpt.bin", model, TrainingState{}, {}), "no_such_dir");
   CHECK(slurp("ckpt_keep.bin") == before);
   std::remove("ckpt_keep.bin");
+}
+
+TEST(non_finite_weights_are_never_saved) {
+  SequenceModel model({CellType::LSTM, 4, 3, 1, 0, 0.0f}, 1);
+  save_checkpoint("ckpt_finite.bin", model, TrainingState{}, {});
+  const std::string before = slurp("ckpt_finite.bin");
+  model.parameter("fc.bias")->value[1] = std::nanf("");
+  CHECK_THROWS(std::invalid_argument, save_checkpoint("ckpt_finite.bin", model, TrainingState{}, {}),
+               "'fc.bias' contains NaN");
+  CHECK(slurp("ckpt_finite.bin") == before);
+  std::remove("ckpt_finite.bin");
 }
 
 TEST_MAIN()
