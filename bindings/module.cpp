@@ -52,8 +52,22 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  m.def("set_num_threads", &lmn::set_num_threads, py::arg("n"),
-        "Threads used by the matrix kernels (default: LSTMININET_NUM_THREADS or all cores).");
+  m.def(
+      "set_num_threads",
+      [](const py::object& n) {
+        if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n)) {
+          throw py::type_error("set_num_threads: n must be an integer, got " +
+                               std::string(py::str(py::type::of(n).attr("__name__"))));
+        }
+        int overflow = 0;
+        const long long value = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+        if (overflow != 0 || value > lmn::kMaxThreads || value < 1) {
+          throw py::value_error("set_num_threads: need at least 1 thread and at most " +
+                                std::to_string(lmn::kMaxThreads) + ", got " + std::string(py::str(n)));
+        }
+        lmn::set_num_threads(static_cast<int>(value));
+      },
+      py::arg("n"), "Threads used by the matrix kernels (default: LSTMININET_NUM_THREADS or all cores).");
   m.def("get_num_threads", &lmn::get_num_threads);
   m.def(
       "build_config",
