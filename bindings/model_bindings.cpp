@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include "generate/sampler.hpp"
+#include "interrupt_hook.hpp"
 #include "io/checkpoint.hpp"
 #include "numpy_convert.hpp"
 #include "train/trainer.hpp"
@@ -210,6 +211,10 @@ py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, co
   {
     py::gil_scoped_release release;
     result = fit(*self.net, self.training, config, train, val, callbacks);
+  }
+  if (result.interrupt_requested) {  // Ctrl-C inside a step: fit stops cleanly, as between batches
+    lmn::py_interrupt::discard_pending();
+    keyboard_interrupt = true;
   }
   py::list history;
   for (const auto& e : result.history) history.append(epoch_row(e));

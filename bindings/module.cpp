@@ -5,7 +5,9 @@
 #include <pybind11/stl.h>
 
 #include "base/cpu_info.hpp"
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
+#include "interrupt_hook.hpp"
 #include "io/checkpoint.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/matrix.hpp"
@@ -30,6 +32,7 @@ void keep_large_buffers_in_heap() {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "LSTMiniNet C++ core";
   keep_large_buffers_in_heap();
+  lmn::py_interrupt::install();
   m.attr("__version__") = LSTMININET_VERSION;
 
   // std::invalid_argument -> ValueError and std::out_of_range -> IndexError
@@ -47,6 +50,8 @@ PYBIND11_MODULE(_core, m) {
       }
     } catch (const lmn::CheckpointFormatError& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const lmn::Interrupted&) {
+      lmn::py_interrupt::raise_pending();  // Ctrl-C during a long call: KeyboardInterrupt
     } catch (const std::domain_error& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }

@@ -74,6 +74,7 @@ struct TrainingState {
 struct FitResult {
   std::vector<EpochStats> history;
   bool interrupted = false;
+  bool interrupt_requested = false;  // by the interrupt hook (Ctrl-C), see base/interrupt.hpp
   bool stopped_early = false;
   int best_epoch = 0;
   // The loss of the first step of this call (to notice a loss that climbs).
