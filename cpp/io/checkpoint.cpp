@@ -1,12 +1,15 @@
 #include "io/checkpoint.hpp"
 
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <set>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,18 +146,73 @@ std::string read_file(const std::string& path) {
   return bytes;
 }
 
+// "NAME.tmp-PID" or "NAME.tmp-PID-N" -> PID, else 0.
+pid_t temp_file_writer(const std::string& file_name, const std::string& target_name) {
+  const std::string prefix = target_name + ".tmp-";
+  if (file_name.size() <= prefix.size() || file_name.compare(0, prefix.size(), prefix) != 0) return 0;
+  const std::string rest = file_name.substr(prefix.size());
+  const std::size_t dash = rest.find('-');
+  const std::string pid = rest.substr(0, dash);
+  const std::string seq = dash == std::string::npos ? "1" : rest.substr(dash + 1);
+  auto digits = [](const std::string& t) {
+    return !t.empty() && t.size() <= 9 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  return digits(pid) && digits(seq) ? static_cast<pid_t>(std::stol(pid)) : 0;
+}
+
+// Removes temporary files a killed save left beside `path` (their writer
+// process no longer exists). Best effort: failures are ignored.
+void remove_stale_temp_files(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  const std::string target = path.filename().string();
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const pid_t writer = temp_file_writer(it->path().filename().string(), target);
+    if (writer <= 0 || writer == ::getpid()) continue;
+    if (::kill(writer, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to ask): leave it
+    std::error_code ignored;
+    if (it->is_regular_file(ignored)) std::filesystem::remove(it->path(), ignored);
+  }
+}
+
+// Writes to a temporary file beside `path`, flushes it to disk, renames it
+// over `path` and syncs the directory, so `path` always holds either the
+// old or the new checkpoint, also after a crash or power loss.
 void write_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw IoError("cannot write checkpoint '" + path + "': " + std::strerror(errno));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const bool flushed = std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  const int saved_errno = errno;
-  std::fclose(f);
-  if (!written || !flushed || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = written && flushed ? errno : saved_errno;
+  auto fail = [&](int err) { throw IoError("cannot write checkpoint '" + path + "': " + std::strerror(err), err); };
+  struct stat target;
+  if (::stat(path.c_str(), &target) == 0 && !S_ISREG(target.st_mode)) {
+    throw IoError("cannot write checkpoint '" + path + "': it exists and is not a regular file",
+                  S_ISDIR(target.st_mode) ? EISDIR : EEXIST);
+  }
+  remove_stale_temp_files(path);
+  // pid and a counter: two threads saving to one path never share a temporary file
+  static std::atomic<unsigned> counter{0};
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter % 1000000);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(errno);
+  std::size_t done = 0;
+  int err = 0;
+  while (done < bytes.size() && err == 0) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno != EINTR) err = errno;
+    if (n > 0) done += static_cast<std::size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
     std::remove(tmp.c_str());
-    throw IoError("cannot write checkpoint '" + path + "': " + std::strerror(err));
+    fail(err);
+  }
+  // The rename is durable only once the directory is synced.
+  const std::filesystem::path p(path);
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
 }
 

@@ -8,8 +8,12 @@
 //   training: i32 epochs_done, u64 seed, u8 has_optimizer, then the optimizer
 //     (u32 kind, 7 x f32 hyper-parameters, i64 steps, u32 count, matrices)
 //   u64 FNV-1a checksum of every byte before it
-// Written to a temporary file, flushed and renamed over the target, so a
-// crash mid-save never destroys the previous checkpoint.
+// Written to a temporary file (PATH.tmp-PID-N), flushed and renamed over
+// the target, then the directory is synced, so a crash mid-save never
+// destroys the previous checkpoint; temporary files of writers that died
+// are removed by the next save. Weights and optimizer state are finite
+// (save refuses NaN and infinity); a target that exists and is not a
+// regular file (a directory, a device) is refused.
 #include <stdexcept>
 #include <string>
 #include <vector>

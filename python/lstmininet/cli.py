@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from ._core import set_num_threads
+from .atomic_file import write_text_atomically
 from .datasets import load_melodies
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
@@ -108,7 +109,7 @@ def cmd_train(args) -> int:
         model.save(args.out)
         for key in ("epoch", "train_loss", "val_loss", "tokens_per_sec"):
             past.setdefault(key, []).append(row[key])
-        history_path.write_text(json.dumps(past, indent=1))
+        write_text_atomically(history_path, json.dumps(past, indent=1))
 
     history = model.fit(
         sequences,
