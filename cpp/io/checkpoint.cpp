@@ -146,6 +146,14 @@ std::string read_file(const std::string& path) {
   return bytes;
 }
 
+// The C library would silently use the path up to a NUL ('a\0b' -> 'a').
+void check_path(const std::string& path) {
+  if (path.find('\0') == std::string::npos) return;
+  std::string shown;
+  for (char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+  throw std::invalid_argument("checkpoint path '" + shown + "' contains a NUL character");
+}
+
 // "NAME.tmp-PID" or "NAME.tmp-PID-N" -> PID, else 0.
 pid_t temp_file_writer(const std::string& file_name, const std::string& target_name) {
   const std::string prefix = target_name + ".tmp-";
@@ -220,6 +228,7 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 
 void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
                      const CheckpointExtras& extras) {
+  check_path(path);
   // A checkpoint never holds a NaN or infinity: refuse before touching the file.
   for (const auto& [name, var] : model.named_parameters()) {
     if (!all_finite(var->value)) {
@@ -269,6 +278,7 @@ void save_checkpoint(const std::string& path, const SequenceModel& model, const 
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {
+  check_path(path);
   const std::string bytes = read_file(path);
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointFormatError("'" + path + "' is not an LSTMiniNet checkpoint (wrong magic bytes)");

@@ -24,11 +24,18 @@ _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16")
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
+_INT32_MAX = 2**31 - 1
+_UINT64_MAX = 2**64 - 1
+
+
+def _check_int(value, name: str, minimum: int = 1, maximum: int = _INT32_MAX) -> int:
+    """The value as an int in [minimum, maximum] (the C++ core takes 32-bit ints; seeds are 64-bit)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
 
 
@@ -156,7 +163,7 @@ class _RecurrentModel:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
-        self.seed = _check_int(seed, "seed", minimum=0)
+        self.seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         if tokenizer is not None and len(tokenizer) != vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}")
         self.tokenizer = tokenizer
@@ -292,7 +299,7 @@ class _RecurrentModel:
         same either way. False: always the setting.
         """
         train = _as_sequences(sequences, "sequences")
-        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
+        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         if val_data is not None and val_fraction:
             raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
@@ -383,7 +390,7 @@ class _RecurrentModel:
             float(temperature),
             0 if top_k is None else _check_int(top_k, "top_k"),
             1.0 if top_p is None else float(top_p),
-            _check_int(seed, "seed", minimum=0),
+            _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX),
             -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
             precision == "bfloat16",
         )
