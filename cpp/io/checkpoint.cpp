@@ -29,6 +29,55 @@ std::uint64_t fnv1a(const std::string& bytes) {
   return h;
 }
 
+// Whether the bytes are well-formed UTF-8 (no overlongs, surrogates or
+// code points above U+10FFFF): vocabulary and metadata become Python str.
+bool valid_utf8(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int extra = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;  // cut short
+    for (int k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3F);
+    }
+    if ((extra == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// A name from the file, quoted for a message: bytes outside printable ASCII as \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
 class Writer {
  public:
   template <typename T>
@@ -326,8 +375,12 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     r.fail("the vocabulary has " + std::to_string(vocab_count) + " tokens but the model's vocab_size is " +
            std::to_string(c.vocab_size));
   }
-  for (std::uint32_t i = 0; i < vocab_count; ++i) out.extras.vocabulary.push_back(r.get_string("vocabulary"));
+  for (std::uint32_t i = 0; i < vocab_count; ++i) {
+    out.extras.vocabulary.push_back(r.get_string("vocabulary"));
+    if (!valid_utf8(out.extras.vocabulary.back())) r.fail("vocabulary token " + std::to_string(i) + " is not UTF-8");
+  }
   out.extras.metadata = r.get_string("metadata");
+  if (!valid_utf8(out.extras.metadata)) r.fail("the metadata is not UTF-8");
 
   // The tensors the config implies must fit in what is left of the file
   // before the model is allocated (a small file must not ask for gigabytes).
@@ -350,7 +403,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     try {
       param = out.model->parameter(name);
     } catch (const std::invalid_argument&) {
-      r.fail("unexpected tensor '" + name + "'");
+      r.fail("unexpected tensor '" + printable(name) + "'");
     }
     if (!seen.insert(name).second) r.fail("tensor '" + name + "' appears twice");
     param->value = r.get_matrix("tensor '" + name + "'", param->value);

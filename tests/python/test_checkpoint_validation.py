@@ -85,6 +85,20 @@ def test_a_tokenizer_of_the_wrong_size_in_the_metadata_is_refused(tmp_path):
         load(path)
 
 
+def test_text_that_is_not_utf8_is_refused(tmp_path):
+    model = LSTM(2, hidden_size=4, seed=0, tokenizer=CharTokenizer("ab"))
+    path = tmp_path / "model.lmn"
+    model.save(path)
+    data = path.read_bytes()
+    f = fields(data)
+    # the token "b" becomes the lone byte 0xFF: Python used to fail decoding it, without the file's name
+    _expect_error(
+        path,
+        with_checksum(data[: f["vocabulary:1"].offset] + b"\xff" + data[f["vocabulary:1"].offset + 1 :]),
+        "vocabulary token 1 is not UTF-8",
+    )
+
+
 def test_trailing_bytes_are_refused(saved):
     path, data, _ = saved
     _expect_error(path, with_checksum(data[:-8] + b"\0\0\0\0" + data[-8:]), "4 unexpected bytes")
