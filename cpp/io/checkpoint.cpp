@@ -128,7 +128,8 @@ class Reader {
     }
     const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
     need(n * sizeof(float), what.c_str());
-    Matrix m(rows, cols, reinterpret_cast<const float*>(bytes_.data() + pos_));
+    Matrix m(rows, cols, Matrix::kUninitialized);
+    std::memcpy(m.data(), bytes_.data() + pos_, n * sizeof(float));  // the file's floats need not be aligned
     if (!all_finite(m)) fail(what + " contains NaN or infinity");
     pos_ += n * sizeof(float);
     return m;

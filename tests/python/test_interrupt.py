@@ -20,6 +20,9 @@ SETUP = """
 import sys, time
 import numpy as np
 from lstmininet import LSTM
+
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
 """
 
 CASES = {
