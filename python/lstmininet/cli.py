@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__
 from ._core import set_num_threads
 from .datasets import load_melodies
+from .melody import read_utf8_file, split_melody_lines
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
 from .plots import plot_loss_curves, plot_piano_roll
@@ -33,7 +34,7 @@ class CommandError(Exception):
 def _load_training_data(args, tokenizer=None):
     """Token-id sequences and the tokenizer, from melodies or plain text."""
     if args.text:
-        text = Path(args.data).read_text(encoding="utf-8")
+        text = read_utf8_file(args.data)
         if not text:
             raise CommandError(f"{args.data}: the file is empty")
         tokenizer = tokenizer or CharTokenizer.build(text)
@@ -58,7 +59,7 @@ def _melody_location(spec: str, index: int) -> str:
     """'file, line N' for the index-th melody of a Melody.txt file, else 'spec, melody N'."""
     path = Path(spec)
     if path.suffix.lower() == ".txt" and path.is_file():
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = split_melody_lines(read_utf8_file(path))
         melody_lines = [n for n, line in enumerate(lines, start=1) if line.split("#", 1)[0].strip()]
         return f"{spec}, line {melody_lines[index]}"
     return f"{spec}, melody {index + 1}"
