@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__
 from ._core import set_num_threads
 from .datasets import load_melodies
+from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import read_utf8_file, split_melody_lines
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
@@ -43,7 +44,14 @@ def _load_training_data(args, tokenizer=None):
         chunk = 10 * args.seq_len + 1
         return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
-    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose, progress=not args.quiet)
+    melodies = load_melodies(
+        args.data,
+        off_grid=args.off_grid,
+        transpose=args.transpose,
+        progress=not args.quiet,
+        max_note_steps=args.max_note_steps,
+        max_tune_steps=args.max_tune_steps,
+    )
     if tokenizer is None:
         tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
     sequences = []
@@ -282,6 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
+        p.add_argument(
+            "--max-note-steps",
+            type=_positive_int,
+            default=DEFAULT_MAX_NOTE_STEPS,
+            help="refuse scores with a note or rest longer than this many grid steps (default: %(default)s)",
+        )
+        p.add_argument(
+            "--max-tune-steps",
+            type=_positive_int,
+            default=DEFAULT_MAX_TUNE_STEPS,
+            help="refuse scores with a tune longer than this many grid steps (default: %(default)s)",
+        )
 
     train = commands.add_parser("train", help="train a model on melodies or text")
     train.add_argument(
