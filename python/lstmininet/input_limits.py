@@ -6,25 +6,30 @@ would become two billion ``_`` tokens, and a 50-byte MIDI file whose delta
 time says "wait 2^28 ticks" makes music21 build millions of measures. So
 score loading refuses, with one message naming the file and the reason,
 
-* a note or rest longer than ``max_note_steps`` grid steps
-  (default 1,024: 64 whole notes at sixteenths),
+* a note or rest longer than ``max_note_steps`` grid steps (default 512:
+  32 bars of 4/4 at sixteenths), checked on the file's text or raw events
+  before music21 parses it (ABC note lengths, MIDI note-on to note-off)
+  and again on the converted score,
 * a tune longer than ``max_tune_steps`` grid steps from its first note to
   its last (default 20,000: 5,000 quarter notes at sixteenths, some forty
   minutes at 120 per minute; the longest tune of data/Melody.txt has 1,058),
-* a MIDI file whose tracks run longer than ``max_tune_steps`` (checked on
-  the file's raw events, before music21 converts them) or whose ticks per
-  quarter note is 0.
+* a MIDI file whose tracks run longer than ``max_tune_steps``, or whose
+  ticks per quarter note is 0.
 
 Both limits are parameters of the loading functions and options of the
-command line (``--max-note-steps``, ``--max-tune-steps``). Even at the
-limit music21 needs some seconds for a long MIDI note (it writes out every
-measure). Melody.txt files need no such limit: each step there is a token
-already written in the file.
+command line (``--max-note-steps``, ``--max-tune-steps``). Raising them
+lets music21 take its time: it splits a long note at every bar line, and
+after a repeat sign an odd-length note of 999 eighths takes it 45 seconds.
+Melody.txt files need no such limit: each step there is a token already
+written in the file.
 """
 
 from __future__ import annotations
 
-DEFAULT_MAX_NOTE_STEPS = 1024
+import re
+from fractions import Fraction
+
+DEFAULT_MAX_NOTE_STEPS = 512
 DEFAULT_MAX_TUNE_STEPS = 20_000
 
 
@@ -47,7 +52,13 @@ def check_grid_events(events, source: str, max_note_steps: int, max_tune_steps: 
     """
     if not events:
         return
+    merged: list[list] = []  # adjacent rests become one rest: measure them together
     for pitch, start, end in events:
+        if pitch is None and merged and merged[-1][0] is None and merged[-1][2] == start:
+            merged[-1][2] = end
+        else:
+            merged.append([pitch, start, end])
+    for pitch, start, end in merged:
         if end - start > max_note_steps:
             what = "rest" if pitch is None else f"note (pitch {pitch})"
             raise InputLimitError(
@@ -63,11 +74,16 @@ def check_grid_events(events, source: str, max_note_steps: int, max_tune_steps: 
         )
 
 
-def check_midi_timing(midi_file, source: str, steps_per_quarter: int, max_tune_steps: int) -> None:
+def check_midi_timing(
+    midi_file, source: str, steps_per_quarter: int, max_tune_steps: int, max_note_steps: int | None = None
+) -> None:
     """Raise InputLimitError if a parsed (not yet converted) MIDI file runs too long.
 
     ``midi_file`` is music21's byte-level ``MidiFile`` after ``readstr``:
     its tracks hold the delta times exactly as music21 will convert them.
+    With ``max_note_steps``, a note from its note-on to its note-off (or
+    note-on at velocity 0) must fit too; silences between notes may be long
+    (a conductor track is one).
     """
     ticks_per_quarter = midi_file.ticksPerQuarterNote
     if not ticks_per_quarter:
@@ -76,11 +92,75 @@ def check_midi_timing(midi_file, source: str, steps_per_quarter: int, max_tune_s
         ticks = sum(event.time or 0 for event in track.events if event.isDeltaTime())
         # Integer maths: a delta time may have any number of digits.
         steps = ticks * steps_per_quarter // ticks_per_quarter
+        if max_note_steps is not None and steps <= max_tune_steps:
+            _check_midi_notes(track, number, source, steps_per_quarter, ticks_per_quarter, max_note_steps)
         if steps > max_tune_steps:
             raise InputLimitError(
                 f"{source}: MIDI track {number} runs {ticks:,} ticks = {ticks // ticks_per_quarter:,} quarter notes "
                 f"({steps:,} grid steps), over the limit of {max_tune_steps:,} (max_tune_steps, --max-tune-steps)"
             )
+
+
+def _check_midi_notes(track, number, source, steps_per_quarter, ticks_per_quarter, max_note_steps) -> None:
+    now = 0
+    sounding: dict[tuple, int] = {}  # (channel, pitch) -> tick of its note-on
+    for event in track.events:
+        if event.isDeltaTime():
+            now += event.time or 0
+            continue
+        kind = getattr(event.type, "name", "")
+        if kind not in ("NOTE_ON", "NOTE_OFF"):
+            continue
+        key = (event.channel, event.pitch)
+        if kind == "NOTE_ON" and event.velocity:
+            sounding.setdefault(key, now)
+        elif key in sounding:
+            length = now - sounding.pop(key)
+            steps = length * steps_per_quarter // ticks_per_quarter
+            if steps > max_note_steps:
+                raise InputLimitError(
+                    f"{source}: MIDI track {number}: a note (pitch {event.pitch}) lasts {length:,} ticks "
+                    f"({steps:,} grid steps), over the limit of {max_note_steps:,} (max_note_steps, --max-note-steps)"
+                )
+
+
+_ABC_FIELD = re.compile(r"^[A-Za-z+]:")
+_ABC_UNIT = re.compile(r"L:\s*(\d{1,6})\s*/\s*(\d{1,6})")
+_ABC_SKIPPED = re.compile(r'"[^"]*"|![^!]*!|\+[^+\s]*\+|\[[A-Za-z]:[^\]]*\]|%.*')
+_ABC_LENGTH = re.compile(r"(?:[A-Ga-gzx][,']*|\])(\d+)(/*)(\d*)")
+_ABC_DEFAULT_UNIT = Fraction(1, 16)  # the shortest unit ABC assumes without an L: field
+
+
+def check_abc_text(text: str, source: str, steps_per_quarter: int, max_note_steps: int) -> None:
+    """Raise InputLimitError if an ABC note or rest is surely longer than ``max_note_steps``.
+
+    A cheap look at the text before music21 parses it (music21 can take
+    minutes over one long note). It takes the shortest unit length the file
+    names (``L:``) and ignores tuplets, so it rejects only notes that are
+    long however the file is read; the converted score is checked exactly.
+    """
+    units = [Fraction(int(n), int(d)) for n, d in _ABC_UNIT.findall(text) if int(n) and int(d)]
+    tunes = len(re.findall(r"^X:", text, flags=re.MULTILINE))
+    if not units or len(units) < tunes:  # some tune may use the default unit
+        units.append(_ABC_DEFAULT_UNIT)
+    unit = min(units)
+    for number, line in enumerate(text.split("\n"), start=1):
+        if _ABC_FIELD.match(line):
+            continue
+        for match in _ABC_LENGTH.finditer(_ABC_SKIPPED.sub(" ", line)):
+            digits, slashes, divisor = match.groups()
+            if len(digits) > 9:
+                multiplier = Fraction(10**9)
+            else:
+                multiplier = Fraction(int(digits))
+                if slashes:
+                    multiplier /= int(divisor) if divisor and len(divisor) <= 9 else 2 ** len(slashes)
+            steps = multiplier * unit * 4 * steps_per_quarter
+            if steps > max_note_steps:
+                raise InputLimitError(
+                    f"{source}, line {number}: {match.group(0)[:30]!r} lasts at least {float(steps):,.0f} grid steps, "
+                    f"over the limit of {max_note_steps:,} (max_note_steps, --max-note-steps)"
+                )
 
 
 def _quarters(steps: int, steps_per_quarter: int) -> str:

@@ -76,7 +76,9 @@ def read_midi(
     Raises ValueError naming the file if it cannot be read, has no usable
     melody, or is longer than the limits (:mod:`lstmininet.input_limits`).
     """
-    scores = parse_score_file(path, steps_per_quarter=steps_per_quarter, max_tune_steps=max_tune_steps)
+    scores = parse_score_file(
+        path, steps_per_quarter=steps_per_quarter, max_note_steps=max_note_steps, max_tune_steps=max_tune_steps
+    )
     report = LoadReport()
     tokens = score_to_tokens(
         scores[0],

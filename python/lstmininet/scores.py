@@ -41,6 +41,7 @@ from .input_limits import (
     DEFAULT_MAX_NOTE_STEPS,
     DEFAULT_MAX_TUNE_STEPS,
     InputLimitError,
+    check_abc_text,
     check_grid_events,
     check_limit_values,
     check_midi_timing,
@@ -163,13 +164,18 @@ def music21_corpus_files(spec: str) -> list[Path]:
 
 
 def parse_score_file(
-    path: str | os.PathLike, steps_per_quarter: int = 4, *, max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS
+    path: str | os.PathLike,
+    steps_per_quarter: int = 4,
+    *,
+    max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
+    max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
 ):
     """Parse one file with music21; returns a list of scores (an ABC file may hold many).
 
     Raises ValueError naming the file if music21 cannot read it, and
     :class:`~lstmininet.input_limits.InputLimitError` if a MIDI file runs
-    longer than ``max_tune_steps`` grid steps (checked before conversion).
+    longer than ``max_tune_steps`` grid steps, or a MIDI or ABC note is
+    longer than ``max_note_steps`` (checked before music21 converts them).
     """
     from music21 import converter, stream
 
@@ -178,20 +184,25 @@ def parse_score_file(
         raise FileNotFoundError(f"{path}: no such score file")
     try:
         if path.suffix.lower() in (".mid", ".midi"):
-            parsed = _parse_midi_file(path, steps_per_quarter, max_tune_steps)
+            parsed = _parse_midi_file(path, steps_per_quarter, max_note_steps, max_tune_steps)
         else:
+            if path.suffix.lower() == ".abc":
+                text = path.read_bytes().decode("utf-8", errors="replace")
+                check_abc_text(text, str(path), steps_per_quarter, max_note_steps)
             # forceSource: parse the real file, do not read/write music21's own pickles.
             parsed = converter.parse(path, forceSource=True, storePickle=False)
     except InputLimitError:
         raise
     except Exception as exc:  # music21 raises many unrelated types on bad input
-        raise ValueError(f"{path}: cannot read score: {type(exc).__name__}: {exc}") from exc
+        detail = " ".join(str(exc).split())  # one line: music21 may quote whole lines of the file
+        detail = detail if len(detail) <= 300 else detail[:300] + "..."
+        raise ValueError(f"{path}: cannot read score: {type(exc).__name__}: {detail}") from exc
     if isinstance(parsed, stream.Opus):
         return list(parsed.scores)
     return [parsed]
 
 
-def _parse_midi_file(path: Path, steps_per_quarter: int, max_tune_steps: int):
+def _parse_midi_file(path: Path, steps_per_quarter: int, max_note_steps: int, max_tune_steps: int):
     """music21's two MIDI steps, with the length checked between them.
 
     Reading the bytes into events is cheap; converting them to a score
@@ -203,7 +214,7 @@ def _parse_midi_file(path: Path, steps_per_quarter: int, max_tune_steps: int):
 
     midi_file = midi.MidiFile()
     midi_file.readstr(path.read_bytes())
-    check_midi_timing(midi_file, str(path), steps_per_quarter, max_tune_steps)
+    check_midi_timing(midi_file, str(path), steps_per_quarter, max_tune_steps, max_note_steps)
     # MIDI has no notated rhythm: music21 snaps it to these divisions of a
     # quarter. Our grid plus triplets, so triplets still reach off_grid.
     return translate.midiFileToStream(midi_file, quarterLengthDivisors=(steps_per_quarter, 3))
@@ -416,7 +427,7 @@ def load_score_files(
     melodies: list[list[str]] = []
     bar = tqdm(files, desc="parsing scores", unit="file", disable=not progress)
     for path in bar:
-        scores = parse_score_file(path, steps_per_quarter, max_tune_steps=max_tune_steps)
+        scores = parse_score_file(path, steps_per_quarter, max_note_steps=max_note_steps, max_tune_steps=max_tune_steps)
         for number, score in enumerate(scores, start=1):
             source = str(path) if len(scores) == 1 else f"{path}, tune {number}"
             tokens = score_to_tokens(
