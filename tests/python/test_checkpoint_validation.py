@@ -81,7 +81,7 @@ def test_a_tokenizer_of_the_wrong_size_in_the_metadata_is_refused(tmp_path):
     damaged = data[: f["vocabulary.count"].offset] + struct.pack("<II", 0, len(text)) + text
     damaged += data[f["metadata"].offset + f["metadata"].size :]
     path.write_bytes(with_checksum(damaged))
-    with pytest.raises(ValueError, match="tokenizer has 6 tokens but the model's vocab_size is 5"):
+    with pytest.raises(ValueError, match="has a tokenizer of 6 tokens for a model of 5"):
         load(path)
 
 
