@@ -6,6 +6,7 @@ arguments, shows progress, and keeps the tokenizer with the weights.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -410,26 +411,52 @@ class _RecurrentModel:
     def load(cls, path: str | os.PathLike):
         """Load a checkpoint written by `save` (of either cell type when called
         on `lstmininet.load`; `LSTM.load` insists on an LSTM)."""
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, expected a checkpoint file", os.fspath(path))
         core, _vocabulary, metadata_json = _core.Model.load(os.fspath(path))
-        try:
-            metadata = json.loads(metadata_json)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"checkpoint '{path}' has unreadable metadata: {err}") from None
+        metadata = _checkpoint_metadata(path, metadata_json)
         kind = {"lstm": LSTM, "gru": GRU}[core.config["cell"]]
         if cls is not _RecurrentModel and cls is not kind:
             raise ValueError(f"checkpoint '{path}' holds a {kind.__name__}, not a {cls.__name__}")
         model = kind.__new__(kind)
         model._core = core
-        model.seed = int(metadata.get("seed", 0))
+        model.seed = metadata.get("seed", 0)
         model.tokenizer = None
         if metadata.get("tokenizer"):
-            model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
-            if len(model.tokenizer) != model.vocab_size:
+            try:
+                model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
+            except ValueError as err:
+                raise ValueError(f"checkpoint '{path}' has a damaged tokenizer: {err}") from None
+            if len(model.tokenizer) != core.config["vocab_size"]:
                 raise ValueError(
-                    f"checkpoint '{path}' is damaged: its tokenizer has {len(model.tokenizer)} tokens "
-                    f"but the model's vocab_size is {model.vocab_size}"
+                    f"checkpoint '{path}' has a tokenizer of {len(model.tokenizer)} tokens "
+                    f"for a model of {core.config['vocab_size']}"
                 )
         return model
+
+
+def _checkpoint_metadata(path, metadata_json: str) -> dict:
+    """The checkpoint's metadata object, checked; ValueError naming the file otherwise.
+
+    The checksum only says the bytes are the ones written: the JSON may
+    still come from another program or a hand edit.
+    """
+    where = f"checkpoint '{os.fspath(path)}'"
+    try:
+        metadata = json.loads(metadata_json)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{where} has unreadable metadata: {err}") from None
+    except RecursionError:  # the C scanner recurses once per nested [ or {
+        raise ValueError(f"{where} has unreadable metadata: nested too deeply") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{where} has damaged metadata: expected a JSON object, got {type(metadata).__name__}")
+    seed = metadata.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"{where} has damaged metadata: seed {seed!r} is not an integer in 0..2^64-1")
+    tokenizer = metadata.get("tokenizer")
+    if tokenizer is not None and not isinstance(tokenizer, dict):
+        raise ValueError(f"{where} has damaged metadata: tokenizer is a {type(tokenizer).__name__}, not an object")
+    return metadata
 
 
 class LSTM(_RecurrentModel):
