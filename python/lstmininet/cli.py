@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import __version__
 from ._core import set_num_threads
+from .atomic_file import write_text_atomically
 from .datasets import load_melodies
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import read_utf8_file, split_melody_lines
@@ -161,7 +162,7 @@ def cmd_train(args) -> int:
         model.save(args.out)
         for key in ("epoch", "train_loss", "val_loss", "tokens_per_sec"):
             past.setdefault(key, []).append(row[key])
-        history_path.write_text(json.dumps(past, indent=1))
+        write_text_atomically(history_path, json.dumps(past, indent=1))
 
     history = _fit_or_explain(
         model,

@@ -10,6 +10,7 @@ import errno
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -24,11 +25,18 @@ _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16")
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
+_INT32_MAX = 2**31 - 1
+_UINT64_MAX = 2**64 - 1
+
+
+def _check_int(value, name: str, minimum: int = 1, maximum: int = _INT32_MAX) -> int:
+    """The value as an int in [minimum, maximum] (the C++ core takes 32-bit ints; seeds are 64-bit)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
 
 
@@ -115,6 +123,25 @@ class _ProgressBar:
             self._bar.close()
 
 
+# An epoch's training loss this many times the first step's is reported.
+LOSS_CLIMB_WARNING_FACTOR = 2.0
+
+
+def _warn_if_loss_climbed(first_loss: float | None, history: History) -> None:
+    """Warn when training made the loss far worse than it started (a learning rate too high)."""
+    if first_loss is None or not first_loss > 0:
+        return
+    for epoch, loss in zip(history["epoch"], history["train_loss"], strict=True):
+        if loss > LOSS_CLIMB_WARNING_FACTOR * first_loss:
+            warnings.warn(
+                f"training loss rose from {first_loss:.4g} at the first step to {loss:.4g} in epoch {epoch} "
+                "(more than twice its start): the learning rate is probably too high",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
+
+
 class _RecurrentModel:
     _cell = ""
 
@@ -137,7 +164,7 @@ class _RecurrentModel:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
-        self.seed = _check_int(seed, "seed", minimum=0)
+        self.seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         if tokenizer is not None and len(tokenizer) != vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}")
         self.tokenizer = tokenizer
@@ -273,7 +300,7 @@ class _RecurrentModel:
         same either way. False: always the setting.
         """
         train = _as_sequences(sequences, "sequences")
-        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
+        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         if val_data is not None and val_fraction:
             raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
@@ -319,6 +346,7 @@ class _RecurrentModel:
         history.interrupted = result["interrupted"]
         history.stopped_early = result["stopped_early"]
         history.best_epoch = result["best_epoch"]
+        _warn_if_loss_climbed(result["first_loss"], history)
         if result["keyboard_interrupt"]:
             print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
         return history
@@ -363,7 +391,7 @@ class _RecurrentModel:
             float(temperature),
             0 if top_k is None else _check_int(top_k, "top_k"),
             1.0 if top_p is None else float(top_p),
-            _check_int(seed, "seed", minimum=0),
+            _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX),
             -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
             precision == "bfloat16",
         )
