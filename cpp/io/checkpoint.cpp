@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <type_traits>
 
 #include <unistd.h>
 
@@ -117,20 +118,73 @@ void write_atomically(const std::string& path, const std::string& bytes) {
   }
 }
 
-}  // namespace
+// The config block: the token model's, and the regressor's in the same
+// bytes (cell code 2 + cell, output_size where vocab_size is, input_size
+// where embedding_dim is), so everything after it is shared.
+constexpr std::uint32_t kRegressorCellBase = 2;
 
-void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
-                     const CheckpointExtras& extras) {
-  Writer w;
-  w.bytes().append(kMagic, sizeof kMagic);
-  w.put(kCheckpointVersion);
-  const ModelConfig& c = model.config();
+void put_config(Writer& w, const ModelConfig& c) {
   w.put(static_cast<std::uint32_t>(c.cell));
   w.put(static_cast<std::int32_t>(c.vocab_size));
   w.put(static_cast<std::int32_t>(c.hidden_size));
   w.put(static_cast<std::int32_t>(c.num_layers));
   w.put(static_cast<std::int32_t>(c.embedding_dim));
   w.put(c.dropout);
+}
+
+void put_config(Writer& w, const RegressorConfig& c) {
+  w.put(kRegressorCellBase + static_cast<std::uint32_t>(c.cell));
+  w.put(static_cast<std::int32_t>(c.output_size));
+  w.put(static_cast<std::int32_t>(c.hidden_size));
+  w.put(static_cast<std::int32_t>(c.num_layers));
+  w.put(static_cast<std::int32_t>(c.input_size));
+  w.put(c.dropout);
+}
+
+// Reads the config block of the kind of model `Config` describes.
+template <class Config>
+Config get_config(Reader& r, const std::string& path) {
+  const auto cell = r.get<std::uint32_t>("cell");
+  constexpr bool regressor = std::is_same_v<Config, RegressorConfig>;
+  const std::uint32_t base = regressor ? kRegressorCellBase : 0;
+  if (cell != base && cell != base + 1) {
+    if (!regressor && (cell == kRegressorCellBase || cell == kRegressorCellBase + 1)) {
+      throw CheckpointFormatError("checkpoint '" + path +
+                                  "' holds a sequence regressor; load it with LSTMRegressor.load or GRURegressor.load");
+    }
+    if (regressor && cell <= 1) {
+      throw CheckpointFormatError("checkpoint '" + path +
+                                  "' holds a token model, not a sequence regressor; load it with lstmininet.load");
+    }
+    r.fail("unknown cell type " + std::to_string(cell));
+  }
+  Config c;
+  c.cell = static_cast<CellType>(cell - base);
+  const auto first = r.get<std::int32_t>(regressor ? "output_size" : "vocab_size");
+  c.hidden_size = r.get<std::int32_t>("hidden_size");
+  c.num_layers = r.get<std::int32_t>("num_layers");
+  const auto last = r.get<std::int32_t>(regressor ? "input_size" : "embedding_dim");
+  if constexpr (regressor) {
+    c.output_size = first, c.input_size = last;
+  } else {
+    c.vocab_size = first, c.embedding_dim = last;
+  }
+  c.dropout = r.get<float>("dropout");
+  try {
+    validate_config(c);
+  } catch (const std::invalid_argument& e) {
+    r.fail(std::string("bad config: ") + e.what());
+  }
+  return c;
+}
+
+template <class Net>
+void save_any(const std::string& path, const Net& model, const TrainingState& training,
+              const CheckpointExtras& extras) {
+  Writer w;
+  w.bytes().append(kMagic, sizeof kMagic);
+  w.put(kCheckpointVersion);
+  put_config(w, model.config());
   w.put(static_cast<std::uint32_t>(extras.vocabulary.size()));
   for (const auto& token : extras.vocabulary) w.put_string(token);
   w.put_string(extras.metadata);
@@ -154,7 +208,8 @@ void save_checkpoint(const std::string& path, const SequenceModel& model, const 
   write_atomically(path, w.bytes());
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
+template <class Net, class Config>
+LoadedCheckpointOf<Net> load_any(const std::string& path) {
   const std::string bytes = read_file(path);
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointFormatError("'" + path + "' is not an LSTMiniNet checkpoint (wrong magic bytes)");
@@ -176,26 +231,13 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     throw CheckpointFormatError("checkpoint '" + path + "' is damaged or truncated (checksum mismatch)");
   }
 
-  ModelConfig c;
-  const auto cell = r.get<std::uint32_t>("cell");
-  if (cell > 1) r.fail("unknown cell type " + std::to_string(cell));
-  c.cell = static_cast<CellType>(cell);
-  c.vocab_size = r.get<std::int32_t>("vocab_size");
-  c.hidden_size = r.get<std::int32_t>("hidden_size");
-  c.num_layers = r.get<std::int32_t>("num_layers");
-  c.embedding_dim = r.get<std::int32_t>("embedding_dim");
-  c.dropout = r.get<float>("dropout");
-  try {
-    validate_config(c);
-  } catch (const std::invalid_argument& e) {
-    r.fail(std::string("bad config: ") + e.what());
-  }
-  LoadedCheckpoint out;
+  const Config c = get_config<Config>(r, path);
+  LoadedCheckpointOf<Net> out;
   const auto vocab_count = r.get_count("vocabulary size", 4);
   for (std::uint32_t i = 0; i < vocab_count; ++i) out.extras.vocabulary.push_back(r.get_string("vocabulary"));
   out.extras.metadata = r.get_string("metadata");
 
-  out.model = std::make_unique<SequenceModel>(c, 0);
+  out.model = std::make_unique<Net>(c, 0);
   const auto tensors = r.get_count("tensor count", 12);
   if (tensors != out.model->named_parameters().size()) {
     r.fail(std::to_string(tensors) + " tensors where the config needs " +
@@ -241,6 +283,24 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
+                     const CheckpointExtras& extras) {
+  save_any(path, model, training, extras);
+}
+
+void save_checkpoint(const std::string& path, const SequenceRegressor& model, const TrainingState& training,
+                     const CheckpointExtras& extras) {
+  save_any(path, model, training, extras);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) { return load_any<SequenceModel, ModelConfig>(path); }
+
+LoadedRegressorCheckpoint load_regressor_checkpoint(const std::string& path) {
+  return load_any<SequenceRegressor, RegressorConfig>(path);
 }
 
 }  // namespace lmn
