@@ -9,7 +9,10 @@ The series (nothing is downloaded; statsmodels carries them):
 
 * ``sunspots``: yearly mean sunspot numbers 1700-2008 (309 values), season 11.
 * ``co2``: Mauna Loa CO2, weekly 1958-2001, as monthly means with the few
-  gaps interpolated (526 values), season 12.
+  gaps interpolated (526 values), season 12. It rises steadily, so the
+  test part lies above every training value: the networks model its
+  month-to-month changes, and their forecasts are added up again to levels
+  (all MSEs are on the levels).
 
 Setup, the same for every network:
 
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -53,15 +57,15 @@ HERE = pathlib.Path(__file__).resolve().parent
 WINDOW, HIDDEN, BATCH, LR = 24, 32, 32, 5e-3
 
 
-def load_series(name: str) -> tuple[np.ndarray, int]:
-    """(values, season length) of a series statsmodels ships."""
+def load_series(name: str) -> tuple[np.ndarray, int, bool]:
+    """(values, season length, whether the networks model its first differences) of a series statsmodels ships."""
     import statsmodels.api as sm
 
     if name == "sunspots":
-        return sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float64), 11
+        return sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float64), 11, False
     if name == "co2":
         weekly = sm.datasets.co2.load_pandas().data["co2"]
-        return weekly.resample("MS").mean().interpolate().to_numpy(np.float64), 12
+        return weekly.resample("MS").mean().interpolate().to_numpy(np.float64), 12, True
     raise ValueError(f"unknown series {name!r}")
 
 
@@ -95,7 +99,7 @@ def truth(series, start, horizon):
 # -- lstmininet ------------------------------------------------------------------
 
 
-def run_lstmininet(cell, scaled, raw, split, season, epochs, seed, scaler, torch_init=None):
+def run_lstmininet(cell, raw, split, season, epochs, seed, scaler, torch_init=None):
     import lstmininet
 
     cls = {"lstm": lstmininet.LSTMRegressor, "gru": lstmininet.GRURegressor}[cell]
@@ -203,11 +207,23 @@ def evaluate_series(name, seeds, epochs, threads):
 
     torch.set_num_threads(threads)
     lstmininet.set_num_threads(threads)
-    raw, season = load_series(name)
+    raw, season, differenced = load_series(name)
     split = int(len(raw) * 0.8)
-    scaler = lstmininet.StandardScaler().fit([raw[:split, None]])
-    scaled = scaler.transform(raw[:, None])[:, 0].astype(np.float64)
     train_var = float(np.var(raw[:split]))
+    # What the networks see: the values, or for a trending series the steps
+    # d[i] = raw[i + 1] - raw[i] (a trend would put the test part outside
+    # everything seen in training). Predicting raw[o] is predicting d[o - 1].
+    series = np.diff(raw) if differenced else raw
+    split_s = split - 1 if differenced else split
+    scaler = lstmininet.StandardScaler().fit([series[:split_s, None]])
+    scaled = scaler.transform(series[:, None])[:, 0].astype(np.float64)
+
+    def to_levels(one, multi):
+        if not differenced:
+            return one, multi
+        before = raw[split - 1 : len(raw) - 1]  # the last known value at each origin
+        return before + one, before[: len(multi), None] + np.cumsum(multi, axis=1)
+
     one_true, multi_true = truth(raw, split, 1)[:, 0], truth(raw, split, season)
     rows: dict[str, dict[str, list]] = {}
 
@@ -224,16 +240,34 @@ def evaluate_series(name, seeds, epochs, threads):
     for seed in seeds:
         inits = {}
         for kind in ("rnn", "lstm", "gru", "cnn"):
-            one, multi, seconds, inits[kind] = run_torch(kind, scaled, split, season, epochs, seed, scaler)
-            record(f"PyTorch {kind.upper() if kind != 'cnn' else '1-D CNN'}", one, multi, seconds)
+            one, multi, seconds, inits[kind] = run_torch(kind, scaled, split_s, season, epochs, seed, scaler)
+            record(f"PyTorch {kind.upper() if kind != 'cnn' else '1-D CNN'}", *to_levels(one, multi), seconds)
             print(f"  {name} seed {seed}: PyTorch {kind} done ({seconds:.1f} s)", file=sys.stderr)
         for cell in ("lstm", "gru"):
-            one, multi, seconds = run_lstmininet(cell, scaled, raw, split, season, epochs, seed, scaler)
-            record(f"lstmininet {cell.upper()}", one, multi, seconds)
-            one, multi, seconds = run_lstmininet(cell, scaled, raw, split, season, epochs, seed, scaler, inits[cell])
-            record(f"lstmininet {cell.upper()} (PyTorch's initial weights)", one, multi, seconds)
+            one, multi, seconds = run_lstmininet(cell, series, split_s, season, epochs, seed, scaler)
+            record(f"lstmininet {cell.upper()}", *to_levels(one, multi), seconds)
+            one, multi, seconds = run_lstmininet(cell, series, split_s, season, epochs, seed, scaler, inits[cell])
+            record(f"lstmininet {cell.upper()} (PyTorch's initial weights)", *to_levels(one, multi), seconds)
             print(f"  {name} seed {seed}: lstmininet {cell} done ({seconds:.1f} s)", file=sys.stderr)
-    return dict(series=name, length=len(raw), train=split, season=season, train_variance=train_var, rows=rows)
+    return dict(
+        series=name,
+        length=len(raw),
+        train=split,
+        season=season,
+        differenced=differenced,
+        train_variance=train_var,
+        rows=rows,
+    )
+
+
+def cpu_name() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def summary(values):
@@ -249,7 +283,9 @@ def markdown(results, settings) -> str:
         var = res["train_variance"]
         lines += [
             f"### {res['series']} ({res['length']} values, train {res['train']}, test {res['length'] - res['train']}, "
-            f"multi-step horizon {res['season']})",
+            f"multi-step horizon {res['season']}"
+            + ("; the networks model month-to-month changes" if res["differenced"] else "")
+            + ")",
             "",
             "| model | one-step MSE | normalised | multi-step MSE | normalised | training s |",
             "|---|---|---|---|---|---|",
@@ -257,7 +293,7 @@ def markdown(results, settings) -> str:
         for model, r in res["rows"].items():
             (o, osd), (m, msd), (s, _) = summary(r["one"]), summary(r["multi"]), summary(r["seconds"])
             lines.append(
-                f"| {model} | {o:.4g} ± {osd:.2g} | {o / var:.4f} | {m:.4g} ± {msd:.2g} | {m / var:.4f} | "
+                f"| {model} | {o:.4g} ± {osd:.2g} | {o / var:.3g} | {m:.4g} ± {msd:.2g} | {m / var:.3g} | "
                 + (f"{s:.2f} |" if s > 0 else "– |")
             )
         lines.append("")
@@ -266,7 +302,7 @@ def markdown(results, settings) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--series", default="sunspots,co2")
+    ap.add_argument("--series", default=None, help="comma list of sunspots, co2 (default: both; --quick: sunspots)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1, help="threads for both libraries (default 1)")
@@ -274,12 +310,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     args = ap.parse_args(argv)
     if args.quick:
-        args.series, args.seeds, args.epochs = "sunspots", "0", 3
+        args.series, args.seeds, args.epochs = args.series or "sunspots", "0", 3
+    args.series = args.series or "sunspots,co2"
     seeds = [int(s) for s in args.seeds.split(",")]
+    load = os.getloadavg()[0]
     results = [evaluate_series(s, seeds, args.epochs, args.threads) for s in args.series.split(",")]
     settings = (
         f"window {WINDOW}, hidden {HIDDEN}, 1 layer, batch {BATCH}, Adam lr {LR}, {args.epochs} epochs, "
-        f"seeds {args.seeds}, {args.threads} thread(s), {platform.processor() or platform.machine()}"
+        f"seeds {args.seeds}, {args.threads} thread(s), {cpu_name()}, "
+        f"1-min load average at the start {load:.1f}"
     )
     text = markdown(results, settings)
     print(text)

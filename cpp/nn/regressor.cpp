@@ -76,7 +76,10 @@ Var SequenceRegressor::forward(const Var& x, int T, int B, ModelState& state, bo
     h = layers_[l]->forward_sequence(h, T, B, state[l], fused);
     h = dropout(h, config_.dropout, training, dropout_rng);
   }
-  if (rows) h = gather_rows(h, *rows);
+  // Asking for every row in order (outputs at every step, no padding) needs no gather.
+  bool every_row = !rows || static_cast<int>(rows->size()) == T * B;
+  for (std::size_t i = 0; every_row && rows && i < rows->size(); ++i) every_row = (*rows)[i] == static_cast<int>(i);
+  if (!every_row) h = gather_rows(h, *rows);
   return fc_->forward(h);
 }
 
