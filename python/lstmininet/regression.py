@@ -240,18 +240,16 @@ class _SequenceRegressor:
         (X_val, Y_val); `val_fraction` holds out whole sequences with
         `split_dataset(..., seed=seed)`.
         """
+        # Scalers not fitted yet learn the data of this first call.
         xs_raw, _ = _float_sequences(X, self.input_size, "X")
-        for scaler, data in ((self.x_scaler, xs_raw), (self.y_scaler, None)):
-            if scaler is not None and not scaler.fitted and data is not None:
-                scaler.fit(data)
-        xs = [self.x_scaler.transform(x) for x in xs_raw] if self.x_scaler is not None else xs_raw
+        if self.x_scaler is not None and not self.x_scaler.fitted:
+            self.x_scaler.fit(xs_raw)
         if self.y_scaler is not None and not self.y_scaler.fitted:
-            raw = (
-                _last_step_targets(Y, self.output_size, len(xs), "Y")
-                if self.many_to_one
-                else _float_sequences(Y, self.output_size, "Y")[0]
-            )
-            self.y_scaler.fit(raw)
+            if self.many_to_one:
+                self.y_scaler.fit(_last_step_targets(Y, self.output_size, len(xs_raw), "Y"))
+            else:
+                self.y_scaler.fit(_float_sequences(Y, self.output_size, "Y")[0])
+        xs = xs_raw if self.x_scaler is None else [self.x_scaler.transform(x) for x in xs_raw]
         ys = self._targets(Y, len(xs))
         self._check_lengths(xs, ys, "Y")
         seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
