@@ -3,6 +3,7 @@
 // history rows, and the training run with progress callbacks and Ctrl-C.
 #include <pybind11/pybind11.h>
 
+#include "interrupt_hook.hpp"
 #include "model_lock.hpp"
 #include "train/trainer.hpp"
 
@@ -81,6 +82,10 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
     py::gil_scoped_release release;
     result = train(config, callbacks);
   }
+  if (result.interrupt_requested) {  // Ctrl-C inside a step: fit stops cleanly, as between batches
+    lmn::py_interrupt::discard_pending();
+    keyboard_interrupt = true;
+  }
   py::list history;
   for (const auto& e : result.history) history.append(epoch_row(e));
   py::dict out;
@@ -89,6 +94,7 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
   out["keyboard_interrupt"] = keyboard_interrupt;
   out["stopped_early"] = result.stopped_early;
   out["best_epoch"] = result.best_epoch;
+  out["first_loss"] = result.first_loss ? py::object(py::float_(*result.first_loss)) : py::object(py::none());
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "fit_binding.hpp"
 #include "generate/sampler.hpp"
+#include "interrupt_hook.hpp"
 #include "io/checkpoint.hpp"
 #include "model_lock.hpp"
 #include "numpy_convert.hpp"

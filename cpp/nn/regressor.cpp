@@ -15,6 +15,21 @@ void validate_config(const RegressorConfig& c) {
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) {
     throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(c.dropout));
   }
+  const double parameters = parameter_count_estimate(c);
+  if (parameters > static_cast<double>(kMaxParameters)) {
+    throw std::invalid_argument("the model is too large: " + std::to_string(parameters) + " parameters (input_size " +
+                                std::to_string(c.input_size) + ", hidden_size " + std::to_string(c.hidden_size) +
+                                ", num_layers " + std::to_string(c.num_layers) + ", output_size " +
+                                std::to_string(c.output_size) + "); the limit is " + std::to_string(kMaxParameters));
+  }
+}
+
+double parameter_count_estimate(const RegressorConfig& c) {
+  const double gates = c.cell == CellType::LSTM ? 4.0 : 3.0;
+  const double H = c.hidden_size, O = c.output_size;
+  double total = gates * H * (static_cast<double>(c.input_size) + H + 2.0);          // layer 0
+  total += (static_cast<double>(c.num_layers) - 1.0) * gates * H * (2.0 * H + 2.0);  // layers above
+  return total + O * H + O;                                                          // fc
 }
 
 SequenceRegressor::SequenceRegressor(const RegressorConfig& config, std::uint64_t seed) : config_(config) {

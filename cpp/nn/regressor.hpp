@@ -23,7 +23,10 @@ struct RegressorConfig {
   int output_size = 1;   // O, values predicted per output step
   float dropout = 0.0f;  // after each recurrent layer, in training only
 };
+// Throws std::invalid_argument naming the field (sizes, dropout, a model above kMaxParameters).
 void validate_config(const RegressorConfig& config);
+// The parameter count a config implies, in double so absurd sizes cannot overflow.
+double parameter_count_estimate(const RegressorConfig& config);
 
 class SequenceRegressor {
  public:

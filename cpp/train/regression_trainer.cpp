@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "base/interrupt.hpp"
 #include "train/training_task.hpp"
 
 namespace lmn {
@@ -192,6 +193,7 @@ EvalResult evaluate(const SequenceRegressor& model, const RegressionSetup& setup
   double total = 0.0;
   long counted = 0;
   for (std::size_t first = 0; first < windows.size(); first += batch_size) {
+    poll_interrupt();
     const RegressionBatch batch = make_regression_batch(data, windows, first, batch_size, setup.many_to_one);
     ModelState state = model.zero_state(batch.B);
     const Var out = model.forward(make_leaf(batch.inputs), batch.T, batch.B, state, false, unused, &batch.rows);
@@ -238,6 +240,7 @@ std::vector<Matrix> predict(const SequenceRegressor& model, const std::vector<Ma
   Rng unused(0);
   std::vector<Matrix> outputs(data.size());
   for (std::size_t first = 0; first < windows.size(); first += batch_size) {
+    poll_interrupt();
     const RegressionBatch batch = make_regression_batch(data, windows, first, batch_size, many_to_one);
     ModelState state = model.zero_state(batch.B);
     const Matrix out =
@@ -275,6 +278,7 @@ Matrix forecast(const SequenceRegressor& model, const Matrix& history, int steps
   for (int s = 0; s < steps; ++s) {
     std::copy_n(y.data(), O, out.row(s));
     if (s + 1 == steps) break;
+    poll_interrupt();
     Matrix x(1, F);
     for (int j = 0; j < F; ++j) x[j] = y[j] * feedback_scale[j] + feedback_shift[j];
     y = model.forward(make_leaf(std::move(x)), 1, 1, state, false, unused, &only)->value;

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _core
-from .model import History, _check_int, _ProgressBar
+from .model import _UINT64_MAX, History, _check_int, _ProgressBar, _warn_if_loss_climbed
 from .scaling import make_scaler, scaler_from_dict
 from .splits import split_dataset
 
@@ -108,7 +108,7 @@ class _SequenceRegressor:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
-        self.seed = _check_int(seed, "seed", minimum=0)
+        self.seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         self.many_to_one = bool(many_to_one)
         self.loss = loss
         self.x_scaler = make_scaler(scaler)
@@ -252,7 +252,7 @@ class _SequenceRegressor:
         xs = xs_raw if self.x_scaler is None else [self.x_scaler.transform(x) for x in xs_raw]
         ys = self._targets(Y, len(xs))
         self._check_lengths(xs, ys, "Y")
-        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
+        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         if val_data is not None and val_fraction:
             raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
@@ -303,6 +303,7 @@ class _SequenceRegressor:
         history.interrupted = result["interrupted"]
         history.stopped_early = result["stopped_early"]
         history.best_epoch = result["best_epoch"]
+        _warn_if_loss_climbed(result["first_loss"], history)
         if result["keyboard_interrupt"]:
             print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
         return history
