@@ -81,7 +81,7 @@ def test_a_tokenizer_of_the_wrong_size_in_the_metadata_is_refused(tmp_path):
     damaged = data[: f["vocabulary.count"].offset] + struct.pack("<II", 0, len(text)) + text
     damaged += data[f["metadata"].offset + f["metadata"].size :]
     path.write_bytes(with_checksum(damaged))
-    with pytest.raises(ValueError, match="tokenizer has 6 tokens but the model's vocab_size is 5"):
+    with pytest.raises(ValueError, match="has a tokenizer of 6 tokens for a model of 5"):
         load(path)
 
 
@@ -139,7 +139,7 @@ def test_damaged_optimizer_state_is_refused(saved):
 
 
 def test_loading_a_directory_or_a_fifo_is_an_os_error(tmp_path):
-    with pytest.raises(IsADirectoryError, match="is a directory"):
+    with pytest.raises(IsADirectoryError, match="is a (directory|folder)"):
         load(tmp_path)
     fifo = tmp_path / "fifo.lmn"
     os.mkfifo(fifo)  # opening it for reading used to wait for a writer forever
