@@ -3,8 +3,9 @@
 # notebook runner, the pinned CPU PyTorch for live parity, onnx and
 # onnxruntime for the export tests), then checks and
 # runs everything: formatting and lint, the C++ layer order, the C++ unit
-# tests (ctest) in three builds — native, portable with warnings as errors,
-# and with AddressSanitizer + UBSan — and the Python tests (pytest).
+# tests (ctest) in three builds — the default portable one (every x86-64
+# level, each level's tests run where this CPU can) with warnings as errors,
+# native, and native with AddressSanitizer + UBSan — and the Python tests (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,9 +29,9 @@ ctest_build() {  # ctest_build DIR CMAKE_ARGS...: configure, build and run the C
   cmake --build "$dir" --parallel
   ctest --test-dir "$dir" --output-on-failure
 }
-ctest_build build/ctest -DCMAKE_BUILD_TYPE=Release
-ctest_build build/ctest-portable -DCMAKE_BUILD_TYPE=Release -DLSTMININET_NATIVE=OFF -DLSTMININET_WERROR=ON
-ctest_build build/ctest-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DLSTMININET_SANITIZE=address;undefined"
+ctest_build build/ctest-portable -DCMAKE_BUILD_TYPE=Release -DLSTMININET_WERROR=ON
+ctest_build build/ctest -DCMAKE_BUILD_TYPE=Release -DLSTMININET_NATIVE=ON
+ctest_build build/ctest-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSTMININET_NATIVE=ON "-DLSTMININET_SANITIZE=address;undefined"
 
 echo "== pytest"
 python -m pytest tests/python

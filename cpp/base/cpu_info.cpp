@@ -62,15 +62,20 @@ BuildInfo build_info() {
   info.simd = "AVX2+FMA";
 #elif defined(__AVX__)
   info.simd = "AVX";
+#elif defined(__SSE4_2__)
+  info.simd = "SSE4.2";
 #elif defined(__SSE2__)
   info.simd = "SSE2";
 #else
   info.simd = "generic";
 #endif
   info.simd_floats = simd::kVecWidth;
-#ifdef LSTMININET_NATIVE_BUILD
-  info.native = true;
+#ifdef LSTMININET_ISA_LEVEL
+  info.isa_level = LSTMININET_ISA_LEVEL;
+#else
+  info.isa_level = "generic";
 #endif
+  info.native = info.isa_level == "native";
 #ifdef _OPENMP
   info.openmp = _OPENMP;
 #endif

@@ -15,11 +15,12 @@ struct CpuInfo {
 CpuInfo cpu_info();
 
 struct BuildInfo {
-  std::string compiler;  // name and version
-  std::string simd;      // the instruction set the SIMD kernels were compiled for
-  int simd_floats = 0;   // floats per SIMD register
-  bool native = false;   // built with -march=native (runs only on CPUs like the build machine's)
-  int openmp = 0;        // OpenMP version (yyyymm), 0 without OpenMP
+  std::string compiler;   // name and version
+  std::string simd;       // the instruction set the SIMD kernels were compiled for
+  int simd_floats = 0;    // floats per SIMD register
+  std::string isa_level;  // the build's level: "v2", "v3", "v4" (x86-64-vN), "native" (-march=native) or "generic"
+  bool native = false;    // built with -march=native (runs only on CPUs like the build machine's)
+  int openmp = 0;         // OpenMP version (yyyymm), 0 without OpenMP
 };
 BuildInfo build_info();
 
