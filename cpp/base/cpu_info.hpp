@@ -14,6 +14,11 @@ struct CpuInfo {
 };
 CpuInfo cpu_info();
 
+// "GenuineIntel", "AuthenticAMD", ... ("" off x86).
+std::string cpu_vendor();
+// Bytes of L2 cache per core (1 MiB when the system does not say).
+long l2_cache_bytes();
+
 struct BuildInfo {
   std::string compiler;   // name and version
   std::string simd;       // the instruction set the SIMD kernels were compiled for
