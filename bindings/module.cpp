@@ -60,6 +60,7 @@ PYBIND11_MODULE(LSTMININET_MODULE_NAME, m) {
         out["simd"] = build.simd;
         out["simd_floats"] = build.simd_floats;
         out["isa_level"] = build.isa_level;
+        out["flags"] = build.flags;
         out["native"] = build.native;
         out["openmp"] = build.openmp;
         out["gemm_kernel"] = lmn::gemm_kernel_name();

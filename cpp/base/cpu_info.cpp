@@ -99,6 +99,9 @@ BuildInfo build_info() {
   info.isa_level = "generic";
 #endif
   info.native = info.isa_level == "native";
+#ifdef LSTMININET_ISA_FLAGS
+  info.flags = LSTMININET_ISA_FLAGS;
+#endif
 #ifdef _OPENMP
   info.openmp = _OPENMP;
 #endif

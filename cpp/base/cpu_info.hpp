@@ -24,6 +24,7 @@ struct BuildInfo {
   std::string simd;       // the instruction set the SIMD kernels were compiled for
   int simd_floats = 0;    // floats per SIMD register
   std::string isa_level;  // the build's level: "v2", "v3", "v4" (x86-64-vN), "native" (-march=native) or "generic"
+  std::string flags;      // the compiler flags that chose it ("-march=x86-64-v4 ...")
   bool native = false;    // built with -march=native (runs only on CPUs like the build machine's)
   int openmp = 0;         // OpenMP version (yyyymm), 0 without OpenMP
 };

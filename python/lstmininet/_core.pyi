@@ -27,6 +27,7 @@ class _BuildConfig(TypedDict):
     simd: str
     simd_floats: int
     isa_level: str
+    flags: str
     native: bool
     openmp: int
     gemm_kernel: str

@@ -40,7 +40,7 @@ def format_config(info: dict) -> str:
         [
             f"lstmininet {info['version']}",
             f"  build:    {build}, {info['compiler']}, {openmp}",
-            f"  isa:      {level} ({info['isa_reason']})",
+            f"  isa:      {level} ({info['isa_reason']}), flags: {info['flags'] or '-'}",
             f"  kernels:  {info['simd']} ({info['simd_floats']} floats per register){unused}",
             f"  gemm:     {info['gemm_kernel']}",
             f"  cpu:      {info['cpu_brand'] or '?'} (family {info['cpu_family']}, model {info['cpu_model']}), "

@@ -65,6 +65,7 @@ def test_the_imported_core_reports_its_level():
     simd = {"v2": "SSE4.2", "v3": "AVX2+FMA", "v4": "AVX-512"}
     if _core.ISA_LEVEL in simd:
         assert info["simd"] == simd[_core.ISA_LEVEL]
+        assert f"-march=x86-64-{_core.ISA_LEVEL}" in info["flags"]
 
 
 def _module_file(level: str) -> Path:
