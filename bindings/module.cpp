@@ -1,4 +1,5 @@
-// The pybind11 module `lstmininet._core`: exception mapping, threads, and
+// The pybind11 module `lstmininet._core_<level>` (one per instruction-set
+// level, see python/lstmininet/_core.py): exception mapping, threads, and
 // the two families of bindings (tensor_bindings.cpp, model_bindings.cpp).
 #include <malloc.h>
 #include <pybind11/pybind11.h>
@@ -29,7 +30,7 @@ void keep_large_buffers_in_heap() {
 }
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+PYBIND11_MODULE(LSTMININET_MODULE_NAME, m) {
   m.doc() = "LSTMiniNet C++ core";
   keep_large_buffers_in_heap();
   lmn::py_interrupt::install();
@@ -83,6 +84,8 @@ PYBIND11_MODULE(_core, m) {
         out["compiler"] = build.compiler;
         out["simd"] = build.simd;
         out["simd_floats"] = build.simd_floats;
+        out["isa_level"] = build.isa_level;
+        out["flags"] = build.flags;
         out["native"] = build.native;
         out["openmp"] = build.openmp;
         out["gemm_kernel"] = lmn::gemm_kernel_name();
