@@ -1,4 +1,5 @@
-// The pybind11 module `lstmininet._core`: exception mapping, threads, and
+// The pybind11 module `lstmininet._core_<level>` (one per instruction-set
+// level, see python/lstmininet/_core.py): exception mapping, threads, and
 // the families of bindings (tensor_bindings.cpp, model_bindings.cpp,
 // regressor_bindings.cpp).
 #include <malloc.h>
@@ -31,7 +32,7 @@ void keep_large_buffers_in_heap() {
 }
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+PYBIND11_MODULE(LSTMININET_MODULE_NAME, m) {
   m.doc() = "LSTMiniNet C++ core";
   keep_large_buffers_in_heap();
   lmn::py_interrupt::install();
@@ -85,6 +86,8 @@ PYBIND11_MODULE(_core, m) {
         out["compiler"] = build.compiler;
         out["simd"] = build.simd;
         out["simd_floats"] = build.simd_floats;
+        out["isa_level"] = build.isa_level;
+        out["flags"] = build.flags;
         out["native"] = build.native;
         out["openmp"] = build.openmp;
         out["gemm_kernel"] = lmn::gemm_kernel_name();

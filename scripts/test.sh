@@ -3,10 +3,11 @@
 # notebook runner, the pinned CPU PyTorch for live parity, onnx and
 # onnxruntime for the export tests), then checks and
 # runs everything: formatting and lint, the C++ layer order, the C++ unit
-# tests (ctest) in three builds — native, portable with warnings as errors,
-# and with AddressSanitizer + UBSan — and the Python tests (pytest), then the
-# tests marked `sanitize` (fuzzing, stress, bad input) again against the
-# extension built with the sanitizers.
+# tests (ctest) in three builds — the default portable one (every x86-64
+# level, each level's tests run where this CPU can) with warnings as errors,
+# native, and native with AddressSanitizer + UBSan — and the Python tests
+# (pytest), then the tests marked `sanitize` (fuzzing, stress, bad input)
+# again against the extension built with the sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,11 +31,11 @@ ctest_build() {  # ctest_build DIR CMAKE_ARGS...: configure, build and run the C
   cmake --build "$dir" --parallel
   ctest --test-dir "$dir" --output-on-failure
 }
-ctest_build build/ctest -DCMAKE_BUILD_TYPE=Release
-ctest_build build/ctest-portable -DCMAKE_BUILD_TYPE=Release -DLSTMININET_NATIVE=OFF -DLSTMININET_WERROR=ON
+ctest_build build/ctest-portable -DCMAKE_BUILD_TYPE=Release -DLSTMININET_WERROR=ON
+ctest_build build/ctest -DCMAKE_BUILD_TYPE=Release -DLSTMININET_NATIVE=ON
 # The sanitized build also makes the Python extension from the same objects.
-ctest_build build/ctest-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DLSTMININET_SANITIZE=address;undefined" \
-  -DLSTMININET_PYTHON_MODULE=ON "-DPython_EXECUTABLE=$(command -v python)" \
+ctest_build build/ctest-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSTMININET_NATIVE=ON \
+  "-DLSTMININET_SANITIZE=address;undefined" -DLSTMININET_PYTHON_MODULE=ON "-DPython_EXECUTABLE=$(command -v python)" \
   "-Dpybind11_DIR=$(python -c 'import pybind11; print(pybind11.get_cmake_dir())')"
 
 echo "== pytest"
@@ -45,7 +46,7 @@ sanitized=build/ctest-sanitize
 rm -rf "$sanitized/site" "$sanitized/reports"
 mkdir -p "$sanitized/site" "$sanitized/reports"
 cp -r python/lstmininet "$sanitized/site/"
-cp "$sanitized"/_core*.so "$sanitized/site/lstmininet/"
+cp "$sanitized"/_core*.so "$sanitized"/_isa*.so "$sanitized/site/lstmininet/"
 cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$sanitized/CMakeCache.txt")
 # Python itself is not sanitized: libasan must be loaded first, and libstdc++
 # with it (else ASan's __cxa_throw interceptor fails). Reports go to files:

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <unistd.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -47,6 +49,27 @@ CpuInfo cpu_info() {
   return info;
 }
 
+std::string cpu_vendor() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return "";
+  char vendor[13] = {};
+  const unsigned words[3] = {b, d, c};  // the name is spelled across EBX, EDX, ECX
+  std::memcpy(vendor, words, 12);
+  return vendor;
+#else
+  return "";
+#endif
+}
+
+long l2_cache_bytes() {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+  const long bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);  // glibc reads it from CPUID
+  if (bytes > 0) return bytes;
+#endif
+  return 1L << 20;
+}
+
 BuildInfo build_info() {
   BuildInfo info;
 #if defined(__clang__)
@@ -62,14 +85,22 @@ BuildInfo build_info() {
   info.simd = "AVX2+FMA";
 #elif defined(__AVX__)
   info.simd = "AVX";
+#elif defined(__SSE4_2__)
+  info.simd = "SSE4.2";
 #elif defined(__SSE2__)
   info.simd = "SSE2";
 #else
   info.simd = "generic";
 #endif
   info.simd_floats = simd::kVecWidth;
-#ifdef LSTMININET_NATIVE_BUILD
-  info.native = true;
+#ifdef LSTMININET_ISA_LEVEL
+  info.isa_level = LSTMININET_ISA_LEVEL;
+#else
+  info.isa_level = "generic";
+#endif
+  info.native = info.isa_level == "native";
+#ifdef LSTMININET_ISA_FLAGS
+  info.flags = LSTMININET_ISA_FLAGS;
 #endif
 #ifdef _OPENMP
   info.openmp = _OPENMP;

@@ -14,12 +14,19 @@ struct CpuInfo {
 };
 CpuInfo cpu_info();
 
+// "GenuineIntel", "AuthenticAMD", ... ("" off x86).
+std::string cpu_vendor();
+// Bytes of L2 cache per core (1 MiB when the system does not say).
+long l2_cache_bytes();
+
 struct BuildInfo {
-  std::string compiler;  // name and version
-  std::string simd;      // the instruction set the SIMD kernels were compiled for
-  int simd_floats = 0;   // floats per SIMD register
-  bool native = false;   // built with -march=native (runs only on CPUs like the build machine's)
-  int openmp = 0;        // OpenMP version (yyyymm), 0 without OpenMP
+  std::string compiler;   // name and version
+  std::string simd;       // the instruction set the SIMD kernels were compiled for
+  int simd_floats = 0;    // floats per SIMD register
+  std::string isa_level;  // the build's level: "v2", "v3", "v4" (x86-64-vN), "native" (-march=native) or "generic"
+  std::string flags;      // the compiler flags that chose it ("-march=x86-64-v4 ...")
+  bool native = false;    // built with -march=native (runs only on CPUs like the build machine's)
+  int openmp = 0;         // OpenMP version (yyyymm), 0 without OpenMP
 };
 BuildInfo build_info();
 

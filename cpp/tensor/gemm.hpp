@@ -35,7 +35,17 @@ class PackedMatrix {
 void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta, float* C,
                  int ldc);
 
-// The kernel's shape, for show_config(): "6x32 micro-tiles, depth blocks of 256".
+// How the packed kernel tiles a product: rows of its register tile (6 or 8)
+// and columns of B per cache block. Chosen for the running CPU on first use
+// (cache size, vendor); set_gemm_blocking is for tests and tuning runs.
+struct GemmBlocking {
+  int mr = 6;
+  int block_cols = 512;
+};
+GemmBlocking gemm_blocking();
+void set_gemm_blocking(GemmBlocking blocking);
+
+// The kernel's shape, for show_config(): "6x32 micro-tiles, depth blocks of 256, column blocks of 512".
 std::string gemm_kernel_name();
 
 // op(a) * op(b) with shape checks naming both shapes.

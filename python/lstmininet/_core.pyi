@@ -8,6 +8,10 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+# Set by _core.py when it imports the build for this CPU.
+ISA_LEVEL: str  # "v2", "v3", "v4" (x86-64-vN), "native" or "generic"
+ISA_REASON: str  # why that level: "the best level this CPU runs", "LSTMININET_ISA", ...
+ISA_LEVELS_BUILT: list[str]
 
 _FloatArray: TypeAlias = npt.NDArray[np.float32]
 
@@ -22,6 +26,8 @@ class _BuildConfig(TypedDict):
     compiler: str
     simd: str
     simd_floats: int
+    isa_level: str
+    flags: str
     native: bool
     openmp: int
     gemm_kernel: str

@@ -10,13 +10,16 @@ from . import _core
 def show_config(print_out: bool = True) -> dict:
     """Print (and return) the build and machine facts that decide lstmininet's speed.
 
-    The SIMD instruction set the kernels were compiled for, whether the build is
-    native (``-march=native``: fastest, runs only on CPUs like the build machine's)
-    or portable, the compiler, OpenMP, the GEMM kernel's tile, the CPU running it
+    The instruction-set level chosen at import among those built (x86-64-v2/v3/v4,
+    see ``lstmininet._core``) and why, the SIMD set the kernels were compiled for,
+    whether the build is native (``-march=native``: runs only on CPUs like the
+    build machine's) or portable, the compiler, OpenMP, the GEMM kernel's tile, the CPU running it
     (name, x86 family/model, usable vector features) and the thread setting.
     """
     info = dict(_core.build_config())
     info["version"] = _core.__version__
+    info["isa_reason"] = _core.ISA_REASON
+    info["isa_levels_built"] = list(_core.ISA_LEVELS_BUILT)
     info["num_threads_env"] = os.environ.get("LSTMININET_NUM_THREADS")
     if print_out:
         print(format_config(info))
@@ -25,16 +28,19 @@ def show_config(print_out: bool = True) -> dict:
 
 def format_config(info: dict) -> str:
     openmp = f"OpenMP {info['openmp']}" if info["openmp"] else "no OpenMP (one thread)"
-    build = "native (-march=native)" if info["native"] else "portable"
+    build = "native (-march=native)" if info["native"] else f"portable, levels {' '.join(info['isa_levels_built'])}"
+    level = info["isa_level"]
+    level = f"x86-64-{level}" if level.startswith("v") else level
     unused = ""
-    if not info["native"] and "avx512f" in info["cpu_features"] and info["simd"] != "AVX-512":
-        unused = "  (this CPU has AVX-512, which this build does not use)"
+    if "avx512f" in info["cpu_features"] and info["simd"] != "AVX-512":
+        unused = "  (this CPU has AVX-512, which these kernels do not use)"
     env = info["num_threads_env"]
     threads = f"{info['threads']} (LSTMININET_NUM_THREADS={env})" if env else f"{info['threads']} (all cores)"
     return "\n".join(
         [
             f"lstmininet {info['version']}",
             f"  build:    {build}, {info['compiler']}, {openmp}",
+            f"  isa:      {level} ({info['isa_reason']}), flags: {info['flags'] or '-'}",
             f"  kernels:  {info['simd']} ({info['simd_floats']} floats per register){unused}",
             f"  gemm:     {info['gemm_kernel']}",
             f"  cpu:      {info['cpu_brand'] or '?'} (family {info['cpu_family']}, model {info['cpu_model']}), "

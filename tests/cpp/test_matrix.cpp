@@ -115,6 +115,23 @@ TEST(prepacked_gemm_matches_reference) {
   }
 }
 
+TEST(every_gemm_blocking_matches_reference) {
+  // Both register tiles, and column blocks narrow enough that products span
+  // several of them with a narrower last one (the choice for this CPU is one of these).
+  const GemmBlocking chosen = gemm_blocking();
+  for (int mr : {6, 8}) {
+    for (int block_cols : {1, 64, 100, 4096}) {
+      set_gemm_blocking({mr, block_cols});
+      check_against_reference({{1, 37, 19}, {13, 70, 300}, {64, 512, 128}, {130, 333, 600}, {9, 1000, 20}}, 0.7f, 0.3f,
+                              [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
+                                gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, C.data(), N);
+                              });
+    }
+  }
+  set_gemm_blocking(chosen);
+  CHECK_THROWS(std::invalid_argument, set_gemm_blocking({7, 64}), "6 or 8 rows");
+}
+
 TEST(sum_rows_is_the_same_at_any_thread_count) {
   Rng rng(4);
   const Matrix x = uniform_matrix(300, 517, 1, rng);  // large enough to split over threads

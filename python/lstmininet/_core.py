@@ -1,0 +1,22 @@
+"""The compiled core, in the build made for this CPU (see ``lstmininet.isa``).
+
+Importing this module imports the chosen ``_core_<level>`` extension and puts
+it in this module's place, so ``lstmininet._core`` *is* that module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from ._isa import supported_levels
+from .isa import built_levels, choose_level
+
+_built = built_levels()
+_level, _reason = choose_level(_built, supported_levels(), os.environ.get("LSTMININET_ISA", "").strip())
+_module = importlib.import_module(f"{__package__}._core_{_level}")
+_module.ISA_LEVEL = _level
+_module.ISA_REASON = _reason
+_module.ISA_LEVELS_BUILT = _built
+sys.modules[__name__] = _module
