@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import sys
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -360,7 +361,8 @@ def load_score_files(
 
     report = LoadReport()
     melodies: list[list[str]] = []
-    bar = tqdm(files, desc="parsing scores", unit="file", disable=not progress)
+    # Not into a pipe or log: a redrawn bar leaves a line per file there.
+    bar = tqdm(files, desc="parsing scores", unit="file", disable=not progress or not _stderr_is_terminal())
     for path in bar:
         for score in parse_score_file(path, steps_per_quarter):
             tokens = score_to_tokens(score, steps_per_quarter, off_grid, transpose, report, source=str(path))
@@ -369,6 +371,13 @@ def load_score_files(
         report.files_read += 1
         bar.set_postfix(songs=len(melodies))
     return melodies, report
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 
 # --------------------------------------------------------------------------
