@@ -17,6 +17,7 @@ from ._core import set_num_threads
 from .datasets import load_melodies
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
+from .pitch_mapping import PitchFitReport, fit_melodies
 from .plots import plot_loss_curves, plot_piano_roll
 from .repetition import endless_loop
 from .splits import split_dataset
@@ -48,23 +49,18 @@ def _load_training_data(args, tokenizer=None):
     melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose, progress=not args.quiet)
     if tokenizer is None:
         tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
-    sequences = []
-    for index, melody in enumerate(melodies):
-        try:
-            sequences.append(tokenizer.encode_melody(melody))
-        except ValueError as err:
-            raise CommandError(f"{_melody_location(args.data, index)}: {err} (not in the model's vocabulary)") from None
-    return sequences, tokenizer
+        return [tokenizer.encode_melody(m) for m in melodies], tokenizer
+    return _encode_for_existing_model(args.data, melodies, tokenizer), tokenizer
 
 
-def _melody_location(spec: str, index: int) -> str:
-    """'file, line N' for the index-th melody of a Melody.txt file, else 'spec, melody N'."""
-    path = Path(spec)
-    if path.suffix.lower() == ".txt" and path.is_file():
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-        melody_lines = [n for n, line in enumerate(lines, start=1) if line.split("#", 1)[0].strip()]
-        return f"{spec}, line {melody_lines[index]}"
-    return f"{spec}, melody {index + 1}"
+def _encode_for_existing_model(spec: str, melodies, tokenizer) -> list[list[int]]:
+    """Tunes for a trained model (evaluate, resume): unknown pitches moved into its vocabulary, with a note."""
+    fitted, report = fit_melodies(melodies, tokenizer)
+    if not fitted:
+        raise CommandError(f"{spec}: no tune can be encoded with the model's vocabulary ({report.summary()})")
+    if report.changed:
+        print(f"{spec}: {report.summary()}", file=sys.stderr)
+    return [tokenizer.encode_melody(m) for m in fitted]
 
 
 def _companion(model_path: str, suffix: str) -> Path:
@@ -192,9 +188,14 @@ def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) 
 def _melody_primer(args, tokenizer) -> tuple[list[int], int | None]:
     """Primer ids (with the start token the model was trained with, given once) and the stop id."""
     primer_tokens = args.primer.split() if args.primer else []
+    if primer_tokens[:1] == [BOS] and tokenizer.add_bos_eos:  # the user wrote the start token already
+        primer_tokens = primer_tokens[1:]
+    if primer_tokens:
+        report = PitchFitReport()
+        primer_tokens = tokenizer.fit_melody(primer_tokens, report)
+        if report.changed:
+            print(f"--primer: {report.summary().replace('tunes', 'primers')}", file=sys.stderr)
     if tokenizer.add_bos_eos:
-        if primer_tokens[:1] == [BOS]:  # the user wrote the start token already
-            primer_tokens = primer_tokens[1:]
         primer_tokens = [BOS, *primer_tokens]
     primer = tokenizer.encode(primer_tokens)
     if not primer:
