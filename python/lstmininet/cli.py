@@ -15,10 +15,11 @@ from pathlib import Path
 from . import __version__
 from ._core import set_num_threads
 from .datasets import load_melodies
+from .metrics import compare_melodies
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
 from .pitch_mapping import PitchFitReport, fit_melodies
-from .plots import plot_loss_curves, plot_piano_roll
+from .plots import plot_loss_curves, plot_melody_histograms, plot_piano_roll
 from .repetition import endless_loop
 from .splits import split_dataset
 from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
@@ -326,6 +327,22 @@ def _shown_vocabulary(tokenizer, count: int = 12) -> str:
     return " ".join(tokens)
 
 
+def cmd_score(args) -> int:
+    """Compare generated tunes with reference tunes: histogram divergences beside the reference's own floor."""
+    options = {"off_grid": args.off_grid, "transpose": args.transpose, "progress": not args.quiet}
+    generated = load_melodies(args.generated, steps_per_quarter=args.steps_per_quarter, **options)
+    reference = load_melodies(args.reference, steps_per_quarter=args.steps_per_quarter, **options)
+    training = None
+    if args.training:
+        training = load_melodies(args.training, steps_per_quarter=args.steps_per_quarter, **options)
+    result = compare_melodies(generated, reference, args.steps_per_quarter, training=training)
+    print(result.table())
+    if args.plot:
+        out = plot_melody_histograms(generated, reference, args.plot, steps_per_quarter=args.steps_per_quarter)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_export(args) -> int:
     model = load(args.model)
     try:
@@ -467,6 +484,22 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model")
     info.set_defaults(run=cmd_info)
+
+    score = commands.add_parser(
+        "score",
+        help="compare generated tunes with reference tunes (pitch class, interval, duration histograms)",
+        description="Jensen-Shannon divergences (base 2) of pitch-class, interval and duration histograms between "
+        "GENERATED and REFERENCE, beside REFERENCE's split-half floor; scale share, tune length, and with "
+        "--training the longest run of notes copied from the training tunes.",
+    )
+    score.add_argument("generated", help="melodies to judge (e.g. the output of generate --count 300 > gen.txt)")
+    score.add_argument("reference", help="tunes to compare with (e.g. held-out tunes)")
+    score.add_argument("--training", help="the training tunes: measure the longest run copied from them")
+    score.add_argument("--steps-per-quarter", type=_positive_int, default=4, help="grid of the melodies")
+    score.add_argument("--plot", help="write the three histograms side by side as a PNG")
+    data_options(score)
+    score.set_defaults(run=cmd_score)
+    _show_defaults(score)
 
     export = commands.add_parser("export", help="write a model for other runtimes (ONNX)")
     export.add_argument("model")
