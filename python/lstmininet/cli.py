@@ -47,11 +47,25 @@ def _load_training_data(args, tokenizer=None):
         chunk = 10 * args.seq_len + 1
         return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
-    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose, progress=not args.quiet)
+    grid = _grid(args, tokenizer)
+    melodies = load_melodies(
+        args.data, steps_per_quarter=grid, off_grid=args.off_grid, transpose=args.transpose, progress=not args.quiet
+    )
     if tokenizer is None:
-        tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
+        tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True, steps_per_quarter=grid)
         return [tokenizer.encode_melody(m) for m in melodies], tokenizer
     return _encode_for_existing_model(args.data, melodies, tokenizer), tokenizer
+
+
+def _grid(args, tokenizer) -> int:
+    """Steps per quarter note: --steps-per-quarter, else the model's grid, else sixteenths."""
+    model_grid = tokenizer.steps_per_quarter if isinstance(tokenizer, MelodyTokenizer) else None
+    if args.steps_per_quarter and model_grid and args.steps_per_quarter != model_grid:
+        raise CommandError(
+            f"--steps-per-quarter {args.steps_per_quarter}: the model was trained on a grid of "
+            f"{model_grid} steps per quarter"
+        )
+    return args.steps_per_quarter or model_grid or 4
 
 
 def _encode_for_existing_model(spec: str, melodies, tokenizer) -> list[list[int]]:
@@ -291,6 +305,8 @@ def cmd_evaluate(args) -> int:
     args.seq_len = 256
     sequences, _ = _load_training_data(args, model.tokenizer)
     _report_held_out(args, sequences, model.tokenizer)
+    if not args.text:  # each tune scored whole, from its start token on (windows restart the state)
+        args.seq_len = max(args.seq_len, max(len(s) for s in sequences))
     result = model.evaluate(sequences, seq_len=args.seq_len)
     print(
         f"loss {result['loss']:.4f}  perplexity {result['perplexity']:.3f}  accuracy {result['accuracy']:.4f}  "
@@ -330,15 +346,16 @@ def _shown_vocabulary(tokenizer, count: int = 12) -> str:
 def cmd_score(args) -> int:
     """Compare generated tunes with reference tunes: histogram divergences beside the reference's own floor."""
     options = {"off_grid": args.off_grid, "transpose": args.transpose, "progress": not args.quiet}
-    generated = load_melodies(args.generated, steps_per_quarter=args.steps_per_quarter, **options)
-    reference = load_melodies(args.reference, steps_per_quarter=args.steps_per_quarter, **options)
+    grid = args.steps_per_quarter or 4
+    generated = load_melodies(args.generated, steps_per_quarter=grid, **options)
+    reference = load_melodies(args.reference, steps_per_quarter=grid, **options)
     training = None
     if args.training:
-        training = load_melodies(args.training, steps_per_quarter=args.steps_per_quarter, **options)
-    result = compare_melodies(generated, reference, args.steps_per_quarter, training=training)
+        training = load_melodies(args.training, steps_per_quarter=grid, **options)
+    result = compare_melodies(generated, reference, grid, training=training)
     print(result.table())
     if args.plot:
-        out = plot_melody_histograms(generated, reference, args.plot, steps_per_quarter=args.steps_per_quarter)
+        out = plot_melody_histograms(generated, reference, args.plot, steps_per_quarter=grid)
         print(f"wrote {out}", file=sys.stderr)
     return 0
 
@@ -400,7 +417,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--off-grid",
             choices=["skip", "quantize"],
             default="skip",
-            help="notes off the sixteenth grid in scores: drop the song (default) or round them",
+            help="notes off the grid in scores: drop the song (default) or round them",
+        )
+        p.add_argument(
+            "--steps-per-quarter",
+            type=_positive_int,
+            default=None,
+            help="the grid: steps per quarter note (4 = sixteenths; 12 holds triplets too). "
+            "Default: the model's grid, else 4",
         )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -495,7 +519,6 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("generated", help="melodies to judge (e.g. the output of generate --count 300 > gen.txt)")
     score.add_argument("reference", help="tunes to compare with (e.g. held-out tunes)")
     score.add_argument("--training", help="the training tunes: measure the longest run copied from them")
-    score.add_argument("--steps-per-quarter", type=_positive_int, default=4, help="grid of the melodies")
     score.add_argument("--plot", help="write the three histograms side by side as a PNG")
     data_options(score)
     score.set_defaults(run=cmd_score)

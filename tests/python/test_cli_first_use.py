@@ -193,3 +193,33 @@ def test_outputs_of_the_readme_commands_are_not_left_untracked():
     assert done.stdout.split() == names
     kept = subprocess.run(["git", "check-ignore", "data/Melody.txt"], cwd=REPO, capture_output=True, text=True)
     assert kept.returncode == 1  # the data file stays tracked
+
+
+def test_triplet_tunes_train_on_a_12_step_grid_and_come_back_exact(tmp_path, capsys):
+    from music21 import converter
+
+    # Two tunes with triplet eighths (4 steps of 12) and a dotted rhythm; the 1/16 grid cannot hold them.
+    abc = tmp_path / "triplets.abc"
+    abc.write_text(
+        "X:1\nT:One\nM:6/8\nL:1/8\nK:D\n(3DEF G2 A | B3 A3 |]\n\n"
+        "X:2\nT:Two\nM:4/4\nL:1/8\nK:G\nG2 (3ABc d4 | B6 G2 |]\n",
+        encoding="utf-8",
+    )
+    model = tmp_path / "trip.lmn"
+    code, out, err = run(capsys, "train", abc, "--out", model, "--steps-per-quarter", "12", "--epochs", "1", *SMALL)
+    assert code == 0, err
+    assert "2 sequences" in err
+    code, out, err = run(capsys, "evaluate", model, abc, "--quiet")
+    assert code == 0, err
+    # A primer with a triplet, written to MIDI at the model's grid, reads back as the same durations.
+    primer = "62 _ _ _ 64 _ _ _ 66 _ _ _ 67 _ _ _ _ _ _ _ _ _ _ _"
+    code, out, err = run(
+        capsys, "generate", model, "--primer", primer, "--length", "1", "--seed", "0", "--midi", tmp_path / "t.mid"
+    )
+    assert code == 0, err
+    notes = converter.parse(str(tmp_path / "t.mid")).flatten().notes
+    assert [float(n.quarterLength) for n in notes][:4] == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0])
+    code, out, err = run(capsys, "train", abc, "--out", tmp_path / "coarse.lmn", "--epochs", "1", *SMALL)
+    assert code == 2 and "no melodies left" in err and "off grid" in err  # the 1/16 grid skips both
+    code, out, err = run(capsys, "evaluate", model, abc, "--steps-per-quarter", "4", "--quiet")
+    assert code == 2 and "grid of 12 steps per quarter" in err
