@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "generate/stepper.hpp"
 #include "train/thread_tuner.hpp"
@@ -80,8 +81,9 @@ std::vector<int> generate(const SequenceModel& model, const std::vector<int>& pr
   std::vector<std::pair<float, int>> scratch;
   scratch.reserve(V);
   for (std::size_t i = 0; i + 1 < primer.size(); ++i) stepper.step(primer[i]);
+  // Grows as tokens come (no reserve: `length` may be far more than anyone
+  // waits for; Ctrl-C stops the loop).
   std::vector<int> out;
-  out.reserve(config.length);
   int current = primer.back();
   // Tokens go in timed blocks: with a core busy elsewhere the stepper's
   // per-layer barriers stall as training's do, and the tuner then samples
@@ -95,6 +97,7 @@ std::vector<int> generate(const SequenceModel& model, const std::vector<int>& pr
       ThreadLimit limit(tuner.threads());
       const std::size_t block_end = std::min<std::size_t>(config.length, before + kTunedTokens);
       while (out.size() < block_end && !stopped) {
+        poll_interrupt();
         current = sample_token(stepper.step(current), V, config, rng, scratch);
         out.push_back(current);
         stopped = current == config.stop_token;
