@@ -71,6 +71,8 @@ def torch_model(vocab: int, embedding: int, seed: int):
             return self.fc(self.dropout(out))
 
     torch.manual_seed(seed)
+    # One thread: this script measures quality, not speed, and on a shared machine two threads can stall.
+    torch.set_num_threads(1)
     return MelodyLSTM()
 
 
