@@ -17,6 +17,9 @@ from checkpoint_layout import fields, patch, with_checksum
 from lstmininet import LSTM, load
 from lstmininet.tokenizers import CharTokenizer
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 
 @pytest.fixture
 def saved(tmp_path):
