@@ -21,11 +21,16 @@ from ._core import set_num_threads
 from .atomic_file import write_text_atomically
 from .datasets import load_melodies
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
-from .melody import read_utf8_file, split_melody_lines
+from .melody import read_utf8_file
+from .metrics import compare_melodies
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
-from .plots import plot_loss_curves, plot_piano_roll
+from .pitch_mapping import PitchFitReport, fit_melodies
+from .plots import plot_loss_curves, plot_melody_histograms, plot_piano_roll
+from .repetition import endless_loop
+from .splits import split_dataset
 from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
+from .training_record import describe_overlap, overlap, read_record, write_record
 
 
 class CommandError(Exception):
@@ -56,8 +61,10 @@ def _load_training_data(args, tokenizer=None):
         chunk = 10 * args.seq_len + 1
         return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
+    grid = _grid(args, tokenizer)
     melodies = load_melodies(
         args.data,
+        steps_per_quarter=grid,
         off_grid=args.off_grid,
         transpose=args.transpose,
         progress=not args.quiet,
@@ -65,24 +72,30 @@ def _load_training_data(args, tokenizer=None):
         max_tune_steps=args.max_tune_steps,
     )
     if tokenizer is None:
-        tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
-    sequences = []
-    for index, melody in enumerate(melodies):
-        try:
-            sequences.append(tokenizer.encode_melody(melody))
-        except ValueError as err:
-            raise CommandError(f"{_melody_location(args.data, index)}: {err} (not in the model's vocabulary)") from None
-    return sequences, tokenizer
+        tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True, steps_per_quarter=grid)
+        return [tokenizer.encode_melody(m) for m in melodies], tokenizer
+    return _encode_for_existing_model(args.data, melodies, tokenizer), tokenizer
 
 
-def _melody_location(spec: str, index: int) -> str:
-    """'file, line N' for the index-th melody of a Melody.txt file, else 'spec, melody N'."""
-    path = Path(spec)
-    if path.suffix.lower() == ".txt" and path.is_file():
-        lines = split_melody_lines(read_utf8_file(path))
-        melody_lines = [n for n, line in enumerate(lines, start=1) if line.split("#", 1)[0].strip()]
-        return f"{spec}, line {melody_lines[index]}"
-    return f"{spec}, melody {index + 1}"
+def _grid(args, tokenizer) -> int:
+    """Steps per quarter note: --steps-per-quarter, else the model's grid, else sixteenths."""
+    model_grid = tokenizer.steps_per_quarter if isinstance(tokenizer, MelodyTokenizer) else None
+    if args.steps_per_quarter and model_grid and args.steps_per_quarter != model_grid:
+        raise CommandError(
+            f"--steps-per-quarter {args.steps_per_quarter}: the model was trained on a grid of "
+            f"{model_grid} steps per quarter"
+        )
+    return args.steps_per_quarter or model_grid or 4
+
+
+def _encode_for_existing_model(spec: str, melodies, tokenizer) -> list[list[int]]:
+    """Tunes for a trained model (evaluate, resume): unknown pitches moved into its vocabulary, with a note."""
+    fitted, report = fit_melodies(melodies, tokenizer)
+    if not fitted:
+        raise CommandError(f"{spec}: no tune can be encoded with the model's vocabulary ({report.summary()})")
+    if report.changed:
+        print(f"{spec}: {report.summary()}", file=sys.stderr)
+    return [tokenizer.encode_melody(m) for m in fitted]
 
 
 def _companion(model_path: str, suffix: str) -> Path:
@@ -154,6 +167,7 @@ def cmd_train(args) -> int:
             seed=args.seed,
             tokenizer=tokenizer,
         )
+    _record_training_data(args, sequences, tokenizer)
     tokens = sum(len(s) for s in sequences)
     print(f"{len(sequences)} sequences, {tokens:,} tokens, vocabulary {len(tokenizer)}; {model!r}", file=sys.stderr)
 
@@ -192,6 +206,39 @@ def cmd_train(args) -> int:
     return 130 if history.interrupted else 0
 
 
+def _record_training_data(args, sequences, tokenizer) -> None:
+    """Write MODEL.data.json: fingerprints of the training and validation sequences (the split fit makes)."""
+    if args.text:  # chapters of one text: the record is the whole text (evaluate cuts it differently)
+        text = list(Path(args.data).read_text(encoding="utf-8"))
+        write_record(_companion(args.out, ".data.json"), [text], [], str(args.data), None)
+        return
+    if args.val_fraction:
+        train, val, _ = split_dataset(sequences, val_fraction=args.val_fraction, seed=args.seed)
+    else:
+        train, val = sequences, []
+    path = _companion(args.out, ".data.json")
+    previous = read_record(path) if args.resume else None
+    write_record(
+        path, (tokenizer.decode(s) for s in train), (tokenizer.decode(s) for s in val), str(args.data), previous
+    )
+
+
+def _report_held_out(args, sequences, tokenizer) -> None:
+    """Tell on stderr whether evaluate's data trained the model (from MODEL.data.json)."""
+    path = _companion(args.model, ".data.json")
+    record = read_record(path)
+    if record is None:
+        print(f"note: no {path.name} beside the model: cannot tell whether {args.data} was held out", file=sys.stderr)
+        return
+    if args.text:
+        counts = overlap(record, [list(Path(args.data).read_text(encoding="utf-8"))])
+        if counts[1]:
+            print(f"note: {args.data} is the text this model was trained on: not a held-out score", file=sys.stderr)
+        return
+    counts = overlap(record, (tokenizer.decode(s) for s in sequences))
+    print(f"note: {describe_overlap(*counts)}", file=sys.stderr)
+
+
 def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) -> None:
     def numbered(path: str) -> Path:
         p = Path(path)
@@ -208,6 +255,64 @@ def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) 
         print(f"wrote {out}", file=sys.stderr)
 
 
+def _melody_primer(args, tokenizer) -> tuple[list[int], int | None]:
+    """Primer ids (with the start token the model was trained with, given once) and the stop id."""
+    primer_tokens = args.primer.split() if args.primer else []
+    if primer_tokens[:1] == [BOS] and tokenizer.add_bos_eos:  # the user wrote the start token already
+        primer_tokens = primer_tokens[1:]
+    if primer_tokens:
+        report = PitchFitReport()
+        primer_tokens = tokenizer.fit_melody(primer_tokens, report)
+        if report.changed:
+            print(f"--primer: {report.summary().replace('tunes', 'primers')}", file=sys.stderr)
+    if tokenizer.add_bos_eos:
+        primer_tokens = [BOS, *primer_tokens]
+    primer = tokenizer.encode(primer_tokens)
+    if not primer:
+        raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
+    stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
+    return primer, stop
+
+
+def _text_primer(args, tokenizer) -> tuple[list[int], str]:
+    """Primer ids and the primer text printed before the sample.
+
+    Without --primer the text starts as if after a line break (or a space,
+    or the first character of the vocabulary); that start is not printed.
+    """
+    if args.primer:
+        return tokenizer.encode(list(args.primer)), args.primer
+    start = next(c for c in ("\n", " ", tokenizer.vocab[0]) if c in tokenizer)
+    print(f"no --primer: starting the text after {start!r}", file=sys.stderr)
+    return tokenizer.encode([start]), ""
+
+
+def _cut_greedy_loop(args, k: int, primer: list[int], ids: list[int]) -> list[int]:
+    """At temperature 0 a sample often ends in one phrase repeated to the end: keep two plays of it, say so."""
+    if args.temperature != 0:
+        return ids
+    found = endless_loop(primer + ids)
+    if found is None or found[0] + 2 * found[1] >= len(primer) + len(ids):
+        return ids
+    start, period = found
+    keep = max(0, start + 2 * period - len(primer))
+    print(
+        f"sample {k + 1}: temperature 0 (greedy) repeats one {period}-token phrase from token {start + 1} on; "
+        "cut after two plays of it (a temperature above 0, e.g. 0.8, varies the sample)",
+        file=sys.stderr,
+    )
+    return ids[:keep]
+
+
+def _announce_numbered_files(args) -> None:
+    """--count N writes NAME_1.mid ... NAME_N.mid: say so before writing."""
+    names = [Path(p) for p in (args.midi, args.musicxml, args.piano_roll) if p]
+    if args.count == 1 or not names:
+        return
+    shown = ", ".join(f"{p.with_name(p.stem + '_1' + p.suffix)} … {p.stem}_{args.count}{p.suffix}" for p in names)
+    print(f"--count {args.count}: one file per sample, numbered: {shown}", file=sys.stderr)
+
+
 def cmd_generate(args) -> int:
     for option, path in (("--midi", args.midi), ("--musicxml", args.musicxml), ("--piano-roll", args.piano_roll)):
         if path:
@@ -220,15 +325,10 @@ def cmd_generate(args) -> int:
     if not is_melody and (args.midi or args.musicxml or args.piano_roll):
         raise CommandError("--midi, --musicxml and --piano-roll need a melody model")
     if is_melody:
-        primer_tokens = args.primer.split() if args.primer else []
-        primer = tokenizer.encode([BOS, *primer_tokens] if tokenizer.add_bos_eos else primer_tokens)
-        if not primer:
-            raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
-        stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
+        primer, stop = _melody_primer(args, tokenizer)
+        _announce_numbered_files(args)
     else:
-        if not args.primer:
-            raise CommandError("a text model needs a --primer to start from")
-        primer, stop = tokenizer.encode(list(args.primer)), None
+        (primer, shown_primer), stop = _text_primer(args, tokenizer), None
 
     for k in range(args.count):
         seed = None if args.seed is None else args.seed + k
@@ -242,8 +342,9 @@ def cmd_generate(args) -> int:
             stop_token=stop,
             precision=args.precision,
         )
+        ids = _cut_greedy_loop(args, k, primer, ids)
         if isinstance(tokenizer, CharTokenizer):
-            print(args.primer + tokenizer.decode_text(ids))
+            print(shown_primer + tokenizer.decode_text(ids))
             continue
         melody = tokenizer.decode_melody(primer + ids)
         if not melody:
@@ -261,6 +362,9 @@ def cmd_evaluate(args) -> int:
     args.text = model.tokenizer.kind == "char"
     args.seq_len = 256
     sequences, _ = _load_training_data(args, model.tokenizer)
+    _report_held_out(args, sequences, model.tokenizer)
+    if not args.text:  # each tune scored whole, from its start token on (windows restart the state)
+        args.seq_len = max(args.seq_len, max(len(s) for s in sequences))
     result = model.evaluate(sequences, seq_len=args.seq_len)
     print(
         f"loss {result['loss']:.4f}  perplexity {result['perplexity']:.3f}  accuracy {result['accuracy']:.4f}  "
@@ -282,10 +386,35 @@ def cmd_info(args) -> int:
     vocabulary = ""
     if model.tokenizer:
         more = " ..." if c["vocab_size"] > 12 else ""
-        vocabulary = f" ({model.tokenizer.kind}: {' '.join(model.tokenizer.vocab[:12])}{more})"
+        vocabulary = f" ({model.tokenizer.kind}: {_shown_vocabulary(model.tokenizer)}{more})"
     print(f"vocabulary  {c['vocab_size']} tokens{vocabulary}")
     print(f"parameters  {params:,}")
     print(f"trained     {model.epochs_done} epochs")
+    return 0
+
+
+def _shown_vocabulary(tokenizer, count: int = 12) -> str:
+    """The first tokens, one line: characters quoted (newline as '\\n'), melody tokens as written."""
+    tokens = tokenizer.vocab[:count]
+    if isinstance(tokenizer, CharTokenizer):
+        return " ".join(repr(t) for t in tokens)
+    return " ".join(tokens)
+
+
+def cmd_score(args) -> int:
+    """Compare generated tunes with reference tunes: histogram divergences beside the reference's own floor."""
+    options = {"off_grid": args.off_grid, "transpose": args.transpose, "progress": not args.quiet}
+    grid = args.steps_per_quarter or 4
+    generated = load_melodies(args.generated, steps_per_quarter=grid, **options)
+    reference = load_melodies(args.reference, steps_per_quarter=grid, **options)
+    training = None
+    if args.training:
+        training = load_melodies(args.training, steps_per_quarter=grid, **options)
+    result = compare_melodies(generated, reference, grid, training=training)
+    print(result.table())
+    if args.plot:
+        out = plot_melody_histograms(generated, reference, args.plot, steps_per_quarter=grid)
+        print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
@@ -342,6 +471,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append '(default: X)' to every option's help that has a default worth showing."""
+    for action in parser._actions:
+        default = action.default
+        text = action.help or ""
+        if not action.option_strings or default in (None, False, argparse.SUPPRESS) or "%(default)" in text:
+            continue
+        action.help = f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text.")
     parser.add_argument("--version", action="version", version=f"lstmininet {__version__}")
@@ -353,7 +492,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--off-grid",
             choices=["skip", "quantize"],
             default="skip",
-            help="notes off the sixteenth grid in scores: drop the song (default) or round them",
+            help="notes off the grid in scores: drop the song (default) or round them",
+        )
+        p.add_argument(
+            "--steps-per-quarter",
+            type=_positive_int,
+            default=None,
+            help="the grid: steps per quarter note (4 = sixteenths; 12 holds triplets too). "
+            "Default: the model's grid, else 4",
         )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -397,15 +543,31 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue training the model at --out")
     data_options(train)
     train.set_defaults(run=cmd_train)
+    _show_defaults(train)
 
     gen = commands.add_parser("generate", help="sample from a trained model")
     gen.add_argument("model")
     gen.add_argument("--length", type=_positive_int, default=128, help="tokens to generate (melodies stop at song end)")
-    gen.add_argument("--count", type=_positive_int, default=1)
-    gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument(
+        "--count",
+        type=_positive_int,
+        default=1,
+        help="samples to draw; with N > 1 output files are numbered: --midi tune.mid writes tune_1.mid ... tune_N.mid",
+    )
+    gen.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="0 is greedy: it tends to repeat one phrase, which is cut after two plays",
+    )
     gen.add_argument("--top-k", type=_positive_int, default=None)
     gen.add_argument("--top-p", type=float, default=None)
-    gen.add_argument("--primer", default=None, help='tokens to start from, e.g. "60 _ _ _ 62 _"')
+    gen.add_argument(
+        "--primer",
+        default=None,
+        help='melody tokens to start from, e.g. "60 _ _ _ 62 _" (the start token <s> is added if missing); '
+        "for a text model, text (default: start after a line break)",
+    )
     gen.add_argument("--seed", type=_seed, default=None)
     gen.add_argument(
         "--precision",
@@ -418,16 +580,36 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--piano-roll", help="write a piano-roll PNG")
     gen.add_argument("--tempo", type=float, default=120.0, help="quarter notes per minute")
     gen.set_defaults(run=cmd_generate)
+    _show_defaults(gen)
 
-    ev = commands.add_parser("evaluate", help="loss, perplexity and accuracy on data")
+    ev = commands.add_parser(
+        "evaluate",
+        help="loss, perplexity and accuracy on data (says whether the data trained the model)",
+    )
     ev.add_argument("model")
     ev.add_argument("data")
     data_options(ev)
     ev.set_defaults(run=cmd_evaluate)
+    _show_defaults(ev)
 
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model")
     info.set_defaults(run=cmd_info)
+
+    score = commands.add_parser(
+        "score",
+        help="compare generated tunes with reference tunes (pitch class, interval, duration histograms)",
+        description="Jensen-Shannon divergences (base 2) of pitch-class, interval and duration histograms between "
+        "GENERATED and REFERENCE, beside REFERENCE's split-half floor; scale share, tune length, and with "
+        "--training the longest run of notes copied from the training tunes.",
+    )
+    score.add_argument("generated", help="melodies to judge (e.g. the output of generate --count 300 > gen.txt)")
+    score.add_argument("reference", help="tunes to compare with (e.g. held-out tunes)")
+    score.add_argument("--training", help="the training tunes: measure the longest run copied from them")
+    score.add_argument("--plot", help="write the three histograms side by side as a PNG")
+    data_options(score)
+    score.set_defaults(run=cmd_score)
+    _show_defaults(score)
 
     export = commands.add_parser("export", help="write a model for other runtimes (ONNX)")
     export.add_argument("model")

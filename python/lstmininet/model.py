@@ -10,6 +10,7 @@ import errno
 import json
 import math
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 
@@ -96,31 +97,58 @@ class History(dict):
 
 
 class _ProgressBar:
-    """A tqdm bar over all batches of all epochs."""
+    """Training progress on stderr: one tqdm bar per epoch on a terminal, one line per epoch otherwise.
 
-    def __init__(self, epochs: int, first_epoch: int):
+    A bar redrawn into a pipe or log file leaves one line per update (thousands per run),
+    so when stderr is not a terminal only the epoch summaries are written.
+    """
+
+    def __init__(self, epochs: int, first_epoch: int, interactive: bool | None = None):
         from tqdm.auto import tqdm
 
         self._tqdm = tqdm
         self._bar = None
         self._epochs = epochs
         self._first_epoch = first_epoch
+        self._interactive = _stderr_is_terminal() if interactive is None else interactive
+        self._tokens_per_sec = float("nan")
 
     def __call__(self, epoch, batch, batches, loss, tokens_per_sec):
+        self._tokens_per_sec = tokens_per_sec
+        if not self._interactive:
+            return True
+        label = f"epoch {epoch - self._first_epoch}/{self._epochs}"
         if self._bar is None:
-            self._bar = self._tqdm(total=self._epochs * batches, unit="batch", dynamic_ncols=True)
-        self._bar.set_description(f"epoch {epoch - self._first_epoch}/{self._epochs}")
+            self._bar = self._tqdm(total=batches, unit="batch", dynamic_ncols=True, desc=label)
+        elif self._bar.desc != label:  # a new epoch starts a fresh bar
+            self._bar.close()
+            self._bar = self._tqdm(total=batches, unit="batch", dynamic_ncols=True, desc=label)
         self._bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_per_sec:,.0f}", refresh=False)
         self._bar.update(1)
         return True
 
     def epoch_done(self, row):
-        if self._bar is not None and not math.isnan(row["val_loss"]):
-            self._bar.write(f"epoch {row['epoch']}: train {row['train_loss']:.4f}, val {row['val_loss']:.4f}")
+        text = f"epoch {row['epoch']}: train {row['train_loss']:.4f}"
+        if not math.isnan(row["val_loss"]):
+            text += f", val {row['val_loss']:.4f}"
+        if self._bar is not None:
+            if not math.isnan(row["val_loss"]):
+                self._bar.write(text)
+        elif not self._interactive:
+            print(f"{text}, {self._tokens_per_sec:,.0f} tokens/s", file=sys.stderr, flush=True)
 
     def close(self):
         if self._bar is not None:
             self._bar.close()
+
+
+def _stderr_is_terminal() -> bool:
+    if "ipykernel" in sys.modules:  # a notebook draws tqdm.auto's widget, not text lines
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 
 # An epoch's training loss this many times the first step's is reported.

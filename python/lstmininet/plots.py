@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .melody import melody_events
+from .metrics import HISTOGRAMS, histograms
 
 
 def _finite_points(values) -> tuple[list[int], list[float]]:
@@ -125,3 +126,43 @@ def plot_piano_roll(
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     return _save(ax, path)
+
+
+def plot_melody_histograms(
+    melodies: Sequence[Sequence[str]],
+    reference: Sequence[Sequence[str]],
+    path: str | os.PathLike,
+    *,
+    steps_per_quarter: int = 4,
+    reference_steps_per_quarter: int | None = None,
+    labels: tuple[str, str] = ("generated", "reference"),
+) -> Path:
+    """Pitch-class, interval and duration histograms of two sets of melodies side by side (shares of notes)."""
+    from matplotlib.figure import Figure
+
+    ours = histograms(melodies, steps_per_quarter)
+    theirs = histograms(reference, reference_steps_per_quarter or steps_per_quarter)
+    figure = Figure(figsize=(15, 4))
+    axes = figure.subplots(1, 3)
+    for ax, name in zip(axes, HISTOGRAMS, strict=True):
+        keys = sorted(set(ours[name]) | set(theirs[name]))
+        if name == "interval":
+            keys = [k for k in keys if -12 <= k <= 12]  # wider leaps are rare; they still count in the divergence
+        if name == "duration":
+            common = sorted(keys, key=lambda k: -(ours[name][k] + theirs[name][k]))[:12]
+            keys = sorted(common)
+        positions = range(len(keys))
+        for offset, counts, label in ((-0.2, ours[name], labels[0]), (0.2, theirs[name], labels[1])):
+            total = sum(counts.values()) or 1
+            ax.bar([p + offset for p in positions], [counts[k] / total for k in keys], width=0.4, label=label)
+        ax.set_xticks(list(positions))
+        ax.set_xticklabels([str(k) for k in keys], rotation=90 if name == "duration" else 0, fontsize=7)
+        ax.set_title(
+            {"pitch_class": "pitch class (0 = C)", "interval": "interval (semitones)"}.get(
+                name, "duration (quarter notes, 12 commonest)"
+            )
+        )
+        ax.set_ylabel("share of notes")
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].legend()
+    return _save(axes[0], path)

@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import io
 import os
+import sys
+import traceback
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -163,6 +166,20 @@ def music21_corpus_files(spec: str) -> list[Path]:
 # --------------------------------------------------------------------------
 
 
+def _close_files_left_open(exc: BaseException) -> None:
+    """Close files music21 opened in the frames of a failed parse.
+
+    It does not close them when it raises; the traceback keeps them alive until
+    a later garbage collection, whose ResourceWarning then lands in unrelated code.
+    """
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        for value in list(frame.f_locals.values()):
+            # The file itself, or held by a reader object (music21's ABCFile keeps it as an attribute).
+            for candidate in (value, *getattr(value, "__dict__", {}).values()):
+                if isinstance(candidate, io.IOBase) and not candidate.closed:
+                    candidate.close()
+
+
 def parse_score_file(
     path: str | os.PathLike,
     steps_per_quarter: int = 4,
@@ -194,6 +211,7 @@ def parse_score_file(
     except InputLimitError:
         raise
     except Exception as exc:  # music21 raises many unrelated types on bad input
+        _close_files_left_open(exc)
         detail = " ".join(str(exc).split())  # one line: music21 may quote whole lines of the file
         detail = detail if len(detail) <= 300 else detail[:300] + "..."
         raise ValueError(f"{path}: cannot read score: {type(exc).__name__}: {detail}") from exc
@@ -425,7 +443,8 @@ def load_score_files(
 
     report = LoadReport()
     melodies: list[list[str]] = []
-    bar = tqdm(files, desc="parsing scores", unit="file", disable=not progress)
+    # Not into a pipe or log: a redrawn bar leaves a line per file there.
+    bar = tqdm(files, desc="parsing scores", unit="file", disable=not progress or not _stderr_is_terminal())
     for path in bar:
         scores = parse_score_file(path, steps_per_quarter, max_note_steps=max_note_steps, max_tune_steps=max_tune_steps)
         for number, score in enumerate(scores, start=1):
@@ -445,6 +464,13 @@ def load_score_files(
         report.files_read += 1
         bar.set_postfix(songs=len(melodies))
     return melodies, report
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 
 # --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .melody import HOLD, MIDI_PITCH_MAX, MIDI_PITCH_MIN, REST, parse_pitch, validate_melody_tokens
+from .pitch_mapping import PitchFitReport, fit_melody
 
 __all__ = [
     "BOS",
@@ -147,8 +148,18 @@ class MelodyTokenizer(_VocabularyTokenizer):
         """The MIDI pitches the vocabulary can express, ascending."""
         return [int(t) for t in self.vocab if t not in SPECIAL_TOKENS and t not in (REST, HOLD)]
 
-    def encode_melody(self, melody: Sequence[str]) -> list[int]:
-        """Encode one melody, wrapped in ``<s>`` ... ``</s>`` when enabled."""
+    def fit_melody(self, melody: Sequence[str], report: PitchFitReport | None = None) -> list[str]:
+        """The melody with pitches this vocabulary lacks moved into it (by octaves; see lstmininet.pitch_mapping)."""
+        return fit_melody(melody, self, report)
+
+    def encode_melody(self, melody: Sequence[str], fit_pitches: bool = False) -> list[int]:
+        """Encode one melody, wrapped in ``<s>`` ... ``</s>`` when enabled.
+
+        An unknown pitch raises ValueError naming it; with ``fit_pitches`` it is
+        moved into the vocabulary instead (:meth:`fit_melody`).
+        """
+        if fit_pitches:
+            melody = self.fit_melody(melody)
         if self.add_bos_eos:
             return self.encode([BOS, *melody, EOS])
         return self.encode(melody)

@@ -251,15 +251,14 @@ def test_text_model_trains_and_continues_a_primer(tmp_path, capsys):
     assert "perplexity" in out
 
 
-def test_text_model_refuses_midi_and_needs_a_primer(tmp_path, capsys):
+def test_text_model_refuses_midi(tmp_path, capsys):
     text = tmp_path / "text.txt"
     text.write_text("abcabcabc abc\n" * 20, encoding="utf-8")
     model = tmp_path / "chars.lmn"
     assert run(capsys, "train", text, "--text", "--out", model, "--seq-len", "8", *TRAIN_FLAGS)[0] == 0
-    for argv, words in ((["--primer", "ab", "--midi", tmp_path / "x.mid"], "melody model"), ([], "--primer")):
-        code, out, err = run(capsys, "generate", model, *argv)
-        assert code == 2
-        assert err.startswith(ERROR_PREFIX) and words in err
+    code, out, err = run(capsys, "generate", model, "--primer", "ab", "--midi", tmp_path / "x.mid")
+    assert code == 2
+    assert err.startswith(ERROR_PREFIX) and "melody model" in err
     assert not (tmp_path / "x.mid").exists()
 
 
@@ -312,18 +311,45 @@ def test_error_model_without_tokenizer(tmp_path, capsys):
     assert_one_line_error(code, out, err, "bare.lmn", "tokenizer")
 
 
-def test_error_evaluate_pitch_outside_the_vocabulary(melody_model, tmp_path, capsys):
+def test_evaluate_moves_unknown_pitches_into_the_vocabulary(melody_model, tmp_path, capsys):
     model, _ = melody_model
-    data = write_melodies(tmp_path / "other.txt", [TUNES[0], "60 _ 90 _"])
+    # 48 50 52 are an octave below pitches the model knows (60 62 64); 90 (F#) has no pitch class in it: nearest is 76.
+    data = write_melodies(tmp_path / "other.txt", ["48 _ 50 _ 52 _ _ _", "60 _ 90 _ 64 _"])
     code, out, err = run(capsys, "evaluate", model, data, "--quiet")
-    assert_one_line_error(code, out, err, "'90'")
+    assert code == 0, err
+    assert "1 of 2 tunes moved by octaves" in err and "1 notes in 1 tunes moved to the nearest pitch" in err
+    by_hand = write_melodies(tmp_path / "moved.txt", ["60 _ 62 _ 64 _ _ _", "60 _ 76 _ 64 _"])
+    code, expected, err = run(capsys, "evaluate", model, by_hand, "--quiet")
+    assert code == 0, err
+    assert out == expected
 
 
-def test_error_evaluate_pitch_outside_the_vocabulary_names_file_and_line(melody_model, tmp_path, capsys):
-    model, _ = melody_model
-    data = write_melodies(tmp_path / "other.txt", [TUNES[0], "60 _ 90 _"])
+def test_evaluate_skips_tunes_the_vocabulary_cannot_hold_and_counts_them(original_melody_txt, tmp_path, capsys):
+    model = tmp_path / "pitches_only.lmn"
+    flags = ["--epochs", "1", "--hidden", "8", "--quiet"]
+    assert run(capsys, "train", original_melody_txt, "--out", model, *flags)[0] == 0
+    data = write_melodies(tmp_path / "mixed.txt", ["60 62 64 65", TUNES[0], "67 65 64 62"])
     code, out, err = run(capsys, "evaluate", model, data, "--quiet")
-    assert_one_line_error(code, out, err, "other.txt", "line 2", "'90'")
+    assert code == 0, err
+    assert "1 of 3 tunes skipped" in err and "no held notes" in err
+    assert "(10 tokens)" in out  # two tunes of 4 notes inside <s> ... </s>: 5 predictions each
+
+
+def test_error_evaluate_when_no_tune_can_be_encoded(original_melody_txt, tmp_path, capsys):
+    model = tmp_path / "pitches_only.lmn"
+    flags = ["--epochs", "1", "--hidden", "8", "--quiet"]
+    assert run(capsys, "train", original_melody_txt, "--out", model, *flags)[0] == 0
+    data = write_melodies(tmp_path / "held.txt", [TUNES[0]])
+    code, out, err = run(capsys, "evaluate", model, data, "--quiet")
+    assert_one_line_error(code, out, err, "held.txt", "no tune can be encoded", "held notes")
+
+
+def test_primer_with_an_unknown_pitch_is_moved_by_octaves(melody_model, capsys):
+    model, _ = melody_model
+    code, out, err = run(capsys, "generate", model, "--primer", "48 _ 50 _", "--seed", "2", "--length", "16")
+    assert code == 0, err
+    assert out.split()[:4] == ["60", "_", "62", "_"]
+    assert "moved by octaves" in err
 
 
 # -- compatibility with the original LSTMiniNet data ----------------------------------
