@@ -49,19 +49,6 @@ CpuInfo cpu_info() {
   return info;
 }
 
-std::string cpu_vendor() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!__get_cpuid(0, &a, &b, &c, &d)) return "";
-  char vendor[13] = {};
-  const unsigned words[3] = {b, d, c};  // the name is spelled across EBX, EDX, ECX
-  std::memcpy(vendor, words, 12);
-  return vendor;
-#else
-  return "";
-#endif
-}
-
 long l2_cache_bytes() {
 #ifdef _SC_LEVEL2_CACHE_SIZE
   const long bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);  // glibc reads it from CPUID

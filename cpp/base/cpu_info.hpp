@@ -14,8 +14,6 @@ struct CpuInfo {
 };
 CpuInfo cpu_info();
 
-// "GenuineIntel", "AuthenticAMD", ... ("" off x86).
-std::string cpu_vendor();
 // Bytes of L2 cache per core (1 MiB when the system does not say).
 long l2_cache_bytes();
 
