@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include "generate/sampler.hpp"
+#include "generate/stepper_cache.hpp"
 #include "io/checkpoint.hpp"
 #include "numpy_convert.hpp"
 #include "train/trainer.hpp"
@@ -33,6 +34,8 @@ struct Model {
   // The thread holding it alone: fit()'s callbacks run there and may use
   // the model (the CLI saves it after every epoch), so that thread passes.
   std::unique_ptr<std::atomic<std::thread::id>> writer = std::make_unique<std::atomic<std::thread::id>>();
+  // generate()'s stepper weights; every writer clears them (WriteLock).
+  std::unique_ptr<StepperCache> steppers = std::make_unique<StepperCache>();
 };
 
 // Holds a model alone for a scope (nothing, on the thread already holding it).
@@ -45,7 +48,9 @@ class WriteLock {
     model_.writer->store(std::this_thread::get_id());
   }
   ~WriteLock() {
-    if (lock_.owns_lock()) model_.writer->store(std::thread::id());
+    if (!lock_.owns_lock()) return;
+    model_.steppers->clear();  // the weights may have changed
+    model_.writer->store(std::thread::id());
   }
   WriteLock(const WriteLock&) = delete;
   WriteLock& operator=(const WriteLock&) = delete;
@@ -225,6 +230,8 @@ py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, co
 }  // namespace
 
 void bind_model(py::module_& m) {
+  m.def("sample_seed", &sample_seed, py::arg("seed"), py::arg("index"),
+        "The seed of sample `index` of a batch drawn with `seed` (generate(..., num_samples=N)).");
   py::class_<Model>(m, "Model")
       .def(py::init([](const std::string& cell, int vocab_size, int hidden_size, int num_layers, int embedding_dim,
                        float dropout, std::uint64_t seed) {
@@ -330,16 +337,21 @@ void bind_model(py::module_& m) {
           py::arg("data"), py::arg("batch_size"), py::arg("seq_len"))
       .def(
           "generate",
-          [](const Model& self, const std::vector<int>& primer, int length, float temperature, int top_k, float top_p,
-             std::uint64_t seed, int stop_token, bool bfloat16_weights) {
-            const WeightPrecision precision = bfloat16_weights ? WeightPrecision::BFloat16 : WeightPrecision::Float32;
-            SampleConfig c{length, temperature, top_k, top_p, seed, stop_token, precision};
+          [](const Model& self, const std::vector<std::vector<int>>& primers, int length, float temperature, int top_k,
+             float top_p, const std::vector<std::uint64_t>& seeds, int stop_token, const std::string& precision) {
+            SampleConfig c{length, temperature, top_k, top_p, 0, stop_token, parse_precision(precision)};
             const auto lock = lock_to_read(self);
             py::gil_scoped_release release;
-            return generate(*self.net, primer, c);
+            // On the thread holding the model alone (a fit() callback) the
+            // weights are still changing: build them afresh, uncached.
+            const bool writing = self.writer->load() == std::this_thread::get_id();
+            auto weights = writing ? std::make_shared<const StepperWeights>(*self.net, c.precision)
+                                   : self.steppers->get(*self.net, c.precision);
+            return generate_batch(std::move(weights), primers, seeds, c);
           },
-          py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
-          py::arg("seed"), py::arg("stop_token"), py::arg("bfloat16_weights"))
+          py::arg("primers"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
+          py::arg("seeds"), py::arg("stop_token"), py::arg("precision"))
+      .def_property_readonly("stepper_builds", [](const Model& self) { return self.steppers->builds(); })
       .def(
           "save",
           [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
@@ -353,8 +365,9 @@ void bind_model(py::module_& m) {
           "load",
           [](const std::string& path) {
             LoadedCheckpoint c = load_checkpoint(path);
-            Model model{std::move(c.model), std::move(c.training), std::make_unique<std::shared_mutex>(),
-                        std::make_unique<std::atomic<std::thread::id>>()};
+            Model model;
+            model.net = std::move(c.model);
+            model.training = std::move(c.training);
             return py::make_tuple(std::move(model), c.extras.vocabulary, c.extras.metadata);
           },
           py::arg("path"));

@@ -1,10 +1,12 @@
 #include "generate/stepper.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <type_traits>
 
 #include "base/parallel.hpp"
 #include "base/simd.hpp"
+#include "generate/lane_products.hpp"
 #include "nn/gate_math.hpp"
 #include "tensor/gemm.hpp"
 
@@ -13,58 +15,12 @@ namespace lmn {
 namespace {
 
 constexpr int kLanes = simd::kVecWidth;
-
-// Batch-1 products in "lane blocks": kLanes output rows side by side, one
-// register per input column, so no horizontal sums are needed. A block
-// holds Rows such registers per column (the gates of kLanes hidden units),
-// column by column, and the loop reads it as one sequential stream.
-// acc[r] = sum over k in [k0, k1) of x[k] * (register r of column k).
-template <int Rows>
-void lane_block_product(const float* block, const float* x, int k0, int k1, simd::vfloat* acc) {
-  // Enough independent multiply-add chains to hide the FMA latency.
-  constexpr int kChains = Rows >= 4 ? 2 : 8 / Rows;
-  simd::vfloat part[kChains][Rows] = {};
-  int k = k0;
-  for (; k + kChains <= k1; k += kChains) {
-    for (int c = 0; c < kChains; ++c) {
-      const float xk = x[k + c];
-      const float* column = block + static_cast<long>(k + c) * Rows * kLanes;
-      for (int r = 0; r < Rows; ++r) part[c][r] += xk * simd::load(column + r * kLanes);
-    }
-  }
-  for (; k < k1; ++k) {
-    const float* column = block + static_cast<long>(k) * Rows * kLanes;
-    for (int r = 0; r < Rows; ++r) part[0][r] += x[k] * simd::load(column + r * kLanes);
-  }
-  for (int r = 0; r < Rows; ++r) {
-    acc[r] = part[0][r];
-    for (int c = 1; c < kChains; ++c) acc[r] += part[c][r];
-  }
-}
-
-// The same for a bfloat16 block (see paired_bfloat16); k0 and k1 are even.
-template <int Rows>
-void lane_block_product(const BFloat16* block, const float* x, int k0, int k1, simd::vfloat* acc) {
-  constexpr int kPairs = Rows >= 4 ? 1 : 4 / Rows;  // column pairs per iteration: 2 * kPairs * Rows chains
-  simd::vfloat part[2 * kPairs][Rows] = {};
-  int k = k0;
-  const auto add_pair = [&](int k, simd::vfloat* even, simd::vfloat* odd) {
-    const BFloat16* pair = block + static_cast<long>(k) * Rows * kLanes;
-    for (int r = 0; r < Rows; ++r) {
-      simd::vfloat low, high;
-      simd::load_pairs(pair + 2 * r * kLanes, low, high);
-      even[r] += x[k] * low;
-      odd[r] += x[k + 1] * high;
-    }
-  };
-  for (; k + 2 * kPairs <= k1; k += 2 * kPairs)
-    for (int p = 0; p < kPairs; ++p) add_pair(k + 2 * p, part[2 * p], part[2 * p + 1]);
-  for (; k < k1; k += 2) add_pair(k, part[0], part[1]);
-  for (int r = 0; r < Rows; ++r) {
-    acc[r] = part[0][r];
-    for (int c = 1; c < 2 * kPairs; ++c) acc[r] += part[c][r];
-  }
-}
+// Columns of a block read per pass over the batch rows: 64 columns of 4
+// gates are 16 KB of float32, so a chunk stays in L1 while every row reads
+// it. A multiple of every chain count, so chunking keeps each row's sums.
+constexpr int kChunkColumns = 64;
+// Rows whose partial sums are kept at once; larger batches take turns.
+constexpr int kRowGroup = 32;
 
 // A bfloat16 copy of float32 lane blocks (`rows` registers per column, K
 // columns, K even) that pairs up columns: for columns k, k + 1 and register
@@ -102,16 +58,45 @@ inline long lane_block_index(int gates, int K, int g, int unit, int k) {
   return ((block * K + k) * gates + g) * kLanes + unit % kLanes;
 }
 
+// For each of `rows` inputs (x + n * x_stride): out[n * Rows + r] = register
+// r of the block's product over columns [k0, k1). One row reads the block
+// straight through; several read it chunk by chunk, each chunk once from
+// memory and then from L1 (lane_products.hpp: the same sums either way).
+template <int Rows, class W>
+void block_products(const W* block, const float* x, int x_stride, int rows, int k0, int k1, simd::vfloat* out) {
+  if (rows == 1) {
+    lanes::Partials<Rows> sums = {};
+    lanes::accumulate<Rows>(block, x, k0, k1, sums);
+    lanes::total<Rows>(sums, out);
+    return;
+  }
+  for (int n0 = 0; n0 < rows; n0 += kRowGroup) {
+    const int group = std::min(kRowGroup, rows - n0);
+    lanes::Partials<Rows> sums[kRowGroup] = {};
+    for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
+      const int c1 = std::min(k1, c0 + kChunkColumns);
+      for (int n = 0; n < group; ++n)
+        lanes::accumulate<Rows>(block, x + static_cast<long>(n0 + n) * x_stride, c0, c1, sums[n]);
+    }
+    for (int n = 0; n < group; ++n) lanes::total<Rows>(sums[n], out + (n0 + n) * Rows);
+  }
+}
+
 }  // namespace
 
-Stepper::Stepper(const SequenceModel& model, WeightPrecision precision)
-    : cell_(model.config().cell), V_(model.config().vocab_size), H_(model.config().hidden_size), precision_(precision) {
-  gates_ = cell_ == CellType::LSTM ? 4 : 3;
-  G_ = gates_ * H_;
-  const int H = H_;
+WeightPrecision parse_precision(const std::string& name) {
+  if (name == "float32") return WeightPrecision::Float32;
+  if (name == "bfloat16") return WeightPrecision::BFloat16;
+  throw std::invalid_argument("precision must be float32 or bfloat16, got '" + name + "'");
+}
+
+StepperWeights::StepperWeights(const SequenceModel& model, WeightPrecision precision_)
+    : cell(model.config().cell), V(model.config().vocab_size), H(model.config().hidden_size), precision(precision_) {
+  gates = cell == CellType::LSTM ? 4 : 3;
+  G = gates * H;
   const int even_h = H + H % 2;  // bfloat16 blocks pair up columns
-  blocks_ = (H + kLanes - 1) / kLanes;
-  const std::string prefix = cell_name(cell_) + ".";
+  blocks = (H + kLanes - 1) / kLanes;
+  const std::string prefix = cell_name(cell) + ".";
   for (int l = 0; l < model.config().num_layers; ++l) {
     const std::string k = std::to_string(l);
     const Matrix& w_ih = model.parameter(prefix + "weight_ih_l" + k)->value;
@@ -121,147 +106,185 @@ Stepper::Stepper(const SequenceModel& model, WeightPrecision precision)
     Layer layer;
     layer.in_len = l == 0 ? 0 : even_h;  // upper layers read the hidden state below; the first, the table
     layer.row_len = layer.in_len + even_h;
-    layer.rows = AlignedFloats(static_cast<std::size_t>(blocks_) * kLanes * gates_ * layer.row_len);
-    for (int g = 0; g < gates_; ++g) {
+    layer.rows = AlignedFloats(static_cast<std::size_t>(blocks) * kLanes * gates * layer.row_len);
+    for (int g = 0; g < gates; ++g) {
       for (int u = 0; u < H; ++u) {
         for (int k = 0; k < H; ++k) {
-          if (l > 0) layer.rows.data()[lane_block_index(gates_, layer.row_len, g, u, k)] = w_ih(g * H + u, k);
-          layer.rows.data()[lane_block_index(gates_, layer.row_len, g, u, layer.in_len + k)] = w_hh(g * H + u, k);
+          if (l > 0) layer.rows.data()[lane_block_index(gates, layer.row_len, g, u, k)] = w_ih(g * H + u, k);
+          layer.rows.data()[lane_block_index(gates, layer.row_len, g, u, layer.in_len + k)] = w_hh(g * H + u, k);
         }
       }
     }
-    layer.bias.assign(4 * blocks_ * kLanes, 0.0f);
-    for (int j = 0; j < G_; ++j) layer.bias[j / H * blocks_ * kLanes + j % H] = b_ih[j] + b_hh[j];
-    if (cell_ == CellType::GRU) {  // b_hn sits inside r * (...): keep it apart
-      float* bias_n = layer.bias.data() + 2 * blocks_ * kLanes;
-      for (int u = 0; u < H; ++u) bias_n[u] = b_ih[2 * H + u], bias_n[blocks_ * kLanes + u] = b_hh[2 * H + u];
+    layer.bias.assign(4 * blocks * kLanes, 0.0f);
+    for (int j = 0; j < G; ++j) layer.bias[j / H * blocks * kLanes + j % H] = b_ih[j] + b_hh[j];
+    if (cell == CellType::GRU) {  // b_hn sits inside r * (...): keep it apart
+      float* bias_n = layer.bias.data() + 2 * blocks * kLanes;
+      for (int u = 0; u < H; ++u) bias_n[u] = b_ih[2 * H + u], bias_n[blocks * kLanes + u] = b_hh[2 * H + u];
     }
-    if (precision_ == WeightPrecision::BFloat16) {
-      layer.rows_bf16 = paired_bfloat16(layer.rows, gates_, layer.row_len);
+    if (precision == WeightPrecision::BFloat16) {
+      layer.rows_bf16 = paired_bfloat16(layer.rows, gates, layer.row_len);
       layer.rows = {};
     }
-    layer.input[0] = AlignedFloats(layer.row_len);
-    layer.input[1] = AlignedFloats(layer.row_len);
-    if (cell_ == CellType::LSTM) layer.c.assign(H, 0.0f);
-    weight_floats_ += static_cast<long>(G_) * layer.row_len;
-    layers_.push_back(std::move(layer));
+    weight_count += static_cast<long>(G) * (l == 0 ? H : 2 * H);
+    layers.push_back(std::move(layer));
   }
   // One-hot inputs select rows of W_ih^T; an embedding maps through it first.
   const Matrix& w_ih0 = model.parameter(prefix + "weight_ih_l0")->value;
-  input_table_ = model.config().embedding_dim > 0
-                     ? matmul(model.parameter("embedding.weight")->value, w_ih0, false, true)
-                     : transpose(w_ih0);
+  input_table = model.config().embedding_dim > 0
+                    ? matmul(model.parameter("embedding.weight")->value, w_ih0, false, true)
+                    : transpose(w_ih0);
   const Matrix& fc_w = model.parameter("fc.weight")->value;
-  out_blocks_ = (V_ + kLanes - 1) / kLanes;
-  out_len_ = even_h;
-  out_rows_ = AlignedFloats(static_cast<std::size_t>(out_blocks_) * kLanes * out_len_);
-  for (int v = 0; v < V_; ++v)
-    for (int k = 0; k < H; ++k) out_rows_.data()[lane_block_index(1, out_len_, 0, v, k)] = fc_w(v, k);
-  if (precision_ == WeightPrecision::BFloat16) {
-    out_rows_bf16_ = paired_bfloat16(out_rows_, 1, out_len_);
-    out_rows_ = {};
+  out_blocks = (V + kLanes - 1) / kLanes;
+  out_len = even_h;
+  out_rows = AlignedFloats(static_cast<std::size_t>(out_blocks) * kLanes * out_len);
+  for (int v = 0; v < V; ++v)
+    for (int k = 0; k < H; ++k) out_rows.data()[lane_block_index(1, out_len, 0, v, k)] = fc_w(v, k);
+  if (precision == WeightPrecision::BFloat16) {
+    out_rows_bf16 = paired_bfloat16(out_rows, 1, out_len);
+    out_rows = {};
   }
-  out_input_ = AlignedFloats(out_len_);
-  weight_floats_ += static_cast<long>(V_) * H;
-  const Matrix& fc_b = model.parameter("fc.bias")->value;
-  fc_b_ = AlignedFloats(out_blocks_ * kLanes);
-  std::copy_n(fc_b.data(), V_, fc_b_.data());
-  gates_buf_ = AlignedFloats(4 * blocks_ * kLanes);
-  logits_ = AlignedFloats(out_blocks_ * kLanes);
+  weight_count += static_cast<long>(V) * H;
+  weight_bytes = weight_count * (precision == WeightPrecision::BFloat16 ? 2 : 4);
+  const Matrix& fc_b_m = model.parameter("fc.bias")->value;
+  fc_b = AlignedFloats(out_blocks * kLanes);
+  std::copy_n(fc_b_m.data(), V, fc_b.data());
+}
+
+Stepper::Stepper(const SequenceModel& model, WeightPrecision precision)
+    : Stepper(std::make_shared<const StepperWeights>(model, precision)) {}
+
+Stepper::Stepper(std::shared_ptr<const StepperWeights> weights, int batch) : w_(std::move(weights)), batch_(batch) {
+  if (batch_ < 1) throw std::invalid_argument("Stepper: batch must be >= 1, got " + std::to_string(batch_));
+  for (const auto& layer : w_->layers) {
+    LayerState state;
+    for (auto& buffer : state.input) buffer = AlignedFloats(static_cast<std::size_t>(batch_) * layer.row_len);
+    if (w_->cell == CellType::LSTM) state.c.assign(static_cast<std::size_t>(batch_) * w_->H, 0.0f);
+    layers_.push_back(std::move(state));
+  }
+  gates_buf_ = AlignedFloats(static_cast<std::size_t>(batch_) * 4 * w_->blocks * kLanes);
+  out_input_ = AlignedFloats(static_cast<std::size_t>(batch_) * w_->out_len);
+  logits_ = AlignedFloats(static_cast<std::size_t>(batch_) * logits_stride());
   reset();
 }
 
 void Stepper::reset() {
-  for (auto& layer : layers_) {
-    for (auto& buffer : layer.input) std::fill_n(buffer.data(), layer.row_len, 0.0f);
-    std::fill(layer.c.begin(), layer.c.end(), 0.0f);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    for (auto& buffer : layers_[l].input) std::fill_n(buffer.data(), buffer.size(), 0.0f);
+    std::fill(layers_[l].c.begin(), layers_[l].c.end(), 0.0f);
   }
   parity_ = 0;
 }
 
-// Lane blocks [b0, b1) of layer l: their gate rows times [x | h], then the
-// cell update of their units. Writes h where the next token (input[1 -
-// parity]) and the layer above (or the output layer) read it.
+// Lane blocks [b0, b1) of layer l: their gate rows times [x | h] for every
+// row, then the cell update of their units. Writes h where the next token
+// (input[1 - parity]) and the layer above (or the output layer) read it.
 template <class W>
-void Stepper::layer_blocks(std::size_t l, const float* table_row, int b0, int b1) {
-  Layer& layer = layers_[l];
+void Stepper::layer_blocks(std::size_t l, const int* tokens, int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const StepperWeights::Layer& layer = w.layers[l];
+  LayerState& state = layers_[l];
   const W* weights = weights_of<W>(layer.rows, layer.rows_bf16);
-  const int H = H_, stride = blocks_ * kLanes;  // gate g of unit u sits at g * stride + u
-  const float* x = layer.input[parity_].data();
-  float* dots = gates_buf_.data();
+  const int H = w.H, stride = w.blocks * kLanes;  // gate g of unit u sits at g * stride + u
+  const int row_len = layer.row_len, gate_len = 4 * stride, N = batch_;
+  const float* x = state.input[parity_].data();
+  std::vector<simd::vfloat> acc(static_cast<std::size_t>(N) * 4), hidden;
+  if (w.cell == CellType::GRU) hidden.resize(static_cast<std::size_t>(N) * 3);
   for (int b = b0; b < b1; ++b) {
-    const W* block = weights + static_cast<long>(b) * kLanes * gates_ * layer.row_len;
-    float* out = dots + b * kLanes;
-    simd::vfloat acc[4];
-    if (cell_ == CellType::LSTM) {
-      lane_block_product<4>(block, x, 0, layer.row_len, acc);
+    const W* block = weights + static_cast<long>(b) * kLanes * w.gates * row_len;
+    if (w.cell == CellType::LSTM) {
+      block_products<4>(block, x, row_len, N, 0, row_len, acc.data());
     } else {  // r and z take both parts; n keeps its input and hidden parts apart
-      simd::vfloat hidden[3];
-      lane_block_product<3>(block, x, 0, layer.in_len, acc);
-      lane_block_product<3>(block, x, layer.in_len, layer.row_len, hidden);
-      acc[0] += hidden[0], acc[1] += hidden[1], acc[3] = hidden[2];
+      block_products<3>(block, x, row_len, N, 0, layer.in_len, acc.data());
+      block_products<3>(block, x, row_len, N, layer.in_len, row_len, hidden.data());
     }
-    for (int g = 0; g < 4; ++g) simd::store(out + g * stride, acc[g]);
+    for (int n = 0; n < N; ++n) {
+      float* out = gates_buf_.data() + static_cast<long>(n) * gate_len + b * kLanes;
+      if (w.cell == CellType::LSTM) {
+        for (int g = 0; g < 4; ++g) simd::store(out + g * stride, acc[n * 4 + g]);
+      } else {
+        const simd::vfloat* a = &acc[n * 3];
+        const simd::vfloat* h = &hidden[n * 3];
+        simd::store(out, a[0] + h[0]);
+        simd::store(out + stride, a[1] + h[1]);
+        simd::store(out + 2 * stride, a[2]);
+        simd::store(out + 3 * stride, h[2]);
+      }
+    }
   }
   const int u0 = b0 * kLanes, u1 = std::min(H, b1 * kLanes);
-  if (table_row) {
-    for (int g = 0; g < gates_; ++g)
-      for (int u = u0; u < u1; ++u) dots[g * stride + u] += table_row[g * H + u];
-  }
   const float* bias = layer.bias.data();
-  const float* h_prev = x + layer.in_len;
-  float* h_next = layer.input[1 - parity_].data() + layer.in_len;
-  float* h_up = l + 1 < layers_.size() ? layers_[l + 1].input[parity_].data() : out_input_.data();
-  // Gate slices: products (this thread's units filled in above) and biases.
-  const float *p0 = dots, *p1 = dots + stride, *p2 = dots + 2 * stride, *p3 = dots + 3 * stride;
   const float *q0 = bias, *q1 = bias + stride, *q2 = bias + 2 * stride, *q3 = bias + 3 * stride;
-  if (cell_ == CellType::LSTM) {
-    float* c = layer.c.data();
-#pragma omp simd
-    for (int u = u0; u < u1; ++u) {
-      const auto s =
-          gates::lstm_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], c[u]);
-      c[u] = s.c;
-      h_next[u] = s.h, h_up[u] = s.h;
+  for (int n = 0; n < N; ++n) {
+    float* dots = gates_buf_.data() + static_cast<long>(n) * gate_len;
+    if (l == 0) {
+      const float* table_row = w.input_table.row(tokens[n]);
+      for (int g = 0; g < w.gates; ++g)
+        for (int u = u0; u < u1; ++u) dots[g * stride + u] += table_row[g * H + u];
     }
-  } else {
+    const float* x_n = x + static_cast<long>(n) * row_len;
+    const float* h_prev = x_n + layer.in_len;
+    float* h_next = state.input[1 - parity_].data() + static_cast<long>(n) * row_len + layer.in_len;
+    float* h_up = l + 1 < layers_.size()
+                      ? layers_[l + 1].input[parity_].data() + static_cast<long>(n) * w.layers[l + 1].row_len
+                      : out_input_.data() + static_cast<long>(n) * w.out_len;
+    // Gate slices: products (this thread's units filled in above) and biases.
+    const float *p0 = dots, *p1 = dots + stride, *p2 = dots + 2 * stride, *p3 = dots + 3 * stride;
+    if (w.cell == CellType::LSTM) {
+      float* c = state.c.data() + static_cast<long>(n) * H;
 #pragma omp simd
-    for (int u = u0; u < u1; ++u) {
-      const float h =
-          gates::gru_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], h_prev[u]).h;
-      h_next[u] = h, h_up[u] = h;
+      for (int u = u0; u < u1; ++u) {
+        const auto s =
+            gates::lstm_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], c[u]);
+        c[u] = s.c;
+        h_next[u] = s.h, h_up[u] = s.h;
+      }
+    } else {
+#pragma omp simd
+      for (int u = u0; u < u1; ++u) {
+        const float h =
+            gates::gru_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], h_prev[u]).h;
+        h_next[u] = h, h_up[u] = h;
+      }
     }
   }
 }
 
-// Output lane blocks [b0, b1): logits = fc.weight h + fc.bias.
+// Output lane blocks [b0, b1): logits = fc.weight h + fc.bias, every row.
 template <class W>
 void Stepper::output_blocks(int b0, int b1) {
-  const W* weights = weights_of<W>(out_rows_, out_rows_bf16_);
+  const StepperWeights& w = *w_;
+  const W* weights = weights_of<W>(w.out_rows, w.out_rows_bf16);
+  std::vector<simd::vfloat> acc(batch_);
   for (int b = b0; b < b1; ++b) {
-    simd::vfloat acc[1];
-    lane_block_product<1>(weights + static_cast<long>(b) * kLanes * out_len_, out_input_.data(), 0, out_len_, acc);
-    simd::store(logits_.data() + b * kLanes, acc[0] + simd::load(fc_b_.data() + b * kLanes));
+    block_products<1>(weights + static_cast<long>(b) * kLanes * w.out_len, out_input_.data(), w.out_len, batch_, 0,
+                      w.out_len, acc.data());
+    const simd::vfloat bias = simd::load(w.fc_b.data() + b * kLanes);
+    for (int n = 0; n < batch_; ++n)
+      simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + b * kLanes, acc[n] + bias);
   }
 }
 
-const float* Stepper::step(int token) {
-  if (token < 0 || token >= V_) {
-    throw std::out_of_range("token " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(V_) +
-                            ")");
+const float* Stepper::step(const int* tokens) {
+  for (int n = 0; n < batch_; ++n) {
+    if (tokens[n] < 0 || tokens[n] >= w_->V) {
+      throw std::out_of_range("token " + std::to_string(tokens[n]) + " is outside the vocabulary [0, " +
+                              std::to_string(w_->V) + ")");
+    }
   }
-  if (precision_ == WeightPrecision::BFloat16) {
-    run<BFloat16>(input_table_.row(token));
+  if (w_->precision == WeightPrecision::BFloat16) {
+    run<BFloat16>(tokens);
   } else {
-    run<float>(input_table_.row(token));
+    run<float>(tokens);
   }
   parity_ ^= 1;
   return logits_.data();
 }
 
 template <class W>
-void Stepper::run(const float* table_row) {
-  const int threads = weight_floats_ >= kParallelStepFloats ? active_threads() : 1;
+void Stepper::run(const int* tokens) {
+  // A second thread pays off once a step has enough work: weights times rows.
+  const int threads = w_->weight_count * batch_ >= kParallelStepFloats ? active_threads() : 1;
+  const int blocks = w_->blocks, out_blocks = w_->out_blocks;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     int thread = 0, team = 1;
@@ -270,10 +293,10 @@ void Stepper::run(const float* table_row) {
     team = omp_get_num_threads();
 #endif
     for (std::size_t l = 0; l < layers_.size(); ++l) {
-      layer_blocks<W>(l, l == 0 ? table_row : nullptr, blocks_ * thread / team, blocks_ * (thread + 1) / team);
+      layer_blocks<W>(l, tokens, blocks * thread / team, blocks * (thread + 1) / team);
 #pragma omp barrier
     }
-    output_blocks<W>(out_blocks_ * thread / team, out_blocks_ * (thread + 1) / team);
+    output_blocks<W>(out_blocks * thread / team, out_blocks * (thread + 1) / team);
   }
 }
 

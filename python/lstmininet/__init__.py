@@ -41,6 +41,7 @@ from ._core import (
     get_num_threads,
     mse_loss,
     no_grad,
+    sample_seed,
     set_num_threads,
 )
 from .config import show_config
@@ -56,6 +57,7 @@ __all__ = [
     "load",
     "from_torch",
     "no_grad",
+    "sample_seed",
     "set_num_threads",
     "get_num_threads",
     "mse_loss",

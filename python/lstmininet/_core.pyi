@@ -124,6 +124,9 @@ class _FitResult(TypedDict):
 _BatchCallback: TypeAlias = Callable[[int, int, int, float, float], object]
 _EpochCallback: TypeAlias = Callable[[_EpochRow], object]
 
+def sample_seed(seed: int, index: int) -> int:
+    """The seed of sample `index` of a batch drawn with `seed`."""
+
 class Model:
     def __init__(
         self,
@@ -161,15 +164,19 @@ class Model:
         """loss, perplexity, accuracy (floats) and tokens (an int)."""
     def generate(
         self,
-        primer: Sequence[int],
+        primers: Sequence[Sequence[int]],
         length: int,
         temperature: float,
         top_k: int,
         top_p: float,
-        seed: int,
+        seeds: Sequence[int],
         stop_token: int,
-        bfloat16_weights: bool,
-    ) -> list[int]: ...
+        precision: str,
+    ) -> list[list[int]]:
+        """One token list per primer, sampled in one batched pass; row i draws from Rng(seeds[i])."""
+    @property
+    def stepper_builds(self) -> int:
+        """How many times generate() built the stepper weights (they are cached until the weights change)."""
     def save(self, path: str, vocabulary: Sequence[str], metadata: str) -> None: ...
     @staticmethod
     def load(path: str) -> tuple[Model, list[str], str]:
