@@ -21,6 +21,10 @@ constexpr int kLanes = simd::kVecWidth;
 constexpr int kChunkColumns = 64;
 // Rows whose partial sums are kept at once; larger batches take turns.
 constexpr int kRowGroup = 32;
+// Rows that share each register of weights: as many as the registers hold
+// (accumulators R * chains * Rows), 32 registers with AVX-512, 16 below.
+template <int Rows>
+constexpr int kRowsAtOnce = std::max(1, (simd::kVecBytes == 64 ? 24 : 12) / (lanes::kChains<Rows> * Rows));
 
 // A bfloat16 copy of float32 lane blocks (`rows` registers per column, K
 // columns, K even) that pairs up columns: for columns k, k + 1 and register
@@ -66,17 +70,23 @@ template <int Rows, class W>
 void block_products(const W* block, const float* x, int x_stride, int rows, int k0, int k1, simd::vfloat* out) {
   if (rows == 1) {
     lanes::Partials<Rows> sums = {};
-    lanes::accumulate<Rows>(block, x, k0, k1, sums);
+    lanes::Partials<Rows>* sums_ptr = &sums;
+    lanes::accumulate<Rows>(block, &x, k0, k1, &sums_ptr);
     lanes::total<Rows>(sums, out);
     return;
   }
+  constexpr int R = kRowsAtOnce<Rows>;
   for (int n0 = 0; n0 < rows; n0 += kRowGroup) {
     const int group = std::min(kRowGroup, rows - n0);
     lanes::Partials<Rows> sums[kRowGroup] = {};
+    const float* xs[kRowGroup];
+    lanes::Partials<Rows>* sum_ptrs[kRowGroup];
+    for (int n = 0; n < group; ++n) xs[n] = x + static_cast<long>(n0 + n) * x_stride, sum_ptrs[n] = &sums[n];
     for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
       const int c1 = std::min(k1, c0 + kChunkColumns);
-      for (int n = 0; n < group; ++n)
-        lanes::accumulate<Rows>(block, x + static_cast<long>(n0 + n) * x_stride, c0, c1, sums[n]);
+      int n = 0;
+      for (; n + R <= group; n += R) lanes::accumulate<Rows, R>(block, xs + n, c0, c1, sum_ptrs + n);
+      for (; n < group; ++n) lanes::accumulate<Rows>(block, xs + n, c0, c1, sum_ptrs + n);
     }
     for (int n = 0; n < group; ++n) lanes::total<Rows>(sums[n], out + (n0 + n) * Rows);
   }
