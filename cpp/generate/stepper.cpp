@@ -1,11 +1,13 @@
 #include "generate/stepper.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <type_traits>
 
 #include "base/parallel.hpp"
 #include "base/simd.hpp"
+#include "generate/int8_products.hpp"
 #include "generate/lane_products.hpp"
 #include "nn/gate_math.hpp"
 #include "tensor/gemm.hpp"
@@ -92,12 +94,62 @@ void block_products(const W* block, const float* x, int x_stride, int rows, int 
   }
 }
 
+// An int8 copy of a matrix with `gates` registers per column: output row
+// (g, u) holds weight(g, u, k) for input columns k < in_cols at k and for
+// hidden columns k < H at in_len + k, in lane blocks of column quads.
+template <class Weight>
+Int8Rows quantize(int gates, int units, int blocks, int in_cols, int H, Weight weight) {
+  Int8Rows out;
+  out.in_len = (in_cols + 3) / 4 * 4;
+  out.row_len = out.in_len + (H + 3) / 4 * 4;
+  const int stride = blocks * kLanes;
+  out.weights = AlignedBuffer<std::int8_t>(static_cast<std::size_t>(blocks) * kLanes * gates * out.row_len);
+  out.scale.assign(static_cast<std::size_t>(gates) * stride, 0.0f);
+  out.sum_in.assign(out.scale.size(), 0);
+  out.sum_h.assign(out.scale.size(), 0);
+  for (int g = 0; g < gates; ++g) {
+    for (int u = 0; u < units; ++u) {
+      float largest = 0.0f;
+      for (int k = 0; k < in_cols; ++k) largest = std::max(largest, std::abs(weight(g, u, k, false)));
+      for (int k = 0; k < H; ++k) largest = std::max(largest, std::abs(weight(g, u, k, true)));
+      const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+      const int row = g * stride + u;
+      out.scale[row] = scale;
+      const long block = static_cast<long>(u / kLanes) * gates * out.row_len * kLanes;
+      const auto put = [&](int column, float w) {
+        const auto q = static_cast<std::int8_t>(std::clamp(std::lrint(w / scale), -127L, 127L));
+        // quad column / 4, register g, word u % kLanes, byte column % 4
+        out.weights.data()[block + ((column / 4 * gates + g) * kLanes + u % kLanes) * 4 + column % 4] = q;
+        return static_cast<std::int32_t>(q);
+      };
+      for (int k = 0; k < in_cols; ++k) out.sum_in[row] += put(k, weight(g, u, k, false));
+      for (int k = 0; k < H; ++k) out.sum_h[row] += put(out.in_len + k, weight(g, u, k, true));
+    }
+  }
+  return out;
+}
+
+// Row n's inputs [input | h] (float layout: hidden part at in_len) as bytes
+// in the int8 layout (hidden part at q.in_len): round(x / scale) + 128 with
+// scale = max |x| / 127; returns the scale.
+float quantize_input(const float* x, int in_cols, int in_len, int H, const Int8Rows& q, std::uint8_t* out) {
+  float largest = 0.0f;
+  for (int k = 0; k < in_cols; ++k) largest = std::max(largest, std::abs(x[k]));
+  for (int k = 0; k < H; ++k) largest = std::max(largest, std::abs(x[in_len + k]));
+  const float scale = largest > 0.0f ? largest / 127.0f : 1.0f, inverse = 1.0f / scale;
+  std::fill_n(out, q.row_len, std::uint8_t{128});
+  for (int k = 0; k < in_cols; ++k) out[k] = static_cast<std::uint8_t>(std::lrint(x[k] * inverse) + 128);
+  for (int k = 0; k < H; ++k) out[q.in_len + k] = static_cast<std::uint8_t>(std::lrint(x[in_len + k] * inverse) + 128);
+  return scale;
+}
+
 }  // namespace
 
 WeightPrecision parse_precision(const std::string& name) {
   if (name == "float32") return WeightPrecision::Float32;
   if (name == "bfloat16") return WeightPrecision::BFloat16;
-  throw std::invalid_argument("precision must be float32 or bfloat16, got '" + name + "'");
+  if (name == "int8") return WeightPrecision::Int8;
+  throw std::invalid_argument("precision must be float32, bfloat16 or int8, got '" + name + "'");
 }
 
 StepperWeights::StepperWeights(const SequenceModel& model, WeightPrecision precision_)
@@ -134,6 +186,11 @@ StepperWeights::StepperWeights(const SequenceModel& model, WeightPrecision preci
     if (precision == WeightPrecision::BFloat16) {
       layer.rows_bf16 = paired_bfloat16(layer.rows, gates, layer.row_len);
       layer.rows = {};
+    } else if (precision == WeightPrecision::Int8) {
+      layer.rows_int8 = quantize(gates, H, blocks, l == 0 ? 0 : H, H, [&](int g, int u, int k, bool hidden) {
+        return hidden ? w_hh(g * H + u, k) : w_ih(g * H + u, k);
+      });
+      layer.rows = {};
     }
     weight_count += static_cast<long>(G) * (l == 0 ? H : 2 * H);
     layers.push_back(std::move(layer));
@@ -152,9 +209,14 @@ StepperWeights::StepperWeights(const SequenceModel& model, WeightPrecision preci
   if (precision == WeightPrecision::BFloat16) {
     out_rows_bf16 = paired_bfloat16(out_rows, 1, out_len);
     out_rows = {};
+  } else if (precision == WeightPrecision::Int8) {
+    out_rows_int8 = quantize(1, V, out_blocks, 0, H, [&](int, int v, int k, bool) { return fc_w(v, k); });
+    out_rows = {};
   }
   weight_count += static_cast<long>(V) * H;
-  weight_bytes = weight_count * (precision == WeightPrecision::BFloat16 ? 2 : 4);
+  weight_bytes = weight_count * (precision == WeightPrecision::Float32    ? 4
+                                 : precision == WeightPrecision::BFloat16 ? 2
+                                                                          : 1);
   const Matrix& fc_b_m = model.parameter("fc.bias")->value;
   fc_b = AlignedFloats(out_blocks * kLanes);
   std::copy_n(fc_b_m.data(), V, fc_b.data());
@@ -186,17 +248,15 @@ void Stepper::reset() {
 }
 
 // Lane blocks [b0, b1) of layer l: their gate rows times [x | h] for every
-// row, then the cell update of their units. Writes h where the next token
-// (input[1 - parity]) and the layer above (or the output layer) read it.
+// row, into gates_buf_ (row n's gate g of unit u at n * 4 * stride + g *
+// stride + u; GRU: r, z, then n's input and hidden parts apart).
 template <class W>
-void Stepper::layer_blocks(std::size_t l, const int* tokens, int b0, int b1) {
+void Stepper::layer_products(std::size_t l, int b0, int b1) {
   const StepperWeights& w = *w_;
   const StepperWeights::Layer& layer = w.layers[l];
-  LayerState& state = layers_[l];
   const W* weights = weights_of<W>(layer.rows, layer.rows_bf16);
-  const int H = w.H, stride = w.blocks * kLanes;  // gate g of unit u sits at g * stride + u
-  const int row_len = layer.row_len, gate_len = 4 * stride, N = batch_;
-  const float* x = state.input[parity_].data();
+  const int stride = w.blocks * kLanes, row_len = layer.row_len, gate_len = 4 * stride, N = batch_;
+  const float* x = layers_[l].input[parity_].data();
   std::vector<simd::vfloat> acc(static_cast<std::size_t>(N) * 4), hidden;
   if (w.cell == CellType::GRU) hidden.resize(static_cast<std::size_t>(N) * 3);
   for (int b = b0; b < b1; ++b) {
@@ -221,18 +281,94 @@ void Stepper::layer_blocks(std::size_t l, const int* tokens, int b0, int b1) {
       }
     }
   }
+}
+
+namespace {
+
+// int8 products of `rows` registers per quad for N inputs (bytes xq + n *
+// x_stride) over quads [j0, j1): acc[(n * rows + r) * kLanes + u], chunk by
+// chunk as in block_products so each chunk is read once from memory.
+void int8_block_products(const std::int8_t* block, int rows, const std::uint8_t* xq, int x_stride, int N, int j0,
+                         int j1, std::vector<std::int32_t>& acc) {
+  constexpr int kChunkQuads = 64;  // 64 quads of 4 gates: 16 KB
+  acc.assign(static_cast<std::size_t>(N) * rows * kLanes, 0);
+  std::vector<const std::uint8_t*> xs(N);
+  for (int n = 0; n < N; ++n) xs[n] = xq + static_cast<long>(n) * x_stride;
+  for (int c0 = j0; c0 < j1; c0 += kChunkQuads)
+    int8::block_products(block, rows, xs.data(), N, c0, std::min(j1, c0 + kChunkQuads), acc.data());
+}
+
+}  // namespace
+
+void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const StepperWeights::Layer& layer = w.layers[l];
+  const Int8Rows& q = layer.rows_int8;
+  const int stride = w.blocks * kLanes, gate_len = 4 * stride, N = batch_, G = w.gates;
+  const float* x = layers_[l].input[parity_].data();
+  // Each thread rounds every row's inputs itself (a few hundred bytes per
+  // row) rather than waiting for one thread to do it.
+  std::vector<std::uint8_t> xq(static_cast<std::size_t>(N) * q.row_len);
+  std::vector<float> x_scale(N);
+  for (int n = 0; n < N; ++n) {
+    x_scale[n] = quantize_input(x + static_cast<long>(n) * layer.row_len, l == 0 ? 0 : w.H, layer.in_len, w.H, q,
+                                xq.data() + static_cast<long>(n) * q.row_len);
+  }
+  std::vector<std::int32_t> acc, hidden;
+  const int quads_in = q.in_len / 4, quads = q.row_len / 4;
+  for (int b = b0; b < b1; ++b) {
+    const std::int8_t* block = q.weights.data() + static_cast<long>(b) * kLanes * G * q.row_len;
+    // LSTM: one sum over all quads; GRU: the input and hidden parts apart.
+    int8_block_products(block, G, xq.data(), q.row_len, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
+    if (w.cell == CellType::GRU) int8_block_products(block, G, xq.data(), q.row_len, N, quads_in, quads, hidden);
+    for (int n = 0; n < N; ++n) {
+      float* out = gates_buf_.data() + static_cast<long>(n) * gate_len;
+      for (int g = 0; g < G; ++g) {
+        const std::int32_t* a = acc.data() + (static_cast<long>(n) * G + g) * kLanes;
+        const std::int32_t* h =
+            w.cell == CellType::GRU ? hidden.data() + (static_cast<long>(n) * G + g) * kLanes : nullptr;
+        for (int i = 0; i < kLanes; ++i) {
+          const int row = g * stride + b * kLanes + i;
+          const float unit = q.scale[row] * x_scale[n];
+          if (!h) {
+            out[row] = static_cast<float>(a[i] - 128 * (q.sum_in[row] + q.sum_h[row])) * unit;
+          } else {
+            const float in = static_cast<float>(a[i] - 128 * q.sum_in[row]) * unit;
+            const float hid = static_cast<float>(h[i] - 128 * q.sum_h[row]) * unit;
+            if (g < 2) {
+              out[row] = in + hid;
+            } else {  // n: input part in slice 2, hidden part in slice 3
+              out[row] = in;
+              out[row + stride] = hid;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Units of lane blocks [b0, b1) of layer l, every row: the first layer's
+// input table row and the biases join the products, then the cell update.
+// Writes h where the next token (input[1 - parity]) and the layer above (or
+// the output layer) read it.
+void Stepper::cell_update(std::size_t l, const int* tokens, int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const StepperWeights::Layer& layer = w.layers[l];
+  LayerState& state = layers_[l];
+  const int H = w.H, stride = w.blocks * kLanes, row_len = layer.row_len, gate_len = 4 * stride;
   const int u0 = b0 * kLanes, u1 = std::min(H, b1 * kLanes);
   const float* bias = layer.bias.data();
   const float *q0 = bias, *q1 = bias + stride, *q2 = bias + 2 * stride, *q3 = bias + 3 * stride;
-  for (int n = 0; n < N; ++n) {
+  const float* x = state.input[parity_].data();
+  for (int n = 0; n < batch_; ++n) {
     float* dots = gates_buf_.data() + static_cast<long>(n) * gate_len;
     if (l == 0) {
       const float* table_row = w.input_table.row(tokens[n]);
       for (int g = 0; g < w.gates; ++g)
         for (int u = u0; u < u1; ++u) dots[g * stride + u] += table_row[g * H + u];
     }
-    const float* x_n = x + static_cast<long>(n) * row_len;
-    const float* h_prev = x_n + layer.in_len;
+    const float* h_prev = x + static_cast<long>(n) * row_len + layer.in_len;
     float* h_next = state.input[1 - parity_].data() + static_cast<long>(n) * row_len + layer.in_len;
     float* h_up = l + 1 < layers_.size()
                       ? layers_[l + 1].input[parity_].data() + static_cast<long>(n) * w.layers[l + 1].row_len
@@ -274,6 +410,31 @@ void Stepper::output_blocks(int b0, int b1) {
   }
 }
 
+void Stepper::output_blocks_int8(int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const Int8Rows& q = w.out_rows_int8;
+  const int N = batch_;
+  std::vector<std::uint8_t> xq(static_cast<std::size_t>(N) * q.row_len);
+  std::vector<float> x_scale(N);
+  for (int n = 0; n < N; ++n) {
+    x_scale[n] = quantize_input(out_input_.data() + static_cast<long>(n) * w.out_len, 0, 0, w.H, q,
+                                xq.data() + static_cast<long>(n) * q.row_len);
+  }
+  std::vector<std::int32_t> acc;
+  for (int b = b0; b < b1; ++b) {
+    int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, xq.data(), q.row_len, N, 0,
+                        q.row_len / 4, acc);
+    for (int n = 0; n < N; ++n) {
+      float* out = logits_.data() + static_cast<long>(n) * logits_stride();
+      for (int i = 0; i < kLanes; ++i) {
+        const int v = b * kLanes + i;
+        out[v] =
+            static_cast<float>(acc[n * kLanes + i] - 128 * q.sum_h[v]) * (q.scale[v] * x_scale[n]) + w.fc_b.data()[v];
+      }
+    }
+  }
+}
+
 const float* Stepper::step(const int* tokens) {
   for (int n = 0; n < batch_; ++n) {
     if (tokens[n] < 0 || tokens[n] >= w_->V) {
@@ -281,15 +442,16 @@ const float* Stepper::step(const int* tokens) {
                               std::to_string(w_->V) + ")");
     }
   }
-  if (w_->precision == WeightPrecision::BFloat16) {
-    run<BFloat16>(tokens);
-  } else {
-    run<float>(tokens);
+  switch (w_->precision) {
+    case WeightPrecision::BFloat16: run<BFloat16>(tokens); break;
+    case WeightPrecision::Int8: run<std::int8_t>(tokens); break;
+    default: run<float>(tokens);
   }
   parity_ ^= 1;
   return logits_.data();
 }
 
+// W: float, BFloat16 or std::int8_t (the int8 products).
 template <class W>
 void Stepper::run(const int* tokens) {
   // A second thread pays off once a step has enough work: weights times rows.
@@ -302,11 +464,21 @@ void Stepper::run(const int* tokens) {
     thread = omp_get_thread_num();
     team = omp_get_num_threads();
 #endif
+    const int b0 = blocks * thread / team, b1 = blocks * (thread + 1) / team;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
-      layer_blocks<W>(l, tokens, blocks * thread / team, blocks * (thread + 1) / team);
+      if constexpr (std::is_same_v<W, std::int8_t>) {
+        layer_products_int8(l, b0, b1);
+      } else {
+        layer_products<W>(l, b0, b1);
+      }
+      cell_update(l, tokens, b0, b1);
 #pragma omp barrier
     }
-    output_blocks<W>(out_blocks * thread / team, out_blocks * (thread + 1) / team);
+    if constexpr (std::is_same_v<W, std::int8_t>) {
+      output_blocks_int8(out_blocks * thread / team, out_blocks * (thread + 1) / team);
+    } else {
+      output_blocks<W>(out_blocks * thread / team, out_blocks * (thread + 1) / team);
+    }
   }
 }
 

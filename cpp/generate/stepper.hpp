@@ -16,6 +16,7 @@
 // StepperWeights is that layout: built once per model and precision,
 // read-only, shared (a model caches it, stepper_cache.hpp). A Stepper is
 // one generation's state over shared weights.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,11 +27,24 @@
 
 namespace lmn {
 
-// The weights a Stepper reads: float32 (exact), or a bfloat16 copy that
-// halves the bytes read per token (faster; weights rounded to ~3 digits).
-enum class WeightPrecision { Float32, BFloat16 };
-constexpr int kWeightPrecisions = 2;
-WeightPrecision parse_precision(const std::string& name);  // "float32", "bfloat16"
+// The weights a Stepper reads: float32 (exact), a bfloat16 copy that
+// halves the bytes read per token (weights rounded to ~3 digits), or an
+// int8 copy that quarters them: each output row scaled by its largest
+// weight / 127, and the inputs of each product ([input | h] of one row, all
+// within (-1, 1)) rounded the same way per step, so the products run in
+// integers (int8_products.hpp). Biases and the first layer's input table
+// stay float32 in all three.
+enum class WeightPrecision { Float32, BFloat16, Int8 };
+constexpr int kWeightPrecisions = 3;
+WeightPrecision parse_precision(const std::string& name);  // "float32", "bfloat16", "int8"
+
+// One matrix's int8 copy: lane blocks with columns in quads.
+struct Int8Rows {
+  AlignedBuffer<std::int8_t> weights;
+  int in_len = 0, row_len = 0;  // input and total columns, multiples of 4 (the hidden part starts at in_len)
+  std::vector<float> scale;     // per output row (gate g, unit u at g * blocks * kLanes + u): weight = q * scale
+  std::vector<std::int32_t> sum_in, sum_h;  // per output row: sum of q over the input part, the hidden part
+};
 
 struct StepperWeights {
   StepperWeights(const SequenceModel& model, WeightPrecision precision);
@@ -41,6 +55,7 @@ struct StepperWeights {
     AlignedFloats rows;  // [W_ih | W_hh] in lane blocks (stepper.cpp), for x = [input | h]
     AlignedBuffer<BFloat16> rows_bf16;  // the same, rounded, when the precision asks for it
     std::vector<float> bias;            // 4 gate slices: LSTM b_ih + b_hh per gate; GRU r and z summed, then b_in, b_hn
+    Int8Rows rows_int8;                 // when the precision is int8
   };
   CellType cell;
   int V, H, G, gates;
@@ -54,6 +69,7 @@ struct StepperWeights {
   std::vector<Layer> layers;
   AlignedFloats out_rows;  // fc.weight in lane blocks
   AlignedBuffer<BFloat16> out_rows_bf16;
+  Int8Rows out_rows_int8;
   AlignedFloats fc_b;
 };
 
@@ -81,9 +97,12 @@ class Stepper {
   template <class W>
   void run(const int* tokens);
   template <class W>
-  void layer_blocks(std::size_t l, const int* tokens, int b0, int b1);
+  void layer_products(std::size_t l, int b0, int b1);
+  void layer_products_int8(std::size_t l, int b0, int b1);
+  void cell_update(std::size_t l, const int* tokens, int b0, int b1);
   template <class W>
   void output_blocks(int b0, int b1);
+  void output_blocks_int8(int b0, int b1);
 
   std::shared_ptr<const StepperWeights> w_;
   int batch_;

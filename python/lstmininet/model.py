@@ -20,7 +20,7 @@ from .splits import split_dataset
 from .tokenizers import tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
-GENERATION_PRECISIONS = ("float32", "bfloat16")
+GENERATION_PRECISIONS = ("float32", "bfloat16", "int8")
 
 
 def _check_int(value, name: str, minimum: int = 1) -> int:
@@ -360,6 +360,11 @@ class _RecurrentModel:
         digits; arithmetic stays float32): generation reads every weight per
         token, so this is up to twice as fast on larger models, but the
         probabilities, and so the samples, differ slightly from float32.
+        precision "int8" reads int8 weights (each output row scaled by its
+        largest weight) and rounds each step's inputs to int8 too, so the
+        products run as integer dot products (VNNI where the CPU has it):
+        a quarter of the bytes of float32, at a small cost in accuracy that
+        ``benchmarks/bench.py`` measures as held-out loss.
         Returns the new tokens.
 
         num_samples=N (or a list of primers, one per sample) samples N

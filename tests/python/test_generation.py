@@ -53,7 +53,7 @@ def test_generate_inside_a_fit_callback_sees_each_epochs_weights():
 
 
 @pytest.mark.parametrize("cls", [LSTM, GRU])
-@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+@pytest.mark.parametrize("precision", ["float32", "bfloat16", "int8"])
 def test_sample_i_of_a_batch_is_sample_i_drawn_alone(cls, precision):
     # hidden 40: several lane blocks with a partial last one; 2 layers
     model = cls(7, hidden_size=40, num_layers=2, embedding_dim=4, seed=5)
@@ -112,3 +112,14 @@ def test_bad_batches_are_named():
     with pytest.raises(IndexError, match="primer 1 has token 9"):
         model.generate([[1], [9]], 5)
     assert model.generate([1], 0, num_samples=2) == [[], []]
+
+
+def test_int8_generation_is_close_to_float32_and_reproducible():
+    model = LSTM(6, hidden_size=48, num_layers=2, seed=3)
+    model.fit(pattern(period=6), epochs=30, batch_size=8, seq_len=32, lr=0.02, progress=False)
+    greedy = model.generate([0, 1], 30, temperature=0)
+    assert greedy == [(2 + i) % 6 for i in range(30)]  # learned the pattern
+    assert model.generate([0, 1], 30, temperature=0, precision="int8") == greedy
+    sampled = model.generate([0], 500, seed=2, precision="int8")
+    assert sampled == model.generate([0], 500, seed=2, precision="int8")
+    assert model._core.stepper_builds == 2
