@@ -10,8 +10,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "base/read_bandwidth.hpp"
+#include "generate/int8_products.hpp"
 #include "generate/sampler.hpp"
 #include "generate/stepper_cache.hpp"
+#include "generate/stepper_loss.hpp"
 #include "io/checkpoint.hpp"
 #include "numpy_convert.hpp"
 #include "train/trainer.hpp"
@@ -230,6 +233,17 @@ py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, co
 }  // namespace
 
 void bind_model(py::module_& m) {
+  m.def(
+      "read_bandwidth",
+      [](std::size_t bytes, int threads, double seconds) {
+        py::gil_scoped_release release;
+        return read_bandwidth(bytes, threads, seconds);
+      },
+      py::arg("bytes"), py::arg("threads"), py::arg("seconds") = 0.2,
+      "GB/s of `threads` threads streaming `bytes` of memory over and over (the roofline of generation).");
+  m.def(
+      "int8_kernel", [] { return int8::kernel_name(int8::active_kernel()); },
+      "The int8 dot-product kernel generation uses on this CPU.");
   m.def("sample_seed", &sample_seed, py::arg("seed"), py::arg("index"),
         "The seed of sample `index` of a batch drawn with `seed` (generate(..., num_samples=N)).");
   py::class_<Model>(m, "Model")
@@ -351,6 +365,27 @@ void bind_model(py::module_& m) {
           },
           py::arg("primers"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
           py::arg("seeds"), py::arg("stop_token"), py::arg("precision"))
+      .def(
+          "generation_loss",
+          [](const Model& self, const std::vector<std::vector<int>>& sequences, const std::string& precision) {
+            const WeightPrecision p = parse_precision(precision);
+            const auto lock = lock_to_read(self);
+            StepperLoss r;
+            {
+              py::gil_scoped_release release;
+              const bool writing = self.writer->load() == std::this_thread::get_id();
+              auto weights =
+                  writing ? std::make_shared<const StepperWeights>(*self.net, p) : self.steppers->get(*self.net, p);
+              r = stepper_loss(std::move(weights), sequences);
+            }
+            return py::make_tuple(r.loss, r.tokens);
+          },
+          py::arg("sequences"), py::arg("precision"))
+      .def("generation_bytes_per_step",
+           [](const Model& self, const std::string& precision) {
+             const auto lock = lock_to_read(self);
+             return self.steppers->get(*self.net, parse_precision(precision))->weight_bytes;
+           })
       .def_property_readonly("stepper_builds", [](const Model& self) { return self.steppers->builds(); })
       .def(
           "save",

@@ -124,6 +124,12 @@ class _FitResult(TypedDict):
 _BatchCallback: TypeAlias = Callable[[int, int, int, float, float], object]
 _EpochCallback: TypeAlias = Callable[[_EpochRow], object]
 
+def read_bandwidth(bytes: int, threads: int, seconds: float = 0.2) -> float:
+    """GB/s of `threads` threads streaming `bytes` of memory over and over (the roofline of generation)."""
+
+def int8_kernel() -> str:
+    """The int8 dot-product kernel generation uses on this CPU: avx512_vnni, avx_vnni, avx2 or portable."""
+
 def sample_seed(seed: int, index: int) -> int:
     """The seed of sample `index` of a batch drawn with `seed`."""
 
@@ -174,6 +180,10 @@ class Model:
         precision: str,
     ) -> list[list[int]]:
         """One token list per primer, sampled in one batched pass; row i draws from Rng(seeds[i])."""
+    def generation_loss(self, sequences: Sequence[Sequence[int]], precision: str) -> tuple[float, int]:
+        """(mean next-token loss, predicted tokens) of whole sequences stepped by generation's stepper."""
+    def generation_bytes_per_step(self, precision: str) -> int:
+        """Weight bytes generation reads per step in that precision."""
     @property
     def stepper_builds(self) -> int:
         """How many times generate() built the stepper weights (they are cached until the weights change)."""

@@ -123,3 +123,41 @@ def test_int8_generation_is_close_to_float32_and_reproducible():
     sampled = model.generate([0], 500, seed=2, precision="int8")
     assert sampled == model.generate([0], 500, seed=2, precision="int8")
     assert model._core.stepper_builds == 2
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_generation_loss_is_the_evaluated_loss(cls):
+    # Two independent paths: the training forward (evaluate, one window per
+    # sequence) and the generation stepper, sequences of several lengths.
+    model = cls(7, hidden_size=40, num_layers=2, embedding_dim=5, seed=6)
+    rng = np.random.default_rng(1)
+    data = [rng.integers(0, 7, n).tolist() for n in (50, 9, 33, 2, 70)]
+    expected = model.evaluate(data, batch_size=8, seq_len=100)
+    got = model.generation_loss(data)
+    assert got["tokens"] == expected["tokens"] == sum(len(s) - 1 for s in data)
+    assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+    assert got["perplexity"] == pytest.approx(np.exp(got["loss"]))
+    rounded = {p: model.generation_loss(data, precision=p)["loss"] for p in ("bfloat16", "int8")}
+    for loss in rounded.values():
+        assert loss != got["loss"] and loss == pytest.approx(got["loss"], rel=2e-2)
+    with pytest.raises(IndexError, match="sequence 1 has token 7"):
+        model.generation_loss([[1, 2], [7, 1]])
+
+
+def test_read_bandwidth_measures_a_stream():
+    from lstmininet import _core
+
+    gbs = _core.read_bandwidth(1 << 20, 1, 0.05)
+    assert 0.5 < gbs < 10_000
+    with pytest.raises(ValueError, match="bytes must be >= 4096"):
+        _core.read_bandwidth(100, 1)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        _core.read_bandwidth(1 << 20, 0)
+    assert _core.int8_kernel() in ("avx512_vnni", "avx_vnni", "avx2", "portable")
+    model = LSTM(7, hidden_size=40, num_layers=2, seed=6)
+    weights = 4 * 40 * 40 + 4 * 40 * 80 + 7 * 40
+    assert [model._core.generation_bytes_per_step(p) for p in ("float32", "bfloat16", "int8")] == [
+        4 * weights,
+        2 * weights,
+        weights,
+    ]
