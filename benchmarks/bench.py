@@ -31,6 +31,15 @@ What is measured, for each config x cell x thread count x library:
 * generation: batch 1, one token at a time, hidden state carried, sampling
   from softmax(logits / 1.0). lstmininet: ``m.generate`` (its loop is in
   C++); PyTorch: the usual Python loop over single steps.
+* lstmininet generation at the memory roofline: float32, bfloat16 and
+  int8 weights x N = 1 and 16 samples per pass (``num_samples``), each
+  with the weight bytes read per token, the achieved GB/s and its % of a
+  streaming-read roofline measured by our own SIMD kernel
+  (``lstmininet._core.read_bandwidth``) over a buffer of the weights' size
+  at the same thread count, in the same child process.
+* quality of the smaller weights (skip with ``--no-quality``): an LSTM
+  trained on data/Melody.txt and one on this repository's text, held-out
+  loss through the generation stepper in each precision.
 * peak RSS: every library/config/thread measurement runs in its own child
   process, which reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss``; the
   lstmininet child never imports torch.
@@ -394,8 +403,8 @@ def child_quality(spec: dict, result: dict) -> None:
     """What smaller generation weights cost: held-out loss per precision, trained models.
 
     A melody model (melody config) on data/Melody.txt and a text model (char
-    config) on this repository's Markdown and Python text, trained for a few
-    epochs on a 90% split; the loss is measured on the other 10% through the
+    config) on this repository's Markdown and Python text, trained for
+    ``quality_epochs[config]`` epochs on a 90% split; the loss is measured on the other 10% through the
     generation stepper itself (``generation_loss``) in float32, bfloat16 and int8.
     """
     import lstmininet
@@ -428,13 +437,12 @@ def child_quality(spec: dict, result: dict) -> None:
             vocab, hidden_size=cfg["hidden"], num_layers=cfg["layers"], embedding_dim=cfg["embed"], seed=0
         )
         start = time.perf_counter()
-        history = m.fit(
-            train, epochs=spec["quality_epochs"], batch_size=32, seq_len=64, lr=3e-3, clip_norm=5.0, progress=False
-        )
+        epochs = spec["quality_epochs"][config]
+        history = m.fit(train, epochs=epochs, batch_size=32, seq_len=64, lr=3e-3, clip_norm=5.0, progress=False)
         row = dict(
             dataset=name,
             config=config,
-            epochs=spec["quality_epochs"],
+            epochs=spec["quality_epochs"][config],
             train_seconds=time.perf_counter() - start,
             train_loss=history["train_loss"][-1],
         )
@@ -1117,7 +1125,7 @@ def main(argv=None) -> int:
         gen_max_tokens=200000,
         roofline_time=0.1 if args.quick else 0.3,
         quality=not args.no_quality,
-        quality_epochs=1 if args.quick else 3,
+        quality_epochs=dict(melody=1, char=1) if args.quick else dict(melody=5, char=15),
         peak_sizes=[512] if args.quick else [512, 1024],
         peak_reps=3 if args.quick else 5,
     )

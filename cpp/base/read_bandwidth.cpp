@@ -28,6 +28,9 @@ float stream_sum(const float* begin, const float* end) {
   return total;
 }
 
+// Where the sums go, so the compiler cannot drop the reads.
+volatile float read_sink = 0.0f;
+
 }  // namespace
 
 double read_bandwidth(std::size_t bytes, int threads, double seconds) {
@@ -36,7 +39,6 @@ double read_bandwidth(std::size_t bytes, int threads, double seconds) {
   const std::size_t floats = bytes / sizeof(float);
   AlignedFloats buffer(floats);
   std::fill_n(buffer.data(), floats, 1.0f);
-  volatile float sink = 0.0f;
   // Passes per timing, doubled until a timing lasts a tenth of `seconds`;
   // the best of the timings after that (noise only ever slows a run down).
   long passes = 1;
@@ -64,7 +66,7 @@ double read_bandwidth(std::size_t bytes, int threads, double seconds) {
 #pragma omp atomic
       grand_total += total;
     }
-    sink = grand_total;
+    read_sink = grand_total;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (dt < seconds / 10) {
       passes *= 2;

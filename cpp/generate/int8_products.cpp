@@ -83,20 +83,35 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(con
                                                                              const std::uint8_t* const* x, int j0,
                                                                              int j1, std::int32_t* acc) {
   static_assert(kLanes == 16);
-  __m512i a[R][Rows];
-  for (int q = 0; q < R; ++q)
-    for (int r = 0; r < Rows; ++r) a[q][r] = _mm512_loadu_si512(acc + (q * Rows + r) * kLanes);
-  for (int j = j0; j < j1; ++j) {
+  // Few inputs leave few independent sums: then alternate quads go to a
+  // second set, to hide vpdpbusd's latency (integers: the order is free).
+  constexpr int kSets = R * Rows >= 8 ? 1 : 2;
+  __m512i a[kSets][R][Rows];
+  for (int q = 0; q < R; ++q) {
+    for (int r = 0; r < Rows; ++r) {
+      a[0][q][r] = _mm512_loadu_si512(acc + (q * Rows + r) * kLanes);
+      if constexpr (kSets == 2) a[1][q][r] = _mm512_setzero_si512();
+    }
+  }
+  const auto add_quad = [&](int j, __m512i(&sums)[R][Rows]) {
     const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
     __m512i xs[R];
     for (int q = 0; q < R; ++q) xs[q] = _mm512_set1_epi32(word_of(x[q] + 4 * j));
     for (int r = 0; r < Rows; ++r) {
       const __m512i w = _mm512_loadu_si512(quad + r * kQuadBytes);
-      for (int q = 0; q < R; ++q) a[q][r] = _mm512_dpbusd_epi32(a[q][r], xs[q], w);
+      for (int q = 0; q < R; ++q) sums[q][r] = _mm512_dpbusd_epi32(sums[q][r], xs[q], w);
+    }
+  };
+  int j = j0;
+  for (; j + kSets <= j1; j += kSets)
+    for (int set = 0; set < kSets; ++set) add_quad(j + set, a[set]);
+  for (; j < j1; ++j) add_quad(j, a[0]);
+  for (int q = 0; q < R; ++q) {
+    for (int r = 0; r < Rows; ++r) {
+      if constexpr (kSets == 2) a[0][q][r] = _mm512_add_epi32(a[0][q][r], a[1][q][r]);
+      _mm512_storeu_si512(acc + (q * Rows + r) * kLanes, a[0][q][r]);
     }
   }
-  for (int q = 0; q < R; ++q)
-    for (int r = 0; r < Rows; ++r) _mm512_storeu_si512(acc + (q * Rows + r) * kLanes, a[q][r]);
 }
 #endif
 

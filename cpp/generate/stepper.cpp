@@ -134,12 +134,18 @@ Int8Rows quantize(int gates, int units, int blocks, int in_cols, int H, Weight w
 // scale = max |x| / 127; returns the scale.
 float quantize_input(const float* x, int in_cols, int in_len, int H, const Int8Rows& q, std::uint8_t* out) {
   float largest = 0.0f;
+#pragma omp simd reduction(max : largest)
   for (int k = 0; k < in_cols; ++k) largest = std::max(largest, std::abs(x[k]));
+#pragma omp simd reduction(max : largest)
   for (int k = 0; k < H; ++k) largest = std::max(largest, std::abs(x[in_len + k]));
   const float scale = largest > 0.0f ? largest / 127.0f : 1.0f, inverse = 1.0f / scale;
   std::fill_n(out, q.row_len, std::uint8_t{128});
-  for (int k = 0; k < in_cols; ++k) out[k] = static_cast<std::uint8_t>(std::lrint(x[k] * inverse) + 128);
-  for (int k = 0; k < H; ++k) out[q.in_len + k] = static_cast<std::uint8_t>(std::lrint(x[in_len + k] * inverse) + 128);
+  // x * inverse is in [-127, 127], so + 128.5 truncated is round-half-up + 128
+  const auto byte = [inverse](float v) { return static_cast<std::uint8_t>(static_cast<int>(v * inverse + 128.5f)); };
+#pragma omp simd
+  for (int k = 0; k < in_cols; ++k) out[k] = byte(x[k]);
+#pragma omp simd
+  for (int k = 0; k < H; ++k) out[q.in_len + k] = byte(x[in_len + k]);
   return scale;
 }
 
@@ -324,23 +330,31 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
     for (int n = 0; n < N; ++n) {
       float* out = gates_buf_.data() + static_cast<long>(n) * gate_len;
       for (int g = 0; g < G; ++g) {
+        // products = (integer sum - 128 * weight sum) * weight scale * input scale
         const std::int32_t* a = acc.data() + (static_cast<long>(n) * G + g) * kLanes;
-        const std::int32_t* h =
-            w.cell == CellType::GRU ? hidden.data() + (static_cast<long>(n) * G + g) * kLanes : nullptr;
+        const int r0 = g * stride + b * kLanes;
+        const float* scale = q.scale.data() + r0;
+        const std::int32_t *sum_in = q.sum_in.data() + r0, *sum_h = q.sum_h.data() + r0;
+        const float xs = x_scale[n];
+        float* o = out + r0;
+        if (w.cell == CellType::LSTM) {
+#pragma omp simd
+          for (int i = 0; i < kLanes; ++i)
+            o[i] = static_cast<float>(a[i] - 128 * (sum_in[i] + sum_h[i])) * (scale[i] * xs);
+          continue;
+        }
+        const std::int32_t* h = hidden.data() + (static_cast<long>(n) * G + g) * kLanes;
+        float* o_hidden = g < 2 ? o : o + stride;  // n: input part in slice 2, hidden part in slice 3
+#pragma omp simd
         for (int i = 0; i < kLanes; ++i) {
-          const int row = g * stride + b * kLanes + i;
-          const float unit = q.scale[row] * x_scale[n];
-          if (!h) {
-            out[row] = static_cast<float>(a[i] - 128 * (q.sum_in[row] + q.sum_h[row])) * unit;
+          const float unit = scale[i] * xs;
+          const float in = static_cast<float>(a[i] - 128 * sum_in[i]) * unit;
+          const float hid = static_cast<float>(h[i] - 128 * sum_h[i]) * unit;
+          if (g < 2) {
+            o[i] = in + hid;
           } else {
-            const float in = static_cast<float>(a[i] - 128 * q.sum_in[row]) * unit;
-            const float hid = static_cast<float>(h[i] - 128 * q.sum_h[row]) * unit;
-            if (g < 2) {
-              out[row] = in + hid;
-            } else {  // n: input part in slice 2, hidden part in slice 3
-              out[row] = in;
-              out[row + stride] = hid;
-            }
+            o[i] = in;
+            o_hidden[i] = hid;
           }
         }
       }
