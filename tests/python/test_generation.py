@@ -161,3 +161,24 @@ def test_read_bandwidth_measures_a_stream():
         2 * weights,
         weights,
     ]
+
+
+def test_concurrent_generates_share_one_build():
+    import threading
+
+    model = LSTM(6, hidden_size=32, num_layers=2, seed=1)
+    expected = [model.generate([1], 150, seed=s, precision="int8") for s in range(6)]
+    model.load_state_dict(model.state_dict())  # a write: the cache is cold again
+    builds = model._core.stepper_builds
+    got = [None] * 6
+
+    def sample(i):
+        got[i] = model.generate([1], 150, seed=i, precision="int8")
+
+    workers = [threading.Thread(target=sample, args=(i,)) for i in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert got == expected
+    assert model._core.stepper_builds == builds + 1
