@@ -54,7 +54,7 @@ __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const 
 template <int Rows, int R>
 __attribute__((target("avx2,avxvnni"))) void avxvnni_quads(const std::int8_t* block, const std::uint8_t* const* x,
                                                            int j0, int j1, std::int32_t* acc) {
-  constexpr int kHalves = kLanes / 8;
+  constexpr int kHalves = kLanes >= 8 ? kLanes / 8 : 1;  // chosen only when kLanes is a multiple of 8
   __m256i a[R][Rows][kHalves];
   for (int q = 0; q < R; ++q)
     for (int r = 0; r < Rows; ++r)
@@ -77,12 +77,26 @@ __attribute__((target("avx2,avxvnni"))) void avxvnni_quads(const std::int8_t* bl
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + (q * Rows + r) * kLanes + 8 * h), a[q][r][h]);
 }
 
+// One quad into `sums` (a helper, not a lambda: a lambda would not inherit
+// the target).
+template <int Rows, int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline void avx512vnni_quad(
+    const std::int8_t* block, const std::uint8_t* const* x, int j, __m512i (&sums)[R][Rows]) {
+  const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
+  __m512i xs[R];
+  for (int q = 0; q < R; ++q) xs[q] = _mm512_set1_epi32(word_of(x[q] + 4 * j));
+  for (int r = 0; r < Rows; ++r) {
+    const __m512i w = _mm512_loadu_si512(quad + r * kQuadBytes);
+    for (int q = 0; q < R; ++q) sums[q][r] = _mm512_dpbusd_epi32(sums[q][r], xs[q], w);
+  }
+}
+
 // 512-bit VNNI: one register per lane block (builds with 16 lanes).
 template <int Rows, int R>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(const std::int8_t* block,
                                                                              const std::uint8_t* const* x, int j0,
                                                                              int j1, std::int32_t* acc) {
-  static_assert(kLanes == 16);
+  // chosen only when kLanes == 16 (available_kernels)
   // Few inputs leave few independent sums: then alternate quads go to a
   // second set, to hide vpdpbusd's latency (integers: the order is free).
   constexpr int kSets = R * Rows >= 8 ? 1 : 2;
@@ -93,19 +107,10 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(con
       if constexpr (kSets == 2) a[1][q][r] = _mm512_setzero_si512();
     }
   }
-  const auto add_quad = [&](int j, __m512i(&sums)[R][Rows]) {
-    const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
-    __m512i xs[R];
-    for (int q = 0; q < R; ++q) xs[q] = _mm512_set1_epi32(word_of(x[q] + 4 * j));
-    for (int r = 0; r < Rows; ++r) {
-      const __m512i w = _mm512_loadu_si512(quad + r * kQuadBytes);
-      for (int q = 0; q < R; ++q) sums[q][r] = _mm512_dpbusd_epi32(sums[q][r], xs[q], w);
-    }
-  };
   int j = j0;
   for (; j + kSets <= j1; j += kSets)
-    for (int set = 0; set < kSets; ++set) add_quad(j + set, a[set]);
-  for (; j < j1; ++j) add_quad(j, a[0]);
+    for (int set = 0; set < kSets; ++set) avx512vnni_quad<Rows, R>(block, x, j + set, a[set]);
+  for (; j < j1; ++j) avx512vnni_quad<Rows, R>(block, x, j, a[0]);
   for (int q = 0; q < R; ++q) {
     for (int r = 0; r < Rows; ++r) {
       if constexpr (kSets == 2) a[0][q][r] = _mm512_add_epi32(a[0][q][r], a[1][q][r]);
@@ -137,12 +142,8 @@ QuadFn pick(Kernel kernel, int count) {
   }
   switch (kernel) {
 #if defined(__x86_64__)
-    case Kernel::Avx512Vnni:
-      if constexpr (kLanes == 16) LMN_INT8_COUNTS(avx512vnni_quads);
-      break;
-    case Kernel::AvxVnni:
-      if constexpr (kLanes % 8 == 0) LMN_INT8_COUNTS(avxvnni_quads);
-      break;
+    case Kernel::Avx512Vnni: LMN_INT8_COUNTS(avx512vnni_quads);
+    case Kernel::AvxVnni: LMN_INT8_COUNTS(avxvnni_quads);
     case Kernel::Avx2: LMN_INT8_COUNTS(avx2_quads);
 #endif
     default: break;

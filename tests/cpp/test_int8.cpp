@@ -82,20 +82,22 @@ TEST(every_int8_kernel_computes_the_exact_sums) {
         for (auto& b : v) b = static_cast<std::uint8_t>(rng.uniform(0.0f, 255.99f));
         xs.push_back(v.data());
       }
-      // expected: the plain definition, quads [3, 37) on top of a start value of 7
-      std::vector<std::int32_t> expected(static_cast<std::size_t>(count) * rows * kLanes, 7);
-      for (int q = 0; q < count; ++q)
-        for (int r = 0; r < rows; ++r)
-          for (int u = 0; u < kLanes; ++u)
-            for (int j = 3; j < kQuads; ++j)
-              for (int i = 0; i < 4; ++i)
-                expected[(q * rows + r) * kLanes + u] +=
-                    x[q][4 * j + i] * block[((static_cast<std::size_t>(j) * rows + r) * kLanes + u) * 4 + i];
-      for (int8::Kernel kernel : int8::available_kernels()) {
-        int8::set_kernel(kernel);
-        std::vector<std::int32_t> acc(expected.size(), 7);
-        int8::block_products(block.data(), rows, xs.data(), count, 3, kQuads, acc.data());
-        CHECK(acc == expected);
+      for (int j1 : {kQuads - 1, kQuads}) {  // an odd and an even number of quads
+        // expected: the plain definition, quads [3, j1) on top of a start value of 7
+        std::vector<std::int32_t> expected(static_cast<std::size_t>(count) * rows * kLanes, 7);
+        for (int q = 0; q < count; ++q)
+          for (int r = 0; r < rows; ++r)
+            for (int u = 0; u < kLanes; ++u)
+              for (int j = 3; j < j1; ++j)
+                for (int i = 0; i < 4; ++i)
+                  expected[(q * rows + r) * kLanes + u] +=
+                      x[q][4 * j + i] * block[((static_cast<std::size_t>(j) * rows + r) * kLanes + u) * 4 + i];
+        for (int8::Kernel kernel : int8::available_kernels()) {
+          int8::set_kernel(kernel);
+          std::vector<std::int32_t> acc(expected.size(), 7);
+          int8::block_products(block.data(), rows, xs.data(), count, 3, j1, acc.data());
+          CHECK(acc == expected);
+        }
       }
     }
   }
