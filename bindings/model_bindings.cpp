@@ -15,6 +15,7 @@
 #include "generate/sampler.hpp"
 #include "generate/stepper_cache.hpp"
 #include "generate/stepper_loss.hpp"
+#include "interrupt_hook.hpp"
 #include "io/checkpoint.hpp"
 #include "numpy_convert.hpp"
 #include "train/trainer.hpp"
@@ -219,6 +220,10 @@ py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, co
     py::gil_scoped_release release;
     result = fit(*self.net, self.training, config, train, val, callbacks);
   }
+  if (result.interrupt_requested) {  // Ctrl-C inside a step: fit stops cleanly, as between batches
+    lmn::py_interrupt::discard_pending();
+    keyboard_interrupt = true;
+  }
   py::list history;
   for (const auto& e : result.history) history.append(epoch_row(e));
   py::dict out;
@@ -227,6 +232,7 @@ py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, co
   out["keyboard_interrupt"] = keyboard_interrupt;
   out["stopped_early"] = result.stopped_early;
   out["best_epoch"] = result.best_epoch;
+  out["first_loss"] = result.first_loss ? py::object(py::float_(*result.first_loss)) : py::object(py::none());
   return out;
 }
 

@@ -5,7 +5,9 @@
 #include <pybind11/stl.h>
 
 #include "base/cpu_info.hpp"
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
+#include "interrupt_hook.hpp"
 #include "io/checkpoint.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/matrix.hpp"
@@ -30,6 +32,7 @@ void keep_large_buffers_in_heap() {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "LSTMiniNet C++ core";
   keep_large_buffers_in_heap();
+  lmn::py_interrupt::install();
   m.attr("__version__") = LSTMININET_VERSION;
 
   // std::invalid_argument -> ValueError and std::out_of_range -> IndexError
@@ -38,16 +41,38 @@ PYBIND11_MODULE(_core, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const lmn::IoError& e) {
-      PyErr_SetString(PyExc_OSError, e.what());
+      if (e.error_number() != 0) {  // OSError(errno, message) picks the subclass, e.g. IsADirectoryError
+        PyObject* args = Py_BuildValue("(is)", e.error_number(), e.what());
+        PyErr_SetObject(PyExc_OSError, args);
+        Py_XDECREF(args);
+      } else {
+        PyErr_SetString(PyExc_OSError, e.what());
+      }
     } catch (const lmn::CheckpointFormatError& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const lmn::Interrupted&) {
+      lmn::py_interrupt::raise_pending();  // Ctrl-C during a long call: KeyboardInterrupt
     } catch (const std::domain_error& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
 
-  m.def("set_num_threads", &lmn::set_num_threads, py::arg("n"),
-        "Threads used by the matrix kernels (default: LSTMININET_NUM_THREADS or all cores).");
+  m.def(
+      "set_num_threads",
+      [](const py::object& n) {
+        if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n)) {
+          throw py::type_error("set_num_threads: n must be an integer, got " +
+                               std::string(py::str(py::type::of(n).attr("__name__"))));
+        }
+        int overflow = 0;
+        const long long value = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+        if (overflow != 0 || value > lmn::kMaxThreads || value < 1) {
+          throw py::value_error("set_num_threads: need at least 1 thread and at most " +
+                                std::to_string(lmn::kMaxThreads) + ", got " + std::string(py::str(n)));
+        }
+        lmn::set_num_threads(static_cast<int>(value));
+      },
+      py::arg("n"), "Threads used by the matrix kernels (default: LSTMININET_NUM_THREADS or all cores).");
   m.def("get_num_threads", &lmn::get_num_threads);
   m.def(
       "build_config",

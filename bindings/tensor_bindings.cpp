@@ -1,5 +1,10 @@
 // `Tensor`: the autodiff engine for notebooks. Wraps a Var; numpy in and
 // out; arithmetic, matmul, activations, losses, backward() and .grad.
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
 #include <pybind11/operators.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -32,13 +37,23 @@ Var operand(const Tensor& self, const py::handle& other) {
   return leaf_of(other);
 }
 
+// Grad mode is per thread, so one no_grad object keeps a stack of guards
+// per thread: leaving it on a thread restores that thread's mode only
+// (touched with the GIL held, so no lock of its own).
 class NoGrad {
  public:
-  void enter() { guard_ = std::make_unique<lmn::NoGradGuard>(); }
-  void exit(const py::args&) { guard_.reset(); }
+  void enter() { guards_[std::this_thread::get_id()].push_back(std::make_unique<lmn::NoGradGuard>()); }
+  void exit(const py::args&) {
+    const auto it = guards_.find(std::this_thread::get_id());
+    if (it == guards_.end() || it->second.empty()) {
+      throw std::runtime_error("no_grad: left on a thread that did not enter it (grad mode is per thread)");
+    }
+    it->second.pop_back();
+    if (it->second.empty()) guards_.erase(it);
+  }
 
  private:
-  std::unique_ptr<lmn::NoGradGuard> guard_;
+  std::map<std::thread::id, std::vector<std::unique_ptr<lmn::NoGradGuard>>> guards_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "base/parallel.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -10,8 +11,9 @@ namespace {
 
 int initial_threads() {
   if (const char* env = std::getenv("LSTMININET_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return n;
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && n > 0) return static_cast<int>(std::min<long>(n, kMaxThreads));
   }
 #ifdef _OPENMP
   return omp_get_num_procs();
@@ -32,6 +34,10 @@ thread_local int thread_limit = 0;
 
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("set_num_threads: need at least 1 thread, got " + std::to_string(n));
+  if (n > kMaxThreads) {
+    throw std::invalid_argument("set_num_threads: at most " + std::to_string(kMaxThreads) + " threads, got " +
+                                std::to_string(n));
+  }
   thread_setting() = n;
 #ifdef _OPENMP
   omp_set_num_threads(n);

@@ -10,8 +10,13 @@
 
 namespace lmn {
 
-// Threads used by the kernels. Default: LSTMININET_NUM_THREADS if set, else
-// the number of cores OpenMP reports.
+// The most threads the kernels may use: OpenMP runtimes crash or hang
+// when asked for tens of thousands, and no CPU this targets has more cores.
+constexpr int kMaxThreads = 1024;
+
+// Threads used by the kernels. Default: LSTMININET_NUM_THREADS if set (at
+// most kMaxThreads), else the number of cores OpenMP reports. Throws
+// std::invalid_argument for n outside [1, kMaxThreads].
 void set_num_threads(int n);
 int get_num_threads();
 // Applies the setting (capped by the calling thread's ThreadLimit) to the

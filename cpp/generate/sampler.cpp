@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "generate/stepper.hpp"
 #include "train/thread_tuner.hpp"
@@ -121,6 +122,8 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
   // Step t feeds row n its primer's token t, then its last sampled one; a
   // row samples from step (its primer's length - 1) on until it is done,
   // and a finished row keeps stepping (its logits unused) while others run.
+  // The outputs grow as tokens come (no reserve: `length` may be far more
+  // than anyone waits for; Ctrl-C stops the loop).
   std::vector<int> feed(N);
   std::vector<char> done(N, 0);
   int running = N;
@@ -136,6 +139,7 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
     {
       ThreadLimit limit(tuner.threads());
       for (std::size_t block_end = t + block_steps; t < block_end && running > 0; ++t) {
+        poll_interrupt();
         for (int n = 0; n < N; ++n) feed[n] = t < primers[n].size() ? primers[n][t] : out[n].back();
         const float* logits = stepper.step(feed.data());
         stepped += N;

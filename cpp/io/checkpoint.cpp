@@ -1,13 +1,19 @@
 #include "io/checkpoint.hpp"
 
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <filesystem>
+#include <set>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "tensor/matrix_math.hpp"
 
 namespace lmn {
 
@@ -21,6 +27,55 @@ std::uint64_t fnv1a(const std::string& bytes) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
   return h;
+}
+
+// Whether the bytes are well-formed UTF-8 (no overlongs, surrogates or
+// code points above U+10FFFF): vocabulary and metadata become Python str.
+bool valid_utf8(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int extra = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;  // cut short
+    for (int k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3F);
+    }
+    if ((extra == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// A name from the file, quoted for a message: bytes outside printable ASCII as \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    }
+  }
+  return out;
 }
 
 class Writer {
@@ -62,21 +117,30 @@ class Reader {
     pos_ += n;
     return s;
   }
-  Matrix get_matrix(const std::string& what) {
+  // A matrix whose shape must be `expected`: the shape is checked before
+  // anything is allocated, the values after reading (no NaN or infinity).
+  Matrix get_matrix(const std::string& what, const Matrix& expected) {
     const auto rows = get<std::int32_t>(what.c_str());
     const auto cols = get<std::int32_t>(what.c_str());
-    if (rows < 0 || cols < 0) fail("negative shape for " + what);
+    if (rows != expected.rows() || cols != expected.cols()) {
+      fail(what + " has shape (" + std::to_string(rows) + ", " + std::to_string(cols) + "), expected " +
+           expected.shape_str());
+    }
     const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
     need(n * sizeof(float), what.c_str());
-    std::vector<float> values(n);
-    std::memcpy(values.data(), bytes_.data() + pos_, n * sizeof(float));
+    Matrix m(rows, cols, reinterpret_cast<const float*>(bytes_.data() + pos_));
+    if (!all_finite(m)) fail(what + " contains NaN or infinity");
     pos_ += n * sizeof(float);
-    return Matrix(rows, cols, std::move(values));
+    return m;
   }
+  std::size_t remaining() const { return bytes_.size() - pos_; }
   // Guards counts read from the file against absurd allocations.
   std::uint32_t get_count(const char* what, std::size_t min_bytes_each) {
     const auto n = get<std::uint32_t>(what);
-    if (static_cast<std::size_t>(n) * min_bytes_each > bytes_.size() - pos_) fail(std::string("impossible ") + what);
+    if (static_cast<std::size_t>(n) * min_bytes_each > bytes_.size() - pos_) {
+      fail(std::string("impossible ") + what + " " + std::to_string(n) + " for a file of " +
+           std::to_string(bytes_.size()) + " bytes");
+    }
     return n;
   }
   [[noreturn]] void fail(const std::string& why) const {
@@ -96,24 +160,116 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+// Reads a whole regular file (a directory, FIFO or device is refused: its
+// "contents" could be an error or endless).
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open checkpoint '" + path + "': " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    throw IoError("cannot open checkpoint '" + path + "': " + std::strerror(err), err);
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat info;
+  if (::fstat(fd, &info) != 0) {
+    const int err = errno;
+    throw IoError("cannot read checkpoint '" + path + "': " + std::strerror(err), err);
+  }
+  if (S_ISDIR(info.st_mode)) throw IoError("cannot read checkpoint '" + path + "': it is a directory", EISDIR);
+  if (!S_ISREG(info.st_mode)) throw IoError("cannot read checkpoint '" + path + "': not a regular file", EINVAL);
+  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      throw IoError("cannot read checkpoint '" + path + "': " + std::strerror(err), err);
+    }
+    if (n == 0) break;  // the file shrank while we read it
+    done += static_cast<std::size_t>(n);
+  }
+  bytes.resize(done);
+  return bytes;
 }
 
+// The C library would silently use the path up to a NUL ('a\0b' -> 'a').
+void check_path(const std::string& path) {
+  if (path.find('\0') == std::string::npos) return;
+  std::string shown;
+  for (char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+  throw std::invalid_argument("checkpoint path '" + shown + "' contains a NUL character");
+}
+
+// "NAME.tmp-PID" or "NAME.tmp-PID-N" -> PID, else 0.
+pid_t temp_file_writer(const std::string& file_name, const std::string& target_name) {
+  const std::string prefix = target_name + ".tmp-";
+  if (file_name.size() <= prefix.size() || file_name.compare(0, prefix.size(), prefix) != 0) return 0;
+  const std::string rest = file_name.substr(prefix.size());
+  const std::size_t dash = rest.find('-');
+  const std::string pid = rest.substr(0, dash);
+  const std::string seq = dash == std::string::npos ? "1" : rest.substr(dash + 1);
+  auto digits = [](const std::string& t) {
+    return !t.empty() && t.size() <= 9 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  return digits(pid) && digits(seq) ? static_cast<pid_t>(std::stol(pid)) : 0;
+}
+
+// Removes temporary files a killed save left beside `path` (their writer
+// process no longer exists). Best effort: failures are ignored.
+void remove_stale_temp_files(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  const std::string target = path.filename().string();
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const pid_t writer = temp_file_writer(it->path().filename().string(), target);
+    if (writer <= 0 || writer == ::getpid()) continue;
+    if (::kill(writer, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to ask): leave it
+    std::error_code ignored;
+    if (it->is_regular_file(ignored)) std::filesystem::remove(it->path(), ignored);
+  }
+}
+
+// Writes to a temporary file beside `path`, flushes it to disk, renames it
+// over `path` and syncs the directory, so `path` always holds either the
+// old or the new checkpoint, also after a crash or power loss.
 void write_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw IoError("cannot write checkpoint '" + path + "': " + std::strerror(errno));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const bool flushed = std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  const int saved_errno = errno;
-  std::fclose(f);
-  if (!written || !flushed || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = written && flushed ? errno : saved_errno;
+  auto fail = [&](int err) { throw IoError("cannot write checkpoint '" + path + "': " + std::strerror(err), err); };
+  struct stat target;
+  if (::stat(path.c_str(), &target) == 0 && !S_ISREG(target.st_mode)) {
+    throw IoError("cannot write checkpoint '" + path + "': it exists and is not a regular file",
+                  S_ISDIR(target.st_mode) ? EISDIR : EEXIST);
+  }
+  remove_stale_temp_files(path);
+  // pid and a counter: two threads saving to one path never share a temporary file
+  static std::atomic<unsigned> counter{0};
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter % 1000000);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(errno);
+  std::size_t done = 0;
+  int err = 0;
+  while (done < bytes.size() && err == 0) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno != EINTR) err = errno;
+    if (n > 0) done += static_cast<std::size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
     std::remove(tmp.c_str());
-    throw IoError("cannot write checkpoint '" + path + "': " + std::strerror(err));
+    fail(err);
+  }
+  // The rename is durable only once the directory is synced.
+  const std::filesystem::path p(path);
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
 }
 
@@ -121,6 +277,22 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 
 void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
                      const CheckpointExtras& extras) {
+  check_path(path);
+  // A checkpoint never holds a NaN or infinity: refuse before touching the file.
+  for (const auto& [name, var] : model.named_parameters()) {
+    if (!all_finite(var->value)) {
+      throw std::invalid_argument("cannot save checkpoint '" + path + "': weight '" + name +
+                                  "' contains NaN or infinity");
+    }
+  }
+  if (training.optimizer) {
+    for (const auto& m : training.optimizer->buffers()) {
+      if (!all_finite(m)) {
+        throw std::invalid_argument("cannot save checkpoint '" + path +
+                                    "': the optimizer state contains NaN or infinity");
+      }
+    }
+  }
   Writer w;
   w.bytes().append(kMagic, sizeof kMagic);
   w.put(kCheckpointVersion);
@@ -155,6 +327,7 @@ void save_checkpoint(const std::string& path, const SequenceModel& model, const 
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {
+  check_path(path);
   const std::string bytes = read_file(path);
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointFormatError("'" + path + "' is not an LSTMiniNet checkpoint (wrong magic bytes)");
@@ -163,9 +336,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     throw CheckpointFormatError("checkpoint '" + path + "' is truncated: only " + std::to_string(bytes.size()) +
                                 " bytes");
   }
-  Reader r(bytes, path);
-  r.get<std::uint64_t>("magic");
-  const auto version = r.get<std::uint32_t>("version");
+  std::uint32_t version;
+  std::memcpy(&version, bytes.data() + sizeof kMagic, sizeof version);
   if (version != kCheckpointVersion) {
     throw CheckpointFormatError("checkpoint '" + path + "' has version " + std::to_string(version) +
                                 "; this build reads version " + std::to_string(kCheckpointVersion));
@@ -175,6 +347,13 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   if (stored != fnv1a(bytes.substr(0, bytes.size() - 8))) {
     throw CheckpointFormatError("checkpoint '" + path + "' is damaged or truncated (checksum mismatch)");
   }
+
+  // Everything but the checksum must be read exactly: bytes left over mean
+  // a writer this loader does not understand.
+  const std::string body = bytes.substr(0, bytes.size() - 8);
+  Reader r(body, path);
+  r.get<std::uint64_t>("magic");
+  r.get<std::uint32_t>("version");
 
   ModelConfig c;
   const auto cell = r.get<std::uint32_t>("cell");
@@ -192,32 +371,52 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   }
   LoadedCheckpoint out;
   const auto vocab_count = r.get_count("vocabulary size", 4);
-  for (std::uint32_t i = 0; i < vocab_count; ++i) out.extras.vocabulary.push_back(r.get_string("vocabulary"));
+  if (vocab_count != 0 && vocab_count != static_cast<std::uint32_t>(c.vocab_size)) {
+    r.fail("the vocabulary has " + std::to_string(vocab_count) + " tokens but the model's vocab_size is " +
+           std::to_string(c.vocab_size));
+  }
+  for (std::uint32_t i = 0; i < vocab_count; ++i) {
+    out.extras.vocabulary.push_back(r.get_string("vocabulary"));
+    if (!valid_utf8(out.extras.vocabulary.back())) r.fail("vocabulary token " + std::to_string(i) + " is not UTF-8");
+  }
   out.extras.metadata = r.get_string("metadata");
+  if (!valid_utf8(out.extras.metadata)) r.fail("the metadata is not UTF-8");
 
+  // The tensors the config implies must fit in what is left of the file
+  // before the model is allocated (a small file must not ask for gigabytes).
+  const double weight_bytes = parameter_count_estimate(c) * sizeof(float);
+  if (weight_bytes > static_cast<double>(r.remaining())) {
+    r.fail("the config (vocab_size " + std::to_string(c.vocab_size) + ", hidden_size " + std::to_string(c.hidden_size) +
+           ", num_layers " + std::to_string(c.num_layers) + ") needs more weight bytes than the " +
+           std::to_string(r.remaining()) + " left in the file");
+  }
   out.model = std::make_unique<SequenceModel>(c, 0);
   const auto tensors = r.get_count("tensor count", 12);
   if (tensors != out.model->named_parameters().size()) {
     r.fail(std::to_string(tensors) + " tensors where the config needs " +
            std::to_string(out.model->named_parameters().size()));
   }
+  std::set<std::string> seen;
   for (std::uint32_t i = 0; i < tensors; ++i) {
     const std::string name = r.get_string("tensor name");
-    Matrix value = r.get_matrix(name);
     Var param;
     try {
       param = out.model->parameter(name);
     } catch (const std::invalid_argument&) {
-      r.fail("unexpected tensor '" + name + "'");
+      r.fail("unexpected tensor '" + printable(name) + "'");
     }
-    if (!param->value.same_shape(value)) {
-      r.fail("tensor '" + name + "' has shape " + value.shape_str() + ", expected " + param->value.shape_str());
-    }
-    param->value = std::move(value);
+    if (!seen.insert(name).second) r.fail("tensor '" + name + "' appears twice");
+    param->value = r.get_matrix("tensor '" + name + "'", param->value);
   }
   out.training.epochs_done = r.get<std::int32_t>("epochs_done");
+  if (out.training.epochs_done < 0 || out.training.epochs_done > kMaxEpochs) {
+    r.fail("epochs_done " + std::to_string(out.training.epochs_done) + " is outside [0, " + std::to_string(kMaxEpochs) +
+           "]");
+  }
   out.training.seed = r.get<std::uint64_t>("seed");
-  if (r.get<std::uint8_t>("optimizer flag")) {
+  const auto has_optimizer = r.get<std::uint8_t>("optimizer flag");
+  if (has_optimizer > 1) r.fail("optimizer flag is " + std::to_string(has_optimizer) + ", expected 0 or 1");
+  if (has_optimizer) {
     OptimizerConfig o;
     const auto kind = r.get<std::uint32_t>("optimizer kind");
     if (kind > 2) r.fail("unknown optimizer kind " + std::to_string(kind));
@@ -228,18 +427,34 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     o.beta1 = r.get<float>("beta1");
     o.beta2 = r.get<float>("beta2");
     o.eps = r.get<float>("eps");
-    r.get<float>("reserved");
+    if (r.get<float>("reserved") != 0.0f) r.fail("the reserved optimizer field is not zero");
     const auto steps = r.get<std::int64_t>("optimizer steps");
-    const auto count = r.get_count("optimizer buffers", 8);
-    std::vector<Matrix> buffers;
-    for (std::uint32_t i = 0; i < count; ++i) buffers.push_back(r.get_matrix("optimizer buffer"));
+    if (steps < 0 || steps > kMaxOptimizerSteps) {
+      r.fail("optimizer steps " + std::to_string(steps) + " is outside [0, " + std::to_string(kMaxOptimizerSteps) +
+             "]");
+    }
     try {
       out.training.optimizer.emplace(o, out.model->parameters());
+    } catch (const std::invalid_argument& e) {
+      r.fail(std::string("bad optimizer settings: ") + e.what());
+    }
+    const auto& expected = out.training.optimizer->buffers();
+    const auto count = r.get_count("optimizer buffer count", 8);
+    if (count != expected.size()) {
+      r.fail(std::to_string(count) + " optimizer buffers where " + optimizer_name(o.kind) + " needs " +
+             std::to_string(expected.size()));
+    }
+    std::vector<Matrix> buffers;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      buffers.push_back(r.get_matrix("optimizer buffer " + std::to_string(i), expected[i]));
+    }
+    try {
       out.training.optimizer->restore(steps, std::move(buffers));
     } catch (const std::invalid_argument& e) {
       r.fail(std::string("bad optimizer state: ") + e.what());
     }
   }
+  if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes before the checksum");
   return out;
 }
 

@@ -8,8 +8,12 @@
 //   training: i32 epochs_done, u64 seed, u8 has_optimizer, then the optimizer
 //     (u32 kind, 7 x f32 hyper-parameters, i64 steps, u32 count, matrices)
 //   u64 FNV-1a checksum of every byte before it
-// Written to a temporary file, flushed and renamed over the target, so a
-// crash mid-save never destroys the previous checkpoint.
+// Written to a temporary file (PATH.tmp-PID-N), flushed and renamed over
+// the target, then the directory is synced, so a crash mid-save never
+// destroys the previous checkpoint; temporary files of writers that died
+// are removed by the next save. Weights and optimizer state are finite
+// (save refuses NaN and infinity); a target that exists and is not a
+// regular file (a directory, a device) is refused.
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,10 +23,16 @@
 
 namespace lmn {
 
-// The file could not be read or written (maps to OSError).
+// The file could not be read or written (maps to OSError, or the subclass
+// its errno names, e.g. IsADirectoryError).
 class IoError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit IoError(const std::string& what, int error_number = 0)
+      : std::runtime_error(what), error_number_(error_number) {}
+  int error_number() const { return error_number_; }
+
+ private:
+  int error_number_;
 };
 // The bytes are not a valid checkpoint (maps to ValueError).
 class CheckpointFormatError : public std::runtime_error {

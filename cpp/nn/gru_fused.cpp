@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "nn/gate_math.hpp"
 #include "nn/recurrent_layer.hpp"
@@ -40,6 +41,7 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
   for (int t = 0; t < T; ++t) {
+    poll_interrupt();  // a long sequence can be stopped (Ctrl-C)
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 0.0f, hp.data(), G);  // + b_hh below
     const float* u = projected->value.row(t * B);

@@ -1,5 +1,6 @@
 // GRU layer (torch.nn.GRU, gate order r, z, n; equations in
 // gate_math.hpp). Reference path here; gru_fused.cpp has the fast path.
+#include "base/interrupt.hpp"
 #include "nn/gate_math.hpp"
 #include "nn/recurrent_layer.hpp"
 
@@ -14,6 +15,7 @@ Var GRULayer::forward_reference(const Var& x, int T, int B, RecurrentState& stat
   Var h = make_leaf(state.h);
   std::vector<Var> outputs;
   for (int t = 0; t < T; ++t) {
+    poll_interrupt();  // a long sequence can be stopped (Ctrl-C)
     Var xp = linear(slice_rows(x, t * B, B), weight_ih, bias_ih);
     Var hp = linear(h, weight_hh, bias_hh);
     h = gates::gru_cell<gates::GraphMath>(add(slice_cols(xp, 0, H), slice_cols(hp, 0, H)),

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "nn/gate_math.hpp"
 #include "nn/recurrent_layer.hpp"
@@ -43,6 +44,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
   for (int t = 0; t < T; ++t) {
+    poll_interrupt();  // a long sequence can be stopped (Ctrl-C)
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
     float* a = acts.row(t * B);

@@ -1,6 +1,7 @@
 // LSTM layer (torch.nn.LSTM, gate order i, f, g, o; equations in
 // gate_math.hpp). This file holds the reference path (primitive ops, one
 // step at a time); lstm_fused.cpp holds the fast sequence path.
+#include "base/interrupt.hpp"
 #include "nn/gate_math.hpp"
 #include "nn/recurrent_layer.hpp"
 
@@ -15,6 +16,7 @@ Var LSTMLayer::forward_reference(const Var& x, int T, int B, RecurrentState& sta
   Var h = make_leaf(state.h), c = make_leaf(state.c);
   std::vector<Var> outputs;
   for (int t = 0; t < T; ++t) {
+    poll_interrupt();  // a long sequence can be stopped (Ctrl-C)
     Var x_t = slice_rows(x, t * B, B);
     Var gates = add(linear(x_t, weight_ih, bias_ih), linear(h, weight_hh, bias_hh));
     const auto cell = gates::lstm_cell<gates::GraphMath>(slice_cols(gates, 0, H), slice_cols(gates, H, H),

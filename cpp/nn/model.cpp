@@ -1,7 +1,9 @@
 #include "nn/model.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace lmn {
@@ -28,6 +30,33 @@ void validate_config(const ModelConfig& c) {
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) {
     throw std::invalid_argument("dropout must be in [0, 1), got " + std::to_string(c.dropout));
   }
+  // Sizes are ints: the gate rows (4H or 3H) must fit one, and the whole
+  // model must stay below kMaxParameters (counted in double: no overflow).
+  const double gates = c.cell == CellType::LSTM ? 4.0 : 3.0;
+  if (gates * c.hidden_size > std::numeric_limits<int>::max()) {
+    throw std::invalid_argument("hidden_size " + std::to_string(c.hidden_size) + " is too large: the " +
+                                cell_name(c.cell) + " gate matrices would have more than 2^31 rows");
+  }
+  const double parameters = parameter_count_estimate(c);
+  if (parameters > static_cast<double>(kMaxParameters)) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.3g", parameters);
+    throw std::invalid_argument(std::string("the model is too large: ") + count + " parameters (vocab_size " +
+                                std::to_string(c.vocab_size) + ", hidden_size " + std::to_string(c.hidden_size) +
+                                ", num_layers " + std::to_string(c.num_layers) + ", embedding_dim " +
+                                std::to_string(c.embedding_dim) + "); the limit is " + std::to_string(kMaxParameters));
+  }
+}
+
+double parameter_count_estimate(const ModelConfig& c) {
+  const double gates = c.cell == CellType::LSTM ? 4.0 : 3.0;
+  const double V = c.vocab_size, H = c.hidden_size, E = c.embedding_dim;
+  const double first_input = c.embedding_dim > 0 ? E : V;
+  double total = c.embedding_dim > 0 ? V * E : 0.0;
+  total += gates * H * (first_input + H + 2.0);                                      // layer 0
+  total += (static_cast<double>(c.num_layers) - 1.0) * gates * H * (2.0 * H + 2.0);  // layers above
+  total += V * H + V;                                                                // fc
+  return total;
 }
 
 SequenceModel::SequenceModel(const ModelConfig& config, std::uint64_t seed) : config_(config) {

@@ -26,7 +26,14 @@ struct ModelConfig {
   int embedding_dim = 0;  // 0: one-hot inputs (input size = vocab_size)
   float dropout = 0.0f;   // after each recurrent layer, in training only
 };
+// Throws std::invalid_argument naming the field: non-positive sizes,
+// dropout outside [0, 1), or a model above kMaxParameters.
 void validate_config(const ModelConfig& config);
+// The most parameters a model may have (8 GiB of float32 weights).
+constexpr std::int64_t kMaxParameters = std::int64_t{1} << 31;
+// The parameter count a config implies, in double so absurd sizes cannot
+// overflow (exact below 2^53).
+double parameter_count_estimate(const ModelConfig& config);
 
 using NamedParameters = std::vector<std::pair<std::string, Var>>;
 using ModelState = std::vector<RecurrentState>;  // one per layer

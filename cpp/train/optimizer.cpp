@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "base/parallel.hpp"
+#include "tensor/matrix_math.hpp"
 
 namespace lmn {
 
@@ -32,10 +33,11 @@ void validate_optimizer_config(const OptimizerConfig& c) {
   };
   check(std::isfinite(c.lr) && c.lr > 0.0f, "lr must be positive, got " + std::to_string(c.lr));
   check(c.momentum >= 0.0f && c.momentum < 1.0f, "momentum must be in [0, 1), got " + std::to_string(c.momentum));
-  check(c.weight_decay >= 0.0f, "weight_decay must be >= 0, got " + std::to_string(c.weight_decay));
+  check(c.weight_decay >= 0.0f && std::isfinite(c.weight_decay),
+        "weight_decay must be >= 0, got " + std::to_string(c.weight_decay));
   check(c.beta1 >= 0.0f && c.beta1 < 1.0f, "beta1 must be in [0, 1)");
   check(c.beta2 >= 0.0f && c.beta2 < 1.0f, "beta2 must be in [0, 1)");
-  check(c.eps > 0.0f, "eps must be positive");
+  check(c.eps > 0.0f && std::isfinite(c.eps), "eps must be positive");
 }
 
 Optimizer::Optimizer(const OptimizerConfig& config, std::vector<Var> params)
@@ -51,7 +53,23 @@ void Optimizer::restore(long steps, std::vector<Matrix> buffers) {
     throw std::invalid_argument("optimizer state has " + std::to_string(buffers.size()) + " buffers, expected " +
                                 std::to_string(buffers_.size()));
   }
-  for (std::size_t i = 0; i < buffers.size(); ++i) require_same_shape(buffers_[i], buffers[i], "optimizer state");
+  if (steps < 0 || steps > kMaxOptimizerSteps) {
+    throw std::invalid_argument("optimizer step count " + std::to_string(steps) + " is outside [0, 2^53]");
+  }
+  const std::size_t n = params_.size();
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    const std::string what = "optimizer buffer " + std::to_string(i);
+    require_same_shape(buffers_[i], buffers[i], what.c_str());
+    if (!all_finite(buffers[i])) throw std::invalid_argument(what + " contains NaN or infinity");
+    // Adam's second moments are running means of squares: a negative one
+    // would make the update's square root NaN.
+    if (config_.kind != OptimizerKind::SGD && i >= n) {
+      const Matrix& v = buffers[i];
+      if (std::any_of(v.data(), v.data() + v.size(), [](float x) { return x < 0.0f; })) {
+        throw std::invalid_argument(what + " (second moments) has negative values");
+      }
+    }
+  }
   steps_ = steps;
   buffers_ = std::move(buffers);
 }
@@ -68,6 +86,27 @@ void Optimizer::reconfigure(const OptimizerConfig& config) {
 void Optimizer::zero_grad() { zero_grads(params_); }
 
 void Optimizer::step() {
+  // Keep what the step changes; copying is a small part of a training step
+  // (it is linear in the weights, the step's forward and backward are that
+  // times the tokens of the batch).
+  const std::size_t n_params = params_.size();
+  undo_.resize(n_params + buffers_.size());
+  for (std::size_t p = 0; p < n_params; ++p) undo_[p] = params_[p]->value;
+  for (std::size_t b = 0; b < buffers_.size(); ++b) undo_[n_params + b] = buffers_[b];
+  update();
+  std::string bad;
+  for (std::size_t p = 0; p < n_params && bad.empty(); ++p)
+    if (!all_finite(params_[p]->value)) bad = "'" + params_[p]->op + "'";
+  for (std::size_t b = 0; b < buffers_.size() && bad.empty(); ++b)
+    if (!all_finite(buffers_[b])) bad = "the optimizer state of '" + params_[b % n_params]->op + "'";
+  if (bad.empty()) return;
+  for (std::size_t p = 0; p < n_params; ++p) std::swap(params_[p]->value, undo_[p]);
+  for (std::size_t b = 0; b < buffers_.size(); ++b) std::swap(buffers_[b], undo_[n_params + b]);
+  --steps_;
+  throw NonFiniteStep("the update made " + bad + " NaN or infinite; it was undone");
+}
+
+void Optimizer::update() {
   ++steps_;
   const OptimizerConfig& c = config_;
   const std::size_t n = params_.size();

@@ -1,12 +1,16 @@
 #pragma once
 // Optimizers (SGD with momentum and L2, Adam, AdamW), gradient clipping and
 // the step learning-rate schedule, all in one place.
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "autodiff/node.hpp"
 
 namespace lmn {
+
+// The most steps an optimizer may count (its counter can never overflow).
+constexpr long kMaxOptimizerSteps = 1L << 53;
 
 enum class OptimizerKind { SGD, Adam, AdamW };
 std::string optimizer_name(OptimizerKind kind);
@@ -23,11 +27,19 @@ struct OptimizerConfig {
 };
 void validate_optimizer_config(const OptimizerConfig& config);
 
+class NonFiniteStep : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class Optimizer {
  public:
   Optimizer(const OptimizerConfig& config, std::vector<Var> params);
 
-  // Updates every parameter that has a gradient, using config().lr.
+  // Updates every parameter that has a gradient, using config().lr. A step
+  // that would leave a NaN or infinity in a weight or in the optimizer's
+  // state is undone (weights, state and step count as before) and throws
+  // NonFiniteStep naming the first such parameter.
   void step();
   void zero_grad();
   void set_lr(float lr) { config_.lr = lr; }
@@ -39,13 +51,20 @@ class Optimizer {
   // (SGD: momentum; Adam/AdamW: first then second moments).
   long steps() const { return steps_; }
   const std::vector<Matrix>& buffers() const { return buffers_; }
+  // Throws std::invalid_argument (changing nothing) unless the buffers have
+  // the right count and shapes, are finite, Adam's second moments are >= 0
+  // and steps is in [0, kMaxOptimizerSteps].
   void restore(long steps, std::vector<Matrix> buffers);
 
  private:
+  void update();  // the step itself, unchecked
+
   OptimizerConfig config_;
   std::vector<Var> params_;
   std::vector<Matrix> buffers_;
   long steps_ = 0;
+  // Weights then buffers as they were before the current step (reused).
+  std::vector<Matrix> undo_;
 };
 
 // Clamp every gradient element to [-limit, limit].

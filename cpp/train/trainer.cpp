@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "train/thread_tuner.hpp"
 
@@ -77,6 +78,7 @@ EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch
   double total_loss = 0.0;
   long correct = 0, counted = 0;
   for (std::size_t first = 0; first < windows.size(); first += batch_size) {
+    poll_interrupt();
     const Batch batch = make_batch(data, windows, first, batch_size);
     ModelState state = model.zero_state(batch.B);
     const Var logits = model.forward(batch.inputs, batch.T, batch.B, state, false, unused);
@@ -101,6 +103,11 @@ EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,
               const Sequences& val, const FitCallbacks& callbacks) {
   validate_train_config(config);
+  if (config.epochs > kMaxEpochs - state.epochs_done) {
+    throw std::invalid_argument("epochs: " + std::to_string(state.epochs_done) + " done plus " +
+                                std::to_string(config.epochs) + " more exceeds the limit of " +
+                                std::to_string(kMaxEpochs));
+  }
   check_sequences(model, train, "training");
   check_sequences(model, val, "validation");
   const std::vector<Window> windows = make_windows(train, config.seq_len);
@@ -129,90 +136,104 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
   const int batches = static_cast<int>((windows.size() + config.batch_size - 1) / config.batch_size);
   ThreadTuner tuner(config.tune_threads ? active_threads() : 1, TunedWork::Training);
 
-  for (int e = 0; e < config.epochs && !result.interrupted; ++e) {
-    const int epoch = state.epochs_done;  // 0-based across resumes
-    const float lr = step_lr(config.optimizer.lr, epoch, config.lr_step_epochs, config.lr_gamma);
-    optimizer.set_lr(lr);
-    Rng shuffle_rng(epoch_seed(state.seed, epoch, 1));
-    Rng dropout_rng(epoch_seed(state.seed, epoch, 2));
-    // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
-    std::vector<Window> order = windows;
-    shuffle(order, shuffle_rng);
+  // Ctrl-C (poll_interrupt in the layers and evaluate) ends training
+  // between two optimizer steps, as a callback returning false would.
+  try {
+    for (int e = 0; e < config.epochs && !result.interrupted; ++e) {
+      const int epoch = state.epochs_done;  // 0-based across resumes
+      const float lr = step_lr(config.optimizer.lr, epoch, config.lr_step_epochs, config.lr_gamma);
+      optimizer.set_lr(lr);
+      Rng shuffle_rng(epoch_seed(state.seed, epoch, 1));
+      Rng dropout_rng(epoch_seed(state.seed, epoch, 2));
+      // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
+      std::vector<Window> order = windows;
+      shuffle(order, shuffle_rng);
 
-    const auto start = Clock::now();
-    double loss_sum = 0.0;
-    long tokens = 0;
-    for (int b = 0; b < batches; ++b) {
-      const Batch batch = make_batch(train, order, static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
-      ModelState carried = model.zero_state(batch.B);
-      for (int t0 = 0; t0 < batch.T; t0 += truncate) {
-        const int n = std::min(truncate, batch.T - t0);
-        const std::vector<int> targets = time_slice(batch.targets, batch.B, t0, n);
-        const long counted = std::count_if(targets.begin(), targets.end(), [](int t) { return t != kIgnoreIndex; });
-        if (counted == 0) break;  // only padding remains
-        const auto step_start = Clock::now();
-        std::optional<ThreadLimit> limit;
-        if (config.tune_threads) limit.emplace(tuner.threads());
-        optimizer.zero_grad();
-        const Var logits = model.forward(time_slice(batch.inputs, batch.B, t0, n), n, batch.B, carried, true,
-                                         dropout_rng, config.fused);
-        const Var loss = cross_entropy_loss(logits, targets);
-        const float value = loss->value[0];
-        if (!std::isfinite(value)) {
-          throw std::runtime_error("training diverged: loss is " + std::to_string(value) + " in epoch " +
-                                   std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
-                                   " (try a lower learning rate or clip_norm)");
+      const auto start = Clock::now();
+      double loss_sum = 0.0;
+      long tokens = 0;
+      for (int b = 0; b < batches; ++b) {
+        const Batch batch =
+            make_batch(train, order, static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
+        ModelState carried = model.zero_state(batch.B);
+        for (int t0 = 0; t0 < batch.T; t0 += truncate) {
+          const int n = std::min(truncate, batch.T - t0);
+          const std::vector<int> targets = time_slice(batch.targets, batch.B, t0, n);
+          const long counted = std::count_if(targets.begin(), targets.end(), [](int t) { return t != kIgnoreIndex; });
+          if (counted == 0) break;  // only padding remains
+          const auto step_start = Clock::now();
+          std::optional<ThreadLimit> limit;
+          if (config.tune_threads) limit.emplace(tuner.threads());
+          optimizer.zero_grad();
+          const Var logits = model.forward(time_slice(batch.inputs, batch.B, t0, n), n, batch.B, carried, true,
+                                           dropout_rng, config.fused);
+          const Var loss = cross_entropy_loss(logits, targets);
+          const float value = loss->value[0];
+          const std::string where = " in epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1);
+          const char* advice = "; the model keeps its weights from before that step (try a lower lr or clip_norm)";
+          if (!std::isfinite(value)) {
+            throw std::runtime_error("training diverged: loss is " + std::to_string(value) + where + advice);
+          }
+          if (!result.first_loss) result.first_loss = value;
+          backward(loss);
+          if (config.clip_value > 0.0f) clip_grad_value(params, config.clip_value);
+          if (config.clip_norm > 0.0f) clip_grad_norm(params, config.clip_norm);
+          try {
+            optimizer.step();
+          } catch (const NonFiniteStep& e) {
+            throw std::runtime_error(std::string("training diverged: ") + e.what() + where + advice);
+          }
+          limit.reset();
+          tuner.record(seconds_since(step_start), static_cast<long>(batch.B) * n);
+          loss_sum += static_cast<double>(value) * counted;
+          tokens += counted;
         }
-        backward(loss);
-        if (config.clip_value > 0.0f) clip_grad_value(params, config.clip_value);
-        if (config.clip_norm > 0.0f) clip_grad_norm(params, config.clip_norm);
-        optimizer.step();
-        limit.reset();
-        tuner.record(seconds_since(step_start), static_cast<long>(batch.B) * n);
-        loss_sum += static_cast<double>(value) * counted;
-        tokens += counted;
+        if (callbacks.on_batch) {
+          BatchProgress p{epoch + 1, b + 1, batches, loss_sum / std::max(tokens, 1L),
+                          tokens / std::max(seconds_since(start), 1e-9)};
+          if (!callbacks.on_batch(p)) {
+            result.interrupted = true;
+            break;
+          }
+        }
       }
-      if (callbacks.on_batch) {
-        BatchProgress p{epoch + 1, b + 1, batches, loss_sum / std::max(tokens, 1L),
-                        tokens / std::max(seconds_since(start), 1e-9)};
-        if (!callbacks.on_batch(p)) {
-          result.interrupted = true;
-          break;
+      optimizer.zero_grad();
+      if (result.interrupted) break;  // a partial epoch is not recorded
+
+      EpochStats stats;
+      stats.epoch = epoch + 1;
+      stats.seconds = seconds_since(start);
+      stats.train_loss = loss_sum / std::max(tokens, 1L);
+      stats.tokens_per_sec = tokens / std::max(stats.seconds, 1e-9);
+      stats.lr = lr;
+      ++state.epochs_done;
+      if (validate) {
+        const EvalResult v = evaluate(model, val, config.batch_size, config.seq_len);
+        stats.val_loss = v.loss;
+        stats.val_accuracy = v.accuracy;
+        if (v.loss < best_val) {
+          best_val = v.loss;
+          result.best_epoch = stats.epoch;
+          epochs_without_improvement = 0;
+          if (config.patience > 0 && config.restore_best) best_weights = snapshot(model);
+        } else {
+          ++epochs_without_improvement;
         }
+      }
+      result.history.push_back(stats);
+      if (callbacks.on_epoch && !callbacks.on_epoch(stats)) {
+        result.interrupted = true;
+        break;
+      }
+      if (validate && config.patience > 0 && epochs_without_improvement >= config.patience) {
+        result.stopped_early = true;
+        break;
       }
     }
+  } catch (const Interrupted&) {
     optimizer.zero_grad();
-    if (result.interrupted) break;  // a partial epoch is not recorded
-
-    EpochStats stats;
-    stats.epoch = epoch + 1;
-    stats.seconds = seconds_since(start);
-    stats.train_loss = loss_sum / std::max(tokens, 1L);
-    stats.tokens_per_sec = tokens / std::max(stats.seconds, 1e-9);
-    stats.lr = lr;
-    ++state.epochs_done;
-    if (validate) {
-      const EvalResult v = evaluate(model, val, config.batch_size, config.seq_len);
-      stats.val_loss = v.loss;
-      stats.val_accuracy = v.accuracy;
-      if (v.loss < best_val) {
-        best_val = v.loss;
-        result.best_epoch = stats.epoch;
-        epochs_without_improvement = 0;
-        if (config.patience > 0 && config.restore_best) best_weights = snapshot(model);
-      } else {
-        ++epochs_without_improvement;
-      }
-    }
-    result.history.push_back(stats);
-    if (callbacks.on_epoch && !callbacks.on_epoch(stats)) {
-      result.interrupted = true;
-      break;
-    }
-    if (validate && config.patience > 0 && epochs_without_improvement >= config.patience) {
-      result.stopped_early = true;
-      break;
-    }
+    result.interrupted = true;
+    result.interrupt_requested = true;
   }
   if (result.stopped_early && !best_weights.empty()) restore(model, best_weights);
   return result;

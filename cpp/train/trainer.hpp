@@ -61,6 +61,9 @@ struct FitCallbacks {
   std::function<bool(const EpochStats&)> on_epoch;
 };
 
+// The most epochs a model may count (so epochs_done + 1 never overflows).
+constexpr int kMaxEpochs = 1 << 30;
+
 // Everything beyond the weights that resuming needs.
 struct TrainingState {
   std::optional<Optimizer> optimizer;
@@ -71,8 +74,11 @@ struct TrainingState {
 struct FitResult {
   std::vector<EpochStats> history;
   bool interrupted = false;
+  bool interrupt_requested = false;  // by the interrupt hook (Ctrl-C), see base/interrupt.hpp
   bool stopped_early = false;
   int best_epoch = 0;
+  // The loss of the first step of this call (to notice a loss that climbs).
+  std::optional<double> first_loss;
 };
 
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,

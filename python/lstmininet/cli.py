@@ -1,7 +1,10 @@
 """The `lstmininet` command line: train, generate, evaluate, info, export.
 
-Errors print one line (`lstmininet: error: ...`) and exit with status 2;
-Ctrl-C during training saves the model and exits with status 130.
+Every failure a user can cause (bad arguments, missing or damaged files,
+bad data, a diverging run) prints one line (`lstmininet: error: FILE: ...`)
+and exits with status 2. Any other exception is a bug in lstmininet: it
+prints the traceback and says so, exit status 1. Ctrl-C during training
+saves the model and exits with status 130.
 """
 
 from __future__ import annotations
@@ -10,22 +13,33 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__
 from ._core import set_num_threads
+from .atomic_file import write_text_atomically
 from .datasets import load_melodies
+from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
+from .melody import read_utf8_file, split_melody_lines
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
 from .plots import plot_loss_curves, plot_piano_roll
 from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
 
-_USER_ERRORS = (ValueError, IndexError, OSError, TypeError, KeyError)
-
 
 class CommandError(Exception):
     """A problem with the command's arguments, reported as one line."""
 
+
+# What a user can cause, shown as one line. Bad values and data raise
+# ValueError (lstmininet, music21 via the loaders, json), files OSError;
+# MemoryError means the requested model or data does not fit. Everything
+# else (TypeError, KeyError, IndexError, RuntimeError, ...) is a bug here.
+_USER_ERRORS = (CommandError, ValueError, OSError, MemoryError)
+_MAX_INT = 2**31 - 1  # sizes and counts are 32-bit ints in the C++ core
+_MAX_SEED = 2**63 - 1  # generate adds the sample number; the core takes 64 bits
+_MAX_MESSAGE = 1000
 
 # -- data --------------------------------------------------------------------
 
@@ -33,7 +47,7 @@ class CommandError(Exception):
 def _load_training_data(args, tokenizer=None):
     """Token-id sequences and the tokenizer, from melodies or plain text."""
     if args.text:
-        text = Path(args.data).read_text(encoding="utf-8")
+        text = read_utf8_file(args.data)
         if not text:
             raise CommandError(f"{args.data}: the file is empty")
         tokenizer = tokenizer or CharTokenizer.build(text)
@@ -42,7 +56,14 @@ def _load_training_data(args, tokenizer=None):
         chunk = 10 * args.seq_len + 1
         return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
-    melodies = load_melodies(args.data, off_grid=args.off_grid, transpose=args.transpose, progress=not args.quiet)
+    melodies = load_melodies(
+        args.data,
+        off_grid=args.off_grid,
+        transpose=args.transpose,
+        progress=not args.quiet,
+        max_note_steps=args.max_note_steps,
+        max_tune_steps=args.max_tune_steps,
+    )
     if tokenizer is None:
         tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True)
     sequences = []
@@ -58,7 +79,7 @@ def _melody_location(spec: str, index: int) -> str:
     """'file, line N' for the index-th melody of a Melody.txt file, else 'spec, melody N'."""
     path = Path(spec)
     if path.suffix.lower() == ".txt" and path.is_file():
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = split_melody_lines(read_utf8_file(path))
         melody_lines = [n for n, line in enumerate(lines, start=1) if line.split("#", 1)[0].strip()]
         return f"{spec}, line {melody_lines[index]}"
     return f"{spec}, melody {index + 1}"
@@ -73,9 +94,42 @@ def _companion(model_path: str, suffix: str) -> Path:
 # -- commands ------------------------------------------------------------------
 
 
+def _check_output_file(path: str, option: str, create_folder: bool = False) -> None:
+    """Refuse an output path that is a folder, or whose folder is missing, before any work."""
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"{option} {path}: is a folder, expected a file name")
+    if not create_folder and not target.parent.is_dir():
+        raise CommandError(f"{option} {path}: the folder {target.parent} does not exist")
+
+
+def _read_history(path: Path) -> dict:
+    """The loss history of an earlier run (``name.history.json``): lists under string keys."""
+    try:
+        past = json.loads(read_utf8_file(path, "history file"))
+    except RecursionError:
+        raise CommandError(f"{path}: damaged history file (nested too deeply)") from None
+    except ValueError as err:
+        raise CommandError(f"{path}: damaged history file ({err})") from None
+    if not isinstance(past, dict) or not all(isinstance(v, list) for v in past.values()):
+        raise CommandError(f"{path}: damaged history file (expected an object of lists); move it away to start afresh")
+    return past
+
+
+def _fit_or_explain(model, args, sequences, **options):
+    """model.fit; a diverging run becomes one line naming the data and what to try."""
+    try:
+        return model.fit(sequences, **options)
+    except RuntimeError as err:
+        if "diverged" not in str(err):
+            raise
+        raise CommandError(f"{args.data}: {err}") from None
+
+
 def cmd_train(args) -> int:
     if args.threads:
         set_num_threads(args.threads)
+    _check_output_file(args.out, "--out", create_folder=True)
     history_path = _companion(args.out, ".history.json")
     past = {}
     if args.resume:
@@ -86,7 +140,7 @@ def cmd_train(args) -> int:
             raise CommandError(f"--resume: {args.out} carries no tokenizer")
         sequences, tokenizer = _load_training_data(args, model.tokenizer)
         if history_path.exists():
-            past = json.loads(history_path.read_text())
+            past = _read_history(history_path)
     else:
         sequences, tokenizer = _load_training_data(args)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # --out runs/today/tune.lmn just works
@@ -108,9 +162,11 @@ def cmd_train(args) -> int:
         model.save(args.out)
         for key in ("epoch", "train_loss", "val_loss", "tokens_per_sec"):
             past.setdefault(key, []).append(row[key])
-        history_path.write_text(json.dumps(past, indent=1))
+        write_text_atomically(history_path, json.dumps(past, indent=1))
 
-    history = model.fit(
+    history = _fit_or_explain(
+        model,
+        args,
         sequences,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -153,6 +209,9 @@ def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) 
 
 
 def cmd_generate(args) -> int:
+    for option, path in (("--midi", args.midi), ("--musicxml", args.musicxml), ("--piano-roll", args.piano_roll)):
+        if path:
+            _check_output_file(path, option)
     model = load(args.model)
     tokenizer = model.tokenizer
     if tokenizer is None:
@@ -233,6 +292,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
+    _check_output_file(args.onnx, "--onnx")
     model = load(args.model)
     try:
         model.export_onnx(
@@ -259,17 +319,33 @@ def cmd_export(args) -> int:
 # -- argument parsing ----------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+def _bounded_int(text: str, low: int, high: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be {what} (at most {high}), got {text}")
     return value
 
 
+def _positive_int(text: str) -> int:
+    return _bounded_int(text, 1, _MAX_INT, "a positive integer")
+
+
+def _seed(text: str) -> int:
+    return _bounded_int(text, 0, _MAX_SEED, "a non-negative integer")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (no usage block), status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text."
-    )
+    parser = _Parser(prog="lstmininet", description="Train and sample small LSTM/GRU models on melodies or text.")
     parser.add_argument("--version", action="version", version=f"lstmininet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -283,6 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
+        p.add_argument(
+            "--max-note-steps",
+            type=_positive_int,
+            default=DEFAULT_MAX_NOTE_STEPS,
+            help="refuse scores with a note or rest longer than this many grid steps (default: %(default)s)",
+        )
+        p.add_argument(
+            "--max-tune-steps",
+            type=_positive_int,
+            default=DEFAULT_MAX_TUNE_STEPS,
+            help="refuse scores with a tune longer than this many grid steps (default: %(default)s)",
+        )
 
     train = commands.add_parser("train", help="train a model on melodies or text")
     train.add_argument(
@@ -306,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--clip", type=float, default=5.0, help="clip the gradient's global norm")
     train.add_argument("--val-fraction", type=float, default=0.1)
     train.add_argument("--patience", type=_positive_int, default=None, help="early stopping on validation loss")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--resume", action="store_true", help="continue training the model at --out")
     data_options(train)
@@ -320,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=_positive_int, default=None)
     gen.add_argument("--top-p", type=float, default=None)
     gen.add_argument("--primer", default=None, help='tokens to start from, e.g. "60 _ _ _ 62 _"')
-    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--seed", type=_seed, default=None)
     gen.add_argument(
         "--precision",
         choices=GENERATION_PRECISIONS,
@@ -352,6 +440,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_message(err: BaseException) -> str:
+    """One line for a user-caused error: the file first when the error carries one."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        message = f"{err.filename}: {err.strerror}"
+    elif isinstance(err, MemoryError):
+        message = f"not enough memory for this model or data{': ' + str(err) if str(err) else ''}"
+    else:
+        message = str(err) or type(err).__name__
+    message = " ".join(message.split())  # one line, whatever the message held
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -359,12 +459,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lstmininet: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, *_USER_ERRORS) as err:
-        message = str(err) or type(err).__name__
-        if isinstance(err, FileNotFoundError) and err.filename:
-            message = f"no such file: {err.filename}"
-        print(f"lstmininet: error: {message}", file=sys.stderr)
+    except _USER_ERRORS as err:
+        print(f"lstmininet: error: {_user_message(err)}", file=sys.stderr)
         return 2
+    except Exception as err:  # not something the user did: keep the evidence
+        traceback.print_exc()
+        print(
+            f"lstmininet: internal error ({type(err).__name__}): this is a bug in lstmininet {__version__}; "
+            "please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

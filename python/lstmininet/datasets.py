@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from .corpus_cache import cache_key, default_cache_dir, read_cached_corpus, write_cached_corpus
+from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS, check_limit_values
 from .melody import (
     MELODY_FILE_EXTENSIONS,
     augment_transpositions,
@@ -107,6 +108,8 @@ def load_melodies_with_report(
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
+    max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
 ) -> tuple[list[list[str]], LoadReport]:
     """Like :func:`load_melodies`, also returning the :class:`LoadReport` counts."""
     if off_grid not in OFF_GRID_RULES:
@@ -115,6 +118,7 @@ def load_melodies_with_report(
         raise ValueError(f"transpose must be one of {TRANSPOSE_TARGETS}, got {transpose!r}")
     if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
         raise ValueError(f"steps_per_quarter must be a positive integer, got {steps_per_quarter!r}")
+    check_limit_values(max_note_steps, max_tune_steps)
 
     spec_text = os.fspath(spec)
     path = Path(spec_text).expanduser()
@@ -126,7 +130,13 @@ def load_melodies_with_report(
         return melodies, report
 
     files = _resolve_score_files(spec_text)
-    settings = {"steps_per_quarter": steps_per_quarter, "off_grid": off_grid, "transpose": transpose}
+    settings = {
+        "steps_per_quarter": steps_per_quarter,
+        "off_grid": off_grid,
+        "transpose": transpose,
+        "max_note_steps": max_note_steps,
+        "max_tune_steps": max_tune_steps,
+    }
     if cache:
         directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         key = cache_key(files, settings)
@@ -145,6 +155,8 @@ def load_melodies_with_report(
         off_grid=off_grid,
         transpose=transpose,
         progress=progress,
+        max_note_steps=max_note_steps,
+        max_tune_steps=max_tune_steps,
     )
     if not melodies:
         raise ValueError(f"{spec_text}: no melodies left after conversion ({report.summary()})")
@@ -164,6 +176,8 @@ def load_melodies(
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
+    max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
 ) -> list[list[str]]:
     """Load melodies as grid tokens from a Melody.txt, score file/folder or corpus path.
 
@@ -172,6 +186,11 @@ def load_melodies(
     Score corpora are cached (``cache_dir``, ``$LSTMININET_CACHE_DIR`` or
     ``~/.cache/lstmininet``). With ``progress`` a bar and a one-line summary of
     the conversion counts go to stderr.
+
+    A score with a note or rest longer than ``max_note_steps`` grid steps,
+    or a tune (or MIDI track) longer than ``max_tune_steps``, stops the load
+    with a ValueError naming the file (:mod:`lstmininet.input_limits`): a few
+    bytes of score must not turn into gigabytes of tokens.
     """
     melodies, _ = load_melodies_with_report(
         spec,
@@ -181,5 +200,7 @@ def load_melodies(
         cache=cache,
         cache_dir=cache_dir,
         progress=progress,
+        max_note_steps=max_note_steps,
+        max_tune_steps=max_tune_steps,
     )
     return melodies

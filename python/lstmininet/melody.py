@@ -34,17 +34,33 @@ MELODY_FILE_EXTENSIONS = (".txt",)
 # --------------------------------------------------------------------------
 
 
+_MAX_PITCH_DIGITS = 3  # longer numbers are out of range: never convert them (int() refuses > 4300 digits)
+
+
 def parse_pitch(token: str) -> int | None:
     """Return the MIDI pitch a token spells, or None if it is not a number.
 
     Only canonical decimal spellings count ("60", not "060" or "+60"), so a
-    token always decodes back to exactly the text it came from.
+    token always decodes back to exactly the text it came from. A number
+    too long to be a pitch is returned as -1 (out of range) without
+    converting all its digits.
     """
-    if token.isascii() and token.isdigit() and str(int(token)) == token:
-        return int(token)
-    if token.startswith("-") and token[1:].isascii() and token[1:].isdigit():
-        return -int(token[1:])  # negative: caller reports it as out of range
-    return None
+    digits = token[1:] if token.startswith("-") else token
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    if len(digits) > _MAX_PITCH_DIGITS:
+        return -1
+    if token.startswith("-"):
+        return -int(digits)  # negative: caller reports it as out of range
+    return int(token) if str(int(token)) == token else None
+
+
+def _show_token(token: str, limit: int = 24) -> str:
+    """repr() of a token, abbreviated when long so a message stays one short line."""
+    if len(token) <= limit:
+        return repr(token)
+    kind = "digits" if token.isascii() and token.isdigit() else "characters"
+    return f"{token[:limit]!r}... ({len(token)} {kind})"
 
 
 def _where(source: str | None, line: int | None) -> str:
@@ -79,12 +95,12 @@ def validate_melody_tokens(tokens: Sequence[str], source: str | None = None, lin
         pitch = parse_pitch(token)
         if pitch is None:
             raise ValueError(
-                f"{where}token {position} {token!r}: unknown token (expected a "
+                f"{where}token {position} {_show_token(token)}: unknown token (expected a "
                 f"MIDI pitch {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}, {REST!r} or {HOLD!r})"
             )
         if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
             raise ValueError(
-                f"{where}token {position} {token!r}: MIDI pitch outside {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
+                f"{where}token {position} {_show_token(token)}: MIDI pitch outside {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
             )
 
 
@@ -150,6 +166,16 @@ def augment_transpositions(
 # --------------------------------------------------------------------------
 
 
+def split_melody_lines(text: str) -> list[str]:
+    """Split Melody.txt text into lines as editors and ``grep -n`` count them.
+
+    Only "\\n" ends a line (a "\\r" before it is dropped). ``str.splitlines``
+    would also break at form feeds, U+2028 and others, shifting every line
+    number reported after them; here they are whitespace inside a line.
+    """
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 def parse_melody_lines(lines: Iterable[str], source: str) -> list[list[str]]:
     """Parse Melody.txt lines; ``#`` starts a comment, blank lines are skipped.
 
@@ -173,18 +199,24 @@ def load_melody_file(path: str | os.PathLike) -> list[list[str]]:
     CRLF or LF endings, a UTF-8 BOM, blank lines and ``#`` comments are fine.
     """
     path = Path(path).expanduser()
+    text = read_utf8_file(path, "melody file")
+    return parse_melody_lines(split_melody_lines(text), source=str(path))
+
+
+def read_utf8_file(path: str | os.PathLike, what: str = "text file") -> str:
+    """A UTF-8 file's text (a BOM is dropped); errors name the file, and the line for bad bytes."""
+    path = Path(path).expanduser()
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: melody file not found") from None
+        raise FileNotFoundError(f"{path}: {what} not found") from None
     except IsADirectoryError:
-        raise IsADirectoryError(f"{path}: is a folder, expected a melody file") from None
+        raise IsADirectoryError(f"{path}: is a folder, expected a {what}") from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ValueError(f"{path}, line {line}: not UTF-8 text ({exc.reason})") from None
-    return parse_melody_lines(text.splitlines(), source=str(path))
 
 
 def save_melody_file(melodies: Iterable[Sequence[str]], path: str | os.PathLike, header: Sequence[str] = ()) -> Path:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import melody_events
 from .scores import LoadReport, parse_score_file, score_to_tokens, tokens_to_stream
 
@@ -62,12 +63,22 @@ def _write_score(fmt: str, tokens: Sequence[str], path: str | os.PathLike, **str
     return path
 
 
-def read_midi(path: str | os.PathLike, *, steps_per_quarter: int = 4, off_grid: str = "quantize") -> list[str]:
+def read_midi(
+    path: str | os.PathLike,
+    *,
+    steps_per_quarter: int = 4,
+    off_grid: str = "quantize",
+    max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
+    max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+) -> list[str]:
     """Read the melody (top part) of a MIDI or other score file as grid tokens.
 
-    Raises ValueError naming the file if it cannot be read or has no usable melody.
+    Raises ValueError naming the file if it cannot be read, has no usable
+    melody, or is longer than the limits (:mod:`lstmininet.input_limits`).
     """
-    scores = parse_score_file(path, steps_per_quarter=steps_per_quarter)
+    scores = parse_score_file(
+        path, steps_per_quarter=steps_per_quarter, max_note_steps=max_note_steps, max_tune_steps=max_tune_steps
+    )
     report = LoadReport()
     tokens = score_to_tokens(
         scores[0],
@@ -75,6 +86,8 @@ def read_midi(path: str | os.PathLike, *, steps_per_quarter: int = 4, off_grid: 
         off_grid=off_grid,
         report=report,
         source=str(path),
+        max_note_steps=max_note_steps,
+        max_tune_steps=max_tune_steps,
     )
     if tokens is None:
         reason = next(iter(report.skipped)).replace("_", " ")

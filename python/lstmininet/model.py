@@ -6,9 +6,11 @@ arguments, shows progress, and keeps the tokenizer with the weights.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -23,11 +25,18 @@ _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16", "int8")
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
+_INT32_MAX = 2**31 - 1
+_UINT64_MAX = 2**64 - 1
+
+
+def _check_int(value, name: str, minimum: int = 1, maximum: int = _INT32_MAX) -> int:
+    """The value as an int in [minimum, maximum] (the C++ core takes 32-bit ints; seeds are 64-bit)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
 
 
@@ -126,6 +135,25 @@ class _ProgressBar:
             self._bar.close()
 
 
+# An epoch's training loss this many times the first step's is reported.
+LOSS_CLIMB_WARNING_FACTOR = 2.0
+
+
+def _warn_if_loss_climbed(first_loss: float | None, history: History) -> None:
+    """Warn when training made the loss far worse than it started (a learning rate too high)."""
+    if first_loss is None or not first_loss > 0:
+        return
+    for epoch, loss in zip(history["epoch"], history["train_loss"], strict=True):
+        if loss > LOSS_CLIMB_WARNING_FACTOR * first_loss:
+            warnings.warn(
+                f"training loss rose from {first_loss:.4g} at the first step to {loss:.4g} in epoch {epoch} "
+                "(more than twice its start): the learning rate is probably too high",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
+
+
 class _RecurrentModel:
     _cell = ""
 
@@ -148,7 +176,7 @@ class _RecurrentModel:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
-        self.seed = _check_int(seed, "seed", minimum=0)
+        self.seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         if tokenizer is not None and len(tokenizer) != vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but vocab_size is {vocab_size}")
         self.tokenizer = tokenizer
@@ -284,7 +312,7 @@ class _RecurrentModel:
         same either way. False: always the setting.
         """
         train = _as_sequences(sequences, "sequences")
-        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0)
+        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         if val_data is not None and val_fraction:
             raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
@@ -330,6 +358,7 @@ class _RecurrentModel:
         history.interrupted = result["interrupted"]
         history.stopped_early = result["stopped_early"]
         history.best_epoch = result["best_epoch"]
+        _warn_if_loss_climbed(result["first_loss"], history)
         if result["keyboard_interrupt"]:
             print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
         return history
@@ -388,7 +417,7 @@ class _RecurrentModel:
             primers = [_primer_ids(primer, "primer")] * count
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
-        seed = _check_int(seed, "seed", minimum=0)
+        seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         seeds = [_core.sample_seed(seed, i) for i in range(len(primers))] if many else [seed]
         out = self._core.generate(
             primers,
@@ -430,21 +459,52 @@ class _RecurrentModel:
     def load(cls, path: str | os.PathLike):
         """Load a checkpoint written by `save` (of either cell type when called
         on `lstmininet.load`; `LSTM.load` insists on an LSTM)."""
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, expected a checkpoint file", os.fspath(path))
         core, _vocabulary, metadata_json = _core.Model.load(os.fspath(path))
-        try:
-            metadata = json.loads(metadata_json)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"checkpoint '{path}' has unreadable metadata: {err}") from None
+        metadata = _checkpoint_metadata(path, metadata_json)
         kind = {"lstm": LSTM, "gru": GRU}[core.config["cell"]]
         if cls is not _RecurrentModel and cls is not kind:
             raise ValueError(f"checkpoint '{path}' holds a {kind.__name__}, not a {cls.__name__}")
         model = kind.__new__(kind)
         model._core = core
-        model.seed = int(metadata.get("seed", 0))
+        model.seed = metadata.get("seed", 0)
         model.tokenizer = None
         if metadata.get("tokenizer"):
-            model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
+            try:
+                model.tokenizer = tokenizer_from_dict(metadata["tokenizer"])
+            except ValueError as err:
+                raise ValueError(f"checkpoint '{path}' has a damaged tokenizer: {err}") from None
+            if len(model.tokenizer) != core.config["vocab_size"]:
+                raise ValueError(
+                    f"checkpoint '{path}' has a tokenizer of {len(model.tokenizer)} tokens "
+                    f"for a model of {core.config['vocab_size']}"
+                )
         return model
+
+
+def _checkpoint_metadata(path, metadata_json: str) -> dict:
+    """The checkpoint's metadata object, checked; ValueError naming the file otherwise.
+
+    The checksum only says the bytes are the ones written: the JSON may
+    still come from another program or a hand edit.
+    """
+    where = f"checkpoint '{os.fspath(path)}'"
+    try:
+        metadata = json.loads(metadata_json)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{where} has unreadable metadata: {err}") from None
+    except RecursionError:  # the C scanner recurses once per nested [ or {
+        raise ValueError(f"{where} has unreadable metadata: nested too deeply") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{where} has damaged metadata: expected a JSON object, got {type(metadata).__name__}")
+    seed = metadata.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"{where} has damaged metadata: seed {seed!r} is not an integer in 0..2^64-1")
+    tokenizer = metadata.get("tokenizer")
+    if tokenizer is not None and not isinstance(tokenizer, dict):
+        raise ValueError(f"{where} has damaged metadata: tokenizer is a {type(tokenizer).__name__}, not an object")
+    return metadata
 
 
 class LSTM(_RecurrentModel):

@@ -37,6 +37,15 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from .input_limits import (
+    DEFAULT_MAX_NOTE_STEPS,
+    DEFAULT_MAX_TUNE_STEPS,
+    InputLimitError,
+    check_abc_text,
+    check_grid_events,
+    check_limit_values,
+    check_midi_timing,
+)
 from .melody import HOLD, REST, melody_events, transpose_melody, validate_melody_tokens
 
 SCORE_EXTENSIONS = (".abc", ".mxl", ".musicxml", ".xml", ".mid", ".midi", ".krn")
@@ -154,29 +163,61 @@ def music21_corpus_files(spec: str) -> list[Path]:
 # --------------------------------------------------------------------------
 
 
-def parse_score_file(path: str | os.PathLike, steps_per_quarter: int = 4):
+def parse_score_file(
+    path: str | os.PathLike,
+    steps_per_quarter: int = 4,
+    *,
+    max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
+    max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+):
     """Parse one file with music21; returns a list of scores (an ABC file may hold many).
 
-    Raises ValueError naming the file if music21 cannot read it.
+    Raises ValueError naming the file if music21 cannot read it, and
+    :class:`~lstmininet.input_limits.InputLimitError` if a MIDI file runs
+    longer than ``max_tune_steps`` grid steps, or a MIDI or ABC note is
+    longer than ``max_note_steps`` (checked before music21 converts them).
     """
     from music21 import converter, stream
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such score file")
-    options = {}
-    if path.suffix.lower() in (".mid", ".midi"):
-        # MIDI has no notated rhythm: music21 snaps it to these divisions of a
-        # quarter. Our grid plus triplets, so triplets still reach off_grid.
-        options["quarterLengthDivisors"] = (steps_per_quarter, 3)
     try:
-        # forceSource: parse the real file, do not read/write music21's own pickles.
-        parsed = converter.parse(path, forceSource=True, storePickle=False, **options)
+        if path.suffix.lower() in (".mid", ".midi"):
+            parsed = _parse_midi_file(path, steps_per_quarter, max_note_steps, max_tune_steps)
+        else:
+            if path.suffix.lower() == ".abc":
+                text = path.read_bytes().decode("utf-8", errors="replace")
+                check_abc_text(text, str(path), steps_per_quarter, max_note_steps)
+            # forceSource: parse the real file, do not read/write music21's own pickles.
+            parsed = converter.parse(path, forceSource=True, storePickle=False)
+    except InputLimitError:
+        raise
     except Exception as exc:  # music21 raises many unrelated types on bad input
-        raise ValueError(f"{path}: cannot read score: {type(exc).__name__}: {exc}") from exc
+        detail = " ".join(str(exc).split())  # one line: music21 may quote whole lines of the file
+        detail = detail if len(detail) <= 300 else detail[:300] + "..."
+        raise ValueError(f"{path}: cannot read score: {type(exc).__name__}: {detail}") from exc
     if isinstance(parsed, stream.Opus):
         return list(parsed.scores)
     return [parsed]
+
+
+def _parse_midi_file(path: Path, steps_per_quarter: int, max_note_steps: int, max_tune_steps: int):
+    """music21's two MIDI steps, with the length checked between them.
+
+    Reading the bytes into events is cheap; converting them to a score
+    costs memory in proportion to the music's length, which a delta time
+    can make astronomical. So the events' total ticks are checked first.
+    """
+    from music21 import midi
+    from music21.midi import translate
+
+    midi_file = midi.MidiFile()
+    midi_file.readstr(path.read_bytes())
+    check_midi_timing(midi_file, str(path), steps_per_quarter, max_tune_steps, max_note_steps)
+    # MIDI has no notated rhythm: music21 snaps it to these divisions of a
+    # quarter. Our grid plus triplets, so triplets still reach off_grid.
+    return translate.midiFileToStream(midi_file, quarterLengthDivisors=(steps_per_quarter, 3))
 
 
 def melody_part(score):
@@ -267,8 +308,11 @@ def _monophonic(events: list[list], report: LoadReport) -> list[list]:
     return result
 
 
-def _events_to_tokens(events: list[list], report: LoadReport) -> list[str]:
-    """Lay events on the grid, filling gaps with rests, merging and trimming rests."""
+def _events_to_tokens(events: list[list], report: LoadReport, check_limits=None) -> list[str]:
+    """Lay events on the grid, filling gaps with rests, merging and trimming rests.
+
+    ``check_limits(filled_events)`` runs before any step is spelled as a token.
+    """
     # Gaps between events are silence: make them explicit rests first.
     filled: list[list] = []
     for event in events:
@@ -281,6 +325,8 @@ def _events_to_tokens(events: list[list], report: LoadReport) -> list[str]:
     while filled and filled[-1][0] is None:
         filled.pop()
         report.edge_rests_trimmed += 1
+    if check_limits is not None:
+        check_limits(filled)
 
     tokens: list[str] = []
     previous_was_rest = False
@@ -311,11 +357,18 @@ def score_to_tokens(
     transpose: str | None = None,
     report: LoadReport | None = None,
     source: str = "<score>",
+    *,
+    max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
+    max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
 ) -> list[str] | None:
     """Convert one music21 score to grid tokens, or None if the song is skipped.
 
     The reason for a skip and every rule applied are counted in ``report``.
+    A note or rest over ``max_note_steps`` steps, or a tune over
+    ``max_tune_steps``, raises :class:`~lstmininet.input_limits.InputLimitError`
+    naming ``source`` (see :mod:`lstmininet.input_limits`).
     """
+    check_limit_values(max_note_steps, max_tune_steps)
     if off_grid not in OFF_GRID_RULES:
         raise ValueError(f"off_grid must be one of {OFF_GRID_RULES}, got {off_grid!r}")
     if transpose not in TRANSPOSE_TARGETS:
@@ -326,7 +379,11 @@ def score_to_tokens(
     if events is None:
         report.skip(reason)
         return None
-    tokens = _events_to_tokens(_monophonic(events, report), report)
+
+    def check_limits(filled):
+        check_grid_events(filled, source, max_note_steps, max_tune_steps, steps_per_quarter)
+
+    tokens = _events_to_tokens(_monophonic(events, report), report, check_limits)
     if not tokens:
         report.skip("no_notes")
         return None
@@ -354,16 +411,35 @@ def load_score_files(
     off_grid: str = "skip",
     transpose: str | None = None,
     progress: bool = True,
+    *,
+    max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
+    max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
 ) -> tuple[list[list[str]], LoadReport]:
-    """Parse and convert score files in order; returns (melodies, report)."""
+    """Parse and convert score files in order; returns (melodies, report).
+
+    A file over the limits (:mod:`lstmininet.input_limits`) stops the load
+    with an :class:`~lstmininet.input_limits.InputLimitError` naming it.
+    """
+    check_limit_values(max_note_steps, max_tune_steps)
     from tqdm import tqdm
 
     report = LoadReport()
     melodies: list[list[str]] = []
     bar = tqdm(files, desc="parsing scores", unit="file", disable=not progress)
     for path in bar:
-        for score in parse_score_file(path, steps_per_quarter):
-            tokens = score_to_tokens(score, steps_per_quarter, off_grid, transpose, report, source=str(path))
+        scores = parse_score_file(path, steps_per_quarter, max_note_steps=max_note_steps, max_tune_steps=max_tune_steps)
+        for number, score in enumerate(scores, start=1):
+            source = str(path) if len(scores) == 1 else f"{path}, tune {number}"
+            tokens = score_to_tokens(
+                score,
+                steps_per_quarter,
+                off_grid,
+                transpose,
+                report,
+                source=source,
+                max_note_steps=max_note_steps,
+                max_tune_steps=max_tune_steps,
+            )
             if tokens is not None:
                 melodies.append(tokens)
         report.files_read += 1

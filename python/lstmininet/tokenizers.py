@@ -232,10 +232,15 @@ def tokenizer_from_dict(d: dict) -> MelodyTokenizer | CharTokenizer:
     vocab = d.get("vocab")
     if not isinstance(vocab, list):
         raise ValueError(f"{kind} tokenizer metadata has no 'vocab' list")
+    if not all(isinstance(token, str) for token in vocab):
+        raise ValueError(f"{kind} tokenizer metadata: every 'vocab' entry must be a string")
     if kind == MelodyTokenizer.kind:
+        steps_per_quarter = d.get("steps_per_quarter", 4)
+        if isinstance(steps_per_quarter, bool) or not isinstance(steps_per_quarter, int):
+            raise ValueError(f"melody tokenizer metadata: steps_per_quarter {steps_per_quarter!r} is not an integer")
         return MelodyTokenizer(
             vocab,
             add_bos_eos=bool(d.get("add_bos_eos", False)),
-            steps_per_quarter=int(d.get("steps_per_quarter", 4)),
+            steps_per_quarter=steps_per_quarter,
         )
     return CharTokenizer(vocab)

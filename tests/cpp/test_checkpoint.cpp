@@ -1,5 +1,6 @@
 // Checkpoints: exact round trip, atomic replacement, and clear errors for
 // missing, foreign, truncated and corrupted files.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -27,12 +28,12 @@ TEST(round_trip_keeps_everything) {
   c.batch_size = 2;
   c.seq_len = 4;
   fit(model, state, c, {{0, 1, 2, 3, 4, 5, 0, 1}}, {});
-  save_checkpoint("ckpt_roundtrip.bin", model, state, {{"a", "b", "_", "60"}, "{\"k\": 1}"});
+  save_checkpoint("ckpt_roundtrip.bin", model, state, {{"a", "b", "_", "60", "c", "d"}, "{\"k\": 1}"});
   LoadedCheckpoint loaded = load_checkpoint("ckpt_roundtrip.bin");
   std::remove("ckpt_roundtrip.bin");
   CHECK(loaded.model->config().cell == CellType::GRU && loaded.model->config().num_layers == 2);
   CHECK(loaded.model->config().dropout == 0.25f);
-  CHECK(loaded.extras.vocabulary.size() == 4 && loaded.extras.vocabulary[3] == "60");
+  CHECK(loaded.extras.vocabulary.size() == 6 && loaded.extras.vocabulary[3] == "60");
   CHECK(loaded.extras.metadata == "{\"k\": 1}");
   for (std::size_t i = 0; i < model.parameters().size(); ++i)
     CHECK(max_abs(subtract(model.parameters()[i]->value, loaded.model->parameters()[i]->value)) == 0.0f);
@@ -71,6 +72,17 @@ TEST(failed_save_keeps_the_previous_file) {
   CHECK_THROWS(IoError, save_checkpoint("no_such_dir/ckpt.bin", model, TrainingState{}, {}), "no_such_dir");
   CHECK(slurp("ckpt_keep.bin") == before);
   std::remove("ckpt_keep.bin");
+}
+
+TEST(non_finite_weights_are_never_saved) {
+  SequenceModel model({CellType::LSTM, 4, 3, 1, 0, 0.0f}, 1);
+  save_checkpoint("ckpt_finite.bin", model, TrainingState{}, {});
+  const std::string before = slurp("ckpt_finite.bin");
+  model.parameter("fc.bias")->value[1] = std::nanf("");
+  CHECK_THROWS(std::invalid_argument, save_checkpoint("ckpt_finite.bin", model, TrainingState{}, {}),
+               "'fc.bias' contains NaN");
+  CHECK(slurp("ckpt_finite.bin") == before);
+  std::remove("ckpt_finite.bin");
 }
 
 TEST_MAIN()

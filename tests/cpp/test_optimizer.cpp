@@ -1,5 +1,6 @@
 // Optimizer updates against hand-computed values; clipping; LR schedule.
 #include <cmath>
+#include <limits>
 
 #include "check.hpp"
 #include "train/optimizer.hpp"
@@ -55,6 +56,35 @@ TEST(adamw_decays_weights_decoupled) {
   Optimizer opt(c, {p});
   opt.step();
   CHECK_NEAR(p->value[0], 2.0 * (1 - 0.05), 1e-6);
+}
+
+TEST(a_step_that_would_make_a_weight_non_finite_is_undone) {
+  Var ok = param_with_grad(1.0f, 0.5f);
+  Var bad = param_with_grad(2.0f, std::numeric_limits<float>::infinity());
+  OptimizerConfig c;
+  c.kind = OptimizerKind::SGD;
+  c.lr = 0.1f;
+  c.momentum = 0.9f;
+  Optimizer opt(c, {ok, bad});
+  ok->op = "ok";
+  bad->op = "bad";
+  CHECK_THROWS(NonFiniteStep, opt.step(), "'bad'");
+  // everything as before the step: both weights (also the one updated first), momentum and count
+  CHECK(ok->value[0] == 1.0f && bad->value[0] == 2.0f);
+  CHECK(opt.buffers()[0][0] == 0.0f && opt.steps() == 0);
+  bad->grad[0] = 0.5f;
+  opt.step();
+  CHECK_NEAR(ok->value[0], 0.95, 1e-6);
+  CHECK(opt.steps() == 1);
+}
+
+TEST(restore_refuses_damaged_state) {
+  Var p = param_with_grad(1.0f, 0.5f);
+  Optimizer opt(OptimizerConfig{}, {p});
+  CHECK_THROWS(std::invalid_argument, opt.restore(1, {Matrix(1, 1, std::nanf("")), Matrix(1, 1)}), "NaN");
+  CHECK_THROWS(std::invalid_argument, opt.restore(1, {Matrix(1, 1), Matrix(1, 1, -1.0f)}), "negative");
+  CHECK_THROWS(std::invalid_argument, opt.restore(-1, {Matrix(1, 1), Matrix(1, 1)}), "step count -1");
+  CHECK(opt.steps() == 0);
 }
 
 TEST(parameters_without_gradients_are_left_alone) {

@@ -1,0 +1,70 @@
+"""Replacing a small file atomically, as checkpoints are (cpp/io/checkpoint.cpp).
+
+The text goes to ``PATH.tmp-PID-N`` beside the target, is flushed to disk and
+renamed over it, then the directory is synced: readers see the old or the
+new file, never half of one, even if the process is killed mid-write.
+Temporary files left by writers that have died are removed on the next write.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path
+
+_counter = itertools.count(1)
+
+
+def _writer_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Delete ``PATH.tmp-PID[-N]`` files whose writer process no longer exists."""
+    pattern = re.compile(re.escape(path.name) + r"\.tmp-(\d{1,9})(?:-\d{1,9})?")
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid == os.getpid() or _writer_is_alive(pid):
+            continue
+        try:
+            if entry.is_file() and not entry.is_symlink():
+                entry.unlink()
+        except OSError:
+            pass
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` so that it is replaced all at once."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise OSError(f"cannot write '{path}': it exists and is not a regular file")
+    remove_stale_temp_files(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{next(_counter)}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

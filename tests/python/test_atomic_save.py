@@ -1,0 +1,87 @@
+"""Saving is atomic and leaves nothing behind: temporary files of killed
+writers are cleaned up, and targets that are not regular files are refused
+(saving onto a device node used to replace it with a regular file)."""
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lstmininet import LSTM, load
+from lstmininet.atomic_file import write_text_atomically
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)
+
+
+@pytest.fixture
+def sleeper():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def test_temp_files_of_dead_writers_are_removed(tmp_path, sleeper):
+    target = tmp_path / "m.lmn"
+    dead = dead_pid()
+    stale = [tmp_path / f"m.lmn.tmp-{dead}", tmp_path / f"m.lmn.tmp-{dead}-7"]
+    alive = tmp_path / f"m.lmn.tmp-{sleeper}-1"  # a save in progress in another process
+    unrelated = [tmp_path / f"other.lmn.tmp-{dead}", tmp_path / f"m.lmn.tmp-{dead}.keep"]
+    for path in [*stale, alive, *unrelated]:
+        path.write_bytes(b"partial")
+    LSTM(5, hidden_size=4, seed=0).save(target)
+    assert not any(path.exists() for path in stale)
+    assert alive.exists() and all(path.exists() for path in unrelated)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [target, alive, *unrelated])
+
+
+def test_kill_during_save_never_loses_the_model_nor_piles_up_files(tmp_path):
+    target = tmp_path / "m.lmn"
+    LSTM(40, hidden_size=8, seed=0).save(target)
+    saver = (
+        "import sys\nfrom lstmininet import LSTM\nm = LSTM(40, hidden_size=384, seed=1)\n"
+        "print('ready', flush=True)\nwhile True:\n    m.save(sys.argv[1])\n"
+    )
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", saver, str(target)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        assert load(target).config["vocab_size"] == 40  # old or new, never damaged
+    LSTM(40, hidden_size=8, seed=2).save(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.lmn"]
+
+
+def test_a_target_that_is_not_a_regular_file_is_refused(tmp_path):
+    model = LSTM(5, hidden_size=4, seed=0)
+    fifo = tmp_path / "pipe.lmn"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="pipe.lmn': it exists and is not a regular file"):
+        model.save(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO, not replaced by a file
+    (tmp_path / "dir.lmn").mkdir()
+    with pytest.raises(IsADirectoryError, match="dir.lmn"):
+        model.save(tmp_path / "dir.lmn")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.lmn", "pipe.lmn"]
+
+
+def test_text_files_are_replaced_atomically_too(tmp_path):
+    target = tmp_path / "m.history.json"
+    stale = tmp_path / f"m.history.json.tmp-{dead_pid()}-1"
+    stale.write_text("{")
+    write_text_atomically(target, '{"epoch": [1]}')
+    assert target.read_text() == '{"epoch": [1]}'
+    assert [p.name for p in tmp_path.iterdir()] == ["m.history.json"]
+    (tmp_path / "d.json").mkdir()
+    with pytest.raises(OSError, match="not a regular file"):
+        write_text_atomically(tmp_path / "d.json", "{}")

@@ -1,0 +1,157 @@
+"""The checkpoint loader checks every field, even under a valid checksum.
+
+Each case damages one field of a real checkpoint and recomputes the checksum
+(checkpoint_layout.py), so the damage reaches the loader's validation; the
+error must be a ValueError that names the file and the problem.
+"""
+
+import json
+import os
+import re
+import struct
+
+import numpy as np
+import pytest
+
+from checkpoint_layout import fields, patch, with_checksum
+from lstmininet import LSTM, load
+from lstmininet.tokenizers import CharTokenizer
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """(path, bytes, fields) of a small trained LSTM checkpoint with Adam state."""
+    model = LSTM(5, hidden_size=4, seed=0)
+    model.fit([[0, 1, 2, 3, 4] * 4], epochs=1, batch_size=2, seq_len=4, progress=False)
+    path = tmp_path / "model.lmn"
+    model.save(path)
+    data = path.read_bytes()
+    return path, data, fields(data)
+
+
+def _expect_error(path, data, message):
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*" + message):
+        load(path)
+
+
+def test_the_untouched_file_loads(saved):
+    path, data, _ = saved
+    assert load(path).epochs_done == 1
+    assert with_checksum(data) == data  # the test helper agrees with the writer's checksum
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused(saved, value):
+    path, data, f = saved
+    _expect_error(path, patch(data, f["tensor:lstm.weight_hh_l0.values"], value, 4), "NaN or infinity")
+
+
+def test_duplicate_tensor_names_are_refused(saved):
+    path, data, f = saved
+    # bias_hh_l0 renamed to bias_ih_l0 (same length and shape): bias_hh_l0 would stay zero
+    field = f["tensor:lstm.bias_hh_l0.name"]
+    damaged = with_checksum(data[: field.offset] + b"lstm.bias_ih_l0" + data[field.offset + field.size :])
+    _expect_error(path, damaged, "'lstm.bias_ih_l0' appears twice")
+
+
+def test_a_vocabulary_of_the_wrong_size_is_refused(tmp_path):
+    model = LSTM(5, hidden_size=4, seed=0, tokenizer=CharTokenizer("abcde"))
+    path = tmp_path / "model.lmn"
+    model.save(path)
+    data = path.read_bytes()
+    f = fields(data)
+    # drop the last vocabulary entry: four tokens for a five-token model
+    last = f["vocabulary:4.length"]
+    damaged = data[: f["vocabulary.count"].offset] + (4).to_bytes(4, "little")
+    damaged += data[f["vocabulary.count"].offset + 4 : last.offset] + data[last.offset + 4 + 1 :]
+    _expect_error(path, with_checksum(damaged), "vocabulary has 4 tokens but the model's vocab_size is 5")
+
+
+def test_a_tokenizer_of_the_wrong_size_in_the_metadata_is_refused(tmp_path):
+    model = LSTM(5, hidden_size=4, seed=0, tokenizer=CharTokenizer("abcde"))
+    path = tmp_path / "model.lmn"
+    model.save(path)
+    data = path.read_bytes()
+    f = fields(data)
+    metadata = json.loads(data[f["metadata"].offset : f["metadata"].offset + f["metadata"].size])
+    metadata["tokenizer"] = CharTokenizer("abcdef").to_dict()
+    text = json.dumps(metadata).encode()
+    # no vocabulary list (as a model without tokenizer writes), the edited metadata, the rest as it was
+    damaged = data[: f["vocabulary.count"].offset] + struct.pack("<II", 0, len(text)) + text
+    damaged += data[f["metadata"].offset + f["metadata"].size :]
+    path.write_bytes(with_checksum(damaged))
+    with pytest.raises(ValueError, match="has a tokenizer of 6 tokens for a model of 5"):
+        load(path)
+
+
+def test_text_that_is_not_utf8_is_refused(tmp_path):
+    model = LSTM(2, hidden_size=4, seed=0, tokenizer=CharTokenizer("ab"))
+    path = tmp_path / "model.lmn"
+    model.save(path)
+    data = path.read_bytes()
+    f = fields(data)
+    # the token "b" becomes the lone byte 0xFF: Python used to fail decoding it, without the file's name
+    _expect_error(
+        path,
+        with_checksum(data[: f["vocabulary:1"].offset] + b"\xff" + data[f["vocabulary:1"].offset + 1 :]),
+        "vocabulary token 1 is not UTF-8",
+    )
+
+
+def test_trailing_bytes_are_refused(saved):
+    path, data, _ = saved
+    _expect_error(path, with_checksum(data[:-8] + b"\0\0\0\0" + data[-8:]), "4 unexpected bytes")
+
+
+def test_an_optimizer_flag_of_two_is_refused(saved):
+    path, data, f = saved
+    _expect_error(path, patch(data, f["optimizer.flag"], 2), "optimizer flag is 2")
+
+
+def test_counters_that_would_overflow_are_refused(saved):
+    path, data, f = saved
+    _expect_error(path, patch(data, f["epochs_done"], 2**31 - 1), "epochs_done 2147483647 is outside")
+    _expect_error(path, patch(data, f["epochs_done"], -1), "epochs_done -1 is outside")
+    _expect_error(path, patch(data, f["optimizer.steps"], 2**63 - 1), "optimizer steps 9223372036854775807")
+
+
+def test_absurd_sizes_are_refused_before_allocating(saved):
+    path, data, f = saved
+    _expect_error(path, patch(data, f["hidden_size"], 10**9), "hidden_size 1000000000 is too large")
+    # 4e8 parameters would be 1.6 GB: the file is far shorter, so nothing is allocated
+    _expect_error(path, patch(data, f["hidden_size"], 10000), "needs more weight bytes than the")
+    _expect_error(path, patch(data, f["vocab_size"], -5), "vocab_size must be positive")
+    _expect_error(path, patch(data, f["dropout"], float("nan")), "dropout must be in")
+
+
+def test_damaged_optimizer_state_is_refused(saved):
+    path, data, f = saved
+    moments = f["optimizer.buffer0.values"]
+    _expect_error(path, patch(data, moments, float("nan")), "optimizer buffer 0 contains NaN")
+    # the last buffer holds Adam's second moments (of fc.bias): they cannot be negative
+    last = sum(name.endswith(".rows") and name.startswith("optimizer.") for name in f) - 1
+    second = f[f"optimizer.buffer{last}.values"]
+    _expect_error(path, patch(data, second, -1.0), "negative")
+    _expect_error(path, patch(data, f["optimizer.reserved"], 1.0), "reserved")
+    _expect_error(path, patch(data, f["optimizer.eps"], float("inf")), "eps must be positive")
+    _expect_error(path, patch(data, f["optimizer.buffers.count"], 3), "3 optimizer buffers where adam needs 12")
+
+
+def test_loading_a_directory_or_a_fifo_is_an_os_error(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        load(tmp_path)
+    fifo = tmp_path / "fifo.lmn"
+    os.mkfifo(fifo)  # opening it for reading used to wait for a writer forever
+    with pytest.raises(OSError, match="not a regular file"):
+        load(fifo)
+
+
+def test_a_damaged_checkpoint_can_no_longer_train_into_nan(saved):
+    """The issue's case: NaN moments under a valid checksum used to load, and fit returned NaN weights."""
+    path, data, f = saved
+    path.write_bytes(patch(data, f["optimizer.buffer11.values"], float("nan")))
+    with pytest.raises(ValueError, match="optimizer buffer 11 contains NaN"):
+        model = load(path)
+        model.fit([[0, 1, 2, 3, 4] * 4], epochs=1, batch_size=2, seq_len=4, progress=False)
+        assert all(np.isfinite(v).all() for v in model.state_dict().values())

@@ -1,0 +1,218 @@
+"""A few bytes of score never become gigabytes of tokens: note and tune length limits.
+
+The two files of issue 9 (a 27-byte ABC tune holding one note for
+999,999,999 eighths, a 52-byte MIDI file with a delta time of 2^28 ticks)
+run through the real command line in a child process capped at 1 GiB of
+address space and 60 s of CPU; before the limits the first was OOM-killed
+asking for 24 GB and the second grew past 2.8 GB inside music21.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lstmininet.datasets import load_melodies
+from lstmininet.input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS, InputLimitError
+from lstmininet.midi import read_midi
+
+HUGE_ABC = b"X:1\nL:1/8\nK:C\nC999999999|\n"
+CHILD_ADDRESS_SPACE = 1 << 30
+CHILD_CPU_SECONDS = 60
+
+
+def variable_length(n: int) -> bytes:
+    """A MIDI variable-length quantity (7 bits per byte, high bit = more follow)."""
+    out = [n & 0x7F]
+    n >>= 7
+    while n:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    return bytes(reversed(out))
+
+
+def midi_bytes(events: bytes, ticks_per_quarter: int = 1) -> bytes:
+    """A format-0 Standard MIDI File with one track holding ``events`` plus end-of-track."""
+    track = events + b"\x00\xff\x2f\x00"
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks_per_quarter)
+    return header + b"MTrk" + struct.pack(">I", len(track)) + track
+
+
+def held_note(delta: int, pitch: int = 60) -> bytes:
+    """Note on at once, note off ``delta`` ticks later."""
+    return bytes([0x00, 0x90, pitch, 0x40]) + variable_length(delta) + bytes([0x80, pitch, 0x00])
+
+
+def huge_delta_midi() -> bytes:
+    tempo = b"\x00\xff\x51\x03\x07\xa1\x20"
+    return midi_bytes(tempo + held_note(0x0FFFFFFF) + held_note(1, pitch=62))
+
+
+def run_cli_capped(tmp_path: Path, *argv) -> tuple[int, str, int]:
+    """Run `lstmininet ARGV` in a child with capped memory and CPU; (exit code, stderr, peak RSS in MB)."""
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+        resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
+
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "wb") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "lstmininet.cli", *map(str, argv)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            preexec_fn=cap,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return child.returncode, err_path.read_text(errors="replace"), usage.ru_maxrss // 1024
+
+
+def test_the_issues_files_are_as_small_as_it_says():
+    assert len(HUGE_ABC) == 26  # 27 with a final newline in an editor
+    assert len(huge_delta_midi()) == 52
+
+
+@pytest.mark.parametrize(
+    "name, content", [("huge.abc", HUGE_ABC), ("huge.mid", huge_delta_midi())], ids=["abc", "midi"]
+)
+def test_tiny_score_fails_in_one_line_without_using_memory(tmp_path, name, content):
+    score = tmp_path / name
+    score.write_bytes(content)
+    code, err, peak_mb = run_cli_capped(tmp_path, "train", score, "--out", tmp_path / "m.lmn", "--quiet")
+    assert code == 2, err[-2000:]
+    assert err.count("\n") == 1 and err.startswith(f"lstmininet: error: {score}"), err[-2000:]
+    assert "--max-" in err  # says which limit, and how to raise it
+    assert peak_mb < 400, peak_mb
+    assert not (tmp_path / "m.lmn").exists()
+
+
+def test_long_note_in_abc_names_file_and_limit(tmp_path):
+    score = tmp_path / "long.abc"
+    score.write_bytes(HUGE_ABC)
+    with pytest.raises(InputLimitError) as error:
+        load_melodies(score, cache=False, progress=False)
+    message = str(error.value)
+    # Found in the text, before music21 parses it: 999,999,999 eighths.
+    assert message.startswith(f"{score}, line 4: 'C999999999' lasts at least 1,999,999,998 grid steps")
+    assert f"limit of {DEFAULT_MAX_NOTE_STEPS:,}" in message
+    assert isinstance(error.value, ValueError)  # callers that catch ValueError keep working
+
+
+def test_note_limit_is_configurable(tmp_path):
+    score = tmp_path / "drone.abc"
+    score.write_text("X:1\nL:1/8\nK:C\nC2000|\n")  # 2,000 eighths = 4,000 sixteenth steps
+    with pytest.raises(InputLimitError, match="4,000 grid steps"):
+        load_melodies(score, cache=False, progress=False)
+    (melody,) = load_melodies(score, cache=False, progress=False, max_note_steps=4000)
+    assert melody == ["60"] + ["_"] * 3999
+
+
+def test_long_rest_in_abc_is_caught_in_the_text(tmp_path):
+    score = tmp_path / "pause.abc"
+    score.write_text("X:1\nL:1/8\nK:C\nC2 z3000 D2|\n")
+    with pytest.raises(InputLimitError, match=r"pause.abc, line 4: 'z3000' lasts at least 6,000 grid steps"):
+        load_melodies(score, cache=False, progress=False)
+
+
+def test_long_silence_between_midi_notes_is_a_long_rest(tmp_path):
+    # Silence is not a note in MIDI: only the converted score shows the 200-quarter rest.
+    path = tmp_path / "pause.mid"
+    path.write_bytes(midi_bytes(held_note(1) + bytes([0x81, 0x48]) + held_note(1, pitch=62)[1:]))
+    with pytest.raises(InputLimitError, match=r"pause.mid: a rest at quarter note 1 lasts 200 quarter notes"):
+        read_midi(path)
+
+
+def test_abc_note_that_stalls_music21_is_refused_before_parsing(tmp_path):
+    # Found by scripts/fuzz_inputs.py: after a repeat sign music21 spent 45 s on this one note
+    # (and over 5 minutes on the same with 99999).
+    score = tmp_path / "stall.abc"
+    score.write_text("X:1\nM:C|\nL:1/8\nK:G\n|:eA edBc|dBgB BAA999|\n")
+    with pytest.raises(InputLimitError, match=r"stall.abc, line 5: 'A999' lasts at least 1,998 grid steps"):
+        load_melodies(score, cache=False, progress=False)
+
+
+def test_tune_limit_is_configurable_and_names_the_tune(tmp_path):
+    score = tmp_path / "two.abc"
+    long_tune = " ".join(["C8 D8"] * 650)  # 1,300 notes of 16 steps = 20,800 steps
+    score.write_text(f"X:1\nL:1/8\nK:C\nCDEF|\n\nX:2\nL:1/8\nK:C\n{long_tune}|\n")
+    assert DEFAULT_MAX_TUNE_STEPS < 20_800
+    with pytest.raises(InputLimitError) as error:
+        load_melodies(score, cache=False, progress=False)
+    assert str(error.value).startswith(f"{score}, tune 2: the tune lasts 5,200 quarter notes = 20,800 grid steps")
+    melodies = load_melodies(score, cache=False, progress=False, max_tune_steps=20_800)
+    assert [len(m) for m in melodies] == [8, 20_800]
+
+
+def test_cached_corpus_is_not_returned_under_lower_limits(tmp_path):
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    (folder / "drone.abc").write_text("X:1\nL:1/8\nK:C\nC2000|\n")
+    cache = tmp_path / "cache"
+    assert load_melodies(folder, cache_dir=cache, progress=False, max_note_steps=5000)
+    with pytest.raises(InputLimitError, match="drone.abc"):
+        load_melodies(folder, cache_dir=cache, progress=False)
+
+
+def test_midi_length_is_checked_before_music21_converts_it(tmp_path):
+    path = tmp_path / "long.mid"
+    path.write_bytes(midi_bytes(held_note(30_000 * 480), ticks_per_quarter=480))
+    with pytest.raises(InputLimitError) as error:
+        read_midi(path)
+    # The message comes from the raw events (ticks), so music21 never built the score.
+    assert str(error.value).startswith(f"{path}: MIDI track 1 runs 14,400,000 ticks = 30,000 quarter notes")
+
+
+def test_midi_within_the_tune_limit_still_hits_the_note_limit(tmp_path):
+    path = tmp_path / "held.mid"
+    path.write_bytes(midi_bytes(held_note(300 * 4), ticks_per_quarter=4))  # 300 quarters = 1,200 steps
+    with pytest.raises(InputLimitError, match="1,200 grid steps"):
+        read_midi(path)
+    assert read_midi(path, max_note_steps=1200) == ["60"] + ["_"] * 1199
+
+
+def test_midi_with_zero_ticks_per_quarter_names_the_file(tmp_path):
+    path = tmp_path / "zero.mid"
+    path.write_bytes(midi_bytes(held_note(4), ticks_per_quarter=0))
+    with pytest.raises(ValueError, match=rf"^{path}: MIDI header gives 0 ticks per quarter note"):
+        read_midi(path)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
+def test_limits_must_be_positive_integers(tmp_path, bad):
+    score = tmp_path / "a.abc"
+    score.write_text("X:1\nL:1/8\nK:C\nCDEF|\n")
+    with pytest.raises(ValueError, match="max_note_steps must be a positive integer"):
+        load_melodies(score, cache=False, progress=False, max_note_steps=bad)
+    with pytest.raises(ValueError, match="max_tune_steps must be a positive integer"):
+        load_melodies(score, cache=False, progress=False, max_tune_steps=bad)
+
+
+def test_cli_limit_options(tmp_path, capsys):
+    from lstmininet.cli import main
+
+    score = tmp_path / "drone.abc"
+    score.write_text("X:1\nL:1/8\nK:C\nC2000|\nX:2\nL:1/8\nK:C\nC2000|\nX:3\nL:1/8\nK:C\nC2000|\n")
+    out = tmp_path / "m.lmn"
+    flags = ["--epochs", "1", "--hidden", "8", "--quiet", "--seq-len", "16"]
+    assert main(["train", str(score), "--out", str(out), *flags]) == 2
+    assert "--max-note-steps" in capsys.readouterr().err
+    assert main(["train", str(score), "--out", str(out), "--max-note-steps", "4000", *flags]) == 0
+    assert out.exists()
+
+
+def test_music21_errors_spanning_lines_become_one_line(tmp_path):
+    # Found by scripts/fuzz_inputs.py: music21 quotes the rest of the tune, newlines and all.
+    score = tmp_path / "chord.abc"
+    score.write_text("X:1\nL:1/8\nK:G\n[vc2ec gcec | c2ec dBGB :|\n|:ceAe ceAe | ceAe dBGB |\n")
+    with pytest.raises(ValueError) as error:
+        load_melodies(score, cache=False, progress=False)
+    message = str(error.value)
+    assert message.startswith(f"{score}: cannot read score: ABCHandlerException: Bad chord indicator")
+    assert "\n" not in message

@@ -1,0 +1,52 @@
+"""The thread setting has an upper bound: asking for 100,000 threads used to
+crash libgomp (30,000 hung) instead of giving an error."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import lstmininet
+from lstmininet.cli import main
+
+
+@pytest.mark.parametrize("threads", [1025, 30_000, 100_000, 2**40, 2**70])
+def test_too_many_threads_is_a_clear_error_and_changes_nothing(threads):
+    previous = lstmininet.get_num_threads()
+    with pytest.raises(ValueError, match=f"set_num_threads: need at least 1 thread and at most 1024, got {threads}"):
+        lstmininet.set_num_threads(threads)
+    assert lstmininet.get_num_threads() == previous
+
+
+def test_a_thread_count_must_be_an_integer():
+    with pytest.raises(TypeError, match="n must be an integer, got float"):
+        lstmininet.set_num_threads(2.0)
+    with pytest.raises(TypeError, match="got bool"):
+        lstmininet.set_num_threads(True)
+
+
+def test_the_limit_itself_is_accepted():
+    previous = lstmininet.get_num_threads()
+    try:
+        lstmininet.set_num_threads(1024)
+        assert lstmininet.get_num_threads() == 1024
+    finally:
+        lstmininet.set_num_threads(previous)
+
+
+def test_the_environment_variable_is_capped():
+    env = {**os.environ, "LSTMININET_NUM_THREADS": "100000"}
+    code = "import lstmininet; print(lstmininet.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "1024"
+
+
+def test_the_cli_refuses_too_many_threads(tmp_path, capsys):
+    data = tmp_path / "Melody.txt"
+    data.write_text("60 _ 62 _ 64 _ 65 _\n62 _ 64 _ 65 _ 67 _\n")
+    code = main(["train", str(data), "--out", str(tmp_path / "m.lmn"), "--epochs", "1", "--threads", "100000"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "at most 1024" in err and "Traceback" not in err
+    assert not (tmp_path / "m.lmn").exists()
