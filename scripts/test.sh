@@ -4,7 +4,9 @@
 # onnxruntime for the export tests), then checks and
 # runs everything: formatting and lint, the C++ layer order, the C++ unit
 # tests (ctest) in three builds — native, portable with warnings as errors,
-# and with AddressSanitizer + UBSan — and the Python tests (pytest).
+# and with AddressSanitizer + UBSan — and the Python tests (pytest), then the
+# tests marked `sanitize` (fuzzing, stress, bad input) again against the
+# extension built with the sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +32,28 @@ ctest_build() {  # ctest_build DIR CMAKE_ARGS...: configure, build and run the C
 }
 ctest_build build/ctest -DCMAKE_BUILD_TYPE=Release
 ctest_build build/ctest-portable -DCMAKE_BUILD_TYPE=Release -DLSTMININET_NATIVE=OFF -DLSTMININET_WERROR=ON
-ctest_build build/ctest-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DLSTMININET_SANITIZE=address;undefined"
+# The sanitized build also makes the Python extension from the same objects.
+ctest_build build/ctest-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DLSTMININET_SANITIZE=address;undefined" \
+  -DLSTMININET_PYTHON_MODULE=ON "-DPython_EXECUTABLE=$(command -v python)" \
+  "-Dpybind11_DIR=$(python -c 'import pybind11; print(pybind11.get_cmake_dir())')"
 
 echo "== pytest"
 python -m pytest tests/python
+
+echo "== pytest -m sanitize: the crash-hunting tests against the ASan+UBSan extension"
+sanitized=build/ctest-sanitize
+rm -rf "$sanitized/site" "$sanitized/reports"
+mkdir -p "$sanitized/site" "$sanitized/reports"
+cp -r python/lstmininet "$sanitized/site/"
+cp "$sanitized"/_core*.so "$sanitized/site/lstmininet/"
+cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$sanitized/CMakeCache.txt")
+# Python itself is not sanitized: libasan must be loaded first, and libstdc++
+# with it (else ASan's __cxa_throw interceptor fails). Reports go to files:
+# pytest captures stderr and a sanitizer error ends the process.
+if ! LD_PRELOAD="$("$cxx" -print-file-name=libasan.so):$("$cxx" -print-file-name=libstdc++.so)" \
+  ASAN_OPTIONS="detect_leaks=0:log_path=$sanitized/reports/asan" \
+  UBSAN_OPTIONS="print_stacktrace=1:log_path=$sanitized/reports/ubsan" \
+  PYTHONPATH="$sanitized/site" python -m pytest -q -p no:cacheprovider -m sanitize tests/python; then
+  cat "$sanitized"/reports/* 2>/dev/null || true
+  exit 1
+fi

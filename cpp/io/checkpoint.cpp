@@ -128,8 +128,8 @@ class Reader {
     }
     const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
     need(n * sizeof(float), what.c_str());
-    Matrix m(rows, cols);  // copied bytewise: the floats need not be 4-byte aligned in the file
-    std::memcpy(m.data(), bytes_.data() + pos_, n * sizeof(float));
+    Matrix m(rows, cols, Matrix::kUninitialized);
+    std::memcpy(m.data(), bytes_.data() + pos_, n * sizeof(float));  // the file's floats need not be aligned
     if (!all_finite(m)) fail(what + " contains NaN or infinity");
     pos_ += n * sizeof(float);
     return m;

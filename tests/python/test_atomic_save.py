@@ -14,6 +14,9 @@ import pytest
 from lstmininet import LSTM, load
 from lstmininet.atomic_file import write_text_atomically
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 
 def dead_pid() -> int:
     """The pid of a process that has exited (and been reaped)."""

@@ -5,6 +5,9 @@ import pytest
 
 from lstmininet import GRU, LSTM
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 
 @pytest.fixture
 def model():

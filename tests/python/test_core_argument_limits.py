@@ -10,6 +10,9 @@ import pytest
 import lstmininet as lm
 from lstmininet import LSTM, Tensor
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 
 def test_a_hidden_size_that_overflows_names_the_size():
     # 4 * 10**9 gate rows used to overflow an int (UBSan) and report a negative dimension

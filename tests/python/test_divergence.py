@@ -5,6 +5,9 @@ import pytest
 
 from lstmininet import LSTM, load
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 DATA = [list(np.random.default_rng(0).integers(0, 5, 200))]
 
 

@@ -13,6 +13,9 @@ import time
 
 import pytest
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 # The poll interval is 50 ms; the rest is margin for a busy machine.
 STOP_WITHIN_SECONDS = 15.0
 

@@ -180,6 +180,7 @@ def test_thread_setting():
         lstmininet.set_num_threads(0)
 
 
+@pytest.mark.sanitize
 def test_two_threads_train_and_sample_as_one_would():
     # Each Python thread has its own thread tuner and thread limit; results do
     # not depend on the thread count, so concurrent runs equal sequential ones.
@@ -216,6 +217,7 @@ def test_two_threads_train_and_sample_as_one_would():
     assert together == alone
 
 
+@pytest.mark.sanitize
 def test_threads_sharing_one_model_take_turns():
     # Two fits and a sampler on the same model at once: they used to race on
     # the gradients and weights (a segfault); now writers hold the model alone.

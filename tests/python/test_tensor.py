@@ -6,6 +6,9 @@ import pytest
 import lstmininet as lm
 from lstmininet import Tensor
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 
 def test_expression_gradients_match_hand_derivatives():
     rng = np.random.default_rng(0)

@@ -10,6 +10,9 @@ import pytest
 import lstmininet
 from lstmininet.cli import main
 
+# Also run against the ASan+UBSan build of the extension (scripts/test.sh).
+pytestmark = pytest.mark.sanitize
+
 
 @pytest.mark.parametrize("threads", [1025, 30_000, 100_000, 2**40, 2**70])
 def test_too_many_threads_is_a_clear_error_and_changes_nothing(threads):
