@@ -73,6 +73,9 @@ CONFIGS = {
     "melody": dict(vocab=38, embed=38, hidden=128, layers=1, batch=64, seq=64),
     "char": dict(vocab=65, embed=65, hidden=256, layers=2, batch=32, seq=30),
     "large": dict(vocab=65, embed=65, hidden=512, layers=3, batch=64, seq=64),
+    # Real-valued sequences (LSTMRegressor vs nn.LSTM + nn.Linear): F features
+    # in, F values out at every step, MSE; "tokens" are time steps of a row.
+    "regression": dict(features=8, outputs=8, hidden=64, layers=2, batch=64, seq=50),
 }
 GATES = {"lstm": 4, "gru": 3}
 LR = 1e-3
@@ -94,11 +97,14 @@ def forward_matmul_flops_per_token(cfg: dict, cell: str) -> int:
         layer k input projection   x_t @ W_ih^T   2 * in_k * G*H
         layer k recurrence         h   @ W_hh^T   2 * H    * G*H
         output layer               h   @ W_fc^T   2 * H    * V
+
+    For the regression config in_0 = F features and V = the outputs.
     """
-    G, H, V = GATES[cell], cfg["hidden"], cfg["vocab"]
+    G, H = GATES[cell], cfg["hidden"]
+    V = cfg["outputs"] if "features" in cfg else cfg["vocab"]
     total = 0
     for k in range(cfg["layers"]):
-        in_k = (cfg["embed"] or V) if k == 0 else H
+        in_k = (cfg["features"] if "features" in cfg else (cfg["embed"] or V)) if k == 0 else H
         total += 2 * in_k * G * H + 2 * H * G * H
     return total + 2 * H * V
 
@@ -218,6 +224,9 @@ def child_torch(spec: dict, result: dict) -> None:
     torch.set_num_threads(threads)
     result["versions"] = {"torch": torch.__version__, "numpy": np.__version__}
     result["threads_effective"] = torch.get_num_threads()
+    if "features" in cfg:
+        _torch_regression(torch, cfg, cell, spec, result)
+        return
     V, E, H, L = cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["layers"]
 
     class Model(nn.Module):
@@ -295,6 +304,85 @@ def child_torch(spec: dict, result: dict) -> None:
     result["rss_mb"]["peak"] = _rss_mb()
 
 
+def _random_floats(cfg: dict, n_batches: int, seed: int):
+    """(n_batches * batch, seq, features) inputs and (..., outputs) targets, float32."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = n_batches * cfg["batch"]
+    x = rng.standard_normal((rows, cfg["seq"], cfg["features"]), dtype=np.float32)
+    y = rng.standard_normal((rows, cfg["seq"], cfg["outputs"]), dtype=np.float32)
+    return x, y
+
+
+def _torch_regression(torch, cfg: dict, cell: str, spec: dict, result: dict) -> None:
+    """The regression config in PyTorch: nn.LSTM/GRU + nn.Linear, MSE, clip, Adam (no generation)."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(cfg["features"], cfg["hidden"], cfg["layers"], batch_first=True)
+    fc = nn.Linear(cfg["hidden"], cfg["outputs"])
+    params = list(rnn.parameters()) + list(fc.parameters())
+    result["rss_mb"] = {"after_setup": _rss_mb()}
+    try:
+        x, y = (torch.from_numpy(a) for a in _random_floats(cfg, spec["n_batch_variants"], seed=1))
+        opt = torch.optim.Adam(params, lr=LR)
+        B = cfg["batch"]
+
+        def step(i):
+            opt.zero_grad(set_to_none=True)
+            out, _ = rnn(x[i * B : (i + 1) * B])
+            loss = torch.nn.functional.mse_loss(fc(out), y[i * B : (i + 1) * B])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, CLIP_NORM)
+            opt.step()
+            return loss.item()
+
+        timing = (spec["warmup_time"], spec["train_time"], spec["min_steps"], spec["max_steps"])
+        t = _timed_loop(step, spec["n_batch_variants"], *timing)
+        tokens = t["steps"] * cfg["batch"] * cfg["seq"]
+        result["train"] = dict(
+            t,
+            method="python loop: zero_grad, forward, mse_loss, backward, clip_grad_norm_, Adam.step",
+            tokens=tokens,
+            tokens_per_sec=tokens / t["seconds"],
+        )
+    except Exception:
+        result["errors"]["train"] = traceback.format_exc()
+    result["rss_mb"]["peak"] = _rss_mb()
+
+
+def _lmn_regression(lstmininet, cfg: dict, cell: str, spec: dict, result: dict) -> None:
+    """The regression config in lstmininet: LSTMRegressor/GRURegressor.fit (no generation)."""
+    cls = {"lstm": lstmininet.LSTMRegressor, "gru": lstmininet.GRURegressor}[cell]
+    m = cls(cfg["features"], cfg["hidden"], cfg["layers"], cfg["outputs"], seed=0)
+    result["rss_mb"] = {"after_setup": _rss_mb()}
+    B, T = cfg["batch"], cfg["seq"]
+    kwargs = dict(epochs=1, batch_size=B, seq_len=T, lr=LR, optimizer="adam", clip_norm=CLIP_NORM, progress=False)
+    try:
+        warm = max(1, spec["min_warmup_steps"])
+        x, y = _random_floats(cfg, warm, seed=3)
+        s = time.perf_counter()
+        m.fit(x, y, **kwargs)
+        per_step = (time.perf_counter() - s) / warm
+        n = int(min(spec["max_steps"], max(spec["min_steps"], math.ceil(spec["train_time"] / per_step))))
+        x, y = _random_floats(cfg, n, seed=4)
+        s = time.perf_counter()
+        m.fit(x, y, **kwargs)
+        wall = time.perf_counter() - s
+        tokens = n * B * T
+        result["train"] = dict(
+            method="fit(): one call, wall time around it",
+            warmup_steps=warm,
+            steps=n,
+            seconds=wall,
+            tokens=tokens,
+            tokens_per_sec=tokens / wall,
+        )
+    except Exception:
+        result["errors"]["train"] = traceback.format_exc()
+    result["rss_mb"]["peak"] = _rss_mb()
+
+
 def _measure_generation(generate, spec: dict, rows: int = 1) -> dict:
     """Warm up, calibrate a length that takes about gen_time, time one call.
 
@@ -336,6 +424,9 @@ def child_lstmininet(spec: dict, result: dict) -> None:
         result["notes"].append(
             "lstmininet.set_num_threads is missing: thread count set only through OMP_NUM_THREADS in the environment"
         )
+    if "features" in cfg:
+        _lmn_regression(lstmininet, cfg, cell, spec, result)
+        return
     V, E, H, L = cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["layers"]
     cls = {"lstm": lstmininet.LSTM, "gru": lstmininet.GRU}[cell]
     m = cls(V, hidden_size=H, num_layers=L, embedding_dim=E, dropout=0.0, seed=0)

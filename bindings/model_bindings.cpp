@@ -11,19 +11,26 @@
 #include <pybind11/stl.h>
 
 #include "base/read_bandwidth.hpp"
+#include "fit_binding.hpp"
 #include "generate/int8_products.hpp"
 #include "generate/sampler.hpp"
 #include "generate/stepper_cache.hpp"
 #include "generate/stepper_loss.hpp"
 #include "interrupt_hook.hpp"
 #include "io/checkpoint.hpp"
+#include "model_lock.hpp"
 #include "numpy_convert.hpp"
+#include "state_dict.hpp"
 #include "train/trainer.hpp"
 
 namespace py = pybind11;
 using namespace lmn;
 using lmn::py_convert::to_array;
 using lmn::py_convert::to_vector;
+using lmn::py_lock::lock_to_read;
+using lmn::py_lock::WriteLock;
+using lmn::py_state::load_state;
+using lmn::py_state::named_arrays;
 
 namespace {
 
@@ -41,35 +48,6 @@ struct Model {
   // generate()'s stepper weights; every writer clears them (WriteLock).
   std::unique_ptr<StepperCache> steppers = std::make_unique<StepperCache>();
 };
-
-// Holds a model alone for a scope (nothing, on the thread already holding it).
-class WriteLock {
- public:
-  explicit WriteLock(const Model& model) : model_(model) {
-    if (model_.writer->load() == std::this_thread::get_id()) return;
-    py::gil_scoped_release release;  // fit() re-takes the GIL for its callbacks while it holds the model
-    lock_ = std::unique_lock(*model_.mutex);
-    model_.writer->store(std::this_thread::get_id());
-  }
-  ~WriteLock() {
-    if (!lock_.owns_lock()) return;
-    model_.steppers->clear();  // the weights may have changed
-    model_.writer->store(std::thread::id());
-  }
-  WriteLock(const WriteLock&) = delete;
-  WriteLock& operator=(const WriteLock&) = delete;
-
- private:
-  const Model& model_;
-  std::unique_lock<std::shared_mutex> lock_;
-};
-
-// Shares a model for a scope; waits with the GIL released (see WriteLock).
-std::shared_lock<std::shared_mutex> lock_to_read(const Model& model) {
-  if (model.writer->load() == std::this_thread::get_id()) return {};
-  py::gil_scoped_release release;
-  return std::shared_lock(*model.mutex);
-}
 
 // (B, T) batch-major tokens -> time-major, as the core wants them.
 std::vector<int> time_major(const TokenArray& tokens, int& B, int& T, const char* what) {
@@ -99,141 +77,6 @@ py::dict config_dict(const ModelConfig& c) {
   d["embedding_dim"] = c.embedding_dim > 0 ? py::object(py::int_(c.embedding_dim)) : py::object(py::none());
   d["dropout"] = c.dropout;
   return d;
-}
-
-bool is_bias(const std::string& name) { return name.find(".bias") != std::string::npos; }
-
-py::dict named_arrays(const SequenceModel& net, bool grads) {
-  py::dict out;
-  for (const auto& [name, var] : net.named_parameters()) {
-    const Matrix& m =
-        grads ? (var->grad.empty() ? Matrix(var->value.rows(), var->value.cols()) : var->grad) : var->value;
-    out[py::str(name)] = is_bias(name) ? py::object(to_vector(m)) : py::object(to_array(m));
-  }
-  return out;
-}
-
-void load_state(SequenceModel& net, const py::dict& state) {
-  std::vector<std::string> missing, unexpected;
-  for (const auto& [name, var] : net.named_parameters())
-    if (!state.contains(py::str(name))) missing.push_back(name);
-  for (const auto& item : state) {
-    const std::string name = py::str(item.first);
-    bool known = false;
-    for (const auto& [n, v] : net.named_parameters()) known = known || n == name;
-    if (!known) unexpected.push_back(name);
-  }
-  if (!missing.empty() || !unexpected.empty()) {
-    std::string msg = "load_state_dict:";
-    if (!missing.empty()) msg += " missing " + py::str(py::cast(missing)).cast<std::string>();
-    if (!unexpected.empty()) msg += " unexpected " + py::str(py::cast(unexpected)).cast<std::string>();
-    throw py::value_error(msg);
-  }
-  // Check every shape before changing anything, so a bad dict leaves the model as it was.
-  std::vector<Matrix> values;
-  for (const auto& [name, var] : net.named_parameters()) {
-    auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(state[py::str(name)]);
-    if (!arr) throw py::type_error("load_state_dict: '" + name + "' is not a numeric array");
-    const Matrix& want = var->value;
-    const bool ok = is_bias(name) ? (arr.ndim() == 1 && arr.shape(0) == want.cols())
-                                  : (arr.ndim() == 2 && arr.shape(0) == want.rows() && arr.shape(1) == want.cols());
-    if (!ok) {
-      std::string got = "(";
-      for (py::ssize_t i = 0; i < arr.ndim(); ++i) got += (i ? ", " : "") + std::to_string(arr.shape(i));
-      got += arr.ndim() == 1 ? ",)" : ")";
-      const std::string expected = is_bias(name) ? "(" + std::to_string(want.cols()) + ",)" : want.shape_str();
-      throw py::value_error("load_state_dict: '" + name + "' has shape " + got + ", expected " + expected);
-    }
-    Matrix m(want.rows(), want.cols(), arr.data());
-    if (!all_finite(m)) throw py::value_error("load_state_dict: '" + name + "' contains NaN or infinity");
-    values.push_back(std::move(m));
-  }
-  std::size_t i = 0;
-  for (const auto& [name, var] : net.named_parameters()) var->value = std::move(values[i++]);
-}
-
-template <typename T>
-T get_or(const py::dict& d, const char* key, T fallback) {
-  if (!d.contains(key) || d[key].is_none()) return fallback;
-  return d[key].cast<T>();
-}
-
-TrainConfig train_config(const py::dict& d) {
-  TrainConfig c;
-  c.epochs = get_or(d, "epochs", c.epochs);
-  c.batch_size = get_or(d, "batch_size", c.batch_size);
-  c.seq_len = get_or(d, "seq_len", c.seq_len);
-  c.truncate = get_or(d, "truncate", 0);
-  c.optimizer.kind = parse_optimizer(get_or<std::string>(d, "optimizer", "adam"));
-  c.optimizer.lr = get_or(d, "lr", c.optimizer.lr);
-  c.optimizer.momentum = get_or(d, "momentum", c.optimizer.momentum);
-  c.optimizer.weight_decay = get_or(d, "weight_decay", c.optimizer.weight_decay);
-  c.clip_norm = get_or(d, "clip_norm", 0.0f);
-  c.clip_value = get_or(d, "clip_value", 0.0f);
-  c.lr_step_epochs = get_or(d, "lr_step_epochs", 0);
-  c.lr_gamma = get_or(d, "lr_gamma", c.lr_gamma);
-  c.patience = get_or(d, "patience", 0);
-  c.restore_best = get_or(d, "restore_best", c.restore_best);
-  c.seed = get_or<std::uint64_t>(d, "seed", 0);
-  c.fused = get_or(d, "fused", true);
-  c.tune_threads = get_or(d, "tune_threads", true);
-  return c;
-}
-
-py::dict epoch_row(const EpochStats& e) {
-  py::dict row;
-  row["epoch"] = e.epoch;
-  row["train_loss"] = e.train_loss;
-  row["val_loss"] = e.val_loss;
-  row["val_accuracy"] = e.val_accuracy;
-  row["tokens_per_sec"] = e.tokens_per_sec;
-  row["seconds"] = e.seconds;
-  row["lr"] = e.lr;
-  return row;
-}
-
-// A Python callback's verdict: None or truthy continues, falsy stops.
-bool keep_going(const py::object& verdict) { return verdict.is_none() || verdict.cast<bool>(); }
-
-py::dict fit_model(Model& self, const Sequences& train, const Sequences& val, const py::dict& options,
-                   const py::object& on_batch, const py::object& on_epoch) {
-  const TrainConfig config = train_config(options);
-  const WriteLock lock(self);
-  bool keyboard_interrupt = false;
-  FitCallbacks callbacks;
-  callbacks.on_batch = [&](const BatchProgress& p) {
-    py::gil_scoped_acquire acquire;
-    if (PyErr_CheckSignals() != 0) {
-      if (!PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) throw py::error_already_set();
-      PyErr_Clear();  // Ctrl-C: stop cleanly between batches
-      keyboard_interrupt = true;
-      return false;
-    }
-    return on_batch.is_none() || keep_going(on_batch(p.epoch, p.batch, p.batches, p.loss, p.tokens_per_sec));
-  };
-  callbacks.on_epoch = [&](const EpochStats& e) {
-    py::gil_scoped_acquire acquire;
-    return on_epoch.is_none() || keep_going(on_epoch(epoch_row(e)));
-  };
-  FitResult result;
-  {
-    py::gil_scoped_release release;
-    result = fit(*self.net, self.training, config, train, val, callbacks);
-  }
-  if (result.interrupt_requested) {  // Ctrl-C inside a step: fit stops cleanly, as between batches
-    lmn::py_interrupt::discard_pending();
-    keyboard_interrupt = true;
-  }
-  py::list history;
-  for (const auto& e : result.history) history.append(epoch_row(e));
-  py::dict out;
-  out["history"] = history;
-  out["interrupted"] = result.interrupted;
-  out["keyboard_interrupt"] = keyboard_interrupt;
-  out["stopped_early"] = result.stopped_early;
-  out["best_epoch"] = result.best_epoch;
-  out["first_loss"] = result.first_loss ? py::object(py::float_(*result.first_loss)) : py::object(py::none());
-  return out;
 }
 
 }  // namespace
@@ -321,7 +164,7 @@ void bind_model(py::module_& m) {
               loss_value = loss->value[0];
               backward(loss);
             }
-            py::dict grads = named_arrays(*self.net, true);
+            py::dict grads = named_arrays(self.net->named_parameters(), true);
             zero_grads(self.net->parameters());
             return py::make_tuple(loss_value, grads);
           },
@@ -329,15 +172,23 @@ void bind_model(py::module_& m) {
       .def("state_dict",
            [](const Model& self) {
              const auto lock = lock_to_read(self);
-             return named_arrays(*self.net, false);
+             return named_arrays(self.net->named_parameters(), false);
            })
       .def("load_state_dict",
            [](Model& self, const py::dict& state) {
              const WriteLock lock(self);
-             load_state(*self.net, state);
+             load_state(self.net->named_parameters(), state);
            })
-      .def("fit", &fit_model, py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none(),
-           py::arg("on_epoch") = py::none())
+      .def(
+          "fit",
+          [](Model& self, const Sequences& train, const Sequences& val, const py::dict& options,
+             const py::object& on_batch, const py::object& on_epoch) {
+            return py_fit::fit_with_callbacks(self, options, on_batch, on_epoch, [&](auto& config, auto& callbacks) {
+              return fit(*self.net, self.training, config, train, val, callbacks);
+            });
+          },
+          py::arg("train"), py::arg("val"), py::arg("options"), py::arg("on_batch") = py::none(),
+          py::arg("on_epoch") = py::none())
       .def(
           "evaluate",
           [](const Model& self, const Sequences& data, int batch_size, int seq_len) {

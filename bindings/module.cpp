@@ -1,5 +1,6 @@
 // The pybind11 module `lstmininet._core`: exception mapping, threads, and
-// the two families of bindings (tensor_bindings.cpp, model_bindings.cpp).
+// the families of bindings (tensor_bindings.cpp, model_bindings.cpp,
+// regressor_bindings.cpp).
 #include <malloc.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -16,6 +17,7 @@ namespace py = pybind11;
 
 void bind_tensor(py::module_& m);
 void bind_model(py::module_& m);
+void bind_regressor(py::module_& m);
 
 namespace {
 // Training allocates and frees the same multi-megabyte buffers every chunk.
@@ -96,4 +98,5 @@ PYBIND11_MODULE(_core, m) {
       "What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config()).");
   bind_tensor(m);
   bind_model(m);
+  bind_regressor(m);
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <type_traits>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -128,8 +129,9 @@ class Reader {
     }
     const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
     need(n * sizeof(float), what.c_str());
+    // The floats sit at any byte offset in the file: copy them, never read them in place (misaligned).
     Matrix m(rows, cols, Matrix::kUninitialized);
-    std::memcpy(m.data(), bytes_.data() + pos_, n * sizeof(float));  // the file's floats need not be aligned
+    if (n > 0) std::memcpy(m.data(), bytes_.data() + pos_, n * sizeof(float));
     if (!all_finite(m)) fail(what + " contains NaN or infinity");
     pos_ += n * sizeof(float);
     return m;
@@ -274,10 +276,81 @@ void write_atomically(const std::string& path, const std::string& bytes) {
   }
 }
 
-}  // namespace
+// The config block: the token model's, and the regressor's in the same
+// bytes (cell code 2 + cell, output_size where vocab_size is, input_size
+// where embedding_dim is), so everything after it is shared.
+constexpr std::uint32_t kRegressorCellBase = 2;
 
-void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
-                     const CheckpointExtras& extras) {
+void put_config(Writer& w, const ModelConfig& c) {
+  w.put(static_cast<std::uint32_t>(c.cell));
+  w.put(static_cast<std::int32_t>(c.vocab_size));
+  w.put(static_cast<std::int32_t>(c.hidden_size));
+  w.put(static_cast<std::int32_t>(c.num_layers));
+  w.put(static_cast<std::int32_t>(c.embedding_dim));
+  w.put(c.dropout);
+}
+
+void put_config(Writer& w, const RegressorConfig& c) {
+  w.put(kRegressorCellBase + static_cast<std::uint32_t>(c.cell));
+  w.put(static_cast<std::int32_t>(c.output_size));
+  w.put(static_cast<std::int32_t>(c.hidden_size));
+  w.put(static_cast<std::int32_t>(c.num_layers));
+  w.put(static_cast<std::int32_t>(c.input_size));
+  w.put(c.dropout);
+}
+
+// Reads the config block of the kind of model `Config` describes.
+template <class Config>
+Config get_config(Reader& r, const std::string& path) {
+  const auto cell = r.get<std::uint32_t>("cell");
+  constexpr bool regressor = std::is_same_v<Config, RegressorConfig>;
+  const std::uint32_t base = regressor ? kRegressorCellBase : 0;
+  if (cell != base && cell != base + 1) {
+    if (!regressor && (cell == kRegressorCellBase || cell == kRegressorCellBase + 1)) {
+      throw CheckpointFormatError("checkpoint '" + path +
+                                  "' holds a sequence regressor; load it with LSTMRegressor.load or GRURegressor.load");
+    }
+    if (regressor && cell <= 1) {
+      throw CheckpointFormatError("checkpoint '" + path +
+                                  "' holds a token model, not a sequence regressor; load it with lstmininet.load");
+    }
+    r.fail("unknown cell type " + std::to_string(cell));
+  }
+  Config c;
+  c.cell = static_cast<CellType>(cell - base);
+  const auto first = r.get<std::int32_t>(regressor ? "output_size" : "vocab_size");
+  c.hidden_size = r.get<std::int32_t>("hidden_size");
+  c.num_layers = r.get<std::int32_t>("num_layers");
+  const auto last = r.get<std::int32_t>(regressor ? "input_size" : "embedding_dim");
+  if constexpr (regressor) {
+    c.output_size = first, c.input_size = last;
+  } else {
+    c.vocab_size = first, c.embedding_dim = last;
+  }
+  c.dropout = r.get<float>("dropout");
+  try {
+    validate_config(c);
+  } catch (const std::invalid_argument& e) {
+    r.fail(std::string("bad config: ") + e.what());
+  }
+  return c;
+}
+
+// The vocabulary a config allows (a regressor has none) and its sizes in words.
+std::uint32_t vocabulary_size(const ModelConfig& c) { return static_cast<std::uint32_t>(c.vocab_size); }
+std::uint32_t vocabulary_size(const RegressorConfig&) { return 0; }
+std::string describe(const ModelConfig& c) {
+  return "vocab_size " + std::to_string(c.vocab_size) + ", hidden_size " + std::to_string(c.hidden_size) +
+         ", num_layers " + std::to_string(c.num_layers);
+}
+std::string describe(const RegressorConfig& c) {
+  return "input_size " + std::to_string(c.input_size) + ", hidden_size " + std::to_string(c.hidden_size) +
+         ", num_layers " + std::to_string(c.num_layers) + ", output_size " + std::to_string(c.output_size);
+}
+
+template <class Net>
+void save_any(const std::string& path, const Net& model, const TrainingState& training,
+              const CheckpointExtras& extras) {
   check_path(path);
   // A checkpoint never holds a NaN or infinity: refuse before touching the file.
   for (const auto& [name, var] : model.named_parameters()) {
@@ -297,13 +370,7 @@ void save_checkpoint(const std::string& path, const SequenceModel& model, const 
   Writer w;
   w.bytes().append(kMagic, sizeof kMagic);
   w.put(kCheckpointVersion);
-  const ModelConfig& c = model.config();
-  w.put(static_cast<std::uint32_t>(c.cell));
-  w.put(static_cast<std::int32_t>(c.vocab_size));
-  w.put(static_cast<std::int32_t>(c.hidden_size));
-  w.put(static_cast<std::int32_t>(c.num_layers));
-  w.put(static_cast<std::int32_t>(c.embedding_dim));
-  w.put(c.dropout);
+  put_config(w, model.config());
   w.put(static_cast<std::uint32_t>(extras.vocabulary.size()));
   for (const auto& token : extras.vocabulary) w.put_string(token);
   w.put_string(extras.metadata);
@@ -327,7 +394,8 @@ void save_checkpoint(const std::string& path, const SequenceModel& model, const 
   write_atomically(path, w.bytes());
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
+template <class Net, class Config>
+LoadedCheckpointOf<Net> load_any(const std::string& path) {
   check_path(path);
   const std::string bytes = read_file(path);
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
@@ -356,25 +424,12 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   r.get<std::uint64_t>("magic");
   r.get<std::uint32_t>("version");
 
-  ModelConfig c;
-  const auto cell = r.get<std::uint32_t>("cell");
-  if (cell > 1) r.fail("unknown cell type " + std::to_string(cell));
-  c.cell = static_cast<CellType>(cell);
-  c.vocab_size = r.get<std::int32_t>("vocab_size");
-  c.hidden_size = r.get<std::int32_t>("hidden_size");
-  c.num_layers = r.get<std::int32_t>("num_layers");
-  c.embedding_dim = r.get<std::int32_t>("embedding_dim");
-  c.dropout = r.get<float>("dropout");
-  try {
-    validate_config(c);
-  } catch (const std::invalid_argument& e) {
-    r.fail(std::string("bad config: ") + e.what());
-  }
-  LoadedCheckpoint out;
+  const Config c = get_config<Config>(r, path);
+  LoadedCheckpointOf<Net> out;
   const auto vocab_count = r.get_count("vocabulary size", 4);
-  if (vocab_count != 0 && vocab_count != static_cast<std::uint32_t>(c.vocab_size)) {
+  if (vocab_count != 0 && vocab_count != vocabulary_size(c)) {
     r.fail("the vocabulary has " + std::to_string(vocab_count) + " tokens but the model's vocab_size is " +
-           std::to_string(c.vocab_size));
+           std::to_string(vocabulary_size(c)));
   }
   for (std::uint32_t i = 0; i < vocab_count; ++i) {
     out.extras.vocabulary.push_back(r.get_string("vocabulary"));
@@ -387,11 +442,10 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   // before the model is allocated (a small file must not ask for gigabytes).
   const double weight_bytes = parameter_count_estimate(c) * sizeof(float);
   if (weight_bytes > static_cast<double>(r.remaining())) {
-    r.fail("the config (vocab_size " + std::to_string(c.vocab_size) + ", hidden_size " + std::to_string(c.hidden_size) +
-           ", num_layers " + std::to_string(c.num_layers) + ") needs more weight bytes than the " +
-           std::to_string(r.remaining()) + " left in the file");
+    r.fail("the config (" + describe(c) + ") needs more weight bytes than the " + std::to_string(r.remaining()) +
+           " left in the file");
   }
-  out.model = std::make_unique<SequenceModel>(c, 0);
+  out.model = std::make_unique<Net>(c, 0);
   const auto tensors = r.get_count("tensor count", 12);
   if (tensors != out.model->named_parameters().size()) {
     r.fail(std::to_string(tensors) + " tensors where the config needs " +
@@ -457,6 +511,24 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   }
   if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes before the checksum");
   return out;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
+                     const CheckpointExtras& extras) {
+  save_any(path, model, training, extras);
+}
+
+void save_checkpoint(const std::string& path, const SequenceRegressor& model, const TrainingState& training,
+                     const CheckpointExtras& extras) {
+  save_any(path, model, training, extras);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) { return load_any<SequenceModel, ModelConfig>(path); }
+
+LoadedRegressorCheckpoint load_regressor_checkpoint(const std::string& path) {
+  return load_any<SequenceRegressor, RegressorConfig>(path);
 }
 
 }  // namespace lmn

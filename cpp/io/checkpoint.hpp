@@ -2,6 +2,8 @@
 // The checkpoint file, version 1. Little-endian, in this order:
 //   magic "LMNCKPT1" | u32 version
 //   config: u32 cell, i32 vocab, i32 hidden, i32 layers, i32 embedding, f32 dropout
+//     (a sequence regressor: u32 2 + cell, i32 output_size, i32 hidden,
+//     i32 layers, i32 input_size, f32 dropout; the rest is the same)
 //   vocabulary: u32 count, then strings (u32 length + UTF-8 bytes)
 //   metadata: string (free-form JSON written by the Python layer)
 //   tensors: u32 count, then (name, i32 rows, i32 cols, f32 data)
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "nn/model.hpp"
+#include "nn/regressor.hpp"
 #include "train/trainer.hpp"
 
 namespace lmn {
@@ -50,11 +53,19 @@ struct CheckpointExtras {
 void save_checkpoint(const std::string& path, const SequenceModel& model, const TrainingState& training,
                      const CheckpointExtras& extras);
 
-struct LoadedCheckpoint {
-  std::unique_ptr<SequenceModel> model;
+void save_checkpoint(const std::string& path, const SequenceRegressor& model, const TrainingState& training,
+                     const CheckpointExtras& extras);
+
+template <class Net>
+struct LoadedCheckpointOf {
+  std::unique_ptr<Net> model;
   TrainingState training;
   CheckpointExtras extras;
 };
+using LoadedCheckpoint = LoadedCheckpointOf<SequenceModel>;
+using LoadedRegressorCheckpoint = LoadedCheckpointOf<SequenceRegressor>;
+// Each throws CheckpointFormatError naming the other loader when the file holds the other kind of model.
 LoadedCheckpoint load_checkpoint(const std::string& path);
+LoadedRegressorCheckpoint load_regressor_checkpoint(const std::string& path);
 
 }  // namespace lmn

@@ -20,6 +20,39 @@ Var mse_loss(const Var& prediction, const Matrix& target) {
   });
 }
 
+Var l1_loss(const Var& prediction, const Matrix& target) {
+  require_same_shape(prediction->value, target, "l1_loss");
+  const Matrix diff = lmn::subtract(prediction->value, target);
+  const float n = static_cast<float>(std::max<std::size_t>(diff.size(), 1));
+  double total = 0.0;
+  for (std::size_t i = 0; i < diff.size(); ++i) total += std::fabs(diff[i]);
+  return make_op(Matrix(1, 1, static_cast<float>(total / n)), {prediction}, "l1_loss", [diff, n](Node& self) {
+    Matrix g(diff.rows(), diff.cols());
+    const float s = self.grad[0] / n;
+    for (std::size_t i = 0; i < g.size(); ++i) g[i] = diff[i] > 0.0f ? s : (diff[i] < 0.0f ? -s : 0.0f);
+    accumulate_grad(*self.parents[0], g);
+  });
+}
+
+Var huber_loss(const Var& prediction, const Matrix& target, float delta) {
+  require_same_shape(prediction->value, target, "huber_loss");
+  if (!(delta > 0.0f)) throw std::invalid_argument("huber_loss: delta must be positive, got " + std::to_string(delta));
+  const Matrix diff = lmn::subtract(prediction->value, target);
+  const float n = static_cast<float>(std::max<std::size_t>(diff.size(), 1));
+  double total = 0.0;
+  for (std::size_t i = 0; i < diff.size(); ++i) {
+    const float a = std::fabs(diff[i]);
+    total += a < delta ? 0.5f * a * a : delta * (a - 0.5f * delta);
+  }
+  return make_op(Matrix(1, 1, static_cast<float>(total / n)), {prediction}, "huber_loss", [diff, n, delta](Node& self) {
+    // Quadratic part: d; linear part: delta * sign(d), i.e. d clamped to [-delta, delta].
+    Matrix g(diff.rows(), diff.cols());
+    const float s = self.grad[0] / n;
+    for (std::size_t i = 0; i < g.size(); ++i) g[i] = s * std::clamp(diff[i], -delta, delta);
+    accumulate_grad(*self.parents[0], g);
+  });
+}
+
 Var bce_loss(const Var& probability, const Matrix& target) {
   require_same_shape(probability->value, target, "bce_loss");
   const Matrix& p = probability->value;

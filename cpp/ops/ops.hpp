@@ -4,11 +4,11 @@
 //   elementwise.cpp  add, subtract, multiply, scale, add_bias
 //   activation.cpp   sigmoid, tanh, relu, exp, log, softmax, log_softmax
 //   products.cpp     matmul, transpose, linear
-//   shape.cpp        slice/concat of rows and columns
+//   shape.cpp        slice/concat/gather of rows and columns
 //   tokens.cpp       embedding lookup, token projection (ops on token ids)
 //   reduce.cpp       sum, mean
 //   dropout.cpp      inverted dropout
-//   losses.cpp       mse, bce, bce_with_logits, cross_entropy
+//   losses.cpp       mse, l1, huber, bce, bce_with_logits, cross_entropy
 #include <vector>
 
 #include "autodiff/node.hpp"
@@ -46,6 +46,8 @@ Var slice_cols(const Var& x, int start, int count);
 Var slice_rows(const Var& x, int start, int count);
 Var concat_cols(const std::vector<Var>& parts);
 Var concat_rows(const std::vector<Var>& parts);
+// Rows of x picked by index (any order, repeats allowed); the gradient scatters back.
+Var gather_rows(const Var& x, const std::vector<int>& rows);
 // Rows of weight (V, E) picked by tokens; the gradient scatters back.
 Var embedding_lookup(const Var& weight, const std::vector<int>& tokens);
 
@@ -58,6 +60,10 @@ Var dropout(const Var& x, float p, bool training, Rng& rng);
 
 // Losses, all means -> (1, 1).
 Var mse_loss(const Var& prediction, const Matrix& target);
+// Mean absolute error; the gradient at a zero difference is 0 (as torch's sign).
+Var l1_loss(const Var& prediction, const Matrix& target);
+// torch.nn.HuberLoss: 0.5 d^2 where |d| < delta, else delta (|d| - delta / 2).
+Var huber_loss(const Var& prediction, const Matrix& target, float delta = 1.0f);
 Var bce_loss(const Var& probability, const Matrix& target);  // probability in (0, 1)
 Var bce_with_logits_loss(const Var& logits, const Matrix& target);
 // Cross-entropy fused with log-softmax over rows of logits (N, C). A target of

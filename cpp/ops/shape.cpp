@@ -42,6 +42,28 @@ Var slice_rows(const Var& x, int start, int count) {
   });
 }
 
+Var gather_rows(const Var& x, const std::vector<int>& rows) {
+  const Matrix& in = x->value;
+  Matrix out(static_cast<int>(rows.size()), in.cols(), Matrix::kUninitialized);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= in.rows()) {
+      throw ShapeError("gather_rows: row " + std::to_string(rows[i]) + " at position " + std::to_string(i) +
+                       " is outside " + in.shape_str());
+    }
+    std::copy_n(in.row(rows[i]), in.cols(), out.row(static_cast<int>(i)));
+  }
+  return make_op(std::move(out), {x}, "gather_rows", [rows](Node& self) {
+    Node& p = *self.parents[0];
+    if (!p.requires_grad) return;
+    Matrix& g = p.grad_buffer();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      float* dst = g.row(rows[i]);
+      const float* src = self.grad.row(static_cast<int>(i));
+      for (int c = 0; c < g.cols(); ++c) dst[c] += src[c];
+    }
+  });
+}
+
 Var concat_cols(const std::vector<Var>& parts) {
   if (parts.empty()) throw ShapeError("concat_cols: nothing to concatenate");
   const int rows = parts[0]->value.rows();

@@ -11,6 +11,7 @@
 #include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "train/thread_tuner.hpp"
+#include "train/training_task.hpp"
 
 namespace lmn {
 
@@ -39,14 +40,13 @@ void check_sequences(const SequenceModel& model, const Sequences& data, const ch
   }
 }
 
-std::vector<Matrix> snapshot(const SequenceModel& model) {
+std::vector<Matrix> snapshot(const std::vector<Var>& params) {
   std::vector<Matrix> values;
-  for (const auto& p : model.parameters()) values.push_back(p->value);
+  for (const auto& p : params) values.push_back(p->value);
   return values;
 }
 
-void restore(const SequenceModel& model, const std::vector<Matrix>& values) {
-  const auto params = model.parameters();
+void restore(const std::vector<Var>& params, const std::vector<Matrix>& values) {
   for (std::size_t i = 0; i < params.size(); ++i) params[i]->value = values[i];
 }
 
@@ -100,24 +100,73 @@ EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch
   return result;
 }
 
+namespace {
+
+// Next-token prediction over token sequences.
+class TokenTask final : public TrainingTask {
+ public:
+  TokenTask(const SequenceModel& model, const Sequences& train, const Sequences& val, int seq_len)
+      : model_(model), train_(train), val_(val), windows_(make_windows(train, seq_len)) {
+    if (windows_.empty()) throw std::invalid_argument("fit: no training sequence has two or more tokens");
+    if (!val.empty() && make_windows(val, seq_len).empty()) {
+      throw std::invalid_argument("fit: no validation sequence has two or more tokens");
+    }
+  }
+  std::vector<Var> parameters() const override { return model_.parameters(); }
+  std::size_t window_count() const override { return windows_.size(); }
+  bool has_validation() const override { return !val_.empty(); }
+  void begin_epoch(Rng& shuffle_rng) override {
+    // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
+    order_ = windows_;
+    shuffle(order_, shuffle_rng);
+  }
+  int begin_batch(std::size_t first, int batch_size) override {
+    batch_ = make_batch(train_, order_, first, batch_size);
+    carried_ = model_.zero_state(batch_.B);
+    return batch_.T;
+  }
+  int batch_rows() const override { return batch_.B; }
+  ChunkLoss forward_chunk(int t0, int n, Rng& dropout_rng, bool fused) override {
+    const std::vector<int> targets = time_slice(batch_.targets, batch_.B, t0, n);
+    const long counted = std::count_if(targets.begin(), targets.end(), [](int t) { return t != kIgnoreIndex; });
+    if (counted == 0) return {nullptr, 0, true};  // only padding remains
+    const Var logits =
+        model_.forward(time_slice(batch_.inputs, batch_.B, t0, n), n, batch_.B, carried_, true, dropout_rng, fused);
+    return {cross_entropy_loss(logits, targets), counted, false};
+  }
+  EvalResult validate(int batch_size, int seq_len) const override {
+    return evaluate(model_, val_, batch_size, seq_len);
+  }
+
+ private:
+  const SequenceModel& model_;
+  const Sequences& train_;
+  const Sequences& val_;
+  std::vector<Window> windows_, order_;
+  Batch batch_;
+  ModelState carried_;
+};
+
+}  // namespace
+
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,
               const Sequences& val, const FitCallbacks& callbacks) {
+  validate_train_config(config);
+  check_sequences(model, train, "training");
+  check_sequences(model, val, "validation");
+  TokenTask task(model, train, val, config.seq_len);
+  return run_training(task, state, config, callbacks);
+}
+
+FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConfig& config,
+                       const FitCallbacks& callbacks) {
   validate_train_config(config);
   if (config.epochs > kMaxEpochs - state.epochs_done) {
     throw std::invalid_argument("epochs: " + std::to_string(state.epochs_done) + " done plus " +
                                 std::to_string(config.epochs) + " more exceeds the limit of " +
                                 std::to_string(kMaxEpochs));
   }
-  check_sequences(model, train, "training");
-  check_sequences(model, val, "validation");
-  const std::vector<Window> windows = make_windows(train, config.seq_len);
-  if (windows.empty()) throw std::invalid_argument("fit: no training sequence has two or more tokens");
-  const bool validate = !val.empty();
-  if (validate && make_windows(val, config.seq_len).empty()) {
-    throw std::invalid_argument("fit: no validation sequence has two or more tokens");
-  }
-
-  const auto params = model.parameters();
+  const auto params = task.parameters();
   // Resuming keeps the optimizer's moments when the kind matches; the
   // hyper-parameters always come from this call.
   if (state.optimizer && state.optimizer->config().kind == config.optimizer.kind) {
@@ -128,12 +177,13 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
   if (state.epochs_done == 0) state.seed = config.seed;
   Optimizer& optimizer = *state.optimizer;
   const int truncate = config.truncate > 0 ? config.truncate : config.seq_len;
+  const bool validate = task.has_validation();
 
   FitResult result;
   double best_val = std::numeric_limits<double>::infinity();
   std::vector<Matrix> best_weights;
   int epochs_without_improvement = 0;
-  const int batches = static_cast<int>((windows.size() + config.batch_size - 1) / config.batch_size);
+  const int batches = static_cast<int>((task.window_count() + config.batch_size - 1) / config.batch_size);
   ThreadTuner tuner(config.tune_threads ? active_threads() : 1, TunedWork::Training);
 
   // Ctrl-C (poll_interrupt in the layers and evaluate) ends training
@@ -145,37 +195,33 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
       optimizer.set_lr(lr);
       Rng shuffle_rng(epoch_seed(state.seed, epoch, 1));
       Rng dropout_rng(epoch_seed(state.seed, epoch, 2));
-      // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
-      std::vector<Window> order = windows;
-      shuffle(order, shuffle_rng);
+      task.begin_epoch(shuffle_rng);
 
       const auto start = Clock::now();
       double loss_sum = 0.0;
       long tokens = 0;
       for (int b = 0; b < batches; ++b) {
-        const Batch batch =
-            make_batch(train, order, static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
-        ModelState carried = model.zero_state(batch.B);
-        for (int t0 = 0; t0 < batch.T; t0 += truncate) {
-          const int n = std::min(truncate, batch.T - t0);
-          const std::vector<int> targets = time_slice(batch.targets, batch.B, t0, n);
-          const long counted = std::count_if(targets.begin(), targets.end(), [](int t) { return t != kIgnoreIndex; });
-          if (counted == 0) break;  // only padding remains
+        const int T = task.begin_batch(static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
+        const int B = task.batch_rows();
+        for (int t0 = 0; t0 < T; t0 += truncate) {
+          const int n = std::min(truncate, T - t0);
           const auto step_start = Clock::now();
           std::optional<ThreadLimit> limit;
           if (config.tune_threads) limit.emplace(tuner.threads());
           optimizer.zero_grad();
-          const Var logits = model.forward(time_slice(batch.inputs, batch.B, t0, n), n, batch.B, carried, true,
-                                           dropout_rng, config.fused);
-          const Var loss = cross_entropy_loss(logits, targets);
-          const float value = loss->value[0];
+          const ChunkLoss chunk = task.forward_chunk(t0, n, dropout_rng, config.fused);
+          if (chunk.counted == 0) {
+            if (chunk.rest_is_padding) break;
+            continue;
+          }
+          const float value = chunk.loss->value[0];
           const std::string where = " in epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1);
           const char* advice = "; the model keeps its weights from before that step (try a lower lr or clip_norm)";
           if (!std::isfinite(value)) {
             throw std::runtime_error("training diverged: loss is " + std::to_string(value) + where + advice);
           }
           if (!result.first_loss) result.first_loss = value;
-          backward(loss);
+          backward(chunk.loss);
           if (config.clip_value > 0.0f) clip_grad_value(params, config.clip_value);
           if (config.clip_norm > 0.0f) clip_grad_norm(params, config.clip_norm);
           try {
@@ -184,9 +230,9 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
             throw std::runtime_error(std::string("training diverged: ") + e.what() + where + advice);
           }
           limit.reset();
-          tuner.record(seconds_since(step_start), static_cast<long>(batch.B) * n);
-          loss_sum += static_cast<double>(value) * counted;
-          tokens += counted;
+          tuner.record(seconds_since(step_start), static_cast<long>(B) * n);
+          loss_sum += static_cast<double>(value) * chunk.counted;
+          tokens += chunk.counted;
         }
         if (callbacks.on_batch) {
           BatchProgress p{epoch + 1, b + 1, batches, loss_sum / std::max(tokens, 1L),
@@ -208,14 +254,14 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
       stats.lr = lr;
       ++state.epochs_done;
       if (validate) {
-        const EvalResult v = evaluate(model, val, config.batch_size, config.seq_len);
+        const EvalResult v = task.validate(config.batch_size, config.seq_len);
         stats.val_loss = v.loss;
         stats.val_accuracy = v.accuracy;
         if (v.loss < best_val) {
           best_val = v.loss;
           result.best_epoch = stats.epoch;
           epochs_without_improvement = 0;
-          if (config.patience > 0 && config.restore_best) best_weights = snapshot(model);
+          if (config.patience > 0 && config.restore_best) best_weights = snapshot(params);
         } else {
           ++epochs_without_improvement;
         }
@@ -235,7 +281,7 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
     result.interrupted = true;
     result.interrupt_requested = true;
   }
-  if (result.stopped_early && !best_weights.empty()) restore(model, best_weights);
+  if (result.stopped_early && !best_weights.empty()) restore(params, best_weights);
   return result;
 }
 

@@ -22,6 +22,9 @@ onnx_export     the model as an ONNX graph of standard operators;          token
                 the tokenizer back from a file's metadata
 model           ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, interop, onnx_export,
                 ``from_torch``                                             splits, tokenizers
+scaling         standard / min-max scalers kept with a regressor          --
+regression      ``LSTMRegressor``, ``GRURegressor`` (real-valued           _core, model, scaling,
+                sequences)                                                 splits
 config          ``show_config()``: build and CPU facts                     _core
 plots           loss curves, piano rolls (matplotlib)                      melody
 cli             the ``lstmininet`` command                                 all of the above
@@ -46,6 +49,8 @@ from ._core import (
 )
 from .config import show_config
 from .model import GRU, LSTM, History, from_torch, load
+from .regression import GRURegressor, LSTMRegressor
+from .scaling import MinMaxScaler, StandardScaler
 
 __version__ = "0.1.0"
 
@@ -53,6 +58,10 @@ __all__ = [
     "GRU",
     "LSTM",
     "History",
+    "LSTMRegressor",
+    "GRURegressor",
+    "StandardScaler",
+    "MinMaxScaler",
     "Tensor",
     "load",
     "from_torch",

@@ -191,3 +191,64 @@ class Model:
     @staticmethod
     def load(path: str) -> tuple[Model, list[str], str]:
         """(model, vocabulary, metadata JSON) from a checkpoint file."""
+
+class Regressor:
+    """The sequence regressor (regressor_bindings.cpp); sequences are lists of float32 (T, F) arrays."""
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        output_size: int,
+        dropout: float,
+        seed: int,
+    ) -> None: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
+    @property
+    def epochs_done(self) -> int: ...
+    @property
+    def parameter_names(self) -> list[str]: ...
+    def predict(self, inputs: list[npt.ArrayLike], many_to_one: bool, batch_size: int) -> list[_FloatArray]:
+        """(T_i, O) per sequence, or (1, O) many-to-one, from a zero state."""
+    def loss_and_grads(
+        self,
+        inputs: list[npt.ArrayLike],
+        targets: list[npt.ArrayLike],
+        many_to_one: bool,
+        loss: str,
+        fused: bool = True,
+    ) -> tuple[float, dict[str, _FloatArray]]: ...
+    def state_dict(self) -> dict[str, _FloatArray]: ...
+    def load_state_dict(self, state: dict[str, Any], /) -> None: ...
+    def fit(
+        self,
+        train_x: list[npt.ArrayLike],
+        train_y: list[npt.ArrayLike],
+        val_x: list[npt.ArrayLike],
+        val_y: list[npt.ArrayLike],
+        many_to_one: bool,
+        loss: str,
+        options: dict[str, Any],
+        on_batch: _BatchCallback | None = None,
+        on_epoch: _EpochCallback | None = None,
+    ) -> _FitResult: ...
+    def evaluate(
+        self,
+        inputs: list[npt.ArrayLike],
+        targets: list[npt.ArrayLike],
+        many_to_one: bool,
+        loss: str,
+        batch_size: int,
+        seq_len: int,
+    ) -> dict[str, float]:
+        """loss (a float) and targets (an int)."""
+    def forecast(
+        self, history: npt.ArrayLike, steps: int, feedback_scale: Sequence[float], feedback_shift: Sequence[float]
+    ) -> _FloatArray: ...
+    def save(self, path: str, metadata: str) -> None: ...
+    @staticmethod
+    def load(path: str) -> tuple[Regressor, str]:
+        """(regressor, metadata JSON) from a checkpoint file."""

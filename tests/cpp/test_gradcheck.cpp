@@ -110,6 +110,12 @@ TEST(losses) {
   std::vector<Var> x{param(4, 5)};
   const Matrix target = uniform_matrix(4, 5, 1.0f, rng);
   expect_ok(gradcheck([&](auto& v) { return mse_loss(v[0], target); }, x), "mse");
+  // l1 and huber have kinks (at 0 and at +-delta): keep every difference away from them.
+  Matrix far = x[0]->value;
+  for (std::size_t i = 0; i < far.size(); ++i) far[i] = target[i] + (i % 2 ? 1.0f : -1.0f) * (0.2f + 0.1f * (i % 7));
+  std::vector<Var> away{make_leaf(far, true)};
+  expect_ok(gradcheck([&](auto& v) { return l1_loss(v[0], target); }, away), "l1");
+  expect_ok(gradcheck([&](auto& v) { return huber_loss(v[0], target, 0.5f); }, away), "huber (both sides of delta)");
   Matrix labels(4, 5);
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = rng.uniform() < 0.5f ? 0.0f : 1.0f;
   std::vector<Var> p{param(4, 5, 0.1f, 0.9f)};
@@ -117,6 +123,22 @@ TEST(losses) {
   expect_ok(gradcheck([&](auto& v) { return bce_with_logits_loss(v[0], labels); }, x), "bce_with_logits");
   const std::vector<int> targets{0, 4, kIgnoreIndex, 2};
   expect_ok(gradcheck([&](auto& v) { return cross_entropy_loss(v[0], targets); }, x), "cross_entropy");
+}
+
+TEST(regression_loss_values) {
+  Var p = make_leaf(Matrix(1, 4, {0.0f, 1.0f, -3.0f, 0.5f}), true);
+  const Matrix t(1, 4, {0.0f, 0.0f, 0.0f, 0.0f});
+  CHECK_NEAR(l1_loss(p, t)->value[0], (0.0 + 1.0 + 3.0 + 0.5) / 4, 1e-6);
+  // huber, delta 1: 0, 0.5*1, 1*(3-0.5), 0.5*0.25
+  CHECK_NEAR(huber_loss(p, t, 1.0f)->value[0], (0.0 + 0.5 + 2.5 + 0.125) / 4, 1e-6);
+  CHECK_THROWS(std::invalid_argument, huber_loss(p, t, 0.0f), "delta must be positive");
+}
+
+TEST(gather_rows_op) {
+  std::vector<Var> x{param(5, 3)};
+  const std::vector<int> rows{4, 0, 4, 2};  // repeats accumulate
+  expect_ok(gradcheck(projected([rows](auto& v) { return gather_rows(v[0], rows); }, 4, 3), x), "gather_rows");
+  CHECK_THROWS(ShapeError, gather_rows(x[0], {5}), "row 5 at position 0");
 }
 
 TEST(cross_entropy_values_and_ignore_index) {

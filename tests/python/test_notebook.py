@@ -101,3 +101,33 @@ def test_torch_notebook_moves_the_model_and_back(tmp_path, monkeypatch):
 
     score = converter.parse(str(tmp_path / "out" / "continued.mid"))
     assert len(score.flatten().notes) >= 1
+
+
+NOTE_VECTORS = REPO / "notebooks" / "note_vectors.ipynb"
+
+
+def test_note_vector_notebook_shows_the_regressor_collapsing(tmp_path, monkeypatch):
+    pytest.importorskip("ipykernel", reason="the notebook test needs the 'test' extra (ipykernel)")
+    settings = {
+        "LSTMININET_NB_EPOCHS": "2",
+        "LSTMININET_NB_HIDDEN": "16",
+        "LSTMININET_NB_MAX_MELODIES": "100",
+        "LSTMININET_NB_GEN_NOTES": "48",
+        "LSTMININET_NB_DATA": str(MELODY_TXT),
+        "LSTMININET_NB_OUTPUT": "out",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    printed = run_notebook(NOTE_VECTORS, settings, tmp_path, monkeypatch)
+    assert "epochs 2, hidden 16, melodies 100, notes 48, seed 0" in printed
+    number = r"(\d+\.\d+)"
+    baseline = rf"\(average-note baseline: pitch {number}"
+    rmse = re.search(rf"per-note RMSE: pitch {number}, duration {number} {baseline}", printed)
+    assert rmse and float(rmse.group(1)) < float(rmse.group(3))  # it learnt something
+    spread = re.search(rf"regressor sd {number} vs true sd {number}", printed)
+    assert float(spread.group(1)) < float(spread.group(2))  # predictions hedge between notes
+    sd = re.search(rf"pitch sd within tunes: corpus {number}, regressor {number}, token model {number}", printed)
+    corpus, regressor, tokens = (float(sd.group(i)) for i in (1, 2, 3))
+    assert regressor < corpus / 2 and tokens > corpus / 2  # the regressor collapses, the token model does not
+    last = [float(p) for p in re.search(r"last 8 composed pitches: ([\d. ]+)", printed).group(1).split()]
+    assert max(last) - min(last) < 0.5  # a fixed point: one repeated pitch
+    assert (tmp_path / "out" / "note_vectors_piano_roll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

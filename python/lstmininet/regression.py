@@ -1,0 +1,408 @@
+"""`LSTMRegressor` and `GRURegressor`: recurrent networks on real-valued sequences.
+
+Features (B, T, F) -> stacked LSTM/GRU -> linear -> outputs at every step
+(B, T, O), or only at the last step (B, O) with ``many_to_one=True``.
+Sequences may differ in length (give a list of (T, F) arrays). The C++ core
+(`_core.Regressor`) runs the same fused recurrent kernels and the same
+trainer as the token models; this file converts and checks arguments and
+keeps the scalers with the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import _core
+from .model import _UINT64_MAX, History, _check_int, _ProgressBar, _warn_if_loss_climbed
+from .scaling import make_scaler, scaler_from_dict
+from .splits import split_dataset
+
+_CHECKPOINT_FORMAT = "lstmininet-regressor"
+LOSSES = ("mse", "mae", "huber", "bce_with_logits")
+_HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "tokens_per_sec", "seconds", "lr")
+
+
+def _float_sequences(data, width: int, what: str) -> tuple[list[np.ndarray], bool]:
+    """A list of float32 (T, width) arrays, and whether `data` was one (B, T, width) array.
+
+    A 1-D sequence counts as (T, 1) when width is 1.
+    """
+    stacked = isinstance(data, np.ndarray) and data.ndim == 3
+    if isinstance(data, np.ndarray) and data.ndim in (1, 2) and data.dtype != object:
+        raise ValueError(
+            f"{what} must be a (batch, time, {width}) array or a list of (time, {width}) arrays, got shape {data.shape}"
+        )
+    try:
+        items = list(data)
+    except TypeError:
+        raise TypeError(f"{what} must be a (batch, time, features) array or a list of arrays") from None
+    if not items:
+        raise ValueError(f"{what} is empty")
+    out = []
+    for i, seq in enumerate(items):
+        arr = np.asarray(seq)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"{what}[{i}] must hold numbers, got dtype {arr.dtype}")
+        arr = arr.astype(np.float32)
+        if arr.ndim == 1 and width == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
+            raise ValueError(f"{what}[{i}] has shape {arr.shape}, expected (time > 0, {width})")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{what}[{i}] contains NaN or infinity")
+        out.append(np.ascontiguousarray(arr))
+    return out, stacked
+
+
+def _last_step_targets(data, width: int, count: int, what: str) -> list[np.ndarray]:
+    """Many-to-one targets: (B, width) array or list of (width,) -> list of (1, width)."""
+    arr = np.asarray(data, dtype=np.float32) if not isinstance(data, list) else None
+    if arr is not None and arr.ndim == 1 and width == 1:
+        arr = arr[:, None]
+    rows = list(arr) if arr is not None else [np.asarray(y, dtype=np.float32).reshape(-1) for y in data]
+    if len(rows) != count:
+        raise ValueError(f"{what} has {len(rows)} targets for {count} sequences")
+    out = []
+    for i, y in enumerate(rows):
+        y = np.asarray(y, dtype=np.float32).reshape(-1)
+        if y.size != width:
+            raise ValueError(f"{what}[{i}] has {y.size} values, expected output_size={width}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{what}[{i}] contains NaN or infinity")
+        out.append(y[None, :])
+    return out
+
+
+class _SequenceRegressor:
+    _cell = ""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        output_size: int = 1,
+        dropout: float = 0.0,
+        seed: int | None = None,
+        *,
+        many_to_one: bool = False,
+        loss: str = "mse",
+        scaler=None,
+        target_scaler="same",
+    ):
+        """`scaler` ("standard", "minmax", a scaler object or None) scales the
+        inputs; `target_scaler` the targets ("same": a scaler of the same kind
+        fitted on the targets; none with loss bce_with_logits). Unfitted
+        scalers are fitted on the data of the first `fit`."""
+        input_size = _check_int(input_size, "input_size")
+        hidden_size = _check_int(hidden_size, "hidden_size")
+        num_layers = _check_int(num_layers, "num_layers")
+        output_size = _check_int(output_size, "output_size")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**63)
+        self.seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
+        self.many_to_one = bool(many_to_one)
+        self.loss = loss
+        self.x_scaler = make_scaler(scaler)
+        if isinstance(target_scaler, str) and target_scaler == "same":
+            target_scaler = None if loss == "bce_with_logits" or scaler is None else type(self.x_scaler)()
+        self.y_scaler = make_scaler(target_scaler)
+        self._core = _core.Regressor(
+            self._cell, input_size, hidden_size, num_layers, output_size, float(dropout), self.seed
+        )
+
+    # -- description --------------------------------------------------------
+    @property
+    def config(self) -> dict:
+        return dict(self._core.config, many_to_one=self.many_to_one, loss=self.loss)
+
+    @property
+    def input_size(self) -> int:
+        return self._core.config["input_size"]
+
+    @property
+    def output_size(self) -> int:
+        return self._core.config["output_size"]
+
+    @property
+    def epochs_done(self) -> int:
+        return self._core.epochs_done
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"{type(self).__name__}(input_size={c['input_size']}, hidden_size={c['hidden_size']}, "
+            f"num_layers={c['num_layers']}, output_size={c['output_size']}, dropout={c['dropout']:g}, "
+            f"many_to_one={self.many_to_one}, loss={self.loss!r})"
+        )
+
+    # -- data in and out ----------------------------------------------------
+    def _inputs(self, X, what="X") -> tuple[list[np.ndarray], bool]:
+        xs, stacked = _float_sequences(X, self.input_size, what)
+        if self.x_scaler is not None and self.x_scaler.fitted:
+            xs = [self.x_scaler.transform(x) for x in xs]
+        return xs, stacked
+
+    def _targets(self, Y, count: int, what="Y") -> list[np.ndarray]:
+        if self.many_to_one:
+            ys = _last_step_targets(Y, self.output_size, count, what)
+        else:
+            ys, _ = _float_sequences(Y, self.output_size, what)
+            if len(ys) != count:
+                raise ValueError(f"{what} has {len(ys)} sequences for {count} input sequences")
+        if self.y_scaler is not None and self.y_scaler.fitted:
+            ys = [self.y_scaler.transform(y) for y in ys]
+        return ys
+
+    def _check_lengths(self, xs, ys, what: str) -> None:
+        if self.many_to_one:
+            return
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            if x.shape[0] != y.shape[0]:
+                raise ValueError(f"{what}: sequence {i} has {x.shape[0]} input steps but {y.shape[0]} target steps")
+
+    def _unscale(self, y: np.ndarray) -> np.ndarray:
+        return y if self.y_scaler is None else self.y_scaler.inverse_transform(y)
+
+    # -- numerics -----------------------------------------------------------
+    def predict(self, X, batch_size: int = 256):
+        """Outputs in the targets' units: (B, T, O), or (B, O) many-to-one, for a
+        (B, T, F) array; a list of (T_i, O) arrays (or a (B, O) array) for a list."""
+        xs, stacked = self._inputs(X)
+        outs = self._core.predict(xs, self.many_to_one, _check_int(batch_size, "batch_size"))
+        outs = [self._unscale(o) for o in outs]
+        if self.many_to_one:
+            return np.concatenate(outs, axis=0)
+        return np.stack(outs) if stacked else outs
+
+    def loss_and_grads(self, X, Y) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss over all targets as one batch from a zero state (on the scaled
+        data) and the gradient of every parameter."""
+        xs, _ = self._inputs(X)
+        ys = self._targets(Y, len(xs))
+        self._check_lengths(xs, ys, "loss_and_grads")
+        return self._core.loss_and_grads(xs, ys, self.many_to_one, self.loss)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters under torch.nn names and layouts (lstm.*/gru.*, fc.*)."""
+        return self._core.state_dict()
+
+    def load_state_dict(self, state: Mapping) -> None:
+        arrays = {}
+        for name, value in state.items():
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            arrays[str(name)] = np.asarray(value, dtype=np.float32)
+        self._core.load_state_dict(arrays)
+
+    # -- training -----------------------------------------------------------
+    def fit(
+        self,
+        X,
+        Y,
+        epochs: int = 10,
+        batch_size: int = 32,
+        seq_len: int = 64,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        momentum: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        weight_decay: float = 0.0,
+        truncate: int | None = None,
+        val_data=None,
+        val_fraction: float = 0.0,
+        lr_step_epochs: int | None = None,
+        lr_gamma: float = 0.5,
+        patience: int | None = None,
+        seed: int | None = None,
+        progress: bool = True,
+        on_epoch=None,
+        tune_threads: bool = True,
+    ) -> History:
+        """Train on inputs X and targets Y; returns the per-epoch History.
+
+        Targets are aligned with the inputs: Y[b][t] is the output wanted
+        after step t (for one-step-ahead forecasting pass Y = X shifted by
+        one). Sequences with outputs at every step are cut into windows of
+        `seq_len` (many-to-one sequences are kept whole); `truncate`
+        backpropagates that many steps at a time, carrying the state. The
+        trainer, resuming, Ctrl-C, `patience` and `on_epoch` behave as in
+        `LSTM.fit`; losses are in scaled units. `val_data` is a pair
+        (X_val, Y_val); `val_fraction` holds out whole sequences with
+        `split_dataset(..., seed=seed)`.
+        """
+        # Scalers not fitted yet learn the data of this first call.
+        xs_raw, _ = _float_sequences(X, self.input_size, "X")
+        if self.x_scaler is not None and not self.x_scaler.fitted:
+            self.x_scaler.fit(xs_raw)
+        if self.y_scaler is not None and not self.y_scaler.fitted:
+            if self.many_to_one:
+                self.y_scaler.fit(_last_step_targets(Y, self.output_size, len(xs_raw), "Y"))
+            else:
+                self.y_scaler.fit(_float_sequences(Y, self.output_size, "Y")[0])
+        xs = xs_raw if self.x_scaler is None else [self.x_scaler.transform(x) for x in xs_raw]
+        ys = self._targets(Y, len(xs))
+        self._check_lengths(xs, ys, "Y")
+        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
+        if val_data is not None and val_fraction:
+            raise ValueError("give val_data or val_fraction, not both")
+        if val_data is not None:
+            if not (isinstance(val_data, (tuple, list)) and len(val_data) == 2):
+                raise TypeError("val_data must be a pair (X_val, Y_val)")
+            val_x, _ = self._inputs(val_data[0], "val_data X")
+            val_y = self._targets(val_data[1], len(val_x), "val_data Y")
+            self._check_lengths(val_x, val_y, "val_data")
+        elif val_fraction:
+            train_idx, val_idx, _ = split_dataset(list(range(len(xs))), val_fraction=float(val_fraction), seed=seed)
+            val_x, val_y = [xs[i] for i in val_idx], [ys[i] for i in val_idx]
+            xs, ys = [xs[i] for i in train_idx], [ys[i] for i in train_idx]
+        else:
+            val_x, val_y = [], []
+        options = dict(
+            epochs=_check_int(epochs, "epochs", minimum=0),
+            batch_size=_check_int(batch_size, "batch_size"),
+            seq_len=_check_int(seq_len, "seq_len"),
+            lr=float(lr),
+            optimizer=str(optimizer),
+            momentum=float(momentum),
+            clip_norm=None if clip_norm is None else float(clip_norm),
+            clip_value=None if clip_value is None else float(clip_value),
+            weight_decay=float(weight_decay),
+            truncate=None if truncate is None else _check_int(truncate, "truncate"),
+            lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
+            lr_gamma=float(lr_gamma),
+            patience=None if patience is None else _check_int(patience, "patience"),
+            seed=seed,
+            tune_threads=bool(tune_threads),
+        )
+        for key in ("clip_norm", "clip_value"):
+            if options[key] is not None and not options[key] > 0:
+                raise ValueError(f"{key} must be positive, got {options[key]}")
+        bar = _ProgressBar(options["epochs"], self.epochs_done) if progress else None
+
+        def epoch_done(row):
+            if bar is not None:
+                bar.epoch_done(row)
+            return True if on_epoch is None else on_epoch(row)
+
+        try:
+            result = self._core.fit(xs, ys, val_x, val_y, self.many_to_one, self.loss, options, bar, epoch_done)
+        finally:
+            if bar is not None:
+                bar.close()
+        history = History({key: [row[key] for row in result["history"]] for key in _HISTORY_KEYS})
+        history.interrupted = result["interrupted"]
+        history.stopped_early = result["stopped_early"]
+        history.best_epoch = result["best_epoch"]
+        _warn_if_loss_climbed(result["first_loss"], history)
+        if result["keyboard_interrupt"]:
+            print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
+        return history
+
+    def evaluate(self, X, Y, batch_size: int = 64, seq_len: int = 256) -> dict:
+        """`loss`: the training loss on (scaled) data; `mse` and `mae`: in the targets' units."""
+        xs, _ = self._inputs(X)
+        ys = self._targets(Y, len(xs))
+        self._check_lengths(xs, ys, "Y")
+        result = dict(
+            self._core.evaluate(
+                xs,
+                ys,
+                self.many_to_one,
+                self.loss,
+                _check_int(batch_size, "batch_size"),
+                _check_int(seq_len, "seq_len"),
+            )
+        )
+        preds = self._core.predict(xs, self.many_to_one, _check_int(batch_size, "batch_size"))
+        pairs = zip(preds, ys, strict=True)
+        diff = np.concatenate([(self._unscale(p) - self._unscale(y)).reshape(-1) for p, y in pairs])
+        result["mse"] = float(np.mean(diff.astype(np.float64) ** 2))
+        result["mae"] = float(np.mean(np.abs(diff.astype(np.float64))))
+        return result
+
+    def forecast(self, history, steps: int) -> np.ndarray:
+        """Run `history` (T, F) from a zero state, then feed each output back as
+        the next input for `steps` steps: (steps, O) in the data's units.
+        Needs output_size == input_size (a one-step-ahead model)."""
+        if self.output_size != self.input_size:
+            raise ValueError(
+                f"forecast feeds outputs back as inputs, so output_size ({self.output_size}) "
+                f"must equal input_size ({self.input_size})"
+            )
+        (h,), _ = _float_sequences([history], self.input_size, "history")
+        steps = _check_int(steps, "steps", minimum=0)
+        F = self.input_size
+        x_off, x_scale = (
+            (np.zeros(F), np.ones(F)) if self.x_scaler is None else (self.x_scaler.offset, self.x_scaler.scale)
+        )
+        y_off, y_scale = (
+            (np.zeros(F), np.ones(F)) if self.y_scaler is None else (self.y_scaler.offset, self.y_scaler.scale)
+        )
+        if x_scale is None or y_scale is None:
+            raise RuntimeError("the scalers are not fitted yet: call fit first")
+        if self.x_scaler is not None:
+            h = self.x_scaler.transform(h)
+        # scaled output -> data units -> scaled input, one affine map per feature
+        feedback_scale = (y_scale / x_scale).astype(np.float32).tolist()
+        feedback_shift = ((y_off - x_off) / x_scale).astype(np.float32).tolist()
+        out = self._core.forecast(h, steps, feedback_scale, feedback_shift)
+        return self._unscale(out)
+
+    # -- persistence --------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write weights, optimizer state, epoch count and scalers atomically."""
+        metadata = {
+            "format": _CHECKPOINT_FORMAT,
+            "seed": self.seed,
+            "many_to_one": self.many_to_one,
+            "loss": self.loss,
+            "x_scaler": None if self.x_scaler is None else self.x_scaler.to_dict(),
+            "y_scaler": None if self.y_scaler is None else self.y_scaler.to_dict(),
+        }
+        self._core.save(os.fspath(path), json.dumps(metadata))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        """Load a checkpoint written by `save` (`LSTMRegressor.load` insists on an LSTM)."""
+        core, metadata_json = _core.Regressor.load(os.fspath(path))
+        try:
+            metadata = json.loads(metadata_json)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"checkpoint '{path}' has unreadable metadata: {err}") from None
+        if not isinstance(metadata, dict) or metadata.get("format") != _CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint '{path}' has no regressor metadata")
+        kind = {"lstm": LSTMRegressor, "gru": GRURegressor}[core.config["cell"]]
+        if cls is not _SequenceRegressor and cls is not kind:
+            raise ValueError(f"checkpoint '{path}' holds a {kind.__name__}, not a {cls.__name__}")
+        if metadata.get("loss") not in LOSSES:
+            raise ValueError(f"checkpoint '{path}' names an unknown loss {metadata.get('loss')!r}")
+        model = kind.__new__(kind)
+        model._core = core
+        model.seed = int(metadata.get("seed", 0))
+        model.many_to_one = bool(metadata.get("many_to_one", False))
+        model.loss = metadata["loss"]
+        model.x_scaler = scaler_from_dict(metadata.get("x_scaler"))
+        model.y_scaler = scaler_from_dict(metadata.get("y_scaler"))
+        return model
+
+
+class LSTMRegressor(_SequenceRegressor):
+    """Real-valued features -> stacked LSTM -> linear, torch.nn-compatible weights."""
+
+    _cell = "lstm"
+
+
+class GRURegressor(_SequenceRegressor):
+    """Real-valued features -> stacked GRU -> linear, torch.nn-compatible weights."""
+
+    _cell = "gru"

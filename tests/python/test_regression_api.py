@@ -1,0 +1,163 @@
+"""LSTMRegressor / GRURegressor: the Python surface (shapes, scalers, training,
+forecasting, save/load, errors). Numerical parity with torch is in
+test_regression_parity.py."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+
+import numpy as np
+import pytest
+
+import lstmininet
+from lstmininet import GRURegressor, LSTMRegressor, MinMaxScaler, StandardScaler
+
+
+def sine_series(n=400, offset=1000.0, amplitude=50.0):
+    t = np.arange(n + 1, dtype=np.float64)
+    return (offset + amplitude * np.sin(0.2 * t) + 5 * np.sin(0.05 * t)).astype(np.float32)
+
+
+def one_step_pairs(series, length, count):
+    xs = [series[i : i + length, None] for i in range(0, count * length, length)]
+    ys = [series[i + 1 : i + length + 1, None] for i in range(0, count * length, length)]
+    return xs, ys
+
+
+def test_scalers_match_their_formulas():
+    data = np.array([[1.0, 10.0], [3.0, 10.0], [8.0, 10.0]])
+    s = StandardScaler().fit([data])
+    np.testing.assert_allclose(s.transform(data)[:, 0], (data[:, 0] - 4.0) / np.std([1.0, 3.0, 8.0]), rtol=1e-6)
+    np.testing.assert_array_equal(s.transform(data)[:, 1], 0.0)  # a constant feature: scale 1, no division by 0
+    m = MinMaxScaler().fit([data[:2], data[2:]])  # fitted over all rows of all sequences
+    np.testing.assert_allclose(m.transform(data)[:, 0], [0.0, 2 / 7, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(m.inverse_transform(m.transform(data)), data, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        StandardScaler().transform(data)
+    with pytest.raises(ValueError, match="fitted on 2 features, got 3"):
+        s.transform(np.zeros((1, 3)))
+
+
+def test_shapes_of_predict_for_arrays_and_lists():
+    m = LSTMRegressor(3, 8, 2, 2, seed=0)
+    assert m.predict(np.zeros((4, 5, 3), np.float32)).shape == (4, 5, 2)
+    outs = m.predict([np.zeros((2, 3)), np.zeros((7, 3))])
+    assert [o.shape for o in outs] == [(2, 2), (7, 2)]
+    last = LSTMRegressor(3, 8, 1, 2, seed=0, many_to_one=True)
+    assert last.predict([np.zeros((2, 3)), np.zeros((7, 3))]).shape == (2, 2)
+    assert list(m.state_dict()) == [
+        *(f"lstm.{k}_l{i}" for i in range(2) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+        "fc.weight",
+        "fc.bias",
+    ]
+    assert m.state_dict()["lstm.weight_ih_l0"].shape == (32, 3)
+
+
+def test_training_in_data_units_with_a_scaler():
+    series = sine_series()
+    xs, ys = one_step_pairs(series, 50, 7)
+    m = GRURegressor(1, 24, 1, 1, seed=1, scaler="standard")
+    history = m.fit(xs, ys, epochs=40, batch_size=7, seq_len=50, lr=0.01, progress=False)
+    assert history["train_loss"][-1] < history["train_loss"][0] / 5
+    preds = m.predict(xs)
+    errors = np.concatenate([(p - y).ravel() for p, y in zip(preds, ys, strict=True)])
+    assert np.mean(np.abs(np.concatenate(preds))) > 900  # answers come back in the data's units
+    result = m.evaluate(xs, ys)
+    assert result["mse"] == pytest.approx(float(np.mean(errors.astype(np.float64) ** 2)), rel=1e-5)
+    assert result["mse"] < np.var(series) / 10
+
+
+def test_forecast_equals_feeding_predictions_back_by_hand():
+    series = sine_series(200)
+    xs, ys = one_step_pairs(series, 40, 4)
+    m = LSTMRegressor(1, 16, 2, 1, seed=2, scaler="minmax")
+    m.fit(xs, ys, epochs=3, batch_size=4, progress=False)
+    history = series[:60, None]
+    ahead = m.forecast(history, 5)
+    seq = history.copy()
+    by_hand = []
+    for _ in range(5):  # predict from a zero state over the whole sequence, take the last output
+        nxt = m.predict([seq])[0][-1:]
+        by_hand.append(nxt)
+        seq = np.concatenate([seq, nxt])
+    np.testing.assert_allclose(ahead, np.concatenate(by_hand), rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="output_size \\(2\\) must equal input_size \\(1\\)"):
+        LSTMRegressor(1, 4, 1, 2, seed=0).forecast(history, 3)
+
+
+def test_many_to_one_variable_lengths_and_bce():
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(n, 2)).astype(np.float32) for n in rng.integers(3, 15, size=40)]
+    labels = np.array([float(x[:, 0].sum() > 0) for x in xs], dtype=np.float32)
+    m = LSTMRegressor(2, 16, 1, 1, seed=0, many_to_one=True, loss="bce_with_logits")
+    history = m.fit(xs, labels, epochs=30, batch_size=8, truncate=4, lr=0.02, progress=False)
+    assert history["train_loss"][-1] < 0.3 < history["train_loss"][0]
+    accuracy = np.mean((m.predict(xs)[:, 0] > 0) == (labels > 0.5))
+    assert accuracy > 0.85
+
+
+def test_save_load_keeps_weights_scalers_and_training_state(tmp_path):
+    series = sine_series(120)
+    xs, ys = one_step_pairs(series, 30, 3)
+    m = GRURegressor(1, 8, 1, 1, seed=3, scaler="standard", loss="huber")
+    m.fit(xs, ys, epochs=2, batch_size=3, progress=False)
+    path = tmp_path / "r.lmn"
+    m.save(path)
+    back = lstmininet.GRURegressor.load(path)
+    assert back.loss == "huber" and back.epochs_done == 2 and not back.many_to_one
+    np.testing.assert_array_equal(back.x_scaler.offset, m.x_scaler.offset)
+    for a, b in zip(back.predict(xs), m.predict(xs), strict=True):
+        np.testing.assert_array_equal(a, b)
+    back.fit(xs, ys, epochs=1, batch_size=3, progress=False)
+    assert back.epochs_done == 3
+    with pytest.raises(ValueError, match="holds a GRURegressor, not a LSTMRegressor"):
+        LSTMRegressor.load(path)
+    with pytest.raises(ValueError, match="holds a sequence regressor"):
+        lstmininet.load(path)
+    token_path = tmp_path / "t.lmn"
+    lstmininet.LSTM(5, 4, seed=0).save(token_path)
+    with pytest.raises(ValueError, match="holds a token model"):
+        LSTMRegressor.load(token_path)
+
+
+def test_validation_early_stopping_and_determinism():
+    series = sine_series(300)
+    xs, ys = one_step_pairs(series, 30, 9)
+    runs = []
+    for _ in range(2):
+        m = LSTMRegressor(1, 8, 1, 1, seed=4, scaler="standard")
+        h = m.fit(xs, ys, epochs=4, batch_size=4, val_fraction=0.2, patience=2, progress=False)
+        runs.append((h, m.state_dict()))
+    assert all(np.isfinite(v) for v in runs[0][0]["val_loss"])
+    assert runs[0][0]["train_loss"] == runs[1][0]["train_loss"]
+    for k, v in runs[0][1].items():
+        np.testing.assert_array_equal(v, runs[1][1][k])
+
+
+def test_ctrl_c_stops_fit_between_batches():
+    series = sine_series(4000)
+    xs, ys = one_step_pairs(series, 50, 79)
+    m = LSTMRegressor(1, 64, 2, 1, seed=0)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    history = m.fit(xs, ys, epochs=200, batch_size=4, seq_len=50, progress=False)
+    timer.cancel()
+    assert history.interrupted and len(history["epoch"]) < 200
+    assert all(np.isfinite(v).all() for v in m.state_dict().values())
+
+
+def test_bad_input_is_named():
+    m = LSTMRegressor(2, 4, 1, 1, seed=0)
+    with pytest.raises(ValueError, match=r"X\[1\] has shape \(4, 3\), expected \(time > 0, 2\)"):
+        m.predict([np.zeros((3, 2)), np.zeros((4, 3))])
+    with pytest.raises(ValueError, match="NaN"):
+        m.predict([np.full((3, 2), np.nan)])
+    with pytest.raises(ValueError, match="sequence 0 has 3 input steps but 2 target steps"):
+        m.fit([np.zeros((3, 2))], [np.zeros((2, 1))], progress=False)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        LSTMRegressor(2, 4, loss="hinge")
+    with pytest.raises(ValueError, match="got shape \\(5, 2\\)"):
+        m.predict(np.zeros((5, 2)))  # a 2-D array is ambiguous: one sequence or B of width 1?
+    with pytest.raises(ValueError, match="2 targets for 1 sequences"):
+        LSTMRegressor(2, 4, many_to_one=True, seed=0).fit([np.zeros((3, 2))], [1.0, 2.0], progress=False)
