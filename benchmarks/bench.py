@@ -31,6 +31,15 @@ What is measured, for each config x cell x thread count x library:
 * generation: batch 1, one token at a time, hidden state carried, sampling
   from softmax(logits / 1.0). lstmininet: ``m.generate`` (its loop is in
   C++); PyTorch: the usual Python loop over single steps.
+* lstmininet generation at the memory roofline: float32, bfloat16 and
+  int8 weights x N = 1 and 16 samples per pass (``num_samples``), each
+  with the weight bytes read per token, the achieved GB/s and its % of a
+  streaming-read roofline measured by our own SIMD kernel
+  (``lstmininet._core.read_bandwidth``) over a buffer of the weights' size
+  at the same thread count, in the same child process.
+* quality of the smaller weights (skip with ``--no-quality``): an LSTM
+  trained on data/Melody.txt and one on this repository's text, held-out
+  loss through the generation stepper in each precision.
 * peak RSS: every library/config/thread measurement runs in its own child
   process, which reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss``; the
   lstmininet child never imports torch.
@@ -73,6 +82,9 @@ LR = 1e-3
 CLIP_NORM = 5.0
 TEMPERATURE = 1.0
 PRIMER_LEN = 8
+# lstmininet generation: weight precisions x samples per pass (num_samples)
+GEN_PRECISIONS = ("float32", "bfloat16", "int8")
+GEN_BATCHES = (1, 16)
 
 
 def forward_matmul_flops_per_token(cfg: dict, cell: str) -> int:
@@ -379,16 +391,23 @@ def _lmn_regression(lstmininet, cfg: dict, cell: str, spec: dict, result: dict) 
     result["rss_mb"]["peak"] = _rss_mb()
 
 
-def _measure_generation(generate, spec: dict) -> dict:
-    """Warm up, calibrate a length that takes about gen_time, time one call."""
+def _measure_generation(generate, spec: dict, rows: int = 1) -> dict:
+    """Warm up, calibrate a length that takes about gen_time, time one call.
+
+    ``rows`` samples are drawn per call (``length`` tokens each); tokens
+    counts all of them.
+    """
     s = time.perf_counter()
     generate(spec["gen_warmup_tokens"])
-    rate = spec["gen_warmup_tokens"] / max(time.perf_counter() - s, 1e-9)
-    n = _sample_count(rate, spec["gen_time"], lo=64, hi=spec["gen_max_tokens"])
+    rate = spec["gen_warmup_tokens"] / max(time.perf_counter() - s, 1e-9)  # steps/s
+    n = _sample_count(rate, spec["gen_time"], lo=64, hi=max(64, spec["gen_max_tokens"] // rows))
     s = time.perf_counter()
     out = generate(n)
     dt = time.perf_counter() - s
-    return dict(tokens=n, returned=len(out), seconds=dt, tokens_per_sec=n / dt, primer_len=PRIMER_LEN)
+    returned = len(out) if rows == 1 else sum(len(o) for o in out)
+    return dict(
+        tokens=n * rows, returned=returned, seconds=dt, tokens_per_sec=n * rows / dt, primer_len=PRIMER_LEN, rows=rows
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -429,30 +448,106 @@ def child_lstmininet(spec: dict, result: dict) -> None:
     result["rss_mb"]["after_train"] = _rss_mb()
 
     # generation ----------------------------------------------------------
-    try:
-        primer = _random_tokens(cfg, 1, seed=2)[0, 0, :PRIMER_LEN].tolist()
+    # Every precision x samples per pass, each with the bytes of weights it
+    # reads per step and the streaming-read roofline of that many bytes at
+    # this thread count (our own SIMD kernel, lstmininet._core.read_bandwidth).
+    primer = _random_tokens(cfg, 1, seed=2)[0, 0, :PRIMER_LEN].tolist()
+    result["gen_lmn"] = {}
+    core = getattr(lstmininet, "_core", None)
+    roofline = {}
+    for precision in GEN_PRECISIONS:
+        for rows in GEN_BATCHES:
+            key = f"{precision}/{rows}"
+            try:
 
-        def generate(length: int, seed: int = 0) -> list:
-            return m.generate(primer=primer, length=length, temperature=TEMPERATURE, seed=seed)
+                def generate(length: int, seed: int = 0, precision=precision, rows=rows) -> list:
+                    samples = None if rows == 1 else rows
+                    return m.generate(
+                        primer=primer,
+                        length=length,
+                        temperature=TEMPERATURE,
+                        seed=seed,
+                        precision=precision,
+                        num_samples=samples,
+                    )
 
-        g = _measure_generation(generate, spec)
-        if g["returned"] == g["tokens"] + PRIMER_LEN:
-            g["note"] = "generate() returned the primer too; counted only new tokens"
-        elif g["returned"] != g["tokens"]:
-            result["notes"].append(f"generate(length={g['tokens']}) returned {g['returned']} tokens")
-        result["gen"] = g
-    except Exception:
-        result["errors"]["gen"] = traceback.format_exc()
-    # the opt-in bfloat16 weight copy: a separate, clearly labelled number
-    try:
-
-        def generate_bf16(length: int, seed: int = 0) -> list:
-            return m.generate(primer=primer, length=length, temperature=TEMPERATURE, seed=seed, precision="bfloat16")
-
-        result["gen_bf16"] = _measure_generation(generate_bf16, spec)
-    except Exception:
-        result["errors"]["gen_bf16"] = traceback.format_exc()
+                g = _measure_generation(generate, spec, rows)
+                if rows == 1 and g["returned"] == g["tokens"] + PRIMER_LEN:
+                    g["note"] = "generate() returned the primer too; counted only new tokens"
+                elif g["returned"] != g["tokens"]:
+                    result["notes"].append(f"generate({key}) returned {g['returned']} of {g['tokens']} tokens")
+                if core is not None and hasattr(core, "read_bandwidth"):
+                    g["bytes_per_step"] = m._core.generation_bytes_per_step(precision)
+                    size = g["bytes_per_step"]
+                    if size not in roofline:
+                        roofline[size] = core.read_bandwidth(size, threads, spec["roofline_time"])
+                    g["roofline_gbs"] = roofline[size]
+                    g["bytes_per_token"] = size / rows
+                    g["gbs"] = g["tokens_per_sec"] * g["bytes_per_token"] / 1e9
+                    g["pct_roofline"] = 100.0 * g["gbs"] / g["roofline_gbs"] if g["roofline_gbs"] else None
+                result["gen_lmn"][key] = g
+            except Exception:
+                result["errors"][f"gen {key}"] = traceback.format_exc()
+    if core is not None and hasattr(core, "int8_kernel"):
+        result["int8_kernel"] = core.int8_kernel()
+    # the comparison with PyTorch's loop: batch 1, float32 (and the opt-in bfloat16 copy)
+    result["gen"] = result["gen_lmn"].get("float32/1")
+    result["gen_bf16"] = result["gen_lmn"].get("bfloat16/1")
+    if result["gen"] is None and "gen float32/1" in result["errors"]:
+        result["errors"]["gen"] = result["errors"]["gen float32/1"]
     result["rss_mb"]["peak"] = _rss_mb()
+
+
+def child_quality(spec: dict, result: dict) -> None:
+    """What smaller generation weights cost: held-out loss per precision, trained models.
+
+    A melody model (melody config) on data/Melody.txt and a text model (char
+    config) on this repository's Markdown and Python text, trained for
+    ``quality_epochs[config]`` epochs on a 90% split; the loss is measured on the other 10% through the
+    generation stepper itself (``generation_loss``) in float32, bfloat16 and int8.
+    """
+    import lstmininet
+    from lstmininet.melody import load_melody_file
+    from lstmininet.splits import split_dataset
+    from lstmininet.tokenizers import CharTokenizer, MelodyTokenizer
+
+    lstmininet.set_num_threads(spec["threads"])
+    root = HERE.parent
+    melodies = load_melody_file(root / "data" / "Melody.txt")
+    melody_tok = MelodyTokenizer.build(melodies, add_bos_eos=True)
+    files = sorted(root.glob("*.md")) + sorted((root / "data").glob("*.md"))
+    files += sorted((root / "python" / "lstmininet").glob("*.py"))
+    text = "".join(f.read_text(encoding="utf-8") for f in files)
+    char_tok = CharTokenizer.build(text)
+    chunk = 256
+    datasets = {
+        "melodies (data/Melody.txt)": ("melody", [melody_tok.encode_melody(m) for m in melodies]),
+        f"text (repository .md/.py, {len(text) // 1000} kB)": (
+            "char",
+            [char_tok.encode(list(text[i : i + chunk])) for i in range(0, len(text), chunk)],
+        ),
+    }
+    result["quality"] = []
+    for name, (config, sequences) in datasets.items():
+        cfg = CONFIGS[config]
+        train, held_out, _ = split_dataset(sequences, val_fraction=0.1, seed=0)
+        vocab = max(max(s) for s in sequences) + 1
+        m = lstmininet.LSTM(
+            vocab, hidden_size=cfg["hidden"], num_layers=cfg["layers"], embedding_dim=cfg["embed"], seed=0
+        )
+        start = time.perf_counter()
+        epochs = spec["quality_epochs"][config]
+        history = m.fit(train, epochs=epochs, batch_size=32, seq_len=64, lr=3e-3, clip_norm=5.0, progress=False)
+        row = dict(
+            dataset=name,
+            config=config,
+            epochs=spec["quality_epochs"][config],
+            train_seconds=time.perf_counter() - start,
+            train_loss=history["train_loss"][-1],
+        )
+        for precision in GEN_PRECISIONS:
+            row[precision] = m.generation_loss(held_out, precision=precision)
+        result["quality"].append(row)
 
 
 def _lmn_train(m, cfg: dict, spec: dict) -> dict:
@@ -503,6 +598,8 @@ def run_child(spec: dict) -> None:
             child_torch(spec, result)
         elif spec["side"] == "lstmininet":
             child_lstmininet(spec, result)
+        elif spec["side"] == "quality":
+            child_quality(spec, result)
         else:
             raise ValueError(spec["side"])
     except Exception:
@@ -575,6 +672,12 @@ def best_of(attempts: list) -> dict:
     best = dict(pick("train"))
     best["gen"] = pick("gen").get("gen")
     best["gen_bf16"] = pick("gen_bf16").get("gen_bf16")
+    keys = {k for a in attempts for k in (a.get("gen_lmn") or {})}
+    best["gen_lmn"] = {}
+    for key in sorted(keys):
+        ok = [a["gen_lmn"][key] for a in attempts if ((a.get("gen_lmn") or {}).get(key) or {}).get("tokens_per_sec")]
+        if ok:
+            best["gen_lmn"][key] = max(ok, key=lambda g: g["tokens_per_sec"])
     best["errors"] = {k: v for a in attempts for k, v in (a.get("errors") or {}).items()}
     best["notes"] = sorted({n for a in attempts for n in (a.get("notes") or [])})
     peaks = [(a.get("rss_mb") or {}).get("peak") for a in attempts]
@@ -811,6 +914,9 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
         ],
     )
     L.append("")
+    L += roofline_markdown(results)
+    L += quality_markdown(results)
+    L.append("")
     L.append("## Peak RSS of each measurement process, MB (after model setup → peak)")
     L.append("")
     L += _md_table(
@@ -845,6 +951,104 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
 
 
 RUN_COLUMNS = ["config", "cell", "threads"]
+
+
+def roofline_rows(results: dict) -> list:
+    """lstmininet generation per run x precision x samples per pass, with ratios within the run."""
+    rows = []
+    for r in results["runs"]:
+        gens = (r.get("lstmininet") or {}).get("gen_lmn") or {}
+        for precision in GEN_PRECISIONS:
+            for n in GEN_BATCHES:
+                g = gens.get(f"{precision}/{n}")
+                if not g:
+                    continue
+                alone = (gens.get(f"{precision}/1") or {}).get("tokens_per_sec")
+                f32 = (gens.get(f"float32/{n}") or {}).get("tokens_per_sec")
+                rows.append(
+                    dict(
+                        config=r["config"],
+                        cell=r["cell"],
+                        threads=r["threads"],
+                        precision=precision,
+                        samples=n,
+                        tokens_per_sec=g["tokens_per_sec"],
+                        bytes_per_token=g.get("bytes_per_token"),
+                        gbs=g.get("gbs"),
+                        roofline_gbs=g.get("roofline_gbs"),
+                        pct_roofline=g.get("pct_roofline"),
+                        vs_one=g["tokens_per_sec"] / alone if alone else None,
+                        vs_float32=g["tokens_per_sec"] / f32 if f32 else None,
+                    )
+                )
+    return rows
+
+
+def roofline_markdown(results: dict) -> list:
+    rows = roofline_rows(results)
+    if not rows:
+        return []
+    kernels = sorted({(r.get("lstmininet") or {}).get("int8_kernel") or "?" for r in results["runs"]})
+    L = ["## lstmininet generation at the memory roofline", ""]
+    L.append(
+        "Per token, generation reads every weight once per step, and a step serves N samples "
+        "(`generate(..., num_samples=N)`), so bytes/token = weight bytes / N. GB/s = tokens/s x bytes/token. "
+        "Roofline = the streaming-read bandwidth of our own SIMD kernel (`lstmininet._core.read_bandwidth`) "
+        "over a buffer of the weights' size at the same thread count, measured in the same process. "
+        f"int8 dot-product kernel: {', '.join(kernels)}. "
+        "x N=1: tokens/s over the same precision at N = 1; x float32: over float32 at the same N (same run)."
+    )
+    L.append("")
+    L += _md_table(
+        RUN_COLUMNS
+        + ["precision", "N", "tok/s", "bytes/token", "GB/s", "roofline GB/s", "% roofline", "x N=1", "x float32"],
+        "llrlr" + "r" * 7,
+        [
+            [r["config"], r["cell"], r["threads"], r["precision"], r["samples"], fmt(r["tokens_per_sec"])]
+            + [
+                fmt(r["bytes_per_token"]),
+                fmt(r["gbs"], ".1f"),
+                fmt(r["roofline_gbs"], ".1f"),
+                fmt(r["pct_roofline"], ".0f"),
+                fmt(r["vs_one"], ".1f"),
+                fmt(r["vs_float32"], ".2f"),
+            ]
+            for r in rows
+        ],
+    )
+    L.append("")
+    return L
+
+
+def quality_markdown(results: dict) -> list:
+    quality = results.get("quality")
+    if not quality:
+        if results.get("quality_errors"):
+            return ["## Held-out loss per generation precision", "", "FAILED (see `quality_errors` in the JSON)", ""]
+        return []
+    L = ["## Held-out loss per generation precision", ""]
+    L.append(
+        "LSTMs trained for a few epochs on 90% of each dataset; loss (nats/token) on the other 10%, stepped "
+        "through the generation stepper (`generation_loss`) with each weight precision. "
+        "Change = relative to float32."
+    )
+    L.append("")
+    table = []
+    for q in quality:
+        base = q["float32"]["loss"]
+        cells = [q["dataset"], q["config"], q["epochs"], f"{q['train_loss']:.4f}", f"{base:.4f}"]
+        for precision in GEN_PRECISIONS[1:]:
+            loss = q[precision]["loss"]
+            cells.append(f"{loss:.4f} ({100.0 * (loss - base) / base:+.2f}%)")
+        cells.append(fmt(q["float32"]["tokens"]))
+        table.append(cells)
+    L += _md_table(
+        ["dataset", "config", "epochs", "train loss", "float32", "bfloat16 (change)", "int8 (change)", "tokens"],
+        "llrrrrrr",
+        table,
+    )
+    L.append("")
+    return L
 
 
 def _run_cells(row: dict) -> list:
@@ -967,6 +1171,11 @@ def main(argv=None) -> int:
         help="run N competing busy processes (a Python spin loop each) through every measurement, both libraries "
         "alike; training then runs >= 6 s per measurement, and results go to <cpu>/busy<N>/",
     )
+    ap.add_argument(
+        "--no-quality",
+        action="store_true",
+        help="skip the int8/bfloat16 quality phase (trains a melody and a text model, compares held-out losses)",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -1014,6 +1223,9 @@ def main(argv=None) -> int:
         gen_time=args.gen_time if args.gen_time is not None else (0.3 if args.quick else 1.0),
         gen_warmup_tokens=16 if args.quick else 32,
         gen_max_tokens=200000,
+        roofline_time=0.1 if args.quick else 0.3,
+        quality=not args.no_quality,
+        quality_epochs=dict(melody=1, char=1) if args.quick else dict(melody=5, char=15),
         peak_sizes=[512] if args.quick else [512, 1024],
         peak_reps=3 if args.quick else 5,
     )
@@ -1054,6 +1266,13 @@ def main(argv=None) -> int:
         for hog in hogs:
             hog.kill()
             hog.wait()
+    if settings["quality"] and "lstmininet" in sides and not missing.get("lstmininet"):
+        print("[bench] quality: training a melody and a text model, held-out loss per precision ...", file=sys.stderr)
+        res = launch(dict(settings, side="quality", threads=max(threads)), args.timeout)
+        results["quality"] = res.get("quality")
+        if res.get("errors"):
+            results["quality_errors"] = res["errors"]
+            print(f"[bench]   quality failed: {res['errors']}", file=sys.stderr)
     results["elapsed_s"] = time.perf_counter() - t_start
     results["summary"] = summarize(results)
 

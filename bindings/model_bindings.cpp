@@ -10,8 +10,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "base/read_bandwidth.hpp"
 #include "fit_binding.hpp"
+#include "generate/int8_products.hpp"
 #include "generate/sampler.hpp"
+#include "generate/stepper_cache.hpp"
+#include "generate/stepper_loss.hpp"
 #include "interrupt_hook.hpp"
 #include "io/checkpoint.hpp"
 #include "model_lock.hpp"
@@ -41,6 +45,8 @@ struct Model {
   // The thread holding it alone: fit()'s callbacks run there and may use
   // the model (the CLI saves it after every epoch), so that thread passes.
   std::unique_ptr<std::atomic<std::thread::id>> writer = std::make_unique<std::atomic<std::thread::id>>();
+  // generate()'s stepper weights; every writer clears them (WriteLock).
+  std::unique_ptr<StepperCache> steppers = std::make_unique<StepperCache>();
 };
 
 // (B, T) batch-major tokens -> time-major, as the core wants them.
@@ -76,6 +82,19 @@ py::dict config_dict(const ModelConfig& c) {
 }  // namespace
 
 void bind_model(py::module_& m) {
+  m.def(
+      "read_bandwidth",
+      [](std::size_t bytes, int threads, double seconds) {
+        py::gil_scoped_release release;
+        return read_bandwidth(bytes, threads, seconds);
+      },
+      py::arg("bytes"), py::arg("threads"), py::arg("seconds") = 0.2,
+      "GB/s of `threads` threads streaming `bytes` of memory over and over (the roofline of generation).");
+  m.def(
+      "int8_kernel", [] { return int8::kernel_name(int8::active_kernel()); },
+      "The int8 dot-product kernel generation uses on this CPU.");
+  m.def("sample_seed", &sample_seed, py::arg("seed"), py::arg("index"),
+        "The seed of sample `index` of a batch drawn with `seed` (generate(..., num_samples=N)).");
   py::class_<Model>(m, "Model")
       .def(py::init([](const std::string& cell, int vocab_size, int hidden_size, int num_layers, int embedding_dim,
                        float dropout, std::uint64_t seed) {
@@ -189,16 +208,42 @@ void bind_model(py::module_& m) {
           py::arg("data"), py::arg("batch_size"), py::arg("seq_len"))
       .def(
           "generate",
-          [](const Model& self, const std::vector<int>& primer, int length, float temperature, int top_k, float top_p,
-             std::uint64_t seed, int stop_token, bool bfloat16_weights) {
-            const WeightPrecision precision = bfloat16_weights ? WeightPrecision::BFloat16 : WeightPrecision::Float32;
-            SampleConfig c{length, temperature, top_k, top_p, seed, stop_token, precision};
+          [](const Model& self, const std::vector<std::vector<int>>& primers, int length, float temperature, int top_k,
+             float top_p, const std::vector<std::uint64_t>& seeds, int stop_token, const std::string& precision) {
+            SampleConfig c{length, temperature, top_k, top_p, 0, stop_token, parse_precision(precision)};
             const auto lock = lock_to_read(self);
             py::gil_scoped_release release;
-            return generate(*self.net, primer, c);
+            // On the thread holding the model alone (a fit() callback) the
+            // weights are still changing: build them afresh, uncached.
+            const bool writing = self.writer->load() == std::this_thread::get_id();
+            auto weights = writing ? std::make_shared<const StepperWeights>(*self.net, c.precision)
+                                   : self.steppers->get(*self.net, c.precision);
+            return generate_batch(std::move(weights), primers, seeds, c);
           },
-          py::arg("primer"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
-          py::arg("seed"), py::arg("stop_token"), py::arg("bfloat16_weights"))
+          py::arg("primers"), py::arg("length"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
+          py::arg("seeds"), py::arg("stop_token"), py::arg("precision"))
+      .def(
+          "generation_loss",
+          [](const Model& self, const std::vector<std::vector<int>>& sequences, const std::string& precision) {
+            const WeightPrecision p = parse_precision(precision);
+            const auto lock = lock_to_read(self);
+            StepperLoss r;
+            {
+              py::gil_scoped_release release;
+              const bool writing = self.writer->load() == std::this_thread::get_id();
+              auto weights =
+                  writing ? std::make_shared<const StepperWeights>(*self.net, p) : self.steppers->get(*self.net, p);
+              r = stepper_loss(std::move(weights), sequences);
+            }
+            return py::make_tuple(r.loss, r.tokens);
+          },
+          py::arg("sequences"), py::arg("precision"))
+      .def("generation_bytes_per_step",
+           [](const Model& self, const std::string& precision) {
+             const auto lock = lock_to_read(self);
+             return self.steppers->get(*self.net, parse_precision(precision))->weight_bytes;
+           })
+      .def_property_readonly("stepper_builds", [](const Model& self) { return self.steppers->builds(); })
       .def(
           "save",
           [](const Model& self, const std::string& path, const std::vector<std::string>& vocabulary,
@@ -212,8 +257,9 @@ void bind_model(py::module_& m) {
           "load",
           [](const std::string& path) {
             LoadedCheckpoint c = load_checkpoint(path);
-            Model model{std::move(c.model), std::move(c.training), std::make_unique<std::shared_mutex>(),
-                        std::make_unique<std::atomic<std::thread::id>>()};
+            Model model;
+            model.net = std::move(c.model);
+            model.training = std::move(c.training);
             return py::make_tuple(std::move(model), c.extras.vocabulary, c.extras.metadata);
           },
           py::arg("path"));

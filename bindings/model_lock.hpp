@@ -29,7 +29,11 @@ class WriteLock {
     model_.writer->store(std::this_thread::get_id());
   }
   ~WriteLock() {
-    if (lock_.owns_lock()) model_.writer->store(std::thread::id());
+    if (!lock_.owns_lock()) return;
+    // A model that caches what it derives from its weights (generate()'s
+    // stepper weights) drops it: the weights may have changed.
+    if constexpr (requires { model_.steppers->clear(); }) model_.steppers->clear();
+    model_.writer->store(std::thread::id());
   }
   WriteLock(const WriteLock&) = delete;
   WriteLock& operator=(const WriteLock&) = delete;

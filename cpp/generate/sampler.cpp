@@ -71,40 +71,90 @@ int sample_token(const float* logits, int V, const SampleConfig& c, Rng& rng,
   return scratch.back().second;  // rounding left u a hair above zero
 }
 
+std::uint64_t sample_seed(std::uint64_t seed, std::uint64_t index) {
+  const auto mix = [](std::uint64_t z) {  // SplitMix64's finalizer
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  };
+  return mix(mix(seed) + index) >> 1;
+}
+
 std::vector<int> generate(const SequenceModel& model, const std::vector<int>& primer, const SampleConfig& config) {
-  const int V = model.config().vocab_size;
+  return generate(std::make_shared<const StepperWeights>(model, config.precision), primer, config);
+}
+
+std::vector<int> generate(std::shared_ptr<const StepperWeights> weights, const std::vector<int>& primer,
+                          const SampleConfig& config) {
+  return generate_batch(std::move(weights), {primer}, {config.seed}, config)[0];
+}
+
+std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeights> weights,
+                                             const std::vector<std::vector<int>>& primers,
+                                             const std::vector<std::uint64_t>& seeds, const SampleConfig& config) {
+  const int V = weights->V;
   validate_sample_config(config, V);
-  if (primer.empty()) throw std::invalid_argument("generate: the primer needs at least one token");
-  model.check_tokens(primer);
-  Rng rng(config.seed);
-  Stepper stepper(model, config.precision);
+  if (primers.empty()) throw std::invalid_argument("generate: no primers (a batch needs at least one sample)");
+  if (seeds.size() != primers.size()) {
+    throw std::invalid_argument("generate: " + std::to_string(seeds.size()) + " seeds for " +
+                                std::to_string(primers.size()) + " primers");
+  }
+  const int N = static_cast<int>(primers.size());
+  for (int n = 0; n < N; ++n) {
+    if (primers[n].empty()) {
+      throw std::invalid_argument("generate: primer " + std::to_string(n) + " needs at least one token");
+    }
+    for (int token : primers[n]) {
+      if (token < 0 || token >= V) {
+        throw std::out_of_range("generate: primer " + std::to_string(n) + " has token " + std::to_string(token) +
+                                ", outside the vocabulary [0, " + std::to_string(V) + ")");
+      }
+    }
+  }
+  std::vector<std::vector<int>> out(N);
+  if (config.length == 0) return out;
+  std::vector<Rng> rngs;
+  for (int n = 0; n < N; ++n) rngs.emplace_back(seeds[n]);
+  Stepper stepper(std::move(weights), N);
+  const int stride = stepper.logits_stride();
   std::vector<std::pair<float, int>> scratch;
   scratch.reserve(V);
-  for (std::size_t i = 0; i + 1 < primer.size(); ++i) stepper.step(primer[i]);
-  // Grows as tokens come (no reserve: `length` may be far more than anyone
-  // waits for; Ctrl-C stops the loop).
-  std::vector<int> out;
-  int current = primer.back();
-  // Tokens go in timed blocks: with a core busy elsewhere the stepper's
+  // Step t feeds row n its primer's token t, then its last sampled one; a
+  // row samples from step (its primer's length - 1) on until it is done,
+  // and a finished row keeps stepping (its logits unused) while others run.
+  // The outputs grow as tokens come (no reserve: `length` may be far more
+  // than anyone waits for; Ctrl-C stops the loop).
+  std::vector<int> feed(N);
+  std::vector<char> done(N, 0);
+  int running = N;
+  std::size_t t = 0;
+  // Steps go in timed blocks: with a core busy elsewhere the stepper's
   // per-layer barriers stall as training's do, and the tuner then samples
   // on one thread (the tokens are the same either way).
   ThreadTuner tuner(active_threads(), TunedWork::Generation);
-  bool stopped = false;
-  while (static_cast<int>(out.size()) < config.length && !stopped) {
+  const std::size_t block_steps = std::max<std::size_t>(8, kTunedTokens / N);
+  while (running > 0) {
     const auto start = std::chrono::steady_clock::now();
-    const std::size_t before = out.size();
+    long stepped = 0;  // row steps: the tuner's measure of work
     {
       ThreadLimit limit(tuner.threads());
-      const std::size_t block_end = std::min<std::size_t>(config.length, before + kTunedTokens);
-      while (out.size() < block_end && !stopped) {
+      for (std::size_t block_end = t + block_steps; t < block_end && running > 0; ++t) {
         poll_interrupt();
-        current = sample_token(stepper.step(current), V, config, rng, scratch);
-        out.push_back(current);
-        stopped = current == config.stop_token;
+        for (int n = 0; n < N; ++n) feed[n] = t < primers[n].size() ? primers[n][t] : out[n].back();
+        const float* logits = stepper.step(feed.data());
+        stepped += N;
+        for (int n = 0; n < N; ++n) {
+          if (done[n] || t + 1 < primers[n].size()) continue;
+          const int token = sample_token(logits + static_cast<long>(n) * stride, V, config, rngs[n], scratch);
+          out[n].push_back(token);
+          if (token == config.stop_token || static_cast<int>(out[n].size()) == config.length) {
+            done[n] = 1;
+            --running;
+          }
+        }
       }
     }
-    tuner.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                 static_cast<long>(out.size() - before));
+    tuner.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), stepped);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Generation: the whole per-token loop runs here, graph-free.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "generate/stepper.hpp"
@@ -20,8 +21,24 @@ struct SampleConfig {
 void validate_sample_config(const SampleConfig& config, int vocab_size);
 
 // Feeds the primer (at least one token), then samples `length` tokens.
-// Returns only the new tokens.
+// Returns only the new tokens. The first form builds the stepper weights
+// in config.precision; the second reuses built ones (stepper_cache.hpp).
 std::vector<int> generate(const SequenceModel& model, const std::vector<int>& primer, const SampleConfig& config);
+std::vector<int> generate(std::shared_ptr<const StepperWeights> weights, const std::vector<int>& primer,
+                          const SampleConfig& config);
+
+// Samples primers.size() sequences in one pass (a batched Stepper: each
+// weight read serves every row). Row i feeds primers[i] and draws from its
+// own random stream Rng(seeds[i]), so it is exactly the sequence generate()
+// gives for primers[i] with config.seed = seeds[i]; config.seed is unused.
+// A row ends at `length` tokens or at its stop token, on its own.
+std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeights> weights,
+                                             const std::vector<std::vector<int>>& primers,
+                                             const std::vector<std::uint64_t>& seeds, const SampleConfig& config);
+
+// The seed of sample `index` of a batch drawn with `seed`: a SplitMix64
+// hash of both, kept below 2^63. generate() with it draws that sample alone.
+std::uint64_t sample_seed(std::uint64_t seed, std::uint64_t index);
 
 // Picks a token from one row of logits with temperature, top-k and top-p.
 int sample_token(const float* logits, int vocab_size, const SampleConfig& config, Rng& rng,

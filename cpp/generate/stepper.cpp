@@ -1,10 +1,14 @@
 #include "generate/stepper.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <stdexcept>
 #include <type_traits>
 
 #include "base/parallel.hpp"
 #include "base/simd.hpp"
+#include "generate/int8_products.hpp"
+#include "generate/lane_products.hpp"
 #include "nn/gate_math.hpp"
 #include "tensor/gemm.hpp"
 
@@ -13,58 +17,16 @@ namespace lmn {
 namespace {
 
 constexpr int kLanes = simd::kVecWidth;
-
-// Batch-1 products in "lane blocks": kLanes output rows side by side, one
-// register per input column, so no horizontal sums are needed. A block
-// holds Rows such registers per column (the gates of kLanes hidden units),
-// column by column, and the loop reads it as one sequential stream.
-// acc[r] = sum over k in [k0, k1) of x[k] * (register r of column k).
+// Columns of a block read per pass over the batch rows: 64 columns of 4
+// gates are 16 KB of float32, so a chunk stays in L1 while every row reads
+// it. A multiple of every chain count, so chunking keeps each row's sums.
+constexpr int kChunkColumns = 64;
+// Rows whose partial sums are kept at once; larger batches take turns.
+constexpr int kRowGroup = 32;
+// Rows that share each register of weights: as many as the registers hold
+// (accumulators R * chains * Rows), 32 registers with AVX-512, 16 below.
 template <int Rows>
-void lane_block_product(const float* block, const float* x, int k0, int k1, simd::vfloat* acc) {
-  // Enough independent multiply-add chains to hide the FMA latency.
-  constexpr int kChains = Rows >= 4 ? 2 : 8 / Rows;
-  simd::vfloat part[kChains][Rows] = {};
-  int k = k0;
-  for (; k + kChains <= k1; k += kChains) {
-    for (int c = 0; c < kChains; ++c) {
-      const float xk = x[k + c];
-      const float* column = block + static_cast<long>(k + c) * Rows * kLanes;
-      for (int r = 0; r < Rows; ++r) part[c][r] += xk * simd::load(column + r * kLanes);
-    }
-  }
-  for (; k < k1; ++k) {
-    const float* column = block + static_cast<long>(k) * Rows * kLanes;
-    for (int r = 0; r < Rows; ++r) part[0][r] += x[k] * simd::load(column + r * kLanes);
-  }
-  for (int r = 0; r < Rows; ++r) {
-    acc[r] = part[0][r];
-    for (int c = 1; c < kChains; ++c) acc[r] += part[c][r];
-  }
-}
-
-// The same for a bfloat16 block (see paired_bfloat16); k0 and k1 are even.
-template <int Rows>
-void lane_block_product(const BFloat16* block, const float* x, int k0, int k1, simd::vfloat* acc) {
-  constexpr int kPairs = Rows >= 4 ? 1 : 4 / Rows;  // column pairs per iteration: 2 * kPairs * Rows chains
-  simd::vfloat part[2 * kPairs][Rows] = {};
-  int k = k0;
-  const auto add_pair = [&](int k, simd::vfloat* even, simd::vfloat* odd) {
-    const BFloat16* pair = block + static_cast<long>(k) * Rows * kLanes;
-    for (int r = 0; r < Rows; ++r) {
-      simd::vfloat low, high;
-      simd::load_pairs(pair + 2 * r * kLanes, low, high);
-      even[r] += x[k] * low;
-      odd[r] += x[k + 1] * high;
-    }
-  };
-  for (; k + 2 * kPairs <= k1; k += 2 * kPairs)
-    for (int p = 0; p < kPairs; ++p) add_pair(k + 2 * p, part[2 * p], part[2 * p + 1]);
-  for (; k < k1; k += 2) add_pair(k, part[0], part[1]);
-  for (int r = 0; r < Rows; ++r) {
-    acc[r] = part[0][r];
-    for (int c = 1; c < 2 * kPairs; ++c) acc[r] += part[c][r];
-  }
-}
+constexpr int kRowsAtOnce = std::max(1, (simd::kVecBytes == 64 ? 24 : 12) / (lanes::kChains<Rows> * Rows));
 
 // A bfloat16 copy of float32 lane blocks (`rows` registers per column, K
 // columns, K even) that pairs up columns: for columns k, k + 1 and register
@@ -102,16 +64,107 @@ inline long lane_block_index(int gates, int K, int g, int unit, int k) {
   return ((block * K + k) * gates + g) * kLanes + unit % kLanes;
 }
 
+// For each of `rows` inputs (x + n * x_stride): out[n * Rows + r] = register
+// r of the block's product over columns [k0, k1). One row reads the block
+// straight through; several read it chunk by chunk, each chunk once from
+// memory and then from L1 (lane_products.hpp: the same sums either way).
+template <int Rows, class W>
+void block_products(const W* block, const float* x, int x_stride, int rows, int k0, int k1, simd::vfloat* out) {
+  if (rows == 1) {
+    lanes::Partials<Rows> sums = {};
+    lanes::Partials<Rows>* sums_ptr = &sums;
+    lanes::accumulate<Rows>(block, &x, k0, k1, &sums_ptr);
+    lanes::total<Rows>(sums, out);
+    return;
+  }
+  constexpr int R = kRowsAtOnce<Rows>;
+  for (int n0 = 0; n0 < rows; n0 += kRowGroup) {
+    const int group = std::min(kRowGroup, rows - n0);
+    lanes::Partials<Rows> sums[kRowGroup] = {};
+    const float* xs[kRowGroup];
+    lanes::Partials<Rows>* sum_ptrs[kRowGroup];
+    for (int n = 0; n < group; ++n) xs[n] = x + static_cast<long>(n0 + n) * x_stride, sum_ptrs[n] = &sums[n];
+    for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
+      const int c1 = std::min(k1, c0 + kChunkColumns);
+      int n = 0;
+      for (; n + R <= group; n += R) lanes::accumulate<Rows, R>(block, xs + n, c0, c1, sum_ptrs + n);
+      for (; n < group; ++n) lanes::accumulate<Rows>(block, xs + n, c0, c1, sum_ptrs + n);
+    }
+    for (int n = 0; n < group; ++n) lanes::total<Rows>(sums[n], out + (n0 + n) * Rows);
+  }
+}
+
+// An int8 copy of a matrix with `gates` registers per column: output row
+// (g, u) holds weight(g, u, k) for input columns k < in_cols at k and for
+// hidden columns k < H at in_len + k, in lane blocks of column quads.
+template <class Weight>
+Int8Rows quantize(int gates, int units, int blocks, int in_cols, int H, Weight weight) {
+  Int8Rows out;
+  out.in_len = (in_cols + 3) / 4 * 4;
+  out.row_len = out.in_len + (H + 3) / 4 * 4;
+  const int stride = blocks * kLanes;
+  out.weights = AlignedBuffer<std::int8_t>(static_cast<std::size_t>(blocks) * kLanes * gates * out.row_len);
+  out.scale.assign(static_cast<std::size_t>(gates) * stride, 0.0f);
+  out.sum_in.assign(out.scale.size(), 0);
+  out.sum_h.assign(out.scale.size(), 0);
+  for (int g = 0; g < gates; ++g) {
+    for (int u = 0; u < units; ++u) {
+      float largest = 0.0f;
+      for (int k = 0; k < in_cols; ++k) largest = std::max(largest, std::abs(weight(g, u, k, false)));
+      for (int k = 0; k < H; ++k) largest = std::max(largest, std::abs(weight(g, u, k, true)));
+      const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+      const int row = g * stride + u;
+      out.scale[row] = scale;
+      const long block = static_cast<long>(u / kLanes) * gates * out.row_len * kLanes;
+      const auto put = [&](int column, float w) {
+        const auto q = static_cast<std::int8_t>(std::clamp(std::lrint(w / scale), -127L, 127L));
+        // quad column / 4, register g, word u % kLanes, byte column % 4
+        out.weights.data()[block + ((column / 4 * gates + g) * kLanes + u % kLanes) * 4 + column % 4] = q;
+        return static_cast<std::int32_t>(q);
+      };
+      for (int k = 0; k < in_cols; ++k) out.sum_in[row] += put(k, weight(g, u, k, false));
+      for (int k = 0; k < H; ++k) out.sum_h[row] += put(out.in_len + k, weight(g, u, k, true));
+    }
+  }
+  return out;
+}
+
+// Row n's inputs [input | h] (float layout: hidden part at in_len) as bytes
+// in the int8 layout (hidden part at q.in_len): round(x / scale) + 128 with
+// scale = max |x| / 127; returns the scale.
+float quantize_input(const float* x, int in_cols, int in_len, int H, const Int8Rows& q, std::uint8_t* out) {
+  float largest = 0.0f;
+#pragma omp simd reduction(max : largest)
+  for (int k = 0; k < in_cols; ++k) largest = std::max(largest, std::abs(x[k]));
+#pragma omp simd reduction(max : largest)
+  for (int k = 0; k < H; ++k) largest = std::max(largest, std::abs(x[in_len + k]));
+  const float scale = largest > 0.0f ? largest / 127.0f : 1.0f, inverse = 1.0f / scale;
+  std::fill_n(out, q.row_len, std::uint8_t{128});
+  // x * inverse is in [-127, 127], so + 128.5 truncated is round-half-up + 128
+  const auto byte = [inverse](float v) { return static_cast<std::uint8_t>(static_cast<int>(v * inverse + 128.5f)); };
+#pragma omp simd
+  for (int k = 0; k < in_cols; ++k) out[k] = byte(x[k]);
+#pragma omp simd
+  for (int k = 0; k < H; ++k) out[q.in_len + k] = byte(x[in_len + k]);
+  return scale;
+}
+
 }  // namespace
 
-Stepper::Stepper(const SequenceModel& model, WeightPrecision precision)
-    : cell_(model.config().cell), V_(model.config().vocab_size), H_(model.config().hidden_size), precision_(precision) {
-  gates_ = cell_ == CellType::LSTM ? 4 : 3;
-  G_ = gates_ * H_;
-  const int H = H_;
+WeightPrecision parse_precision(const std::string& name) {
+  if (name == "float32") return WeightPrecision::Float32;
+  if (name == "bfloat16") return WeightPrecision::BFloat16;
+  if (name == "int8") return WeightPrecision::Int8;
+  throw std::invalid_argument("precision must be float32, bfloat16 or int8, got '" + name + "'");
+}
+
+StepperWeights::StepperWeights(const SequenceModel& model, WeightPrecision precision_)
+    : cell(model.config().cell), V(model.config().vocab_size), H(model.config().hidden_size), precision(precision_) {
+  gates = cell == CellType::LSTM ? 4 : 3;
+  G = gates * H;
   const int even_h = H + H % 2;  // bfloat16 blocks pair up columns
-  blocks_ = (H + kLanes - 1) / kLanes;
-  const std::string prefix = cell_name(cell_) + ".";
+  blocks = (H + kLanes - 1) / kLanes;
+  const std::string prefix = cell_name(cell) + ".";
   for (int l = 0; l < model.config().num_layers; ++l) {
     const std::string k = std::to_string(l);
     const Matrix& w_ih = model.parameter(prefix + "weight_ih_l" + k)->value;
@@ -121,147 +174,303 @@ Stepper::Stepper(const SequenceModel& model, WeightPrecision precision)
     Layer layer;
     layer.in_len = l == 0 ? 0 : even_h;  // upper layers read the hidden state below; the first, the table
     layer.row_len = layer.in_len + even_h;
-    layer.rows = AlignedFloats(static_cast<std::size_t>(blocks_) * kLanes * gates_ * layer.row_len);
-    for (int g = 0; g < gates_; ++g) {
+    layer.rows = AlignedFloats(static_cast<std::size_t>(blocks) * kLanes * gates * layer.row_len);
+    for (int g = 0; g < gates; ++g) {
       for (int u = 0; u < H; ++u) {
         for (int k = 0; k < H; ++k) {
-          if (l > 0) layer.rows.data()[lane_block_index(gates_, layer.row_len, g, u, k)] = w_ih(g * H + u, k);
-          layer.rows.data()[lane_block_index(gates_, layer.row_len, g, u, layer.in_len + k)] = w_hh(g * H + u, k);
+          if (l > 0) layer.rows.data()[lane_block_index(gates, layer.row_len, g, u, k)] = w_ih(g * H + u, k);
+          layer.rows.data()[lane_block_index(gates, layer.row_len, g, u, layer.in_len + k)] = w_hh(g * H + u, k);
         }
       }
     }
-    layer.bias.assign(4 * blocks_ * kLanes, 0.0f);
-    for (int j = 0; j < G_; ++j) layer.bias[j / H * blocks_ * kLanes + j % H] = b_ih[j] + b_hh[j];
-    if (cell_ == CellType::GRU) {  // b_hn sits inside r * (...): keep it apart
-      float* bias_n = layer.bias.data() + 2 * blocks_ * kLanes;
-      for (int u = 0; u < H; ++u) bias_n[u] = b_ih[2 * H + u], bias_n[blocks_ * kLanes + u] = b_hh[2 * H + u];
+    layer.bias.assign(4 * blocks * kLanes, 0.0f);
+    for (int j = 0; j < G; ++j) layer.bias[j / H * blocks * kLanes + j % H] = b_ih[j] + b_hh[j];
+    if (cell == CellType::GRU) {  // b_hn sits inside r * (...): keep it apart
+      float* bias_n = layer.bias.data() + 2 * blocks * kLanes;
+      for (int u = 0; u < H; ++u) bias_n[u] = b_ih[2 * H + u], bias_n[blocks * kLanes + u] = b_hh[2 * H + u];
     }
-    if (precision_ == WeightPrecision::BFloat16) {
-      layer.rows_bf16 = paired_bfloat16(layer.rows, gates_, layer.row_len);
+    if (precision == WeightPrecision::BFloat16) {
+      layer.rows_bf16 = paired_bfloat16(layer.rows, gates, layer.row_len);
+      layer.rows = {};
+    } else if (precision == WeightPrecision::Int8) {
+      layer.rows_int8 = quantize(gates, H, blocks, l == 0 ? 0 : H, H, [&](int g, int u, int k, bool hidden) {
+        return hidden ? w_hh(g * H + u, k) : w_ih(g * H + u, k);
+      });
       layer.rows = {};
     }
-    layer.input[0] = AlignedFloats(layer.row_len);
-    layer.input[1] = AlignedFloats(layer.row_len);
-    if (cell_ == CellType::LSTM) layer.c.assign(H, 0.0f);
-    weight_floats_ += static_cast<long>(G_) * layer.row_len;
-    layers_.push_back(std::move(layer));
+    weight_count += static_cast<long>(G) * (l == 0 ? H : 2 * H);
+    layers.push_back(std::move(layer));
   }
   // One-hot inputs select rows of W_ih^T; an embedding maps through it first.
   const Matrix& w_ih0 = model.parameter(prefix + "weight_ih_l0")->value;
-  input_table_ = model.config().embedding_dim > 0
-                     ? matmul(model.parameter("embedding.weight")->value, w_ih0, false, true)
-                     : transpose(w_ih0);
+  input_table = model.config().embedding_dim > 0
+                    ? matmul(model.parameter("embedding.weight")->value, w_ih0, false, true)
+                    : transpose(w_ih0);
   const Matrix& fc_w = model.parameter("fc.weight")->value;
-  out_blocks_ = (V_ + kLanes - 1) / kLanes;
-  out_len_ = even_h;
-  out_rows_ = AlignedFloats(static_cast<std::size_t>(out_blocks_) * kLanes * out_len_);
-  for (int v = 0; v < V_; ++v)
-    for (int k = 0; k < H; ++k) out_rows_.data()[lane_block_index(1, out_len_, 0, v, k)] = fc_w(v, k);
-  if (precision_ == WeightPrecision::BFloat16) {
-    out_rows_bf16_ = paired_bfloat16(out_rows_, 1, out_len_);
-    out_rows_ = {};
+  out_blocks = (V + kLanes - 1) / kLanes;
+  out_len = even_h;
+  out_rows = AlignedFloats(static_cast<std::size_t>(out_blocks) * kLanes * out_len);
+  for (int v = 0; v < V; ++v)
+    for (int k = 0; k < H; ++k) out_rows.data()[lane_block_index(1, out_len, 0, v, k)] = fc_w(v, k);
+  if (precision == WeightPrecision::BFloat16) {
+    out_rows_bf16 = paired_bfloat16(out_rows, 1, out_len);
+    out_rows = {};
+  } else if (precision == WeightPrecision::Int8) {
+    out_rows_int8 = quantize(1, V, out_blocks, 0, H, [&](int, int v, int k, bool) { return fc_w(v, k); });
+    out_rows = {};
   }
-  out_input_ = AlignedFloats(out_len_);
-  weight_floats_ += static_cast<long>(V_) * H;
-  const Matrix& fc_b = model.parameter("fc.bias")->value;
-  fc_b_ = AlignedFloats(out_blocks_ * kLanes);
-  std::copy_n(fc_b.data(), V_, fc_b_.data());
-  gates_buf_ = AlignedFloats(4 * blocks_ * kLanes);
-  logits_ = AlignedFloats(out_blocks_ * kLanes);
+  weight_count += static_cast<long>(V) * H;
+  weight_bytes = weight_count * (precision == WeightPrecision::Float32    ? 4
+                                 : precision == WeightPrecision::BFloat16 ? 2
+                                                                          : 1);
+  const Matrix& fc_b_m = model.parameter("fc.bias")->value;
+  fc_b = AlignedFloats(out_blocks * kLanes);
+  std::copy_n(fc_b_m.data(), V, fc_b.data());
+}
+
+Stepper::Stepper(const SequenceModel& model, WeightPrecision precision)
+    : Stepper(std::make_shared<const StepperWeights>(model, precision)) {}
+
+Stepper::Stepper(std::shared_ptr<const StepperWeights> weights, int batch) : w_(std::move(weights)), batch_(batch) {
+  if (batch_ < 1) throw std::invalid_argument("Stepper: batch must be >= 1, got " + std::to_string(batch_));
+  for (const auto& layer : w_->layers) {
+    LayerState state;
+    for (auto& buffer : state.input) buffer = AlignedFloats(static_cast<std::size_t>(batch_) * layer.row_len);
+    if (w_->cell == CellType::LSTM) state.c.assign(static_cast<std::size_t>(batch_) * w_->H, 0.0f);
+    layers_.push_back(std::move(state));
+  }
+  gates_buf_ = AlignedFloats(static_cast<std::size_t>(batch_) * 4 * w_->blocks * kLanes);
+  out_input_ = AlignedFloats(static_cast<std::size_t>(batch_) * w_->out_len);
+  logits_ = AlignedFloats(static_cast<std::size_t>(batch_) * logits_stride());
   reset();
 }
 
 void Stepper::reset() {
-  for (auto& layer : layers_) {
-    for (auto& buffer : layer.input) std::fill_n(buffer.data(), layer.row_len, 0.0f);
-    std::fill(layer.c.begin(), layer.c.end(), 0.0f);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    for (auto& buffer : layers_[l].input) std::fill_n(buffer.data(), buffer.size(), 0.0f);
+    std::fill(layers_[l].c.begin(), layers_[l].c.end(), 0.0f);
   }
   parity_ = 0;
 }
 
-// Lane blocks [b0, b1) of layer l: their gate rows times [x | h], then the
-// cell update of their units. Writes h where the next token (input[1 -
-// parity]) and the layer above (or the output layer) read it.
+// Lane blocks [b0, b1) of layer l: their gate rows times [x | h] for every
+// row, into gates_buf_ (row n's gate g of unit u at n * 4 * stride + g *
+// stride + u; GRU: r, z, then n's input and hidden parts apart).
 template <class W>
-void Stepper::layer_blocks(std::size_t l, const float* table_row, int b0, int b1) {
-  Layer& layer = layers_[l];
+void Stepper::layer_products(std::size_t l, int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const StepperWeights::Layer& layer = w.layers[l];
   const W* weights = weights_of<W>(layer.rows, layer.rows_bf16);
-  const int H = H_, stride = blocks_ * kLanes;  // gate g of unit u sits at g * stride + u
-  const float* x = layer.input[parity_].data();
-  float* dots = gates_buf_.data();
+  const int stride = w.blocks * kLanes, row_len = layer.row_len, gate_len = 4 * stride, N = batch_;
+  const float* x = layers_[l].input[parity_].data();
+  std::vector<simd::vfloat> acc(static_cast<std::size_t>(N) * 4), hidden;
+  if (w.cell == CellType::GRU) hidden.resize(static_cast<std::size_t>(N) * 3);
   for (int b = b0; b < b1; ++b) {
-    const W* block = weights + static_cast<long>(b) * kLanes * gates_ * layer.row_len;
-    float* out = dots + b * kLanes;
-    simd::vfloat acc[4];
-    if (cell_ == CellType::LSTM) {
-      lane_block_product<4>(block, x, 0, layer.row_len, acc);
+    const W* block = weights + static_cast<long>(b) * kLanes * w.gates * row_len;
+    if (w.cell == CellType::LSTM) {
+      block_products<4>(block, x, row_len, N, 0, row_len, acc.data());
     } else {  // r and z take both parts; n keeps its input and hidden parts apart
-      simd::vfloat hidden[3];
-      lane_block_product<3>(block, x, 0, layer.in_len, acc);
-      lane_block_product<3>(block, x, layer.in_len, layer.row_len, hidden);
-      acc[0] += hidden[0], acc[1] += hidden[1], acc[3] = hidden[2];
+      block_products<3>(block, x, row_len, N, 0, layer.in_len, acc.data());
+      block_products<3>(block, x, row_len, N, layer.in_len, row_len, hidden.data());
     }
-    for (int g = 0; g < 4; ++g) simd::store(out + g * stride, acc[g]);
-  }
-  const int u0 = b0 * kLanes, u1 = std::min(H, b1 * kLanes);
-  if (table_row) {
-    for (int g = 0; g < gates_; ++g)
-      for (int u = u0; u < u1; ++u) dots[g * stride + u] += table_row[g * H + u];
-  }
-  const float* bias = layer.bias.data();
-  const float* h_prev = x + layer.in_len;
-  float* h_next = layer.input[1 - parity_].data() + layer.in_len;
-  float* h_up = l + 1 < layers_.size() ? layers_[l + 1].input[parity_].data() : out_input_.data();
-  // Gate slices: products (this thread's units filled in above) and biases.
-  const float *p0 = dots, *p1 = dots + stride, *p2 = dots + 2 * stride, *p3 = dots + 3 * stride;
-  const float *q0 = bias, *q1 = bias + stride, *q2 = bias + 2 * stride, *q3 = bias + 3 * stride;
-  if (cell_ == CellType::LSTM) {
-    float* c = layer.c.data();
-#pragma omp simd
-    for (int u = u0; u < u1; ++u) {
-      const auto s =
-          gates::lstm_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], c[u]);
-      c[u] = s.c;
-      h_next[u] = s.h, h_up[u] = s.h;
-    }
-  } else {
-#pragma omp simd
-    for (int u = u0; u < u1; ++u) {
-      const float h =
-          gates::gru_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], h_prev[u]).h;
-      h_next[u] = h, h_up[u] = h;
+    for (int n = 0; n < N; ++n) {
+      float* out = gates_buf_.data() + static_cast<long>(n) * gate_len + b * kLanes;
+      if (w.cell == CellType::LSTM) {
+        for (int g = 0; g < 4; ++g) simd::store(out + g * stride, acc[n * 4 + g]);
+      } else {
+        const simd::vfloat* a = &acc[n * 3];
+        const simd::vfloat* h = &hidden[n * 3];
+        simd::store(out, a[0] + h[0]);
+        simd::store(out + stride, a[1] + h[1]);
+        simd::store(out + 2 * stride, a[2]);
+        simd::store(out + 3 * stride, h[2]);
+      }
     }
   }
 }
 
-// Output lane blocks [b0, b1): logits = fc.weight h + fc.bias.
+namespace {
+
+// int8 products of `rows` registers per quad for N inputs (bytes xq + n *
+// x_stride) over quads [j0, j1): acc[(n * rows + r) * kLanes + u], chunk by
+// chunk as in block_products so each chunk is read once from memory.
+void int8_block_products(const std::int8_t* block, int rows, const std::uint8_t* xq, int x_stride, int N, int j0,
+                         int j1, std::vector<std::int32_t>& acc) {
+  constexpr int kChunkQuads = 64;  // 64 quads of 4 gates: 16 KB
+  acc.assign(static_cast<std::size_t>(N) * rows * kLanes, 0);
+  std::vector<const std::uint8_t*> xs(N);
+  for (int n = 0; n < N; ++n) xs[n] = xq + static_cast<long>(n) * x_stride;
+  for (int c0 = j0; c0 < j1; c0 += kChunkQuads)
+    int8::block_products(block, rows, xs.data(), N, c0, std::min(j1, c0 + kChunkQuads), acc.data());
+}
+
+}  // namespace
+
+void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const StepperWeights::Layer& layer = w.layers[l];
+  const Int8Rows& q = layer.rows_int8;
+  const int stride = w.blocks * kLanes, gate_len = 4 * stride, N = batch_, G = w.gates;
+  const float* x = layers_[l].input[parity_].data();
+  // Each thread rounds every row's inputs itself (a few hundred bytes per
+  // row) rather than waiting for one thread to do it.
+  std::vector<std::uint8_t> xq(static_cast<std::size_t>(N) * q.row_len);
+  std::vector<float> x_scale(N);
+  for (int n = 0; n < N; ++n) {
+    x_scale[n] = quantize_input(x + static_cast<long>(n) * layer.row_len, l == 0 ? 0 : w.H, layer.in_len, w.H, q,
+                                xq.data() + static_cast<long>(n) * q.row_len);
+  }
+  std::vector<std::int32_t> acc, hidden;
+  const int quads_in = q.in_len / 4, quads = q.row_len / 4;
+  for (int b = b0; b < b1; ++b) {
+    const std::int8_t* block = q.weights.data() + static_cast<long>(b) * kLanes * G * q.row_len;
+    // LSTM: one sum over all quads; GRU: the input and hidden parts apart.
+    int8_block_products(block, G, xq.data(), q.row_len, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
+    if (w.cell == CellType::GRU) int8_block_products(block, G, xq.data(), q.row_len, N, quads_in, quads, hidden);
+    for (int n = 0; n < N; ++n) {
+      float* out = gates_buf_.data() + static_cast<long>(n) * gate_len;
+      for (int g = 0; g < G; ++g) {
+        // products = (integer sum - 128 * weight sum) * weight scale * input scale
+        const std::int32_t* a = acc.data() + (static_cast<long>(n) * G + g) * kLanes;
+        const int r0 = g * stride + b * kLanes;
+        const float* scale = q.scale.data() + r0;
+        const std::int32_t *sum_in = q.sum_in.data() + r0, *sum_h = q.sum_h.data() + r0;
+        const float xs = x_scale[n];
+        float* o = out + r0;
+        if (w.cell == CellType::LSTM) {
+#pragma omp simd
+          for (int i = 0; i < kLanes; ++i)
+            o[i] = static_cast<float>(a[i] - 128 * (sum_in[i] + sum_h[i])) * (scale[i] * xs);
+          continue;
+        }
+        const std::int32_t* h = hidden.data() + (static_cast<long>(n) * G + g) * kLanes;
+        float* o_hidden = g < 2 ? o : o + stride;  // n: input part in slice 2, hidden part in slice 3
+#pragma omp simd
+        for (int i = 0; i < kLanes; ++i) {
+          const float unit = scale[i] * xs;
+          const float in = static_cast<float>(a[i] - 128 * sum_in[i]) * unit;
+          const float hid = static_cast<float>(h[i] - 128 * sum_h[i]) * unit;
+          if (g < 2) {
+            o[i] = in + hid;
+          } else {
+            o[i] = in;
+            o_hidden[i] = hid;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Units of lane blocks [b0, b1) of layer l, every row: the first layer's
+// input table row and the biases join the products, then the cell update.
+// Writes h where the next token (input[1 - parity]) and the layer above (or
+// the output layer) read it.
+void Stepper::cell_update(std::size_t l, const int* tokens, int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const StepperWeights::Layer& layer = w.layers[l];
+  LayerState& state = layers_[l];
+  const int H = w.H, stride = w.blocks * kLanes, row_len = layer.row_len, gate_len = 4 * stride;
+  const int u0 = b0 * kLanes, u1 = std::min(H, b1 * kLanes);
+  const float* bias = layer.bias.data();
+  const float *q0 = bias, *q1 = bias + stride, *q2 = bias + 2 * stride, *q3 = bias + 3 * stride;
+  const float* x = state.input[parity_].data();
+  for (int n = 0; n < batch_; ++n) {
+    float* dots = gates_buf_.data() + static_cast<long>(n) * gate_len;
+    if (l == 0) {
+      const float* table_row = w.input_table.row(tokens[n]);
+      for (int g = 0; g < w.gates; ++g)
+        for (int u = u0; u < u1; ++u) dots[g * stride + u] += table_row[g * H + u];
+    }
+    const float* h_prev = x + static_cast<long>(n) * row_len + layer.in_len;
+    float* h_next = state.input[1 - parity_].data() + static_cast<long>(n) * row_len + layer.in_len;
+    float* h_up = l + 1 < layers_.size()
+                      ? layers_[l + 1].input[parity_].data() + static_cast<long>(n) * w.layers[l + 1].row_len
+                      : out_input_.data() + static_cast<long>(n) * w.out_len;
+    // Gate slices: products (this thread's units filled in above) and biases.
+    const float *p0 = dots, *p1 = dots + stride, *p2 = dots + 2 * stride, *p3 = dots + 3 * stride;
+    if (w.cell == CellType::LSTM) {
+      float* c = state.c.data() + static_cast<long>(n) * H;
+#pragma omp simd
+      for (int u = u0; u < u1; ++u) {
+        const auto s =
+            gates::lstm_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], c[u]);
+        c[u] = s.c;
+        h_next[u] = s.h, h_up[u] = s.h;
+      }
+    } else {
+#pragma omp simd
+      for (int u = u0; u < u1; ++u) {
+        const float h =
+            gates::gru_cell<gates::FastMath>(p0[u] + q0[u], p1[u] + q1[u], p2[u] + q2[u], p3[u] + q3[u], h_prev[u]).h;
+        h_next[u] = h, h_up[u] = h;
+      }
+    }
+  }
+}
+
+// Output lane blocks [b0, b1): logits = fc.weight h + fc.bias, every row.
 template <class W>
 void Stepper::output_blocks(int b0, int b1) {
-  const W* weights = weights_of<W>(out_rows_, out_rows_bf16_);
+  const StepperWeights& w = *w_;
+  const W* weights = weights_of<W>(w.out_rows, w.out_rows_bf16);
+  std::vector<simd::vfloat> acc(batch_);
   for (int b = b0; b < b1; ++b) {
-    simd::vfloat acc[1];
-    lane_block_product<1>(weights + static_cast<long>(b) * kLanes * out_len_, out_input_.data(), 0, out_len_, acc);
-    simd::store(logits_.data() + b * kLanes, acc[0] + simd::load(fc_b_.data() + b * kLanes));
+    block_products<1>(weights + static_cast<long>(b) * kLanes * w.out_len, out_input_.data(), w.out_len, batch_, 0,
+                      w.out_len, acc.data());
+    const simd::vfloat bias = simd::load(w.fc_b.data() + b * kLanes);
+    for (int n = 0; n < batch_; ++n)
+      simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + b * kLanes, acc[n] + bias);
   }
 }
 
-const float* Stepper::step(int token) {
-  if (token < 0 || token >= V_) {
-    throw std::out_of_range("token " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(V_) +
-                            ")");
+void Stepper::output_blocks_int8(int b0, int b1) {
+  const StepperWeights& w = *w_;
+  const Int8Rows& q = w.out_rows_int8;
+  const int N = batch_;
+  std::vector<std::uint8_t> xq(static_cast<std::size_t>(N) * q.row_len);
+  std::vector<float> x_scale(N);
+  for (int n = 0; n < N; ++n) {
+    x_scale[n] = quantize_input(out_input_.data() + static_cast<long>(n) * w.out_len, 0, 0, w.H, q,
+                                xq.data() + static_cast<long>(n) * q.row_len);
   }
-  if (precision_ == WeightPrecision::BFloat16) {
-    run<BFloat16>(input_table_.row(token));
-  } else {
-    run<float>(input_table_.row(token));
+  std::vector<std::int32_t> acc;
+  for (int b = b0; b < b1; ++b) {
+    int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, xq.data(), q.row_len, N, 0,
+                        q.row_len / 4, acc);
+    for (int n = 0; n < N; ++n) {
+      float* out = logits_.data() + static_cast<long>(n) * logits_stride();
+      for (int i = 0; i < kLanes; ++i) {
+        const int v = b * kLanes + i;
+        out[v] =
+            static_cast<float>(acc[n * kLanes + i] - 128 * q.sum_h[v]) * (q.scale[v] * x_scale[n]) + w.fc_b.data()[v];
+      }
+    }
+  }
+}
+
+const float* Stepper::step(const int* tokens) {
+  for (int n = 0; n < batch_; ++n) {
+    if (tokens[n] < 0 || tokens[n] >= w_->V) {
+      throw std::out_of_range("token " + std::to_string(tokens[n]) + " is outside the vocabulary [0, " +
+                              std::to_string(w_->V) + ")");
+    }
+  }
+  switch (w_->precision) {
+    case WeightPrecision::BFloat16: run<BFloat16>(tokens); break;
+    case WeightPrecision::Int8: run<std::int8_t>(tokens); break;
+    default: run<float>(tokens);
   }
   parity_ ^= 1;
   return logits_.data();
 }
 
+// W: float, BFloat16 or std::int8_t (the int8 products).
 template <class W>
-void Stepper::run(const float* table_row) {
-  const int threads = weight_floats_ >= kParallelStepFloats ? active_threads() : 1;
+void Stepper::run(const int* tokens) {
+  // A second thread pays off once a step has enough work: weights times rows.
+  const int threads = w_->weight_count * batch_ >= kParallelStepFloats ? active_threads() : 1;
+  const int blocks = w_->blocks, out_blocks = w_->out_blocks;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     int thread = 0, team = 1;
@@ -269,11 +478,21 @@ void Stepper::run(const float* table_row) {
     thread = omp_get_thread_num();
     team = omp_get_num_threads();
 #endif
+    const int b0 = blocks * thread / team, b1 = blocks * (thread + 1) / team;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
-      layer_blocks<W>(l, l == 0 ? table_row : nullptr, blocks_ * thread / team, blocks_ * (thread + 1) / team);
+      if constexpr (std::is_same_v<W, std::int8_t>) {
+        layer_products_int8(l, b0, b1);
+      } else {
+        layer_products<W>(l, b0, b1);
+      }
+      cell_update(l, tokens, b0, b1);
 #pragma omp barrier
     }
-    output_blocks<W>(out_blocks_ * thread / team, out_blocks_ * (thread + 1) / team);
+    if constexpr (std::is_same_v<W, std::int8_t>) {
+      output_blocks_int8(out_blocks * thread / team, out_blocks * (thread + 1) / team);
+    } else {
+      output_blocks<W>(out_blocks * thread / team, out_blocks * (thread + 1) / team);
+    }
   }
 }
 

@@ -44,6 +44,7 @@ from ._core import (
     get_num_threads,
     mse_loss,
     no_grad,
+    sample_seed,
     set_num_threads,
 )
 from .config import show_config
@@ -65,6 +66,7 @@ __all__ = [
     "load",
     "from_torch",
     "no_grad",
+    "sample_seed",
     "set_num_threads",
     "get_num_threads",
     "mse_loss",

@@ -130,6 +130,15 @@ class _FitResult(TypedDict):
 _BatchCallback: TypeAlias = Callable[[int, int, int, float, float], object]
 _EpochCallback: TypeAlias = Callable[[_EpochRow], object]
 
+def read_bandwidth(bytes: int, threads: int, seconds: float = 0.2) -> float:
+    """GB/s of `threads` threads streaming `bytes` of memory over and over (the roofline of generation)."""
+
+def int8_kernel() -> str:
+    """The int8 dot-product kernel generation uses on this CPU: avx512_vnni, avx_vnni, avx2 or portable."""
+
+def sample_seed(seed: int, index: int) -> int:
+    """The seed of sample `index` of a batch drawn with `seed`."""
+
 class Model:
     def __init__(
         self,
@@ -167,15 +176,23 @@ class Model:
         """loss, perplexity, accuracy (floats) and tokens (an int)."""
     def generate(
         self,
-        primer: Sequence[int],
+        primers: Sequence[Sequence[int]],
         length: int,
         temperature: float,
         top_k: int,
         top_p: float,
-        seed: int,
+        seeds: Sequence[int],
         stop_token: int,
-        bfloat16_weights: bool,
-    ) -> list[int]: ...
+        precision: str,
+    ) -> list[list[int]]:
+        """One token list per primer, sampled in one batched pass; row i draws from Rng(seeds[i])."""
+    def generation_loss(self, sequences: Sequence[Sequence[int]], precision: str) -> tuple[float, int]:
+        """(mean next-token loss, predicted tokens) of whole sequences stepped by generation's stepper."""
+    def generation_bytes_per_step(self, precision: str) -> int:
+        """Weight bytes generation reads per step in that precision."""
+    @property
+    def stepper_builds(self) -> int:
+        """How many times generate() built the stepper weights (they are cached until the weights change)."""
     def save(self, path: str, vocabulary: Sequence[str], metadata: str) -> None: ...
     @staticmethod
     def load(path: str) -> tuple[Model, list[str], str]:

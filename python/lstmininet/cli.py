@@ -330,18 +330,20 @@ def cmd_generate(args) -> int:
     else:
         (primer, shown_primer), stop = _text_primer(args, tokenizer), None
 
-    for k in range(args.count):
-        seed = None if args.seed is None else args.seed + k
-        ids = model.generate(
-            primer,
-            args.length,
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            seed=seed,
-            stop_token=stop,
-            precision=args.precision,
-        )
+    # All --count samples in one batched pass; sample k is also what
+    # generate(..., seed=lstmininet.sample_seed(seed, k)) draws alone.
+    samples = model.generate(
+        primer,
+        args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        stop_token=stop,
+        precision=args.precision,
+        num_samples=args.count,
+    )
+    for k, ids in enumerate(samples):
         ids = _cut_greedy_loop(args, k, primer, ids)
         if isinstance(tokenizer, CharTokenizer):
             print(shown_primer + tokenizer.decode_text(ids))

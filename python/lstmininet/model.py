@@ -23,7 +23,7 @@ from .splits import split_dataset
 from .tokenizers import tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
-GENERATION_PRECISIONS = ("float32", "bfloat16")
+GENERATION_PRECISIONS = ("float32", "bfloat16", "int8")
 
 
 _INT32_MAX = 2**31 - 1
@@ -56,6 +56,18 @@ def _as_int_array(values, what: str) -> np.ndarray:
     if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
         raise IndexError(f"{what} contains a token id outside the 32-bit range")
     return arr.astype(np.int32)
+
+
+def _is_primer_list(primer) -> bool:
+    """A list of primers (one per sample) rather than one primer."""
+    return isinstance(primer, (list, tuple)) and len(primer) > 0 and not np.isscalar(primer[0])
+
+
+def _primer_ids(primer, what: str) -> list[int]:
+    ids = _as_int_array(primer, what).reshape(-1).tolist()
+    if not ids:
+        raise ValueError(f"{what} must hold at least one token")
+    return ids
 
 
 def _as_batch(tokens, what: str) -> np.ndarray:
@@ -395,7 +407,8 @@ class _RecurrentModel:
         seed: int | None = None,
         stop_token: int | None = None,
         precision: str = "float32",
-    ) -> list[int]:
+        num_samples: int | None = None,
+    ) -> list[int] | list[list[int]]:
         """Feed `primer` (token ids), then sample `length` new tokens in C++.
 
         temperature 0 is greedy; top_k keeps the k likeliest tokens; top_p keeps
@@ -404,25 +417,60 @@ class _RecurrentModel:
         digits; arithmetic stays float32): generation reads every weight per
         token, so this is up to twice as fast on larger models, but the
         probabilities, and so the samples, differ slightly from float32.
+        precision "int8" reads int8 weights (each output row scaled by its
+        largest weight) and rounds each step's inputs to int8 too, so the
+        products run as integer dot products (VNNI where the CPU has it):
+        a quarter of the bytes of float32, at a small cost in accuracy that
+        ``benchmarks/bench.py`` measures as held-out loss.
         Returns the new tokens.
+
+        num_samples=N (or a list of primers, one per sample) samples N
+        sequences in one pass, each weight read serving all of them, and
+        returns N token lists; each ends at `length` or at its own stop token.
+        Sample i draws from its own random stream, seeded with
+        ``lstmininet.sample_seed(seed, i)``: it is exactly what
+        ``generate(primer_i, length, ..., seed=sample_seed(seed, i))`` gives.
         """
         if precision not in GENERATION_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(GENERATION_PRECISIONS)}, got {precision!r}")
-        primer_ids = _as_int_array(primer, "primer").reshape(-1).tolist()
-        if not primer_ids:
-            raise ValueError("primer must hold at least one token")
+        many = num_samples is not None or _is_primer_list(primer)
+        if _is_primer_list(primer):
+            primers = [_primer_ids(p, f"primer {i}") for i, p in enumerate(primer)]
+            if not primers:
+                raise ValueError("primer: an empty list of primers")
+            if num_samples is not None and _check_int(num_samples, "num_samples") != len(primers):
+                raise ValueError(f"num_samples is {num_samples} but {len(primers)} primers were given")
+        else:
+            count = 1 if num_samples is None else _check_int(num_samples, "num_samples")
+            primers = [_primer_ids(primer, "primer")] * count
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
-        return self._core.generate(
-            primer_ids,
+        seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
+        seeds = [_core.sample_seed(seed, i) for i in range(len(primers))] if many else [seed]
+        out = self._core.generate(
+            primers,
             _check_int(length, "length", minimum=0),
             float(temperature),
             0 if top_k is None else _check_int(top_k, "top_k"),
             1.0 if top_p is None else float(top_p),
-            _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX),
+            seeds,
             -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
-            precision == "bfloat16",
+            precision,
         )
+        return out if many else out[0]
+
+    def generation_loss(self, sequences, precision: str = "float32") -> dict:
+        """Held-out loss as generation sees it, in a given weight precision.
+
+        Each whole sequence is stepped through the generation stepper (state
+        carried from its first token) and the mean next-token cross-entropy
+        returned as ``{"loss", "perplexity", "tokens"}``: compare precisions
+        ("float32", "bfloat16", "int8") to see what the smaller weights cost.
+        """
+        if precision not in GENERATION_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(GENERATION_PRECISIONS)}, got {precision!r}")
+        loss, tokens = self._core.generation_loss(_as_sequences(sequences, "sequences"), precision)
+        return {"loss": loss, "perplexity": math.exp(loss), "tokens": tokens}
 
     # -- persistence --------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

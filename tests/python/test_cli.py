@@ -151,6 +151,25 @@ def test_generate_is_reproducible_with_a_seed(melody_model, capsys):
     assert first[1] == second[1] and first[1].strip()
 
 
+def test_generate_count_is_one_batch_with_per_sample_seeds(melody_model, capsys):
+    # --count N samples N melodies in one batched pass; melody k is what the
+    # Python API draws alone with lstmininet.sample_seed(seed, k).
+    path, _ = melody_model
+    code, out, err = run(capsys, "generate", path, "--count", "3", "--seed", "4", "--length", "40")
+    assert code == 0, err
+    model = lstmininet.load(path)
+    tokenizer = model.tokenizer
+    primer = tokenizer.encode(["<s>"])
+    stop = tokenizer.encode(["</s>"])[0]
+    expected = []
+    for k in range(3):
+        ids = model.generate(primer, 40, seed=lstmininet.sample_seed(4, k), stop_token=stop)
+        melody = tokenizer.decode_melody(primer + ids)
+        if melody:
+            expected.append(" ".join(melody))
+    assert out.strip().splitlines() == expected
+
+
 def test_generate_in_bfloat16(melody_model, capsys):
     model, _ = melody_model
     code, out, err = run(capsys, "generate", model, "--seed", "3", "--length", "40", "--precision", "bfloat16")

@@ -133,7 +133,7 @@ def test_bfloat16_generation_samples_the_rounded_model(cls):
     assert fast == rounded.generate([1, 2], 20000, seed=4)
     assert fast == model.generate([1, 2], 20000, seed=4, precision="bfloat16")
     assert fast != model.generate([1, 2], 20000, seed=4)
-    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, got 'float16'"):
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, int8, got 'float16'"):
         model.generate([1], 5, precision="float16")
 
 

@@ -1,0 +1,216 @@
+#include "generate/int8_products.hpp"
+
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "base/simd.hpp"
+
+namespace lmn::int8 {
+
+namespace {
+
+constexpr int kLanes = simd::kVecWidth;
+constexpr int kQuadBytes = 4 * kLanes;  // one register of one quad
+
+inline std::int32_t word_of(const std::uint8_t* p) {
+  std::int32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+// Portable C++: each word's four products, lane by lane. Inlined into the
+// AVX2 wrapper below, where the compiler vectorises it for AVX2.
+template <int Rows, int R>
+__attribute__((always_inline)) inline void portable_quads(const std::int8_t* block, const std::uint8_t* const* x,
+                                                          int j0, int j1, std::int32_t* acc) {
+  for (int j = j0; j < j1; ++j) {
+    const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
+    for (int r = 0; r < Rows; ++r) {
+      const std::int8_t* w = quad + r * kQuadBytes;
+      for (int q = 0; q < R; ++q) {
+        const std::int32_t x0 = x[q][4 * j], x1 = x[q][4 * j + 1], x2 = x[q][4 * j + 2], x3 = x[q][4 * j + 3];
+        std::int32_t* a = acc + (q * Rows + r) * kLanes;
+#pragma omp simd
+        for (int u = 0; u < kLanes; ++u)
+          a[u] += x0 * w[4 * u] + x1 * w[4 * u + 1] + x2 * w[4 * u + 2] + x3 * w[4 * u + 3];
+      }
+    }
+  }
+}
+
+#if defined(__x86_64__)
+template <int Rows, int R>
+__attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const std::uint8_t* const* x, int j0, int j1,
+                                                std::int32_t* acc) {
+  portable_quads<Rows, R>(block, x, j0, j1, acc);
+}
+
+// 256-bit VNNI: kLanes / 8 registers per lane block.
+template <int Rows, int R>
+__attribute__((target("avx2,avxvnni"))) void avxvnni_quads(const std::int8_t* block, const std::uint8_t* const* x,
+                                                           int j0, int j1, std::int32_t* acc) {
+  constexpr int kHalves = kLanes >= 8 ? kLanes / 8 : 1;  // chosen only when kLanes is a multiple of 8
+  __m256i a[R][Rows][kHalves];
+  for (int q = 0; q < R; ++q)
+    for (int r = 0; r < Rows; ++r)
+      for (int h = 0; h < kHalves; ++h)
+        a[q][r][h] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + (q * Rows + r) * kLanes + 8 * h));
+  for (int j = j0; j < j1; ++j) {
+    const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
+    __m256i xs[R];
+    for (int q = 0; q < R; ++q) xs[q] = _mm256_set1_epi32(word_of(x[q] + 4 * j));
+    for (int r = 0; r < Rows; ++r) {
+      for (int h = 0; h < kHalves; ++h) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quad + r * kQuadBytes + 32 * h));
+        for (int q = 0; q < R; ++q) a[q][r][h] = _mm256_dpbusd_avx_epi32(a[q][r][h], xs[q], w);
+      }
+    }
+  }
+  for (int q = 0; q < R; ++q)
+    for (int r = 0; r < Rows; ++r)
+      for (int h = 0; h < kHalves; ++h)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + (q * Rows + r) * kLanes + 8 * h), a[q][r][h]);
+}
+
+// One quad into `sums` (a helper, not a lambda: a lambda would not inherit
+// the target).
+template <int Rows, int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline void avx512vnni_quad(
+    const std::int8_t* block, const std::uint8_t* const* x, int j, __m512i (&sums)[R][Rows]) {
+  const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
+  __m512i xs[R];
+  for (int q = 0; q < R; ++q) xs[q] = _mm512_set1_epi32(word_of(x[q] + 4 * j));
+  for (int r = 0; r < Rows; ++r) {
+    const __m512i w = _mm512_loadu_si512(quad + r * kQuadBytes);
+    for (int q = 0; q < R; ++q) sums[q][r] = _mm512_dpbusd_epi32(sums[q][r], xs[q], w);
+  }
+}
+
+// 512-bit VNNI: one register per lane block (builds with 16 lanes).
+template <int Rows, int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(const std::int8_t* block,
+                                                                             const std::uint8_t* const* x, int j0,
+                                                                             int j1, std::int32_t* acc) {
+  // chosen only when kLanes == 16 (available_kernels)
+  // Few inputs leave few independent sums: then alternate quads go to a
+  // second set, to hide vpdpbusd's latency (integers: the order is free).
+  constexpr int kSets = R * Rows >= 8 ? 1 : 2;
+  __m512i a[kSets][R][Rows];
+  for (int q = 0; q < R; ++q) {
+    for (int r = 0; r < Rows; ++r) {
+      a[0][q][r] = _mm512_loadu_si512(acc + (q * Rows + r) * kLanes);
+      if constexpr (kSets == 2) a[1][q][r] = _mm512_setzero_si512();
+    }
+  }
+  int j = j0;
+  for (; j + kSets <= j1; j += kSets)
+    for (int set = 0; set < kSets; ++set) avx512vnni_quad<Rows, R>(block, x, j + set, a[set]);
+  for (; j < j1; ++j) avx512vnni_quad<Rows, R>(block, x, j, a[0]);
+  for (int q = 0; q < R; ++q) {
+    for (int r = 0; r < Rows; ++r) {
+      if constexpr (kSets == 2) a[0][q][r] = _mm512_add_epi32(a[0][q][r], a[1][q][r]);
+      _mm512_storeu_si512(acc + (q * Rows + r) * kLanes, a[0][q][r]);
+    }
+  }
+}
+#endif
+
+template <int Rows, int R>
+void portable_entry(const std::int8_t* block, const std::uint8_t* const* x, int j0, int j1, std::int32_t* acc) {
+  portable_quads<Rows, R>(block, x, j0, j1, acc);
+}
+
+using QuadFn = void (*)(const std::int8_t*, const std::uint8_t* const*, int, int, std::int32_t*);
+
+// Inputs per call: enough accumulators to share each weight register
+// without running out of registers.
+constexpr int kMaxInputs = 4;
+
+template <int Rows>
+QuadFn pick(Kernel kernel, int count) {
+#define LMN_INT8_COUNTS(fn)      \
+  switch (count) {               \
+    case 1: return fn<Rows, 1>;  \
+    case 2: return fn<Rows, 2>;  \
+    case 3: return fn<Rows, 3>;  \
+    default: return fn<Rows, 4>; \
+  }
+  switch (kernel) {
+#if defined(__x86_64__)
+    case Kernel::Avx512Vnni: LMN_INT8_COUNTS(avx512vnni_quads);
+    case Kernel::AvxVnni: LMN_INT8_COUNTS(avxvnni_quads);
+    case Kernel::Avx2: LMN_INT8_COUNTS(avx2_quads);
+#endif
+    default: break;
+  }
+  LMN_INT8_COUNTS(portable_entry);
+#undef LMN_INT8_COUNTS
+}
+
+Kernel fastest() {
+  const std::vector<Kernel> all = available_kernels();
+  return all.back();
+}
+
+std::atomic<Kernel>& chosen() {
+  static std::atomic<Kernel> kernel{fastest()};
+  return kernel;
+}
+
+}  // namespace
+
+std::string kernel_name(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::Avx512Vnni: return "avx512_vnni";
+    case Kernel::AvxVnni: return "avx_vnni";
+    case Kernel::Avx2: return "avx2";
+    default: return "portable";
+  }
+}
+
+std::vector<Kernel> available_kernels() {
+  std::vector<Kernel> out{Kernel::Portable};
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) out.push_back(Kernel::Avx2);
+  if (kLanes % 8 == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni"))
+    out.push_back(Kernel::AvxVnni);
+  if (kLanes == 16 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
+    out.push_back(Kernel::Avx512Vnni);
+#endif
+  return out;
+}
+
+Kernel active_kernel() { return chosen().load(); }
+
+void set_kernel(Kernel kernel) {
+  for (Kernel k : available_kernels()) {
+    if (k == kernel) {
+      chosen().store(kernel);
+      return;
+    }
+  }
+  throw std::invalid_argument("int8 kernel " + kernel_name(kernel) + " is not available on this CPU or build");
+}
+
+void block_products(const std::int8_t* block, int rows, const std::uint8_t* const* x, int count, int j0, int j1,
+                    std::int32_t* acc) {
+  const Kernel kernel = active_kernel();
+  for (int q = 0; q < count; q += kMaxInputs) {
+    const int n = count - q < kMaxInputs ? count - q : kMaxInputs;
+    std::int32_t* a = acc + static_cast<long>(q) * rows * kLanes;
+    switch (rows) {
+      case 1: pick<1>(kernel, n)(block, x + q, j0, j1, a); break;
+      case 3: pick<3>(kernel, n)(block, x + q, j0, j1, a); break;
+      case 4: pick<4>(kernel, n)(block, x + q, j0, j1, a); break;
+      default: throw std::invalid_argument("int8::block_products: rows must be 1, 3 or 4");
+    }
+  }
+}
+
+}  // namespace lmn::int8

@@ -1,0 +1,158 @@
+// int8 generation: every kernel this CPU can run computes the exact integer
+// sums; the int8 Stepper computes the model with its weights rounded per
+// output row, up to the rounding of its inputs; batch rows match batch 1.
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/parallel.hpp"
+#include "base/rng.hpp"
+#include "base/simd.hpp"
+#include "check.hpp"
+#include "generate/int8_products.hpp"
+#include "generate/stepper.hpp"
+#include "nn/model.hpp"
+
+using namespace lmn;
+
+namespace {
+
+constexpr int kLanes = simd::kVecWidth;
+constexpr int kVocab = 9, kSteps = 8;
+
+SequenceModel random_model(CellType cell, int embedding, int hidden) {
+  SequenceModel model({cell, kVocab, hidden, 2, embedding, 0.0f}, 3);
+  Rng rng(8);
+  for (const auto& p : model.parameters())
+    for (std::size_t i = 0; i < p->value.size(); ++i) p->value[i] = rng.uniform(-0.6f, 0.6f) / std::sqrt(hidden / 7.0f);
+  return model;
+}
+
+std::vector<int> tokens() { return {3, 0, 8, 7, 1, 5, 5, 2}; }
+
+Matrix reference_logits(const SequenceModel& model) {
+  ModelState state = model.zero_state(1);
+  Rng unused(0);
+  return model.forward(tokens(), kSteps, 1, state, false, unused, false)->value;
+}
+
+// The weights an int8 stepper reads (fc.weight, every W_hh, W_ih above the
+// first layer), each output row rounded to int8 steps of its max |w| / 127.
+// Joined rows [W_ih | W_hh] share one scale.
+SequenceModel dequantised(const SequenceModel& model) {
+  SequenceModel out = random_model(model.config().cell, model.config().embedding_dim, model.config().hidden_size);
+  for (const auto& [name, p] : out.named_parameters()) p->value = model.parameter(name)->value;
+  const std::string prefix = cell_name(model.config().cell) + ".";
+  const auto round_rows = [](std::vector<Matrix*> parts) {
+    for (int r = 0; r < parts[0]->rows(); ++r) {
+      float largest = 0.0f;
+      for (Matrix* m : parts)
+        for (int k = 0; k < m->cols(); ++k) largest = std::max(largest, std::abs((*m)(r, k)));
+      const float step = largest / 127.0f;
+      for (Matrix* m : parts)
+        for (int k = 0; k < m->cols(); ++k) (*m)(r, k) = std::round((*m)(r, k) / step) * step;
+    }
+  };
+  for (int l = 0; l < model.config().num_layers; ++l) {
+    Matrix* hh = &out.parameter(prefix + "weight_hh_l" + std::to_string(l))->value;
+    Matrix* ih = &out.parameter(prefix + "weight_ih_l" + std::to_string(l))->value;
+    if (l == 0) {
+      round_rows({hh});
+    } else {
+      round_rows({ih, hh});
+    }
+  }
+  round_rows({&out.parameter("fc.weight")->value});
+  return out;
+}
+
+}  // namespace
+
+TEST(every_int8_kernel_computes_the_exact_sums) {
+  Rng rng(1);
+  for (int rows : {1, 3, 4}) {
+    for (int count : {1, 2, 5}) {
+      constexpr int kQuads = 37;
+      std::vector<std::int8_t> block(static_cast<std::size_t>(kQuads) * rows * 4 * kLanes);
+      for (auto& w : block) w = static_cast<std::int8_t>(static_cast<int>(rng.uniform(-127.99f, 127.99f)));
+      std::vector<std::vector<std::uint8_t>> x(count, std::vector<std::uint8_t>(4 * kQuads));
+      std::vector<const std::uint8_t*> xs;
+      for (auto& v : x) {
+        for (auto& b : v) b = static_cast<std::uint8_t>(rng.uniform(0.0f, 255.99f));
+        xs.push_back(v.data());
+      }
+      for (int j1 : {kQuads - 1, kQuads}) {  // an odd and an even number of quads
+        // expected: the plain definition, quads [3, j1) on top of a start value of 7
+        std::vector<std::int32_t> expected(static_cast<std::size_t>(count) * rows * kLanes, 7);
+        for (int q = 0; q < count; ++q)
+          for (int r = 0; r < rows; ++r)
+            for (int u = 0; u < kLanes; ++u)
+              for (int j = 3; j < j1; ++j)
+                for (int i = 0; i < 4; ++i)
+                  expected[(q * rows + r) * kLanes + u] +=
+                      x[q][4 * j + i] * block[((static_cast<std::size_t>(j) * rows + r) * kLanes + u) * 4 + i];
+        for (int8::Kernel kernel : int8::available_kernels()) {
+          int8::set_kernel(kernel);
+          std::vector<std::int32_t> acc(expected.size(), 7);
+          int8::block_products(block.data(), rows, xs.data(), count, 3, j1, acc.data());
+          CHECK(acc == expected);
+        }
+      }
+    }
+  }
+  int8::set_kernel(int8::available_kernels().back());
+}
+
+TEST(int8_stepper_computes_the_rounded_model) {
+  for (CellType cell : {CellType::LSTM, CellType::GRU}) {
+    for (auto [embedding, hidden] : {std::pair{0, 7}, std::pair{5, 30}, std::pair{5, 300}}) {
+      const SequenceModel model = random_model(cell, embedding, hidden);
+      const Matrix exact = reference_logits(model), expected = reference_logits(dequantised(model));
+      const auto weights = std::make_shared<const StepperWeights>(model, WeightPrecision::Int8);
+      CHECK(weights->weight_bytes == weights->weight_count);
+      std::vector<float> first_kernel;
+      for (int8::Kernel kernel : int8::available_kernels()) {
+        int8::set_kernel(kernel);
+        for (int threads : {1, 2}) {
+          set_num_threads(threads);
+          Stepper stepper(weights);
+          float worst = 0.0f, worst_vs_exact = 0.0f;
+          std::size_t i = 0;
+          for (int t = 0; t < kSteps; ++t) {
+            const float* logits = stepper.step(tokens()[t]);
+            for (int v = 0; v < kVocab; ++v, ++i) {
+              worst = std::max(worst, std::abs(logits[v] - expected(t, v)));
+              worst_vs_exact = std::max(worst_vs_exact, std::abs(logits[v] - exact(t, v)));
+              // every kernel and thread count: the same logits, bit for bit
+              if (first_kernel.size() < i + 1) first_kernel.push_back(logits[v]);
+              CHECK(logits[v] == first_kernel[i]);
+            }
+          }
+          // Inputs are rounded to 1/254 of their largest value, so the
+          // logits are near the rounded model's, nearer than the exact one's.
+          CHECK(worst < 0.005f);
+          CHECK(worst < worst_vs_exact);
+        }
+      }
+      set_num_threads(1);
+      int8::set_kernel(int8::available_kernels().back());
+      // batch rows: bit for bit batch 1
+      constexpr int kRows = 7;
+      Stepper batch(weights, kRows), alone(weights);
+      std::vector<Stepper> singles;
+      for (int n = 0; n < kRows; ++n) singles.emplace_back(weights);
+      for (int t = 0; t < kSteps; ++t) {
+        std::vector<int> feed(kRows);
+        for (int n = 0; n < kRows; ++n) feed[n] = (tokens()[t] + n) % kVocab;
+        const float* rows = batch.step(feed.data());
+        for (int n = 0; n < kRows; ++n) {
+          const float* single = singles[n].step(feed[n]);
+          for (int v = 0; v < kVocab; ++v) CHECK(rows[n * batch.logits_stride() + v] == single[v]);
+        }
+      }
+    }
+  }
+}
+
+TEST_MAIN()
