@@ -349,47 +349,30 @@ class _RecurrentModel:
             train, val, _ = split_dataset(train, val_fraction=float(val_fraction), seed=seed)
         else:
             val = []
-        options = dict(
-            epochs=_check_int(epochs, "epochs", minimum=0),
-            batch_size=_check_int(batch_size, "batch_size"),
-            seq_len=_check_int(seq_len, "seq_len"),
-            lr=float(lr),
-            optimizer=str(optimizer),
-            momentum=float(momentum),
-            clip_norm=None if clip_norm is None else float(clip_norm),
-            clip_value=None if clip_value is None else float(clip_value),
-            weight_decay=float(weight_decay),
-            truncate=None if truncate is None else _check_int(truncate, "truncate"),
-            lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
-            lr_gamma=float(lr_gamma),
-            patience=None if patience is None else _check_int(patience, "patience"),
+        options = _fit_options(
+            epochs=epochs,
+            batch_size=batch_size,
+            seq_len=seq_len,
+            lr=lr,
+            optimizer=optimizer,
+            momentum=momentum,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+            weight_decay=weight_decay,
+            truncate=truncate,
+            lr_step_epochs=lr_step_epochs,
+            lr_gamma=lr_gamma,
+            patience=patience,
             seed=seed,
-            tune_threads=bool(tune_threads),
+            tune_threads=tune_threads,
         )
-        for key in ("clip_norm", "clip_value"):
-            if options[key] is not None and not options[key] > 0:
-                raise ValueError(f"{key} must be positive, got {options[key]}")
-
-        bar = _ProgressBar(options["epochs"], self.epochs_done) if progress else None
-
-        def epoch_done(row):
-            if bar is not None:
-                bar.epoch_done(row)
-            return True if on_epoch is None else on_epoch(row)
-
-        try:
-            result = self._core.fit(train, val, options, bar, epoch_done)
-        finally:
-            if bar is not None:
-                bar.close()
-        history = History({key: [row[key] for row in result["history"]] for key in _HISTORY_KEYS})
-        history.interrupted = result["interrupted"]
-        history.stopped_early = result["stopped_early"]
-        history.best_epoch = result["best_epoch"]
-        _warn_if_loss_climbed(result["first_loss"], history)
-        if result["keyboard_interrupt"]:
-            print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
-        return history
+        return _run_fit(
+            lambda bar, epoch_done: self._core.fit(train, val, options, bar, epoch_done),
+            options["epochs"],
+            self,
+            progress,
+            on_epoch,
+        )
 
     def evaluate(self, sequences, batch_size: int = 64, seq_len: int = 256) -> dict:
         """Mean next-token loss, perplexity and accuracy over the sequences."""
@@ -592,3 +575,70 @@ def _torch_dropout(module, cell: str) -> float:
     if p is None:
         p = getattr(getattr(module, cell, None), "dropout", None)  # a plain nn.LSTM / nn.GRU inside
     return float(p) if isinstance(p, (int, float)) else 0.0
+
+
+def _fit_options(
+    *,
+    epochs,
+    batch_size,
+    seq_len,
+    lr,
+    optimizer,
+    momentum,
+    clip_norm,
+    clip_value,
+    weight_decay,
+    truncate,
+    lr_step_epochs,
+    lr_gamma,
+    patience,
+    seed,
+    tune_threads,
+) -> dict:
+    """fit()'s options, checked, as the core's trainer takes them (token models and regressors alike)."""
+    options = dict(
+        epochs=_check_int(epochs, "epochs", minimum=0),
+        batch_size=_check_int(batch_size, "batch_size"),
+        seq_len=_check_int(seq_len, "seq_len"),
+        lr=float(lr),
+        optimizer=str(optimizer),
+        momentum=float(momentum),
+        clip_norm=None if clip_norm is None else float(clip_norm),
+        clip_value=None if clip_value is None else float(clip_value),
+        weight_decay=float(weight_decay),
+        truncate=None if truncate is None else _check_int(truncate, "truncate"),
+        lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
+        lr_gamma=float(lr_gamma),
+        patience=None if patience is None else _check_int(patience, "patience"),
+        seed=seed,
+        tune_threads=bool(tune_threads),
+    )
+    for key in ("clip_norm", "clip_value"):
+        if options[key] is not None and not options[key] > 0:
+            raise ValueError(f"{key} must be positive, got {options[key]}")
+    return options
+
+
+def _run_fit(core_fit, epochs: int, model, progress: bool, on_epoch, keys=_HISTORY_KEYS) -> History:
+    """Runs `core_fit(bar, epoch_done)` with the progress bar and on_epoch callback; its result as a History
+    of the per-epoch `keys`."""
+    bar = _ProgressBar(epochs, model.epochs_done) if progress else None
+
+    def epoch_done(row):
+        if bar is not None:
+            bar.epoch_done(row)
+        return True if on_epoch is None else on_epoch(row)
+
+    try:
+        result = core_fit(bar, epoch_done)
+    finally:
+        if bar is not None:
+            bar.close()
+    history = History({key: [row[key] for row in result["history"]] for key in keys})
+    history.interrupted = result["interrupted"]
+    history.stopped_early = result["stopped_early"]
+    history.best_epoch = result["best_epoch"]
+    _warn_if_loss_climbed(result["first_loss"], history)
+    if result["keyboard_interrupt"]:
+        print(f"Training interrupted; the model keeps its weights after {model.epochs_done} full epochs.")
+    return history

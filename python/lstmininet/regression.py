@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _core
-from .model import _UINT64_MAX, History, _check_int, _ProgressBar, _warn_if_loss_climbed
+from .model import _UINT64_MAX, History, _check_int, _fit_options, _run_fit
 from .scaling import make_scaler, scaler_from_dict
 from .splits import split_dataset
 
@@ -267,46 +267,33 @@ class _SequenceRegressor:
             xs, ys = [xs[i] for i in train_idx], [ys[i] for i in train_idx]
         else:
             val_x, val_y = [], []
-        options = dict(
-            epochs=_check_int(epochs, "epochs", minimum=0),
-            batch_size=_check_int(batch_size, "batch_size"),
-            seq_len=_check_int(seq_len, "seq_len"),
-            lr=float(lr),
-            optimizer=str(optimizer),
-            momentum=float(momentum),
-            clip_norm=None if clip_norm is None else float(clip_norm),
-            clip_value=None if clip_value is None else float(clip_value),
-            weight_decay=float(weight_decay),
-            truncate=None if truncate is None else _check_int(truncate, "truncate"),
-            lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
-            lr_gamma=float(lr_gamma),
-            patience=None if patience is None else _check_int(patience, "patience"),
+        options = _fit_options(
+            epochs=epochs,
+            batch_size=batch_size,
+            seq_len=seq_len,
+            lr=lr,
+            optimizer=optimizer,
+            momentum=momentum,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+            weight_decay=weight_decay,
+            truncate=truncate,
+            lr_step_epochs=lr_step_epochs,
+            lr_gamma=lr_gamma,
+            patience=patience,
             seed=seed,
-            tune_threads=bool(tune_threads),
+            tune_threads=tune_threads,
         )
-        for key in ("clip_norm", "clip_value"):
-            if options[key] is not None and not options[key] > 0:
-                raise ValueError(f"{key} must be positive, got {options[key]}")
-        bar = _ProgressBar(options["epochs"], self.epochs_done) if progress else None
-
-        def epoch_done(row):
-            if bar is not None:
-                bar.epoch_done(row)
-            return True if on_epoch is None else on_epoch(row)
-
-        try:
-            result = self._core.fit(xs, ys, val_x, val_y, self.many_to_one, self.loss, options, bar, epoch_done)
-        finally:
-            if bar is not None:
-                bar.close()
-        history = History({key: [row[key] for row in result["history"]] for key in _HISTORY_KEYS})
-        history.interrupted = result["interrupted"]
-        history.stopped_early = result["stopped_early"]
-        history.best_epoch = result["best_epoch"]
-        _warn_if_loss_climbed(result["first_loss"], history)
-        if result["keyboard_interrupt"]:
-            print(f"Training interrupted; the model keeps its weights after {self.epochs_done} full epochs.")
-        return history
+        return _run_fit(
+            lambda bar, epoch_done: self._core.fit(
+                xs, ys, val_x, val_y, self.many_to_one, self.loss, options, bar, epoch_done
+            ),
+            options["epochs"],
+            self,
+            progress,
+            on_epoch,
+            _HISTORY_KEYS,
+        )
 
     def evaluate(self, X, Y, batch_size: int = 64, seq_len: int = 256) -> dict:
         """`loss`: the training loss on (scaled) data; `mse` and `mae`: in the targets' units."""
