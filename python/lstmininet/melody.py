@@ -7,6 +7,8 @@ A melody is a list of grid tokens (one melody per line in Melody.txt):
 * ``_``           the previous event (note or rest) lasts one more step.
 
 The grid has ``steps_per_quarter`` steps per quarter note (4 = sixteenths).
+A melody may open with header tokens, its meter and key (``M:6/8 K:Dmaj``,
+:mod:`lstmininet.tune_header`).
 A line of bare pitches (the original LSTMiniNet Melody.txt) is simply a
 melody in which every note lasts one step.
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from .tune_header import split_header, validate_header_token
 
 REST = "r"
 HOLD = "_"
@@ -82,11 +86,13 @@ def validate_melody_tokens(tokens: Sequence[str], source: str | None = None, lin
     are rejected here too: files hold plain melodies.
     """
     where = _where(source, line)
-    if not tokens:
-        raise ValueError(f"{where}empty melody")
-    for position, token in enumerate(tokens, start=1):
+    header, body = split_header(tokens)
+    _validate_header(header, where)
+    if not body:
+        raise ValueError(f"{where}empty melody" + (" (only a header)" if header else ""))
+    for position, token in enumerate(body, start=len(header) + 1):
         if token in (REST, HOLD):
-            if token == HOLD and position == 1:
+            if token == HOLD and position == len(header) + 1:
                 raise ValueError(
                     f"{where}token {position} {token!r}: a hold cannot start a "
                     "melody (it continues the previous note or rest)"
@@ -104,15 +110,27 @@ def validate_melody_tokens(tokens: Sequence[str], source: str | None = None, lin
             )
 
 
+def _validate_header(header: Sequence[str], where: str) -> None:
+    """Header tokens are canonical, at most one meter and one key, meter first."""
+    for position, token in enumerate(header, start=1):
+        try:
+            validate_header_token(token)
+        except ValueError as exc:
+            raise ValueError(f"{where}token {position}: {exc}") from None
+    kinds = [token[:2] for token in header]
+    if kinds not in ([], ["M:"], ["K:"], ["M:", "K:"]):
+        raise ValueError(f"{where}header {' '.join(header)!r}: at most one meter (M:) and one key (K:), meter first")
+
+
 def melody_events(tokens: Sequence[str]) -> list[tuple[int | None, int]]:
-    """Group tokens into (pitch or None for a rest, length in steps) events.
+    """Group tokens into (pitch or None for a rest, length in steps) events; a header is skipped.
 
     Raises ValueError naming the token if the melody is malformed (unknown
     token, pitch outside 0..127, or ``_`` before any note or rest).
     """
     validate_melody_tokens(list(tokens), source="melody")
     events: list[tuple[int | None, int]] = []
-    for token in tokens:
+    for token in split_header(tokens)[1]:
         if token == HOLD:
             pitch, length = events[-1]
             events[-1] = (pitch, length + 1)

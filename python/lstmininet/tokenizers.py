@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from .melody import HOLD, MIDI_PITCH_MAX, MIDI_PITCH_MIN, REST, parse_pitch, validate_melody_tokens
 from .pitch_mapping import PitchFitReport, fit_melody
+from .tune_header import is_header_token, split_header
 
 __all__ = [
     "BOS",
@@ -39,15 +40,17 @@ SPECIAL_TOKENS = (BOS, EOS)
 TOKENIZER_FORMAT_VERSION = 1
 
 
-def _melody_token_order(token: str) -> tuple[int, int]:
-    """Sort key giving the documented vocabulary order: specials, r, _, pitches."""
+def _melody_token_order(token: str) -> tuple[int, int, str]:
+    """Sort key giving the documented vocabulary order: specials, meters, keys, r, _, pitches."""
     if token in SPECIAL_TOKENS:
-        return (0, SPECIAL_TOKENS.index(token))
+        return (0, SPECIAL_TOKENS.index(token), "")
+    if is_header_token(token):
+        return (1, 0 if token.startswith("M:") else 1, token)
     if token == REST:
-        return (1, 0)
+        return (2, 0, "")
     if token == HOLD:
-        return (2, 0)
-    return (3, int(token))
+        return (3, 0, "")
+    return (4, int(token), "")
 
 
 class _VocabularyTokenizer:
@@ -113,7 +116,9 @@ class MelodyTokenizer(_VocabularyTokenizer):
         if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
             raise ValueError(f"steps_per_quarter must be a positive integer, got {steps_per_quarter!r}")
         for token in self.vocab:
-            if token not in SPECIAL_TOKENS:
+            if is_header_token(token):
+                validate_melody_tokens([token, REST], source="MelodyTokenizer vocabulary")
+            elif token not in SPECIAL_TOKENS:
                 validate_melody_tokens([REST, token], source="MelodyTokenizer vocabulary")
         if add_bos_eos and not all(t in self._ids for t in SPECIAL_TOKENS):
             raise ValueError(f"add_bos_eos=True needs {BOS!r} and {EOS!r} in the vocabulary")
@@ -129,7 +134,7 @@ class MelodyTokenizer(_VocabularyTokenizer):
     ) -> MelodyTokenizer:
         """Collect the tokens that occur in ``melodies`` into a sorted vocabulary.
 
-        Order is fixed (special tokens, ``r``, ``_``, pitches ascending), so the
+        Order is fixed (special tokens, meters, keys, ``r``, ``_``, pitches ascending), so the
         same data always gives the same ids. ``r``/``_`` appear only if used.
         """
         seen: set[str] = set(SPECIAL_TOKENS) if add_bos_eos else set()
@@ -168,15 +173,23 @@ class MelodyTokenizer(_VocabularyTokenizer):
         """Decode generated ids to a plain melody: drop ``<s>``, stop at ``</s>``.
 
         A model may sample ``_`` before any note or rest; with nothing to hold
-        it is read as a rest, so the result is always a valid melody.
+        it is read as a rest, so the result is always a valid melody. Meter and
+        key tokens are kept only before the first note or rest, one of each.
         """
-        melody = []
+        melody: list[str] = []
         for token in self.decode(ids):
             if token == EOS:
                 break
             if token == BOS:
                 continue
-            melody.append(REST if token == HOLD and not melody else token)
+            if is_header_token(token):
+                # Only a leading header is a header: one sampled inside a tune, or a repeat, is dropped.
+                header, body = split_header(melody)
+                if not body and token[:2] not in [h[:2] for h in header]:
+                    melody = split_header([*header, token])[0]
+                    melody.sort(key=lambda t: t[:2] != "M:")
+                continue
+            melody.append(REST if token == HOLD and not split_header(melody)[1] else token)
         return melody
 
     def to_dict(self) -> dict:
