@@ -339,33 +339,14 @@ class _RecurrentModel:
         busy), trying the setting again now and then; the results are the
         same either way. False: always the setting.
         """
+        options = _fit_options(locals())
         train = _as_sequences(sequences, "sequences")
-        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
-        if val_data is not None and val_fraction:
-            raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
             val = _as_sequences(val_data, "val_data")
         elif val_fraction:
-            train, val, _ = split_dataset(train, val_fraction=float(val_fraction), seed=seed)
+            train, val, _ = split_dataset(train, val_fraction=float(val_fraction), seed=options["seed"])
         else:
             val = []
-        options = _fit_options(
-            epochs=epochs,
-            batch_size=batch_size,
-            seq_len=seq_len,
-            lr=lr,
-            optimizer=optimizer,
-            momentum=momentum,
-            clip_norm=clip_norm,
-            clip_value=clip_value,
-            weight_decay=weight_decay,
-            truncate=truncate,
-            lr_step_epochs=lr_step_epochs,
-            lr_gamma=lr_gamma,
-            patience=patience,
-            seed=seed,
-            tune_threads=tune_threads,
-        )
         return _run_fit(
             lambda bar, epoch_done: self._core.fit(train, val, options, bar, epoch_done),
             options["epochs"],
@@ -577,41 +558,40 @@ def _torch_dropout(module, cell: str) -> float:
     return float(p) if isinstance(p, (int, float)) else 0.0
 
 
-def _fit_options(
-    *,
-    epochs,
-    batch_size,
-    seq_len,
-    lr,
-    optimizer,
-    momentum,
-    clip_norm,
-    clip_value,
-    weight_decay,
-    truncate,
-    lr_step_epochs,
-    lr_gamma,
-    patience,
-    seed,
-    tune_threads,
-) -> dict:
-    """fit()'s options, checked, as the core's trainer takes them (token models and regressors alike)."""
+def _fit_options(arguments: Mapping) -> dict:
+    """The options of a fit() call, checked, as the core's trainer takes them (token models and regressors alike).
+
+    `arguments` is the call's ``locals()``, taken first thing. Each public fit spells out its keywords in its
+    own signature, so that help() and IDEs show them; it hands them over here whole rather than naming
+    each one again. `seed` None means the model's seed.
+    """
+    a = arguments
+    if a["val_data"] is not None and a["val_fraction"]:
+        raise ValueError("give val_data or val_fraction, not both")
+
+    def count_or_none(name: str) -> int | None:
+        return None if a[name] is None else _check_int(a[name], name)
+
+    def float_or_none(name: str) -> float | None:
+        return None if a[name] is None else float(a[name])
+
+    seed = a["seed"]
     options = dict(
-        epochs=_check_int(epochs, "epochs", minimum=0),
-        batch_size=_check_int(batch_size, "batch_size"),
-        seq_len=_check_int(seq_len, "seq_len"),
-        lr=float(lr),
-        optimizer=str(optimizer),
-        momentum=float(momentum),
-        clip_norm=None if clip_norm is None else float(clip_norm),
-        clip_value=None if clip_value is None else float(clip_value),
-        weight_decay=float(weight_decay),
-        truncate=None if truncate is None else _check_int(truncate, "truncate"),
-        lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
-        lr_gamma=float(lr_gamma),
-        patience=None if patience is None else _check_int(patience, "patience"),
-        seed=seed,
-        tune_threads=bool(tune_threads),
+        epochs=_check_int(a["epochs"], "epochs", minimum=0),
+        batch_size=_check_int(a["batch_size"], "batch_size"),
+        seq_len=_check_int(a["seq_len"], "seq_len"),
+        lr=float(a["lr"]),
+        optimizer=str(a["optimizer"]),
+        momentum=float(a["momentum"]),
+        clip_norm=float_or_none("clip_norm"),
+        clip_value=float_or_none("clip_value"),
+        weight_decay=float(a["weight_decay"]),
+        truncate=count_or_none("truncate"),
+        lr_step_epochs=count_or_none("lr_step_epochs"),
+        lr_gamma=float(a["lr_gamma"]),
+        patience=count_or_none("patience"),
+        seed=a["self"].seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX),
+        tune_threads=bool(a["tune_threads"]),
     )
     for key in ("clip_norm", "clip_value"):
         if options[key] is not None and not options[key] > 0:
