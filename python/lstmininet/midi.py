@@ -5,7 +5,14 @@ A note's length is its onset step plus the ``_`` steps after it; at
 :func:`lstmininet.scores.tokens_to_stream`; reading MIDI back goes through
 the same conversion as corpus loading (:mod:`lstmininet.scores`), so
 ``read_midi(write_midi(t))`` gives ``t`` for any melody that starts and ends
-with a note.
+with a note and has a meter in its header.
+
+A melody's header (``M:6/8 K:Dmaj``) becomes the file's time and key
+signature and comes back when the file is read. Without a meter the file is
+in 4/4 (music21's default), so reading it gives ``M:4/4``. A MIDI key
+signature holds only major or minor: a modal key (``K:Ador``) is written as
+its signature (that of G major) and reads back as that major key; MusicXML
+keeps the mode.
 """
 
 from __future__ import annotations
@@ -70,8 +77,11 @@ def read_midi(
     off_grid: str = "quantize",
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> list[str]:
     """Read the melody (top part) of a MIDI or other score file as grid tokens.
+
+    With ``headers`` the tokens open with the file's meter and key (``M:6/8 K:Dmaj``).
 
     Raises ValueError naming the file if it cannot be read, has no usable
     melody, or is longer than the limits (:mod:`lstmininet.input_limits`).
@@ -88,6 +98,7 @@ def read_midi(
         source=str(path),
         max_note_steps=max_note_steps,
         max_tune_steps=max_tune_steps,
+        headers=headers,
     )
     if tokens is None:
         reason = next(iter(report.skipped)).replace("_", " ")
