@@ -10,9 +10,10 @@ with a note and has a meter in its header.
 A melody's header (``M:6/8 K:Dmaj``) becomes the file's time and key
 signature and comes back when the file is read. Without a meter the file is
 in 4/4 (music21's default), so reading it gives ``M:4/4``. A MIDI key
-signature holds only major or minor: a modal key (``K:Ador``) is written as
-its signature (that of G major) and reads back as that major key; MusicXML
-keeps the mode.
+signature holds only major or minor, so a modal key (``K:Ador``) is also
+written as a text event that reading puts back
+(:func:`lstmininet.score_header.midi_bytes_with_mode`); other programs see
+its signature (one sharp).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import melody_events
+from .score_header import midi_bytes_with_mode
 from .scores import LoadReport, parse_score_file, score_to_tokens, tokens_to_stream
 
 # melody_events and tokens_to_stream used to live here; re-exported so those imports keep working.
@@ -66,7 +68,11 @@ def write_musicxml(
 
 def _write_score(fmt: str, tokens: Sequence[str], path: str | os.PathLike, **stream_options) -> Path:
     path = Path(path)
-    tokens_to_stream(tokens, **stream_options).write(fmt, fp=path)
+    score = tokens_to_stream(tokens, **stream_options)
+    if fmt == "midi":
+        path.write_bytes(midi_bytes_with_mode(score, tokens))
+    else:
+        score.write(fmt, fp=path)
     return path
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .tune_header import header_values, key_token, meter_token, spell_key
+from .tune_header import KEY_PREFIX, header_values, key_token, meter_token, spell_key, validate_header_token
 
 # music21's mode names -> the token's (ABC gives "ionian"/"aeolian" too).
 _MODE_FROM_MUSIC21 = {
@@ -113,3 +113,61 @@ def header_objects(tokens: Sequence[str]) -> list:
         tonic, mode = text[:-3], text[-3:]  # "Bbdor": music21 writes the flat as "-"
         objects.append(key.Key(tonic[0] + tonic[1:].replace("b", "-"), _MODE_TO_MUSIC21[mode]))
     return objects
+
+
+# --------------------------------------------------------------------------
+# Modes in MIDI files
+# --------------------------------------------------------------------------
+# A MIDI key signature is sharps or flats plus major or minor: A dorian would
+# come back as G major. So a modal key token also goes into a text event at
+# the start of the file, and reading puts the mode back when the signature
+# read agrees with it.
+
+
+def midi_bytes_with_mode(score, tokens: Sequence[str]) -> bytes:
+    """``score`` as MIDI file bytes; a modal key in the header (``K:Ador``) also as a text event."""
+    from music21.midi import DeltaTime, MetaEvents, MidiEvent, translate
+
+    midi_file = translate.music21ObjectToMidiFile(score)
+    key = header_values(tokens).get("key")
+    if key is not None and key[-3:] not in ("maj", "min") and midi_file.tracks:
+        track = midi_file.tracks[0]
+        text = MidiEvent(track, type=MetaEvents.TEXT_EVENT)
+        text.data = f"{KEY_PREFIX}{key}".encode("ascii")
+        track.events[0:0] = [DeltaTime(track), text]
+    return midi_file.writestr()
+
+
+def restore_midi_mode(midi_file, score) -> None:
+    """Give ``score`` (converted from ``midi_file``) the modal key its text event names, if its signature agrees."""
+    from music21 import key
+    from music21.midi import MetaEvents
+
+    token = next(
+        (
+            token
+            for track in midi_file.tracks
+            for event in track.events
+            if event.type == MetaEvents.TEXT_EVENT
+            for token in [_key_text(event.data)]
+            if token is not None
+        ),
+        None,
+    )
+    if token is None:
+        return
+    (mode_key,) = header_objects([token])
+    for part in getattr(score, "parts", None) or [score]:
+        first = next(iter(part.recurse().getElementsByClass(key.KeySignature)), None)
+        if first is not None and first.sharps == mode_key.sharps:
+            first.activeSite.replace(first, key.Key(mode_key.tonic.name, mode_key.mode))
+
+
+def _key_text(data) -> str | None:
+    """The key token a MIDI text event holds, or None."""
+    try:
+        text = bytes(data).decode("ascii").strip()
+        validate_header_token(text)
+    except (ValueError, TypeError):
+        return None
+    return text if text.startswith(KEY_PREFIX) else None

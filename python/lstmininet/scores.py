@@ -57,7 +57,7 @@ from .input_limits import (
     check_midi_timing,
 )
 from .melody import HOLD, REST, melody_events, transpose_melody, validate_melody_tokens
-from .score_header import header_objects, read_header
+from .score_header import header_objects, read_header, restore_midi_mode
 
 SCORE_EXTENSIONS = (".abc", ".mxl", ".musicxml", ".xml", ".mid", ".midi", ".krn")
 OFF_GRID_RULES = ("skip", "quantize")
@@ -246,7 +246,9 @@ def _parse_midi_file(path: Path, steps_per_quarter: int, max_note_steps: int, ma
     check_midi_timing(midi_file, str(path), steps_per_quarter, max_tune_steps, max_note_steps)
     # MIDI has no notated rhythm: music21 snaps it to these divisions of a
     # quarter. Our grid plus triplets, so triplets still reach off_grid.
-    return translate.midiFileToStream(midi_file, quarterLengthDivisors=(steps_per_quarter, 3))
+    score = translate.midiFileToStream(midi_file, quarterLengthDivisors=(steps_per_quarter, 3))
+    restore_midi_mode(midi_file, score)
+    return score
 
 
 def melody_part(score):

@@ -168,10 +168,17 @@ def test_musicxml_round_trip_keeps_meter_and_a_modal_key(tmp_path):
     assert read_midi(path, steps_per_quarter=2) == tune
 
 
-def test_midi_holds_a_modal_key_as_its_signature(tmp_path):
-    # A MIDI key signature is major or minor: A dorian (one sharp) comes back as G major.
-    path = write_midi(["M:6/8", "K:Ador", *JIG[2:]], tmp_path / "dorian.mid", steps_per_quarter=2)
-    assert read_midi(path, steps_per_quarter=2)[:2] == ["M:6/8", "K:Gmaj"]
+def test_midi_keeps_a_modal_key_beside_its_signature(tmp_path):
+    # A MIDI key signature is major or minor: A dorian is written as one sharp, its mode in a text event.
+    from music21 import converter, key
+
+    tune = ["M:6/8", "K:Ador", *JIG[2:]]
+    path = write_midi(tune, tmp_path / "dorian.mid", steps_per_quarter=2)
+    assert read_midi(path, steps_per_quarter=2) == tune
+    plain = converter.parse(path)  # what another program sees: the signature of G major
+    assert [k.sharps for k in plain.recurse().getElementsByClass(key.KeySignature)][:1] == [1]
+    assert b"K:Ador" in path.read_bytes()
+    assert b"K:Emin" not in write_midi(JIG, tmp_path / "minor.mid").read_bytes()  # major and minor need no text
 
 
 def test_stream_without_header_is_in_four_four_as_before():
