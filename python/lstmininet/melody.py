@@ -203,13 +203,16 @@ def split_melody_lines(text: str) -> list[str]:
 
 
 def parse_melody_lines(lines: Iterable[str], source: str) -> list[list[str]]:
-    """Parse Melody.txt lines; ``#`` starts a comment, blank lines are skipped.
+    """Parse Melody.txt lines; a word starting with ``#`` starts a comment, blank lines are skipped.
 
-    Errors name ``source``, the 1-based line number and the offending token.
+    A ``#`` inside a token is a sharp (``K:F#min``). Errors name ``source``,
+    the 1-based line number and the offending token.
     """
     melodies = []
     for number, line in enumerate(lines, start=1):
-        tokens = line.split("#", 1)[0].split()
+        words = line.split()
+        comment = next((index for index, word in enumerate(words) if word.startswith("#")), len(words))
+        tokens = words[:comment]
         if not tokens:
             continue
         validate_melody_tokens(tokens, source=source, line=number)

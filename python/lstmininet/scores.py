@@ -27,9 +27,10 @@ Every rule that changes the music is counted in a :class:`LoadReport`:
 
 With ``headers=True`` (the default) a tune opens with its meter and key
 tokens (``M:6/8 K:Dmaj``, :mod:`lstmininet.score_header`): the melody
-part's first time signature and key. A tune whose meter or key changes keeps
-the first                  (``songs_with_meter_changes``, ``songs_with_key_changes``);
-a time signature or key no token spells is left out (``header_values_dropped``).
+part's first time signature and key. A tune whose meter or key changes
+keeps the first (counted: ``songs_with_meter_changes``,
+``songs_with_key_changes``); a time signature or key no token spells is left
+out (``header_values_dropped``).
 
 music21 is imported lazily (inside the functions that need it): loading a
 Melody.txt never pays for it.

@@ -8,7 +8,13 @@ import lstmininet
 from lstmininet import LSTM
 from lstmininet.cli import main
 from lstmininet.conditioning import conditioned_primer, known_headers
-from lstmininet.datasets import augment_transpositions, load_melodies, load_melodies_with_report, transpose_melody
+from lstmininet.datasets import (
+    augment_transpositions,
+    load_melodies,
+    load_melodies_with_report,
+    save_melody_file,
+    transpose_melody,
+)
 from lstmininet.metrics import in_scale_share
 from lstmininet.midi import read_midi, tokens_to_stream, write_midi, write_musicxml
 from lstmininet.pitch_mapping import PitchFitReport, fit_melody
@@ -110,6 +116,14 @@ def test_headers_false_strips_them_from_a_melody_file(tmp_path):
     assert load_melodies(path, headers=False) == [["62", "_", "64"], ["60", "_"]]
 
 
+def test_a_sharp_key_survives_a_melody_file(tmp_path):
+    # '#' starts a comment only at the start of a word: K:F#min is a key, not "K:F" and a comment.
+    path = tmp_path / "tunes.txt"
+    save_melody_file([["M:6/8", "K:F#min", "66", "_"]], path, header=["F# minor # and a comment"])
+    path.write_text(path.read_text() + "60 _ #comment\n")
+    assert load_melodies(path) == [["M:6/8", "K:F#min", "66", "_"], ["60", "_"]]
+
+
 # -- transposition moves the key -------------------------------------------------------
 
 
@@ -144,6 +158,13 @@ def test_transpose_to_c_moves_the_key_token_with_the_notes(tmp_path):
     moved, report = load_one(path, transpose="C")
     assert moved[:2] == ["M:6/8", "K:Cmaj"] and report.songs_transposed == 1
     assert moved[2:] == transpose_melody(original[2:], -2)
+
+
+def test_transpose_to_c_of_a_melody_file_moves_its_key(tmp_path):
+    path = tmp_path / "tunes.txt"
+    path.write_text("M:2/4 K:Dmaj 62 64 66 67 69 71 73 74 _ _ 69 66 62 _ _ _\n")  # D major up and down
+    (melody,) = load_melodies(path, transpose="C")
+    assert melody[:3] == ["M:2/4", "K:Cmaj", "60"]
 
 
 # -- MIDI and MusicXML carry the header ---------------------------------------------------
