@@ -24,19 +24,20 @@ def known_headers(tokenizer) -> tuple[list[str], list[str]]:
     return meters, keys
 
 
-def _check_known(tokenizer: MelodyTokenizer, token: str, asked: str) -> None:
-    """ValueError naming the meter/key and listing the ones the model knows, if it lacks ``token``."""
+def _check_known(tokenizer: MelodyTokenizer, token: str, asked: str | None) -> None:
+    """ValueError naming the meter/key (as ``asked``, else as the primer's) and listing those the model knows."""
     if token in tokenizer:
         return
     kind = "meter" if token.startswith(METER_PREFIX) else "key"
+    named = f"{kind} {asked!r} ({token})" if asked is not None else f"the primer's {kind} {token}"
     known = known_headers(tokenizer)[0 if kind == "meter" else 1]
     if not known:
         raise ValueError(
-            f"{kind} {asked!r}: this model was trained on tunes without {kind} tokens, so it cannot be "
+            f"{named}: this model was trained on tunes without {kind} tokens, so it cannot be "
             f"conditioned on a {kind}; train it on tunes loaded with headers (load_melodies(..., headers=True), "
             "the default for score files)"
         )
-    raise ValueError(f"{kind} {asked!r} ({token}) is not in this model's vocabulary; it knows {', '.join(known)}")
+    raise ValueError(f"{named} is not in this model's vocabulary; it knows {', '.join(known)}")
 
 
 def conditioned_primer(
@@ -65,6 +66,6 @@ def conditioned_primer(
             raise ValueError(f"{name} {asked[kind]!r} ({token}) but the primer starts with {header[kind]}")
         header[kind] = token
     for kind, token in header.items():
-        _check_known(tokenizer, token, asked[kind] or token)
+        _check_known(tokenizer, token, asked[kind])
     ordered = [header[kind] for kind in (METER_PREFIX, KEY_PREFIX) if kind in header]
     return ([BOS] if tokenizer.add_bos_eos else []) + ordered + body

@@ -375,3 +375,13 @@ def test_cli_reports_a_tune_that_ends_right_after_its_header_as_empty(tmp_path, 
     captured = capsys.readouterr()
     assert captured.out == "" and "melody 1: empty" in captured.err
     assert not (tmp_path / "t.mid").exists()
+
+
+def test_cli_primer_may_carry_a_header_that_meter_and_key_complete(cli_model, capsys):
+    args = ["generate", str(cli_model), "--seed", "3", "--length", "10"]
+    assert main([*args, "--primer", "M:6/8 62 _", "--key", "D"]) == 0
+    assert capsys.readouterr().out.split()[:4] == ["M:6/8", "K:Dmaj", "62", "_"]
+    assert main([*args, "--primer", "M:3/4 67", "--meter", "6/8"]) == 2
+    assert "meter '6/8' (M:6/8) but the primer starts with M:3/4" in capsys.readouterr().err
+    assert main([*args, "--primer", "K:F#min 66"]) == 2
+    assert "the primer's key K:F#min is not in this model's vocabulary; it knows Dmaj, Gmaj" in capsys.readouterr().err
