@@ -96,6 +96,17 @@ def test_a_bare_key_signature_is_the_major_key_and_a_missing_field_has_no_token(
     assert score_to_tokens(stream.Score([only_key]), steps_per_quarter=1, headers=False) == ["64"]
 
 
+def test_musicxml_corpus_work_and_a_meter_no_token_spells():
+    from music21 import corpus, key, meter, note, stream
+
+    chorale = score_to_tokens(corpus.parse("bach/bwv66.6"), off_grid="quantize")  # MusicXML, in F# minor
+    assert chorale[:2] == ["M:4/4", "K:F#min"]
+    report = LoadReport()
+    odd = stream.Part([meter.TimeSignature("65/4"), key.Key("D"), note.Note(62)])  # numerators stop at 64
+    assert score_to_tokens(stream.Score([odd]), steps_per_quarter=1, report=report) == ["K:Dmaj", "62"]
+    assert report.header_values_dropped == 1 and "header values dropped: 1" in report.summary()
+
+
 def test_headers_are_part_of_the_cache_key(tmp_path):
     tune = tmp_path / "tune.abc"
     tune.write_text("X:1\nM:3/4\nL:1/4\nK:Ador\nA B c|]\n")
