@@ -269,7 +269,8 @@ def _melody_primer(args, tokenizer) -> tuple[list[int], int | None]:
         body = tokenizer.fit_melody(body, report)
         if report.changed:
             print(f"--primer: {report.summary().replace('tunes', 'primers')}", file=sys.stderr)
-    primer = tokenizer.encode(conditioned_primer(tokenizer, header + body, args.meter, args.key))
+    start = [BOS] if tokenizer.add_bos_eos else []
+    primer = tokenizer.encode(start + conditioned_primer(tokenizer, header + body, args.meter, args.key))
     if not primer:
         raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
     stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None

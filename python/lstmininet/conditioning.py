@@ -2,9 +2,10 @@
 
 A model trained on tunes with headers (``<s> M:6/8 K:Dmaj 62 _ ...``)
 has learnt what follows ``M:6/8``; priming it with ``<s> M:6/8 K:Dmaj``
-asks for a jig in D. :func:`conditioned_primer` builds that primer (the
-start token once, then the header, then the user's own primer tokens) and
-names the meters and keys the model knows when it is asked for another.
+asks for a jig in D. :func:`conditioned_primer` puts the header before the
+user's own primer tokens (the start token goes before both, once, when the
+ids are made) and names the meters and keys the model knows when it is
+asked for another.
 Plain Python.
 """
 
@@ -43,10 +44,12 @@ def _check_known(tokenizer: MelodyTokenizer, token: str, asked: str | None) -> N
 def conditioned_primer(
     tokenizer, primer: Sequence[str] = (), meter: str | None = None, key: str | None = None
 ) -> list[str]:
-    """The primer tokens that condition a melody model: ``<s>`` (if it uses one), header, ``primer``.
+    """The primer that conditions a melody model, without the start token: the header, then ``primer``.
 
-    ``primer`` may start with ``<s>`` (not repeated) and with header tokens of
-    its own; a meter or key given both there and as an argument must agree.
+    ``conditioned_primer(tok, meter="6/8", key="D")`` is ``["M:6/8", "K:Dmaj"]``;
+    the model is fed ``<s>`` (if it uses one) and these. ``primer`` may start
+    with ``<s>`` (dropped: it is not repeated) and with header tokens of its
+    own; a meter or key given both there and as an argument must agree.
     ValueError names a meter or key the vocabulary lacks, listing those it has,
     or a tokenizer that is not a melody tokenizer.
     """
@@ -68,4 +71,4 @@ def conditioned_primer(
     for kind, token in header.items():
         _check_known(tokenizer, token, asked[kind])
     ordered = [header[kind] for kind in (METER_PREFIX, KEY_PREFIX) if kind in header]
-    return ([BOS] if tokenizer.add_bos_eos else []) + ordered + body
+    return ordered + body

@@ -21,7 +21,7 @@ from .conditioning import conditioned_primer
 from .interop import build_torch_module, config_from_state_dict, numpy_state_dict
 from .onnx_export import build_onnx_model, save_onnx
 from .splits import split_dataset
-from .tokenizers import MelodyTokenizer, tokenizer_from_dict
+from .tokenizers import BOS, MelodyTokenizer, tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16", "int8")
@@ -420,9 +420,10 @@ class _RecurrentModel:
         meter="6/8" and/or key="D" ("Em", "A dorian", ...) condition a melody
         model trained on tunes with headers: the model is fed ``<s>``, the
         header tokens (``M:6/8 K:Dmaj``), then the primer (which may then be
-        empty or None; a ``<s>`` it starts with is not repeated). The fed ids
-        are ``lstmininet.conditioning.conditioned_primer`` encoded; the tune
-        with its header is ``tokenizer.decode_melody(fed + returned)``. A meter
+        empty or None; a ``<s>`` it starts with is not repeated): the fed ids
+        encode ``<s>`` and ``lstmininet.conditioning.conditioned_primer``'s
+        tokens; the tune with its header is ``tokenizer.decode_melody(fed +
+        returned)``. A meter
         or key the vocabulary lacks raises ValueError listing those it knows.
         """
         if meter is not None or key is not None:
@@ -461,7 +462,8 @@ class _RecurrentModel:
 
         def one(ids, what):
             tokens = [] if ids is None else tokenizer.decode(_as_int_array(ids, what).reshape(-1).tolist())
-            return tokenizer.encode(conditioned_primer(tokenizer, tokens, meter, key))
+            start = [BOS] if tokenizer.add_bos_eos else []
+            return tokenizer.encode(start + conditioned_primer(tokenizer, tokens, meter, key))
 
         if not isinstance(tokenizer, MelodyTokenizer):  # before decoding ids with a tokenizer that may be None
             conditioned_primer(tokenizer, (), meter, key)  # raises the ValueError that says so

@@ -300,7 +300,7 @@ def test_models_without_headers_say_they_cannot_be_conditioned():
         LSTM(len(text), hidden_size=4, tokenizer=text).generate([0], 5, key="D")
     with pytest.raises(ValueError, match="this model has no tokenizer"):
         LSTM(5, hidden_size=4).generate([0], 5, meter="6/8")
-    assert conditioned_primer(plain, ["62"]) == ["<s>", "62"]
+    assert conditioned_primer(plain, ["<s>", "62"]) == ["62"]  # the start token is the caller's to add, once
 
 
 def test_done_when_a_generated_six_eight_tune_reads_back_in_six_eight(tmp_path):
@@ -314,7 +314,7 @@ def test_done_when_a_generated_six_eight_tune_reads_back_in_six_eight(tmp_path):
     model = LSTM(len(tok), hidden_size=32, seed=0, tokenizer=tok)
     model.fit([tok.encode_melody(t) for t in tunes], epochs=3, seq_len=64, lr=0.01, progress=False)
 
-    primer = tok.encode(conditioned_primer(tok, meter="6/8"))
+    primer = tok.encode(["<s>", *conditioned_primer(tok, meter="6/8")])
     ids = model.generate(primer, 300, meter="6/8", seed=1, stop_token=tok.encode(["</s>"])[0])
     tune = tok.decode_melody(primer + ids)
     assert tune[0] == "M:6/8"
