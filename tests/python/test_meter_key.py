@@ -396,3 +396,16 @@ def test_cli_primer_may_carry_a_header_that_meter_and_key_complete(cli_model, ca
     assert "meter '6/8' (M:6/8) but the primer starts with M:3/4" in capsys.readouterr().err
     assert main([*args, "--primer", "K:F#min 66"]) == 2
     assert "the primer's key K:F#min is not in this model's vocabulary; it knows Dmaj, Gmaj" in capsys.readouterr().err
+
+
+def test_evaluate_a_model_without_headers_on_tunes_with_them(tmp_path, capsys):
+    data = tmp_path / "plain.txt"
+    data.write_text("67 _ 69 _ 71 _ _ _\n" * 4)
+    model = tmp_path / "plain.lmn"
+    assert main(["train", str(data), "--out", str(model), "--epochs", "1", "--quiet", "--val-fraction", "0"]) == 0
+    tune = tmp_path / "tune.abc"
+    tune.write_text("X:1\nM:2/4\nL:1/8\nK:G\nG A B2|]\n")  # read as M:2/4 K:Gmaj 67 _ 69 _ 71 _ _ _
+    assert main(["evaluate", str(model), str(tune), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "2 meter/key tokens the model does not know left out" in captured.err
+    assert "(9 tokens)" in captured.out  # the notes and </s> are scored; the header is not
