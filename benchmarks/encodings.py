@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--grid must be a multiple of 4 (the 1/16 grid is compared too)")
     factor = args.grid // 4
 
-    melodies = load_melodies(args.corpus, steps_per_quarter=args.grid, progress=False)
+    melodies = load_melodies(args.corpus, steps_per_quarter=args.grid, progress=False, headers=False)  # rhythm only
     unique = list({" ".join(m): m for m in melodies}.values())[: args.max_tunes]
     train, val, test = split_dataset(unique, val_fraction=0.1, test_fraction=0.1, seed=args.seed)
     subset = [[m for m in part if on_coarse_grid(m, factor)] for part in (train, val, test)]

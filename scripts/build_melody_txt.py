@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     import music21
 
     melodies, report = load_melodies_with_report(
-        "oneills1850", off_grid=args.off_grid, cache=False, progress=not args.no_progress
+        "oneills1850", off_grid=args.off_grid, cache=False, progress=not args.no_progress, headers=True
     )
     unique, seen = [], set()
     for melody in melodies:

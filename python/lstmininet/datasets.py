@@ -42,6 +42,7 @@ from .scores import (
     transposition_to_c,
 )
 from .splits import DatasetSplit, split_dataset
+from .tune_header import split_header
 
 __all__ = [
     "MELODY_FILE_EXTENSIONS",
@@ -110,6 +111,7 @@ def load_melodies_with_report(
     progress: bool = True,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> tuple[list[list[str]], LoadReport]:
     """Like :func:`load_melodies`, also returning the :class:`LoadReport` counts."""
     if off_grid not in OFF_GRID_RULES:
@@ -124,6 +126,8 @@ def load_melodies_with_report(
     path = Path(spec_text).expanduser()
     if path.suffix.lower() in MELODY_FILE_EXTENSIONS:
         melodies = load_melody_file(path)
+        if not headers:
+            melodies = [split_header(melody)[1] for melody in melodies]
         report = LoadReport(files_read=1, songs_loaded=len(melodies))
         if transpose == "C":
             melodies = _transpose_melodies_to_c(melodies, report, steps_per_quarter)
@@ -136,6 +140,7 @@ def load_melodies_with_report(
         "transpose": transpose,
         "max_note_steps": max_note_steps,
         "max_tune_steps": max_tune_steps,
+        "headers": headers,
     }
     if cache:
         directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -157,6 +162,7 @@ def load_melodies_with_report(
         progress=progress,
         max_note_steps=max_note_steps,
         max_tune_steps=max_tune_steps,
+        headers=headers,
     )
     if not melodies:
         raise ValueError(f"{spec_text}: no melodies left after conversion ({report.summary()})")
@@ -178,11 +184,16 @@ def load_melodies(
     progress: bool = True,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> list[list[str]]:
     """Load melodies as grid tokens from a Melody.txt, score file/folder or corpus path.
 
     ``off_grid``: ``"skip"`` drops songs with notes off the grid, ``"quantize"``
     rounds them. ``transpose="C"`` moves each song to C major / A minor.
+    With ``headers`` (the default) each tune opens with its meter and key
+    tokens (``M:6/8 K:Dmaj``), which a model learns and ``generate(...,
+    meter=, key=)`` conditions on; ``headers=False`` leaves them out (also
+    from a Melody.txt that has them).
     Score corpora are cached (``cache_dir``, ``$LSTMININET_CACHE_DIR`` or
     ``~/.cache/lstmininet``). With ``progress`` a bar and a one-line summary of
     the conversion counts go to stderr.
@@ -202,5 +213,6 @@ def load_melodies(
         progress=progress,
         max_note_steps=max_note_steps,
         max_tune_steps=max_tune_steps,
+        headers=headers,
     )
     return melodies

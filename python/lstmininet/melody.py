@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .tune_header import split_header, validate_header_token
+from .tune_header import KEY_PREFIX, is_header_token, split_header, transpose_key_token, validate_header_token
 
 REST = "r"
 HOLD = "_"
@@ -145,11 +145,18 @@ def melody_events(tokens: Sequence[str]) -> list[tuple[int | None, int]]:
 
 
 def transpose_melody(melody: Sequence[str], semitones: int) -> list[str]:
-    """Shift every pitch by ``semitones``; ValueError if one leaves 0..127."""
+    """Shift every pitch by ``semitones``; ValueError if one leaves 0..127.
+
+    A key token moves along (``K:Dmaj`` up 2 is ``K:Emaj``; spelling in
+    :func:`lstmininet.tune_header.transpose_key_token`); a meter stays.
+    """
     shifted = []
     for position, token in enumerate(melody, start=1):
         if token in (REST, HOLD):
             shifted.append(token)
+            continue
+        if is_header_token(token):
+            shifted.append(transpose_key_token(token, semitones) if token.startswith(KEY_PREFIX) else token)
             continue
         pitch = int(token) + semitones
         if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
@@ -167,6 +174,7 @@ def augment_transpositions(
     """Every melody shifted by every amount in ``semitones`` (include 0 to keep originals).
 
     Shifts that would push a pitch outside 0..127 are left out for that melody.
+    Key tokens move with the pitches (:func:`transpose_melody`).
     """
     amounts = list(semitones)
     augmented = []
@@ -195,13 +203,16 @@ def split_melody_lines(text: str) -> list[str]:
 
 
 def parse_melody_lines(lines: Iterable[str], source: str) -> list[list[str]]:
-    """Parse Melody.txt lines; ``#`` starts a comment, blank lines are skipped.
+    """Parse Melody.txt lines; a word starting with ``#`` starts a comment, blank lines are skipped.
 
-    Errors name ``source``, the 1-based line number and the offending token.
+    A ``#`` inside a token is a sharp (``K:F#min``). Errors name ``source``,
+    the 1-based line number and the offending token.
     """
     melodies = []
     for number, line in enumerate(lines, start=1):
-        tokens = line.split("#", 1)[0].split()
+        words = line.split()
+        comment = next((index for index, word in enumerate(words) if word.startswith("#")), len(words))
+        tokens = words[:comment]
         if not tokens:
             continue
         validate_melody_tokens(tokens, source=source, line=number)

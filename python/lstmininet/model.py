@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import _core
+from .conditioning import conditioned_primer
 from .interop import build_torch_module, config_from_state_dict, numpy_state_dict
 from .onnx_export import build_onnx_model, save_onnx
 from .splits import split_dataset
-from .tokenizers import tokenizer_from_dict
+from .tokenizers import BOS, MelodyTokenizer, tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16", "int8")
@@ -372,6 +373,8 @@ class _RecurrentModel:
         stop_token: int | None = None,
         precision: str = "float32",
         num_samples: int | None = None,
+        meter: str | None = None,
+        key: str | None = None,
     ) -> list[int] | list[list[int]]:
         """Feed `primer` (token ids), then sample `length` new tokens in C++.
 
@@ -394,7 +397,18 @@ class _RecurrentModel:
         Sample i draws from its own random stream, seeded with
         ``lstmininet.sample_seed(seed, i)``: it is exactly what
         ``generate(primer_i, length, ..., seed=sample_seed(seed, i))`` gives.
+
+        meter="6/8" and/or key="D" ("Em", "A dorian", ...) condition a melody
+        model trained on tunes with headers: the model is fed ``<s>``, the
+        header tokens (``M:6/8 K:Dmaj``), then the primer (which may then be
+        empty or None; a ``<s>`` it starts with is not repeated): the fed ids
+        encode ``<s>`` and ``lstmininet.conditioning.conditioned_primer``'s
+        tokens; the tune with its header is ``tokenizer.decode_melody(fed +
+        returned)``. A meter
+        or key the vocabulary lacks raises ValueError listing those it knows.
         """
+        if meter is not None or key is not None:
+            primer = self._conditioned_primer_ids(primer, meter, key)
         if precision not in GENERATION_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(GENERATION_PRECISIONS)}, got {precision!r}")
         many = num_samples is not None or _is_primer_list(primer)
@@ -422,6 +436,21 @@ class _RecurrentModel:
             precision,
         )
         return out if many else out[0]
+
+    def _conditioned_primer_ids(self, primer, meter: str | None, key: str | None):
+        """The primer (or list of primers) as ids, opened by ``<s>`` and the header of ``meter`` and ``key``."""
+        tokenizer = self.tokenizer
+
+        def one(ids, what):
+            tokens = [] if ids is None else tokenizer.decode(_as_int_array(ids, what).reshape(-1).tolist())
+            start = [BOS] if tokenizer.add_bos_eos else []
+            return tokenizer.encode(start + conditioned_primer(tokenizer, tokens, meter, key))
+
+        if not isinstance(tokenizer, MelodyTokenizer):  # before decoding ids with a tokenizer that may be None
+            conditioned_primer(tokenizer, (), meter, key)  # raises the ValueError that says so
+        if _is_primer_list(primer):
+            return [one(p, f"primer {i}") for i, p in enumerate(primer)]
+        return one(primer, "primer")
 
     def generation_loss(self, sequences, precision: str = "float32") -> dict:
         """Held-out loss as generation sees it, in a given weight precision.

@@ -151,7 +151,7 @@ class MelodyTokenizer(_VocabularyTokenizer):
     @property
     def pitches(self) -> list[int]:
         """The MIDI pitches the vocabulary can express, ascending."""
-        return [int(t) for t in self.vocab if t not in SPECIAL_TOKENS and t not in (REST, HOLD)]
+        return [p for p in map(parse_pitch, self.vocab) if p is not None]  # not specials, headers, r, _
 
     def fit_melody(self, melody: Sequence[str], report: PitchFitReport | None = None) -> list[str]:
         """The melody with pitches this vocabulary lacks moved into it (by octaves; see lstmininet.pitch_mapping)."""

@@ -201,7 +201,7 @@ def test_load_folder_of_abc_scores(tmp_path):
     (tmp_path / "tunes" / "scale.abc").write_text(abc)
     (tmp_path / "tunes" / "notes.md").write_text("not a score, ignored")
     melodies, report = load_melodies_with_report(tmp_path / "tunes", cache=False, progress=False)
-    assert melodies == ["60 _ 62 _ 64 _ 65 _ 67 _ _ _ 69 _ _ _ 71 _ _ _ _ _ _ _ 72 _ _ _ _ _ _ _".split()]
+    assert melodies == ["M:4/4 K:Cmaj 60 _ 62 _ 64 _ 65 _ 67 _ _ _ 69 _ _ _ 71 _ _ _ _ _ _ _ 72 _ _ _ _ _ _ _".split()]
     assert report.files_read == 1 and report.songs_loaded == 1
 
 
@@ -244,15 +244,19 @@ def test_cache_notices_an_edited_file_and_survives_a_damaged_entry(tmp_path):
     tune = tmp_path / "tune.abc"
     tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nC D E F|]\n")
     cache = tmp_path / "cache"
-    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [["60", "62", "64", "65"]]
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
+        ["M:4/4", "K:Cmaj", "60", "62", "64", "65"]
+    ]
     tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nG A B c2|]\n")
-    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [["67", "69", "71", "72", "_"]]
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
+        ["M:4/4", "K:Cmaj", "67", "69", "71", "72", "_"]
+    ]
 
     for entry in cache.glob("corpus-*.json"):
         entry.write_text("{ truncated")
     with pytest.warns(UserWarning, match="unreadable cache entry"):
         melodies, report = load_melodies_with_report(tune, steps_per_quarter=1, cache_dir=cache, progress=False)
-    assert melodies == [["67", "69", "71", "72", "_"]] and not report.from_cache
+    assert melodies == [["M:4/4", "K:Cmaj", "67", "69", "71", "72", "_"]] and not report.from_cache
 
 
 def test_transpose_to_c_major_or_a_minor(tmp_path):
