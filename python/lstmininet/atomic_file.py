@@ -49,14 +49,19 @@ def remove_stale_temp_files(path: Path) -> None:
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` so that it is replaced all at once."""
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that it is replaced all at once."""
     path = Path(path)
     if path.exists() and not path.is_file():
         raise OSError(f"cannot write '{path}': it exists and is not a regular file")
     remove_stale_temp_files(path)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{next(_counter)}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -30,6 +30,7 @@ from .pitch_mapping import PitchFitReport, fit_melodies
 from .plots import plot_loss_curves, plot_melody_histograms, plot_piano_roll
 from .repetition import endless_loop
 from .splits import split_dataset
+from .synth import write_wav
 from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
 from .training_record import describe_overlap, overlap, read_record, write_record
 from .tune_header import split_header
@@ -255,6 +256,9 @@ def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) 
     if args.piano_roll:
         out = plot_piano_roll(melody, numbered(args.piano_roll), steps_per_quarter=steps_per_quarter)
         print(f"wrote {out}", file=sys.stderr)
+    if args.wav:
+        out = write_wav(melody, numbered(args.wav), steps_per_quarter=steps_per_quarter, tempo=args.tempo)
+        print(f"wrote {out}", file=sys.stderr)
 
 
 def _melody_primer(args, tokenizer) -> tuple[list[int], int | None]:
@@ -309,7 +313,7 @@ def _cut_greedy_loop(args, k: int, primer: list[int], ids: list[int]) -> list[in
 
 def _announce_numbered_files(args) -> None:
     """--count N writes NAME_1.mid ... NAME_N.mid: say so before writing."""
-    names = [Path(p) for p in (args.midi, args.musicxml, args.piano_roll) if p]
+    names = [Path(p) for p in (args.midi, args.musicxml, args.piano_roll, args.wav) if p]
     if args.count == 1 or not names:
         return
     shown = ", ".join(f"{p.with_name(p.stem + '_1' + p.suffix)} … {p.stem}_{args.count}{p.suffix}" for p in names)
@@ -317,7 +321,13 @@ def _announce_numbered_files(args) -> None:
 
 
 def cmd_generate(args) -> int:
-    for option, path in (("--midi", args.midi), ("--musicxml", args.musicxml), ("--piano-roll", args.piano_roll)):
+    outputs = (
+        ("--midi", args.midi),
+        ("--musicxml", args.musicxml),
+        ("--piano-roll", args.piano_roll),
+        ("--wav", args.wav),
+    )
+    for option, path in outputs:
         if path:
             _check_output_file(path, option)
     model = load(args.model)
@@ -325,8 +335,8 @@ def cmd_generate(args) -> int:
     if tokenizer is None:
         raise CommandError(f"{args.model} carries no tokenizer; generate from Python with token ids instead")
     is_melody = isinstance(tokenizer, MelodyTokenizer)
-    if not is_melody and (args.midi or args.musicxml or args.piano_roll):
-        raise CommandError("--midi, --musicxml and --piano-roll need a melody model")
+    if not is_melody and any(path for _, path in outputs):
+        raise CommandError("--midi, --musicxml, --piano-roll and --wav need a melody model")
     if not is_melody and (args.meter or args.key):
         raise CommandError("--meter and --key need a melody model")
     if is_melody:
@@ -599,6 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--midi", help="write a MIDI file")
     gen.add_argument("--musicxml", help="write a MusicXML file")
     gen.add_argument("--piano-roll", help="write a piano-roll PNG")
+    gen.add_argument("--wav", help="write a WAV file played by a small built-in synthesiser")
     gen.add_argument("--tempo", type=float, default=120.0, help="quarter notes per minute")
     gen.set_defaults(run=cmd_generate)
     _show_defaults(gen)

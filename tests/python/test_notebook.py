@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import wave
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,10 @@ def test_notebook_trains_generates_and_writes_midi(tmp_path, monkeypatch):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     assert (out / "melody.lmn").is_file()
     assert (out / "melody.musicxml").is_file()
+    assert re.search(r"\d+\.\d s at 120 quarter notes per minute; wrote out/melody.wav", printed)
+    with wave.open(str(out / "melody.wav"), "rb") as played:
+        assert (played.getnchannels(), played.getsampwidth(), played.getframerate()) == (1, 2, 44100)
+        assert played.getnframes() > 0
 
     from music21 import converter
 
