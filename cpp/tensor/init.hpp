@@ -5,9 +5,9 @@
 
 namespace lmn {
 
-// Xavier/Glorot uniform: U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).
-Matrix xavier_uniform(int rows, int cols, Rng& rng);
-// U(-bound, bound), as torch.nn initialises recurrent layers.
+// U(-bound, bound), as torch.nn initialises recurrent and linear layers.
 Matrix uniform_matrix(int rows, int cols, float bound, Rng& rng);
+// N(0, stddev^2), as torch.nn initialises embeddings (stddev 1).
+Matrix normal_matrix(int rows, int cols, float stddev, Rng& rng);
 
 }  // namespace lmn

@@ -1,5 +1,7 @@
 // The fused sequence path against the reference composition of primitive
 // ops: same logits, same loss, same gradient for every parameter.
+#include <cmath>
+
 #include "base/parallel.hpp"
 #include "check.hpp"
 #include "nn/model.hpp"
@@ -106,6 +108,21 @@ TEST(parameter_names_follow_torch) {
   SequenceModel gru({CellType::GRU, 10, 4, 1, 0, 0.0f}, 0);
   CHECK(gru.named_parameters()[0].first == "gru.weight_ih_l0");
   CHECK(gru.named_parameters()[0].second->value.rows() == 12 && gru.named_parameters()[0].second->value.cols() == 10);
+}
+
+TEST(default_initialisation_follows_torch) {
+  // Recurrent weights and biases U(+-1/sqrt(H)), linear U(+-1/sqrt(in)), embedding N(0, 1).
+  SequenceModel model({CellType::LSTM, 50, 16, 2, 40, 0.0f}, 3);
+  for (const auto& [name, param] : model.named_parameters()) {
+    const Matrix& w = param->value;
+    if (name == "embedding.weight") {
+      CHECK(std::fabs(mean(w)) < 0.1f && max_abs(w) > 2.5f);  // 2,000 normals reach beyond 2.5 sd
+      continue;
+    }
+    const float bound = 0.25f;  // 1/sqrt(16): H = 16 and the linear layer's fan-in is H too
+    CHECK(max_abs(w) <= bound);
+    CHECK(max_abs(w) > 0.8f * bound);  // biases too: none left at zero
+  }
 }
 
 TEST(bad_shapes_and_tokens_are_named) {

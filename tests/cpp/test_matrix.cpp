@@ -62,14 +62,31 @@ TEST(reductions) {
   CHECK_THROWS(ShapeError, mean(Matrix()), "empty");
 }
 
-TEST(xavier_uniform_is_seeded_and_bounded) {
+TEST(uniform_matrix_is_seeded_and_bounded) {
   Rng r1(42), r2(42), r3(43);
-  Matrix a = xavier_uniform(30, 20, r1), b = xavier_uniform(30, 20, r2), c = xavier_uniform(30, 20, r3);
-  const float bound = std::sqrt(6.0f / 50.0f);
-  CHECK(max_abs(a) <= bound);
-  CHECK(max_abs(a) > 0.8f * bound);
+  Matrix a = uniform_matrix(30, 20, 0.25f, r1), b = uniform_matrix(30, 20, 0.25f, r2),
+         c = uniform_matrix(30, 20, 0.25f, r3);
+  CHECK(max_abs(a) <= 0.25f);
+  CHECK(max_abs(a) > 0.24f);
+  CHECK(std::fabs(mean(a)) < 0.02f);
   CHECK(max_abs(subtract(a, b)) == 0.0f);
   CHECK(max_abs(subtract(a, c)) > 0.0f);
+}
+
+TEST(normal_matrix_has_its_mean_and_spread) {
+  Rng r1(5), r2(5);
+  const Matrix a = normal_matrix(201, 99, 2.0f, r1);  // odd size: the last value of a pair is used alone
+  CHECK(max_abs(subtract(a, normal_matrix(201, 99, 2.0f, r2))) == 0.0f);
+  double sum = 0, squares = 0, beyond_two_sd = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    sum += a[i];
+    squares += double(a[i]) * a[i];
+    beyond_two_sd += std::fabs(a[i]) > 4.0f;
+  }
+  const double n = double(a.size()), mu = sum / n, sd = std::sqrt(squares / n - mu * mu);
+  CHECK(std::fabs(mu) < 0.03);                           // 4 standard errors of the mean
+  CHECK(std::fabs(sd - 2.0) < 0.03);                     // ~5 standard errors of the spread
+  CHECK(std::fabs(beyond_two_sd / n - 0.0455) < 0.006);  // a normal's tails, not a uniform's
 }
 
 // Runs `fast` (C = alpha op(A) op(B) + beta C, like gemm) against the plain
