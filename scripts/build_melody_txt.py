@@ -47,7 +47,8 @@ def _load_modules():
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "Melody.txt")
-    parser.add_argument("--off-grid", choices=("skip", "quantize"), default="skip")
+    parser.add_argument("--steps-per-quarter", type=int, default=12, help="the grid (12 holds triplets)")
+    parser.add_argument("--off-grid", choices=("skip", "quantize"), default="quantize")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -55,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     import music21
 
     melodies, report = load_melodies_with_report(
-        "oneills1850", off_grid=args.off_grid, cache=False, progress=not args.no_progress
+        "oneills1850",
+        steps_per_quarter=args.steps_per_quarter,
+        off_grid=args.off_grid,
+        cache=False,
+        progress=not args.no_progress,
     )
     unique, seen = [], set()
     for melody in melodies:
@@ -65,20 +70,23 @@ def main(argv: list[str] | None = None) -> int:
             unique.append(melody)
     duplicates = len(melodies) - len(unique)
 
-    tokenizer = MelodyTokenizer.build(unique)
-    tokens = sum(len(m) for m in unique)
-    command = "python scripts/build_melody_txt.py" + (f" --off-grid {args.off_grid}" if args.off_grid != "skip" else "")
+    grid = args.steps_per_quarter
+    tokenizer = MelodyTokenizer.build(unique, steps_per_quarter=grid)  # the default encoding: pitch + duration
+    tokens = sum(len(tokenizer.melody_tokens(m)) for m in unique)
+    options = [f"--steps-per-quarter {grid}"] if grid != 12 else []
+    options += [f"--off-grid {args.off_grid}"] if args.off_grid != "quantize" else []
+    command = " ".join(["python scripts/build_melody_txt.py", *options])
     header = [
         "LSTMiniNet default melodies: O'Neill's Music of Ireland (1903), public domain,",
         "from the music21 corpus path 'oneills1850' (ABC transcriptions by Norbert Paap).",
         f"Built with: {command}   (music21 {music21.__version__})",
-        "Format: one tune per line on a sixteenth-note grid: a MIDI pitch starts a note,",
-        "'r' starts a rest, '_' holds the previous note or rest one more sixteenth.",
+        f"Format: one tune per line on a grid of {grid} steps per quarter note: its meter and key (if any),",
+        "then each note or rest as its MIDI pitch (or 'r') and its length in grid steps ('62 d3').",
         f"{len(unique)} tunes, {tokens} tokens, vocabulary {len(tokenizer)}; {duplicates} duplicate tunes removed.",
         f"Conversion: {report.summary()}",
         "See data/README.md.",
     ]
-    save_melody_file(unique, args.out, header=header)
+    save_melody_file(unique, args.out, header=header, steps_per_quarter=grid, encoding="duration")
     print(f"wrote {args.out}: {len(unique)} tunes, {tokens} tokens, vocabulary {len(tokenizer)}")
     print(f"conversion: {report.summary()}")
     print(f"duplicates removed: {duplicates}")

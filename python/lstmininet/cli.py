@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
@@ -19,9 +20,10 @@ from pathlib import Path
 from . import __version__
 from ._core import set_num_threads
 from .atomic_file import write_text_atomically
-from .datasets import load_melodies
+from .datasets import load_melodies_with_report
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import read_utf8_file
+from .melody_file import MelodyFormat
 from .metrics import compare_melodies
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
@@ -61,10 +63,9 @@ def _load_training_data(args, tokenizer=None):
         chunk = 10 * args.seq_len + 1
         return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
-    grid = _grid(args, tokenizer)
-    melodies = load_melodies(
+    melodies, report = load_melodies_with_report(
         args.data,
-        steps_per_quarter=grid,
+        steps_per_quarter=_grid(args, tokenizer),
         off_grid=args.off_grid,
         transpose=args.transpose,
         progress=not args.quiet,
@@ -72,30 +73,38 @@ def _load_training_data(args, tokenizer=None):
         max_tune_steps=args.max_tune_steps,
     )
     if tokenizer is None:
-        tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True, steps_per_quarter=grid)
+        tokenizer = MelodyTokenizer.build(
+            melodies, add_bos_eos=True, steps_per_quarter=report.steps_per_quarter, encoding=args.encoding
+        )
         return [tokenizer.encode_melody(m) for m in melodies], tokenizer
     return _encode_for_existing_model(args.data, melodies, tokenizer), tokenizer
 
 
-def _grid(args, tokenizer) -> int:
-    """Steps per quarter note: --steps-per-quarter, else the model's grid, else sixteenths."""
+def _grid(args, tokenizer) -> int | None:
+    """Steps per quarter note: --steps-per-quarter, else the model's grid, else None (a Melody.txt's own, or 12)."""
     model_grid = tokenizer.steps_per_quarter if isinstance(tokenizer, MelodyTokenizer) else None
     if args.steps_per_quarter and model_grid and args.steps_per_quarter != model_grid:
         raise CommandError(
             f"--steps-per-quarter {args.steps_per_quarter}: the model was trained on a grid of "
             f"{model_grid} steps per quarter"
         )
-    return args.steps_per_quarter or model_grid or 4
+    return args.steps_per_quarter or model_grid
 
 
 def _encode_for_existing_model(spec: str, melodies, tokenizer) -> list[list[int]]:
     """Tunes for a trained model (evaluate, resume): unknown pitches moved into its vocabulary, with a note."""
-    fitted, report = fit_melodies(melodies, tokenizer)
-    if not fitted:
+    fitted, report = fit_melodies(melodies, tokenizer.grid_tokens)
+    sequences = []
+    for melody in fitted:
+        try:
+            sequences.append(tokenizer.encode_melody(melody))
+        except ValueError:  # raised only for a note length the model's length tokens cannot add up to
+            report.skip("a note length the model's length tokens cannot add up to")
+    if not sequences:
         raise CommandError(f"{spec}: no tune can be encoded with the model's vocabulary ({report.summary()})")
     if report.changed:
         print(f"{spec}: {report.summary()}", file=sys.stderr)
-    return [tokenizer.encode_melody(m) for m in fitted]
+    return sequences
 
 
 def _companion(model_path: str, suffix: str) -> Path:
@@ -265,9 +274,7 @@ def _melody_primer(args, tokenizer) -> tuple[list[int], int | None]:
         primer_tokens = tokenizer.fit_melody(primer_tokens, report)
         if report.changed:
             print(f"--primer: {report.summary().replace('tunes', 'primers')}", file=sys.stderr)
-    if tokenizer.add_bos_eos:
-        primer_tokens = [BOS, *primer_tokens]
-    primer = tokenizer.encode(primer_tokens)
+    primer = tokenizer.encode_primer(primer_tokens)
     if not primer:
         raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
     stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
@@ -327,6 +334,8 @@ def cmd_generate(args) -> int:
     if is_melody:
         primer, stop = _melody_primer(args, tokenizer)
         _announce_numbered_files(args)
+        # The output is a Melody.txt: its first line says the grid (the model's).
+        print(f"# {MelodyFormat(tokenizer.steps_per_quarter).directive()}")
     else:
         (primer, shown_primer), stop = _text_primer(args, tokenizer), None
 
@@ -403,15 +412,32 @@ def _shown_vocabulary(tokenizer, count: int = 12) -> str:
     return " ".join(tokens)
 
 
+def _load_on_one_grid(args, specs: list[str]) -> tuple[list[list[list[str]]], int]:
+    """Melodies of several files or corpora on one grid: --steps-per-quarter, else the finest that holds them all."""
+    options = {
+        "off_grid": args.off_grid,
+        "transpose": args.transpose,
+        "progress": not args.quiet,
+        "max_note_steps": args.max_note_steps,
+        "max_tune_steps": args.max_tune_steps,
+    }
+    loaded = [load_melodies_with_report(spec, steps_per_quarter=args.steps_per_quarter, **options) for spec in specs]
+    grid = math.lcm(*(report.steps_per_quarter for _, report in loaded))
+    sets = [
+        melodies
+        if report.steps_per_quarter == grid
+        else load_melodies_with_report(spec, steps_per_quarter=grid, **options)[0]
+        for spec, (melodies, report) in zip(specs, loaded, strict=True)
+    ]
+    return sets, grid
+
+
 def cmd_score(args) -> int:
     """Compare generated tunes with reference tunes: histogram divergences beside the reference's own floor."""
-    options = {"off_grid": args.off_grid, "transpose": args.transpose, "progress": not args.quiet}
-    grid = args.steps_per_quarter or 4
-    generated = load_melodies(args.generated, steps_per_quarter=grid, **options)
-    reference = load_melodies(args.reference, steps_per_quarter=grid, **options)
-    training = None
-    if args.training:
-        training = load_melodies(args.training, steps_per_quarter=grid, **options)
+    specs = [args.generated, args.reference] + ([args.training] if args.training else [])
+    sets, grid = _load_on_one_grid(args, specs)
+    generated, reference = sets[:2]
+    training = sets[2] if args.training else None
     result = compare_melodies(generated, reference, grid, training=training)
     print(result.table())
     if args.plot:
@@ -500,8 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--steps-per-quarter",
             type=_positive_int,
             default=None,
-            help="the grid: steps per quarter note (4 = sixteenths; 12 holds triplets too). "
-            "Default: the model's grid, else 4",
+            help="the grid: steps per quarter note (12 holds triplets; 4 = sixteenths). "
+            "Default: the model's grid, else a Melody.txt's own (its '# lstmininet-melody:' line, else 4), "
+            "else 12 for scores",
         )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -543,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--resume", action="store_true", help="continue training the model at --out")
+    train.add_argument(
+        "--encoding",
+        choices=["duration", "grid"],
+        default="duration",
+        help="melody tokens: a pitch (or r) and its length (62 d3), or one token per grid step (62 _ _)",
+    )
     data_options(train)
     train.set_defaults(run=cmd_train)
     _show_defaults(train)

@@ -20,8 +20,10 @@ Both limits are parameters of the loading functions and options of the
 command line (``--max-note-steps``, ``--max-tune-steps``). Raising them
 lets music21 take its time: it splits a long note at every bar line, and
 after a repeat sign an odd-length note of 999 eighths takes it 45 seconds.
-Melody.txt files need no such limit: each step there is a token already
-written in the file.
+A Melody.txt line of grid tokens needs no such limit: each step there is
+a token already written in the file. A line of pitch + duration tokens
+does (``60 d999999999`` is a few bytes): its lengths are checked against
+the same two limits before anything is expanded.
 """
 
 from __future__ import annotations

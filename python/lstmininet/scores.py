@@ -79,6 +79,7 @@ class LoadReport:
     rests_merged: int = 0
     songs_transposed: int = 0
     from_cache: bool = False
+    steps_per_quarter: int | None = None  # the grid the melodies are on (set by lstmininet.datasets)
 
     @property
     def songs_skipped(self) -> int:
@@ -104,7 +105,7 @@ class LoadReport:
         rules = [
             (f.name, getattr(self, f.name))
             for f in dataclasses.fields(self)
-            if f.type in ("int", int) and f.name not in ("files_read", "songs_loaded")
+            if f.type in ("int", int) and f.name not in ("files_read", "songs_loaded", "steps_per_quarter")
         ]
         fired = [f"{name.replace('_', ' ')}: {value}" for name, value in rules if value]
         if fired:

@@ -34,9 +34,15 @@ def test_original_lstmininet_melody_txt_loads_unchanged(original_melody_txt):
     melodies = load_melody_file(original_melody_txt)
     assert melodies == expected
     assert len(melodies) == 400
-    tokenizer = MelodyTokenizer.build(melodies)
+    tokenizer = MelodyTokenizer.build(melodies, encoding="grid")
     assert all(t.isdigit() for t in tokenizer.vocab)  # bare pitches only: no r, no _
-    assert load_melodies(original_melody_txt) == expected  # front door, same result
+    melodies, report = load_melodies_with_report(original_melody_txt)
+    assert melodies == expected and report.steps_per_quarter == 4  # front door, same result, no grid line: 1/16
+    # Trainable in the default encoding too: every note is one sixteenth, 3 steps of the 12-per-quarter grid.
+    on_twelve = load_melodies(original_melody_txt, steps_per_quarter=12, progress=False)
+    tokenizer = MelodyTokenizer.build(on_twelve)
+    assert [t for t in tokenizer.vocab if not t.isdigit()] == ["d3"]
+    assert tokenizer.decode_melody(tokenizer.encode_melody(on_twelve[0])) == on_twelve[0]
 
 
 def test_melody_file_with_crlf_comments_and_blank_lines(tmp_path):
@@ -48,7 +54,7 @@ def test_melody_file_with_crlf_comments_and_blank_lines(tmp_path):
 def test_save_and_load_melody_file_round_trip(tmp_path):
     melodies = [["60", "_", "r", "67"], ["55", "57"]]
     path = save_melody_file(melodies, tmp_path / "out.txt", header=["made by a test"])
-    assert path.read_text().startswith("# made by a test\n")
+    assert path.read_text().startswith("# lstmininet-melody: steps_per_quarter=4 encoding=grid\n# made by a test\n")
     assert load_melody_file(path) == melodies
 
 
@@ -200,9 +206,13 @@ def test_load_folder_of_abc_scores(tmp_path):
     (tmp_path / "tunes").mkdir()
     (tmp_path / "tunes" / "scale.abc").write_text(abc)
     (tmp_path / "tunes" / "notes.md").write_text("not a score, ignored")
-    melodies, report = load_melodies_with_report(tmp_path / "tunes", cache=False, progress=False)
+    melodies, report = load_melodies_with_report(tmp_path / "tunes", steps_per_quarter=4, cache=False, progress=False)
     assert melodies == ["60 _ 62 _ 64 _ 65 _ 67 _ _ _ 69 _ _ _ 71 _ _ _ _ _ _ _ 72 _ _ _ _ _ _ _".split()]
     assert report.files_read == 1 and report.songs_loaded == 1
+    # Scores are read on 12 steps per quarter unless told otherwise: an eighth is 6 steps.
+    melodies, report = load_melodies_with_report(tmp_path / "tunes", cache=False, progress=False)
+    assert report.steps_per_quarter == 12
+    assert melodies[0][:13] == "60 _ _ _ _ _ 62 _ _ _ _ _ 64".split() and len(melodies[0]) == 96
 
 
 def test_empty_folder_names_the_folder(tmp_path):
@@ -293,11 +303,3 @@ def test_transpose_melody_and_augmentation_stay_in_midi_range():
         transpose_melody(["60", "125"], 5)
     augmented = augment_transpositions([["60", "_"], ["126"]], semitones=[-1, 0, 2])
     assert augmented == [["59", "_"], ["60", "_"], ["62", "_"], ["125"], ["126"]]
-
-
-def test_committed_default_melody_txt_has_real_rhythm():
-    melodies = load_melody_file(REPO_ROOT / "data" / "Melody.txt")
-    assert len(melodies) >= 500
-    tokenizer = MelodyTokenizer.build(melodies)
-    assert "_" in tokenizer and "r" in tokenizer
-    assert len({" ".join(m) for m in melodies}) == len(melodies)  # duplicates removed
