@@ -1,18 +1,20 @@
 """Build data/Melody.txt, the default training set, from music21's O'Neill corpus.
 
     python scripts/build_melody_txt.py                # writes data/Melody.txt
-    python scripts/build_melody_txt.py --out X.txt --off-grid quantize
+    python scripts/build_melody_txt.py --steps-per-quarter 4 --off-grid skip --out Melody-16.txt
 
 Source: music21's bundled corpus path ``oneills1850`` (O'Neill's Music of
 Ireland, 1903: 1,850 Irish dance tunes, public domain; ABC transcriptions by
 Norbert Paap). No network access is needed.
 
 Each tune's melody goes through lstmininet's own conversion
-(lstmininet.music21_loading; every rule counted). Off-grid rhythms
-(triplets) default to ``skip``: with ``quantize`` the sixteenth grid cannot
-hold sixteenth-note triplets and about 2,000 notes would vanish, so we rather
-leave those tunes out. Some corpus files overlap, so exact duplicate tunes
-are kept once. Output is deterministic: files in sorted order, no randomness.
+(lstmininet.scores; every rule counted) on a grid of 12 steps per quarter
+note, which holds triplets. The few notes finer than that (32nd notes,
+quintuplets, in 131 of 2,009 songs) are rounded to the nearest step
+(``--off-grid quantize``, counted) so that no tune is left out. Some corpus
+files overlap, so exact duplicate tunes are kept once. The file is written
+in pitch + duration tokens under its grid line (lstmininet.melody_file).
+Output is deterministic: files in sorted order, no randomness.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ score loading refuses, with one message naming the file and the reason,
   and again on the converted score,
 * a tune longer than ``max_tune_steps`` grid steps from its first note to
   its last (default 20,000: 5,000 quarter notes at sixteenths, some forty
-  minutes at 120 per minute; the longest tune of data/Melody.txt has 1,058),
+  minutes at 120 per minute; the longest tune of data/Melody.txt has 5,484
+  steps of 12 per quarter note),
 * a MIDI file whose tracks run longer than ``max_tune_steps``, or whose
   ticks per quarter note is 0.
 
