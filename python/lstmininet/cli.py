@@ -74,7 +74,7 @@ def _load_training_data(args, tokenizer=None):
     )
     if tokenizer is None:
         tokenizer = MelodyTokenizer.build(
-            melodies, add_bos_eos=True, steps_per_quarter=report.steps_per_quarter, encoding=args.encoding
+            melodies, add_bos_eos=True, steps_per_quarter=report.steps_per_quarter, encoding=args.encoding or "duration"
         )
         return [tokenizer.encode_melody(m) for m in melodies], tokenizer
     return _encode_for_existing_model(args.data, melodies, tokenizer), tokenizer
@@ -160,6 +160,9 @@ def cmd_train(args) -> int:
         model = load(args.out)
         if model.tokenizer is None:
             raise CommandError(f"--resume: {args.out} carries no tokenizer")
+        trained_with = getattr(model.tokenizer, "encoding", "character")
+        if args.encoding and args.encoding != trained_with:
+            raise CommandError(f"--encoding {args.encoding}: {args.out} was trained on {trained_with} tokens")
         sequences, tokenizer = _load_training_data(args, model.tokenizer)
         if history_path.exists():
             past = _read_history(history_path)
@@ -573,8 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--encoding",
         choices=["duration", "grid"],
-        default="duration",
-        help="melody tokens: a pitch (or r) and its length (62 d3), or one token per grid step (62 _ _)",
+        default=None,
+        help="melody tokens: a pitch (or r) and its length (62 d3; the default), or one token per grid step "
+        "(62 _ _); --resume keeps the model's",
     )
     data_options(train)
     train.set_defaults(run=cmd_train)

@@ -254,6 +254,18 @@ def test_resume_continues_the_epochs(melody_model, tmp_path, capsys):
     assert re.search(r"trained\s+4 epochs", out)
 
 
+def test_train_encoding_option_and_resume_keeps_the_models(melody_model, tmp_path, capsys):
+    source, data = melody_model
+    assert lstmininet.load(source).tokenizer.encoding == "duration"  # the default
+    model = tmp_path / "tiny.lmn"
+    shutil.copy(source, model)
+    code, out, err = run(capsys, "train", data, "--out", model, "--resume", "--encoding", "grid", "--quiet")
+    assert_one_line_error(code, out, err, "--encoding grid", "trained on duration tokens")
+    grid = tmp_path / "grid.lmn"
+    assert run(capsys, "train", data, "--out", grid, "--encoding", "grid", *TRAIN_FLAGS)[0] == 0
+    assert "_" in lstmininet.load(grid).tokenizer and lstmininet.load(grid).tokenizer.encoding == "grid"
+
+
 # -- plain text ------------------------------------------------------------------
 
 
