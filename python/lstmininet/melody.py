@@ -1,6 +1,9 @@
-"""The melody grid grammar: tokens, validation, transposition, Melody.txt files.
+"""The melody grid grammar: tokens, validation, grid changes, transposition.
 
-A melody is a list of grid tokens (one melody per line in Melody.txt):
+A melody is a list of grid tokens, the form every part of the library
+shares (tokenizers convert to pitch + duration tokens,
+:mod:`lstmininet.duration_tokens`; Melody.txt files are
+:mod:`lstmininet.melody_file`):
 
 * ``0``..``127``  a MIDI pitch starts a note that lasts one grid step,
 * ``r``           a rest starts (one step),
@@ -15,8 +18,8 @@ A line of bare pitches (the original LSTMiniNet Melody.txt) is simply a
 melody in which every note lasts one step.
 
 This module is the bottom of the melody stack: plain Python, no music21.
-Score conversion (:mod:`lstmininet.scores`), tokenizers, MIDI files and
-datasets build on it.
+Score conversion (:mod:`lstmininet.scores`), tokenizers, Melody.txt and
+MIDI files and datasets build on it.
 """
 
 from __future__ import annotations
