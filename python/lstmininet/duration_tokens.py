@@ -23,7 +23,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS, InputLimitError
-from .melody import HOLD, MIDI_PITCH_MAX, MIDI_PITCH_MIN, REST, melody_events, parse_pitch, validate_melody_tokens
+from .melody import (
+    HOLD,
+    MIDI_PITCH_MAX,
+    MIDI_PITCH_MIN,
+    REST,
+    melody_events,
+    parse_pitch,
+    spell_on_grid,
+    validate_melody_tokens,
+)
 from .tune_header import split_header
 
 ENCODINGS = ("grid", "duration")  # how a tokenizer or a Melody.txt file spells melodies
@@ -73,15 +82,6 @@ def to_duration_tokens(melody: Sequence[str], max_token_steps: int | None = MAX_
     for pitch, steps in melody_events(melody):
         tokens.append(REST if pitch is None else str(pitch))
         tokens += [duration_token(n) for n in length_chain(steps, max_token_steps)]
-    return tokens
-
-
-def grid_tokens(header: Sequence[str], events: Sequence[tuple[str, int]]) -> list[str]:
-    """Header plus (pitch-or-``r`` token, steps) events -> grid tokens."""
-    tokens = list(header)
-    for token, steps in events:
-        tokens.append(token)
-        tokens += [HOLD] * (steps - 1)
     return tokens
 
 
@@ -141,7 +141,7 @@ def parse_duration_line(
         raise ValueError(f"{where}token {len(tokens)} {pending!r}: the line ends before its length (such as 'd3')")
     if not events:
         raise ValueError(f"{where}empty melody" + (" (only a header)" if header else ""))
-    return grid_tokens(header, events)
+    return spell_on_grid(header, events)
 
 
 def _show(token: str, limit: int = 24) -> str:
@@ -167,4 +167,4 @@ def decode_duration_tokens(tokens: Sequence[str]) -> list[str]:
             events.append((token, 0))
         elif events:
             events[-1] = (events[-1][0], events[-1][1] + steps)
-    return grid_tokens([], [(token, max(steps, 1)) for token, steps in events])
+    return spell_on_grid([], [(token, max(steps, 1)) for token, steps in events])

@@ -175,15 +175,22 @@ def change_grid(melody: Sequence[str], source: int, target: int, quantize: bool 
     if off_grid and not quantize:
         return GridChange(None)
     steps = [round(b) for b in boundaries]
-    tokens, dropped = list(header), 0
-    for (pitch, _), start, end in zip(events, steps, steps[1:], strict=False):
-        if end == start:
-            dropped += 1
-            continue
-        tokens += [REST if pitch is None else str(pitch)] + [HOLD] * (end - start - 1)
-    if len(tokens) == len(header):
-        return GridChange(None, off_grid, dropped)
-    return GridChange(tokens, off_grid, dropped)
+    kept = [
+        (REST if pitch is None else str(pitch), end - start)
+        for (pitch, _), start, end in zip(events, steps, steps[1:], strict=False)
+        if end > start
+    ]
+    dropped = len(events) - len(kept)
+    return GridChange(spell_on_grid(header, kept) if kept else None, off_grid, dropped)
+
+
+def spell_on_grid(header: Sequence[str], events: Sequence[tuple[str, int]]) -> list[str]:
+    """Header plus (pitch-or-``r`` token, steps) events -> grid tokens."""
+    tokens = list(header)
+    for token, steps in events:
+        tokens.append(token)
+        tokens += [HOLD] * (steps - 1)
+    return tokens
 
 
 # --------------------------------------------------------------------------
