@@ -507,7 +507,7 @@ def child_quality(spec: dict, result: dict) -> None:
     generation stepper itself (``generation_loss``) in float32, bfloat16 and int8.
     """
     import lstmininet
-    from lstmininet.melody import load_melody_file
+    from lstmininet.melody_file import load_melody_file
     from lstmininet.splits import split_dataset
     from lstmininet.tokenizers import CharTokenizer, MelodyTokenizer
 
@@ -965,6 +965,11 @@ def roofline_rows(results: dict) -> list:
                     continue
                 alone = (gens.get(f"{precision}/1") or {}).get("tokens_per_sec")
                 f32 = (gens.get(f"float32/{n}") or {}).get("tokens_per_sec")
+                # Weights read per step (float32 bytes / 4), each doing one multiply-add per sample:
+                # the FMA-rate ceiling that batching runs into once bandwidth no longer binds.
+                weights = ((gens.get("float32/1") or {}).get("bytes_per_token") or 0) / 4
+                gflops = 2 * weights * g["tokens_per_sec"] / 1e9 if weights else None
+                peak = results["peak"].get(str(r["threads"]), {}).get("peak_used")
                 rows.append(
                     dict(
                         config=r["config"],
@@ -979,6 +984,9 @@ def roofline_rows(results: dict) -> list:
                         pct_roofline=g.get("pct_roofline"),
                         vs_one=g["tokens_per_sec"] / alone if alone else None,
                         vs_float32=g["tokens_per_sec"] / f32 if f32 else None,
+                        gflops=gflops,
+                        # int8 products are integer dot products, not float FMAs: no float peak applies.
+                        pct_peak=100 * gflops / peak if gflops and peak and precision != "int8" else None,
                     )
                 )
     return rows
@@ -988,21 +996,25 @@ def roofline_markdown(results: dict) -> list:
     rows = roofline_rows(results)
     if not rows:
         return []
-    kernels = sorted({(r.get("lstmininet") or {}).get("int8_kernel") or "?" for r in results["runs"]})
+    kernels = sorted({(r.get("lstmininet") or {}).get("int8_kernel") for r in results["runs"]} - {None})
     L = ["## lstmininet generation at the memory roofline", ""]
     L.append(
         "Per token, generation reads every weight once per step, and a step serves N samples "
         "(`generate(..., num_samples=N)`), so bytes/token = weight bytes / N. GB/s = tokens/s x bytes/token. "
         "Roofline = the streaming-read bandwidth of our own SIMD kernel (`lstmininet._core.read_bandwidth`) "
         "over a buffer of the weights' size at the same thread count, measured in the same process. "
-        f"int8 dot-product kernel: {', '.join(kernels)}. "
-        "x N=1: tokens/s over the same precision at N = 1; x float32: over float32 at the same N (same run)."
+        f"int8 dot-product kernel: {', '.join(kernels) or 'unknown'}. "
+        "x N=1: tokens/s over the same precision at N = 1; x float32: over float32 at the same N (same run). "
+        "GFLOP/s = 2 x weights x tokens/s (one multiply-add per weight per sample); % peak = of the SGEMM peak "
+        "above at the same thread count (float32 and bfloat16, whose arithmetic is float32): once N samples "
+        "share each weight read, this FMA rate, not bandwidth, bounds the speed-up over N = 1."
     )
     L.append("")
     L += _md_table(
         RUN_COLUMNS
-        + ["precision", "N", "tok/s", "bytes/token", "GB/s", "roofline GB/s", "% roofline", "x N=1", "x float32"],
-        "llrlr" + "r" * 7,
+        + ["precision", "N", "tok/s", "bytes/token", "GB/s", "roofline GB/s", "% roofline", "x N=1", "x float32"]
+        + ["GFLOP/s", "% peak"],
+        "llrlr" + "r" * 9,
         [
             [r["config"], r["cell"], r["threads"], r["precision"], r["samples"], fmt(r["tokens_per_sec"])]
             + [
@@ -1012,6 +1024,8 @@ def roofline_markdown(results: dict) -> list:
                 fmt(r["pct_roofline"], ".0f"),
                 fmt(r["vs_one"], ".1f"),
                 fmt(r["vs_float32"], ".2f"),
+                fmt(r["gflops"], ".1f"),
+                fmt(r["pct_peak"], ".0f"),
             ]
             for r in rows
         ],

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.grid % 4:
         parser.error("--grid must be a multiple of 4 (the 1/16 grid is compared too)")
 
-    melodies = load_melodies(args.corpus, steps_per_quarter=args.grid, progress=False)
+    melodies = load_melodies(args.corpus, steps_per_quarter=args.grid, progress=False, headers=False)  # rhythm only
     unique = list({" ".join(m): m for m in melodies}.values())[: args.max_tunes]
     train, val, test = split_dataset(unique, val_fraction=0.1, test_fraction=0.1, seed=args.seed)
     subset = [[m for m in part if coarse(m, args.grid) is not None] for part in (train, val, test)]

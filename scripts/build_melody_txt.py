@@ -11,8 +11,10 @@ Each tune's melody goes through lstmininet's own conversion
 (lstmininet.scores; every rule counted) on a grid of 12 steps per quarter
 note, which holds triplets. The few notes finer than that (32nd notes,
 quintuplets, in 131 of 2,009 songs) are rounded to the nearest step
-(``--off-grid quantize``, counted) so that no tune is left out. Some corpus
-files overlap, so exact duplicate tunes are kept once. The file is written
+(``--off-grid quantize``, counted) so that no tune is left out. Each tune
+opens with its meter and key tokens (``M:6/8 K:Dmaj``, the ABC header's
+first ``M:`` and ``K:``; lstmininet.score_header). Some corpus files
+overlap, so exact duplicate tunes are kept once. The file is written
 in pitch + duration tokens under its grid line (lstmininet.melody_file).
 Output is deterministic: files in sorted order, no randomness.
 """
@@ -46,6 +48,18 @@ def _load_modules():
     return load_melodies_with_report, save_melody_file, MelodyTokenizer
 
 
+def _vocabulary_line(tokenizer) -> str:
+    """What the vocabulary holds: meters, keys, rest, pitches, lengths (the header tokens come first)."""
+    meters = [t for t in tokenizer.vocab if t.startswith("M:")]
+    keys = [t for t in tokenizer.vocab if t.startswith("K:")]
+    pitches = tokenizer.pitches
+    lengths = [t for t in tokenizer.vocab if t[:1] == "d" and t[1:].isdigit()]
+    return (
+        f"Vocabulary: {len(meters)} meters, {len(keys)} keys, r, {len(pitches)} MIDI pitches "
+        f"{pitches[0]}..{pitches[-1]}, {len(lengths)} lengths {lengths[0]}..{lengths[-1]}."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "Melody.txt")
@@ -63,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         off_grid=args.off_grid,
         cache=False,
         progress=not args.no_progress,
+        headers=True,
     )
     unique, seen = [], set()
     for melody in melodies:
@@ -85,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Format: one tune per line on a grid of {grid} steps per quarter note: its meter and key (if any),",
         "then each note or rest as its MIDI pitch (or 'r') and its length in grid steps ('62 d3').",
         f"{len(unique)} tunes, {tokens} tokens, vocabulary {len(tokenizer)}; {duplicates} duplicate tunes removed.",
+        _vocabulary_line(tokenizer),
         f"Conversion: {report.summary()}",
         "See data/README.md.",
     ]

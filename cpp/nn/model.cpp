@@ -8,14 +8,6 @@
 
 namespace lmn {
 
-std::string cell_name(CellType cell) { return cell == CellType::LSTM ? "lstm" : "gru"; }
-
-CellType parse_cell(const std::string& name) {
-  if (name == "lstm" || name == "LSTM") return CellType::LSTM;
-  if (name == "gru" || name == "GRU") return CellType::GRU;
-  throw std::invalid_argument("unknown cell type '" + name + "' (expected 'lstm' or 'gru')");
-}
-
 void validate_config(const ModelConfig& c) {
   auto positive = [](int v, const char* what) {
     if (v <= 0) throw std::invalid_argument(std::string(what) + " must be positive, got " + std::to_string(v));
@@ -32,7 +24,7 @@ void validate_config(const ModelConfig& c) {
   }
   // Sizes are ints: the gate rows (4H or 3H) must fit one, and the whole
   // model must stay below kMaxParameters (counted in double: no overflow).
-  const double gates = c.cell == CellType::LSTM ? 4.0 : 3.0;
+  const double gates = gate_count(c.cell);
   if (gates * c.hidden_size > std::numeric_limits<int>::max()) {
     throw std::invalid_argument("hidden_size " + std::to_string(c.hidden_size) + " is too large: the " +
                                 cell_name(c.cell) + " gate matrices would have more than 2^31 rows");
@@ -49,39 +41,22 @@ void validate_config(const ModelConfig& c) {
 }
 
 double parameter_count_estimate(const ModelConfig& c) {
-  const double gates = c.cell == CellType::LSTM ? 4.0 : 3.0;
   const double V = c.vocab_size, H = c.hidden_size, E = c.embedding_dim;
-  const double first_input = c.embedding_dim > 0 ? E : V;
-  double total = c.embedding_dim > 0 ? V * E : 0.0;
-  total += gates * H * (first_input + H + 2.0);                                      // layer 0
-  total += (static_cast<double>(c.num_layers) - 1.0) * gates * H * (2.0 * H + 2.0);  // layers above
-  total += V * H + V;                                                                // fc
-  return total;
+  const int first_input = c.embedding_dim > 0 ? c.embedding_dim : c.vocab_size;
+  const double embedding = c.embedding_dim > 0 ? V * E : 0.0;
+  return embedding + stack_parameter_count(c.cell, first_input, c.hidden_size, c.num_layers) + V * H + V;
 }
 
 SequenceModel::SequenceModel(const ModelConfig& config, std::uint64_t seed) : config_(config) {
   validate_config(config);
-  Rng rng(seed);
-  const std::string prefix = cell_name(config.cell) + ".";
+  Rng rng(seed);  // drawn from in torch's parameter order: embedding, layers, fc
   if (config.embedding_dim > 0) {
     embedding_.emplace(config.vocab_size, config.embedding_dim, rng);
     named_.emplace_back("embedding.weight", embedding_->weight);
   }
-  int input = config.embedding_dim > 0 ? config.embedding_dim : config.vocab_size;
-  for (int l = 0; l < config.num_layers; ++l) {
-    if (config.cell == CellType::LSTM) {
-      layers_.push_back(std::make_unique<LSTMLayer>(input, config.hidden_size, rng));
-    } else {
-      layers_.push_back(std::make_unique<GRULayer>(input, config.hidden_size, rng));
-    }
-    const RecurrentLayer& layer = *layers_.back();
-    const std::string k = std::to_string(l);
-    named_.emplace_back(prefix + "weight_ih_l" + k, layer.weight_ih);
-    named_.emplace_back(prefix + "weight_hh_l" + k, layer.weight_hh);
-    named_.emplace_back(prefix + "bias_ih_l" + k, layer.bias_ih);
-    named_.emplace_back(prefix + "bias_hh_l" + k, layer.bias_hh);
-    input = config.hidden_size;
-  }
+  const int input = config.embedding_dim > 0 ? config.embedding_dim : config.vocab_size;
+  stack_.emplace(config.cell, input, config.hidden_size, config.num_layers, config.dropout, rng);
+  named_.insert(named_.end(), stack_->named_parameters().begin(), stack_->named_parameters().end());
   fc_.emplace(config.hidden_size, config.vocab_size, rng);
   named_.emplace_back("fc.weight", fc_->weight);
   named_.emplace_back("fc.bias", fc_->bias);
@@ -100,11 +75,7 @@ Var SequenceModel::parameter(const std::string& name) const {
   throw std::invalid_argument("unknown parameter '" + name + "'");
 }
 
-ModelState SequenceModel::zero_state(int B) const {
-  ModelState state;
-  for (const auto& layer : layers_) state.push_back(layer->zero_state(B));
-  return state;
-}
+ModelState SequenceModel::zero_state(int B) const { return stack_->zero_state(B); }
 
 void SequenceModel::check_tokens(const std::vector<int>& tokens) const {
   for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -128,24 +99,18 @@ Var SequenceModel::forward(const std::vector<int>& tokens, int T, int B, ModelSt
     throw ShapeError("forward: " + std::to_string(tokens.size()) + " tokens do not form T=" + std::to_string(T) +
                      " steps of batch B=" + std::to_string(B));
   }
-  if (state.size() != layers_.size()) {
-    throw ShapeError("forward: state has " + std::to_string(state.size()) + " layers, model has " +
-                     std::to_string(layers_.size()));
-  }
+  stack_->check_state(state, "forward");
   check_tokens(tokens);
-  Var x;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    if (l == 0 && fused && config_.vocab_size <= T * B) {
-      // Small vocabulary: project each vocabulary entry once, then gather.
-      const Var table = embedding_ ? embedding_->weight : nullptr;
-      x = layers_[0]->forward_projected(token_projection(table, layers_[0]->weight_ih, tokens), T, B, state[0]);
-    } else {
-      if (l == 0) x = embed(tokens);
-      x = layers_[l]->forward_sequence(x, T, B, state[l], fused);
-    }
-    x = dropout(x, config_.dropout, training, dropout_rng);
+  Var h;
+  if (fused && config_.vocab_size <= T * B) {
+    // Small vocabulary: project each vocabulary entry once, then gather.
+    const Var table = embedding_ ? embedding_->weight : nullptr;
+    const Var projected = token_projection(table, stack_->layer(0).weight_ih, tokens);
+    h = stack_->forward_projected(projected, T, B, state, training, dropout_rng);
+  } else {
+    h = stack_->forward(embed(tokens), T, B, state, training, dropout_rng, fused);
   }
-  return fc_->forward(x);
+  return fc_->forward(h);
 }
 
 }  // namespace lmn

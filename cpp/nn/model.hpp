@@ -3,20 +3,14 @@
 // with torch.nn parameter names ("embedding.weight", "lstm.weight_ih_l0",
 // ..., "fc.weight", "fc.bias"), so a torch state dict loads directly.
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "nn/layers.hpp"
-#include "nn/recurrent_layer.hpp"
+#include "nn/recurrent_stack.hpp"
 
 namespace lmn {
-
-enum class CellType { LSTM, GRU };
-std::string cell_name(CellType cell);          // "lstm" / "gru"
-CellType parse_cell(const std::string& name);  // throws on anything else
 
 struct ModelConfig {
   CellType cell = CellType::LSTM;
@@ -34,9 +28,6 @@ constexpr std::int64_t kMaxParameters = std::int64_t{1} << 31;
 // The parameter count a config implies, in double so absurd sizes cannot
 // overflow (exact below 2^53).
 double parameter_count_estimate(const ModelConfig& config);
-
-using NamedParameters = std::vector<std::pair<std::string, Var>>;
-using ModelState = std::vector<RecurrentState>;  // one per layer
 
 class SequenceModel {
  public:
@@ -62,7 +53,7 @@ class SequenceModel {
 
   ModelConfig config_;
   std::optional<Embedding> embedding_;
-  std::vector<std::unique_ptr<RecurrentLayer>> layers_;
+  std::optional<RecurrentStack> stack_;
   std::optional<Linear> fc_;
   NamedParameters named_;
 };

@@ -25,32 +25,15 @@ void validate_config(const RegressorConfig& c) {
 }
 
 double parameter_count_estimate(const RegressorConfig& c) {
-  const double gates = c.cell == CellType::LSTM ? 4.0 : 3.0;
   const double H = c.hidden_size, O = c.output_size;
-  double total = gates * H * (static_cast<double>(c.input_size) + H + 2.0);          // layer 0
-  total += (static_cast<double>(c.num_layers) - 1.0) * gates * H * (2.0 * H + 2.0);  // layers above
-  return total + O * H + O;                                                          // fc
+  return stack_parameter_count(c.cell, c.input_size, c.hidden_size, c.num_layers) + O * H + O;
 }
 
 SequenceRegressor::SequenceRegressor(const RegressorConfig& config, std::uint64_t seed) : config_(config) {
   validate_config(config);
-  Rng rng(seed);
-  const std::string prefix = cell_name(config.cell) + ".";
-  int input = config.input_size;
-  for (int l = 0; l < config.num_layers; ++l) {
-    if (config.cell == CellType::LSTM) {
-      layers_.push_back(std::make_unique<LSTMLayer>(input, config.hidden_size, rng));
-    } else {
-      layers_.push_back(std::make_unique<GRULayer>(input, config.hidden_size, rng));
-    }
-    const RecurrentLayer& layer = *layers_.back();
-    const std::string k = std::to_string(l);
-    named_.emplace_back(prefix + "weight_ih_l" + k, layer.weight_ih);
-    named_.emplace_back(prefix + "weight_hh_l" + k, layer.weight_hh);
-    named_.emplace_back(prefix + "bias_ih_l" + k, layer.bias_ih);
-    named_.emplace_back(prefix + "bias_hh_l" + k, layer.bias_hh);
-    input = config.hidden_size;
-  }
+  Rng rng(seed);  // drawn from in torch's parameter order: layers, fc
+  stack_.emplace(config.cell, config.input_size, config.hidden_size, config.num_layers, config.dropout, rng);
+  named_ = stack_->named_parameters();
   fc_.emplace(config.hidden_size, config.output_size, rng);
   named_.emplace_back("fc.weight", fc_->weight);
   named_.emplace_back("fc.bias", fc_->bias);
@@ -69,11 +52,7 @@ Var SequenceRegressor::parameter(const std::string& name) const {
   throw std::invalid_argument("unknown parameter '" + name + "'");
 }
 
-ModelState SequenceRegressor::zero_state(int B) const {
-  ModelState state;
-  for (const auto& layer : layers_) state.push_back(layer->zero_state(B));
-  return state;
-}
+ModelState SequenceRegressor::zero_state(int B) const { return stack_->zero_state(B); }
 
 Var SequenceRegressor::forward(const Var& x, int T, int B, ModelState& state, bool training, Rng& dropout_rng,
                                const std::vector<int>* rows, bool fused) const {
@@ -82,15 +61,8 @@ Var SequenceRegressor::forward(const Var& x, int T, int B, ModelState& state, bo
                      ", " + std::to_string(config_.input_size) + ") for T=" + std::to_string(T) +
                      " B=" + std::to_string(B));
   }
-  if (state.size() != layers_.size()) {
-    throw ShapeError("regressor forward: state has " + std::to_string(state.size()) + " layers, model has " +
-                     std::to_string(layers_.size()));
-  }
-  Var h = x;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    h = layers_[l]->forward_sequence(h, T, B, state[l], fused);
-    h = dropout(h, config_.dropout, training, dropout_rng);
-  }
+  stack_->check_state(state, "regressor forward");
+  Var h = stack_->forward(x, T, B, state, training, dropout_rng, fused);
   // Asking for every row in order (outputs at every step, no padding) needs no gather.
   bool every_row = !rows || static_cast<int>(rows->size()) == T * B;
   for (std::size_t i = 0; every_row && rows && i < rows->size(); ++i) every_row = (*rows)[i] == static_cast<int>(i);

@@ -5,13 +5,13 @@
 // x W_ih^T where the token model gathers embedding/one-hot projections.
 // Parameter names follow torch.nn ("lstm.weight_ih_l0", ..., "fc.weight").
 #include <cstdint>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nn/layers.hpp"
 #include "nn/model.hpp"
-#include "nn/recurrent_layer.hpp"
+#include "nn/recurrent_stack.hpp"
 
 namespace lmn {
 
@@ -48,7 +48,7 @@ class SequenceRegressor {
 
  private:
   RegressorConfig config_;
-  std::vector<std::unique_ptr<RecurrentLayer>> layers_;
+  std::optional<RecurrentStack> stack_;
   std::optional<Linear> fc_;
   NamedParameters named_;
 };

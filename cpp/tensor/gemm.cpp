@@ -156,7 +156,7 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
 void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float* C,
                      int ldc, bool overwrite) {
   const GemmBlocking blocking = gemm_blocking();
-  const int block_panels = std::max(1, blocking.block_cols / NR);
+  const int block_panels = blocking.block_cols / NR;  // a whole number (set_gemm_blocking)
   if (blocking.mr == 8) return multiply_packed<8>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels);
   multiply_packed<6>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels);
 }
@@ -295,8 +295,7 @@ GemmBlocking blocking_for_this_cpu() {
   GemmBlocking blocking;
   blocking.mr = kVecWidth == 16 ? 8 : 6;
   const long l2 = std::clamp(l2_cache_bytes(), 256L << 10, 8L << 20);
-  const long block_cols = l2 / (KC * static_cast<long>(sizeof(float)));
-  blocking.block_cols = static_cast<int>(std::max<long>(NR, block_cols / NR * NR));
+  blocking.block_cols = static_cast<int>(l2 / (KC * static_cast<long>(sizeof(float))));  // rounded when set
   return blocking;
 }
 
@@ -318,14 +317,15 @@ void set_gemm_blocking(GemmBlocking blocking) {
     throw std::invalid_argument("set_gemm_blocking: column block must be positive, got " +
                                 std::to_string(blocking.block_cols));
   }
-  blocking_cols.store(blocking.block_cols, std::memory_order_relaxed);
+  // Blocks are whole panels of NR columns: round once here, so every reader sees the width in use.
+  blocking_cols.store(std::max(NR, blocking.block_cols / NR * NR), std::memory_order_relaxed);
   blocking_mr.store(blocking.mr, std::memory_order_relaxed);
 }
 
 std::string gemm_kernel_name() {
   const GemmBlocking blocking = gemm_blocking();
   return std::to_string(blocking.mr) + "x" + std::to_string(NR) + " micro-tiles, depth blocks of " +
-         std::to_string(KC) + ", column blocks of " + std::to_string(std::max(NR, blocking.block_cols / NR * NR));
+         std::to_string(KC) + ", column blocks of " + std::to_string(blocking.block_cols);
 }
 
 Matrix matmul(const Matrix& a, const Matrix& b, bool trans_a, bool trans_b) {

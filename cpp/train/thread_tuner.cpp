@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 
 #include <sys/resource.h>
 
@@ -21,17 +22,37 @@ constexpr double kFirstWait = 10.0, kMaxWait = 640.0;
 // A new tuner inherits the last one's wait factor up to this: the load may
 // have changed since.
 constexpr double kMaxInheritedWait = 40.0;
-constexpr long kMinStepsBetweenTrials = 4;
-// Preempted this often per second, one of our threads is sharing its core:
-// the next trial comes kFirstWait times sooner. An idle machine preempts us
+// A tuner's first step also pays for allocations and for starting threads:
+// it is left out of the timing, unless it is this long. Then those costs
+// are a small share of it, and on a busy machine the first decision should
+// not wait another step of a second or more.
+constexpr double kLongStepSeconds = 0.1;
+// Preempted this often per second, one of our threads is sharing its core,
+// and the trial of one thread comes kFirstWait times sooner: as soon as the
+// chosen count has run for one trial's length. An idle machine preempts us
 // tens of times per second, a contended core hundreds to thousands.
-constexpr double kContendedPerSecond = 150.0;
+constexpr double kContendedPerSecond = 100.0;
+// Judged over windows of this much work (or one longer step), and only on
+// this many preemptions at least: a 1 ms step preempted once is no rate,
+// and a long idle stretch must not dilute a load that has just come.
+constexpr double kContentionWindow = 0.25;
+constexpr long kMinContendedPreemptions = 8;
+
+// A trial that was due when a tuner ended: of one thread (else of the
+// setting), against this timing of the chosen count, for steps of this size.
+struct DueTrial {
+  bool of_one_thread = false;
+  double seconds = 0.0;
+  long tokens = 0, step_tokens = 0;  // step_tokens 0: none due
+};
 
 // What the last tuner of each kind of work in this process had learnt: the
 // next call starts from it (the machine's load outlives one call).
 struct Memory {
   std::atomic<int> choice{0};
   std::atomic<double> wait_factor{kFirstWait};
+  std::mutex due_lock;
+  DueTrial due;
 };
 Memory memory[2];
 
@@ -41,6 +62,8 @@ void ThreadTuner::forget_learnt() {
   for (Memory& learnt : memory) {
     learnt.choice.store(0);
     learnt.wait_factor.store(kFirstWait);
+    const std::lock_guard<std::mutex> lock(learnt.due_lock);
+    learnt.due = {};
   }
 }
 
@@ -54,35 +77,71 @@ ThreadTuner::ThreadTuner(int max_threads, TunedWork work)
       max_threads_(std::max(max_threads, 1)),
       wait_factor_(kFirstWait),
       preemptions_(process_preemptions()) {
-  const Memory& learnt = memory[static_cast<int>(work_)];
+  Memory& learnt = memory[static_cast<int>(work_)];
   const int last = learnt.choice.load();
   chosen_ = last >= 1 && last <= max_threads_ ? last : max_threads_;
   wait_factor_ = std::min(learnt.wait_factor.load(), kMaxInheritedWait);
   current_ = chosen_;
+  DueTrial due;
+  {
+    const std::lock_guard<std::mutex> lock(learnt.due_lock);
+    std::swap(due, learnt.due);  // taken by this call only
+  }
+  if (max_threads_ > 1 && due.step_tokens > 0 && due.of_one_thread == (chosen_ > 1)) {
+    chosen_run_ = {due.seconds, due.tokens};
+    carried_step_tokens_ = due.step_tokens;
+    current_ = chosen_ == 1 ? max_threads_ : 1;
+  }
 }
 
 void ThreadTuner::record(double seconds, long tokens, long preemptions) {
-  const double preempted_per_second = static_cast<double>(preemptions - preemptions_) / std::max(seconds, 1e-9);
+  const long preempted = preemptions - preemptions_;
   preemptions_ = preemptions;
-  // The first step of a tuner pays for allocations; the first at a new count
-  // for waking threads, which the kernel counts as preemptions too.
   const bool first = previous_ == 0, changed = current_ != previous_;
   previous_ = current_;
-  if (max_threads_ == 1 || tokens <= 0 || first) return;
+  const bool long_step = seconds >= kLongStepSeconds;
+  if (max_threads_ == 1 || tokens <= 0) return;
+  if (carried_step_tokens_ > 0 && tokens != carried_step_tokens_) {
+    // Other work than the last call's: its timing says nothing here.
+    carried_step_tokens_ = 0;
+    chosen_run_ = trial_ = {};
+    current_ = chosen_;
+    return;
+  }
+  if (first && !long_step) return;
   Stretch& stretch = current_ == chosen_ ? chosen_run_ : trial_;
   stretch.seconds += seconds;
   stretch.tokens += tokens;
-  ++stretch.steps;
   if (current_ != chosen_) {
     if (trial_.seconds >= kTrialSeconds) end_trial();
     return;
   }
-  const bool contended = !changed && preempted_per_second >= kContendedPerSecond;
-  const double wait = contended ? wait_factor_ / kFirstWait : wait_factor_;
-  const double trial_length = std::max(kTrialSeconds, seconds);
-  if (chosen_run_.steps >= kMinStepsBetweenTrials && chosen_run_.seconds >= wait * trial_length) {
-    current_ = chosen_ == 1 ? max_threads_ : 1;
-  }
+  // The first step at a new count also counts its threads' wake-ups as
+  // preemptions: a few, lost in a long step's rate but not in a short one's.
+  if (!changed || long_step) note_preemptions(preempted, seconds);
+  const double wait = contended() ? wait_factor_ / kFirstWait : wait_factor_;
+  if (chosen_run_.seconds >= wait * std::max(kTrialSeconds, seconds)) start_trial(tokens);
+}
+
+void ThreadTuner::start_trial(long step_tokens) {
+  current_ = chosen_ == 1 ? max_threads_ : 1;
+  // Due until it ends: if this call ends first, the next one runs it.
+  Memory& learnt = memory[static_cast<int>(work_)];
+  const std::lock_guard<std::mutex> lock(learnt.due_lock);
+  learnt.due = {current_ == 1, chosen_run_.seconds, chosen_run_.tokens, step_tokens};
+}
+
+void ThreadTuner::note_preemptions(long count, double seconds) {
+  if (window_.seconds >= kContentionWindow) window_ = {};  // a full window gives way to a new one
+  window_.count += count;
+  window_.seconds += seconds;
+}
+
+bool ThreadTuner::contended() const {
+  // Only a team can wait for a descheduled member: contention argues for
+  // trying one thread, never for trying more.
+  return chosen_ > 1 && window_.count >= kMinContendedPreemptions &&
+         static_cast<double>(window_.count) >= kContendedPerSecond * window_.seconds;
 }
 
 void ThreadTuner::end_trial() {
@@ -95,9 +154,14 @@ void ThreadTuner::end_trial() {
   Memory& learnt = memory[static_cast<int>(work_)];
   learnt.choice.store(chosen_);
   learnt.wait_factor.store(wait_factor_);
+  {
+    const std::lock_guard<std::mutex> lock(learnt.due_lock);
+    learnt.due = {};
+  }
   current_ = chosen_;
-  chosen_run_ = {};
-  trial_ = {};
+  chosen_run_ = trial_ = {};
+  window_ = {};
+  carried_step_tokens_ = 0;
 }
 
 }  // namespace lmn

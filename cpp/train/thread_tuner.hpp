@@ -7,11 +7,21 @@
 // one. The tuner times the work (tokens per second over whole stretches,
 // since single steps between two deschedulings look fast), tries the other
 // count now and then (more rarely each time it loses, so trials cost a few
-// percent at most) and so follows the load as it comes and goes. The
+// percent at most) and so follows the load as it comes and goes.
+//
+// Every decision waits for an amount of work measured in time, never in
+// steps: a step may take a millisecond (a small model) or a second (a large
+// one). A trial waits for ten times its own length on an idle machine. The
 // kernel's count of involuntary context switches tells early that a core
-// is contended and brings the next trial forward. Results do not depend on
-// the thread count (every kernel sums in the same order), so switching
-// keeps runs deterministic.
+// is contended: then the trial of one thread comes as soon as there is a
+// baseline to compare it with, after the first step when steps are long.
+// A trial that was due when a call ended opens the next call of the same
+// kind of work, measured against the timing the last call left, when its
+// steps are of the same size (a loop of short fit() calls, or the warm-up
+// call before a timed one: on a busy machine the first decision is then
+// made before a single step at the slow count).
+// Results do not depend on the thread count (every kernel sums in the same
+// order), so switching keeps runs deterministic.
 
 namespace lmn {
 
@@ -36,9 +46,16 @@ class ThreadTuner {
  private:
   struct Stretch {  // work timed at one thread count
     double seconds = 0.0;
-    long tokens = 0, steps = 0;
+    long tokens = 0;
     double per_token() const { return seconds / static_cast<double>(tokens); }
   };
+  struct Preempted {  // preemptions over a window of work at the chosen count
+    double seconds = 0.0;
+    long count = 0;
+  };
+  void note_preemptions(long count, double seconds);
+  bool contended() const;
+  void start_trial(long step_tokens);
   void end_trial();
 
   TunedWork work_;
@@ -47,8 +64,10 @@ class ThreadTuner {
   int current_;       // chosen_, or the other count during a trial
   int previous_ = 0;  // the count of the step recorded last (0: none yet)
   Stretch chosen_run_, trial_;
-  double wait_factor_;  // the next trial waits for wait_factor_ times its own length
-  long preemptions_;    // process_preemptions() after the previous step
+  Preempted window_;
+  long carried_step_tokens_ = 0;  // > 0: chosen_run_ came from the last call, for steps of this size
+  double wait_factor_;            // the next trial waits for wait_factor_ times its own length
+  long preemptions_;              // process_preemptions() after the previous step
 };
 
 }  // namespace lmn

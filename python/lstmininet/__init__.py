@@ -7,7 +7,8 @@ The package's modules, each importing only from modules listed above it
 module           holds                                                      imports from the package
 ===============  =========================================================  ==========================
 _core            the compiled C++ core (numerics), see ``_core.pyi``        --
-melody           grid grammar: ``r``/``_`` tokens, validation,              --
+tune_header      meter and key tokens (``M:6/8 K:Dmaj``) opening a tune     --
+melody           grid grammar: ``r``/``_`` tokens, validation,              tune_header
                  grid changes, transposition
 duration_tokens  pitch + duration tokens (``62 d3``) <-> grid melodies      melody, input_limits
 melody_file      Melody.txt read/write, its grid line                       melody, duration_tokens,
@@ -15,7 +16,9 @@ melody_file      Melody.txt read/write, its grid line                       melo
 splits           the one train/validation/test split                        --
 tokenizers       token <-> id vocabularies (melody: grid or duration        melody, duration_tokens
                  encoding; char)
-scores           music21 scores <-> grid tokens, loading score files        melody
+conditioning     the header primer for ``generate(..., meter=, key=)``      tokenizers, tune_header
+score_header     a score's meter and key <-> header tokens                  tune_header
+scores           music21 scores <-> grid tokens, loading score files        melody, score_header
 midi             MIDI / MusicXML files                                      melody, scores
 corpus_cache     on-disk cache of converted score corpora                   scores
 datasets         ``load_melodies``: Melody.txt, scores, corpora             melody, melody_file, scores,
@@ -24,8 +27,8 @@ interop          PyTorch twin of the model (``TorchRecurrentLM``), state    --
                  dicts from torch modules, config from weight shapes
 onnx_export      the model as an ONNX graph of standard operators;          tokenizers
                  the tokenizer back from a file's metadata
-model            ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, interop, onnx_export,
-                 ``from_torch``                                             splits, tokenizers
+model            ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, conditioning, interop,
+                 ``from_torch``                                             onnx_export, splits, tokenizers
 scaling          standard / min-max scalers kept with a regressor          --
 regression       ``LSTMRegressor``, ``GRURegressor`` (real-valued           _core, model, scaling,
                  sequences)                                                 splits

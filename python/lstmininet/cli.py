@@ -20,6 +20,7 @@ from pathlib import Path
 from . import __version__
 from ._core import set_num_threads
 from .atomic_file import write_text_atomically
+from .conditioning import conditioned_primer, known_headers
 from .datasets import load_melodies_with_report
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import read_utf8_file
@@ -33,6 +34,7 @@ from .repetition import endless_loop
 from .splits import split_dataset
 from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
 from .training_record import describe_overlap, overlap, read_record, write_record
+from .tune_header import split_header
 
 
 class CommandError(Exception):
@@ -268,16 +270,18 @@ def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) 
 
 
 def _melody_primer(args, tokenizer) -> tuple[list[int], int | None]:
-    """Primer ids (with the start token the model was trained with, given once) and the stop id."""
+    """Primer ids (the start token the model was trained with, given once; then --meter/--key's header) and the
+    stop id."""
     primer_tokens = args.primer.split() if args.primer else []
     if primer_tokens[:1] == [BOS] and tokenizer.add_bos_eos:  # the user wrote the start token already
         primer_tokens = primer_tokens[1:]
-    if primer_tokens:
+    header, body = split_header(primer_tokens)
+    if body:
         report = PitchFitReport()
-        primer_tokens = tokenizer.fit_melody(primer_tokens, report)
+        body = tokenizer.fit_melody(body, report)
         if report.changed:
             print(f"--primer: {report.summary().replace('tunes', 'primers')}", file=sys.stderr)
-    primer = tokenizer.encode_primer(primer_tokens)
+    primer = tokenizer.encode_primer(conditioned_primer(tokenizer, header + body, args.meter, args.key))
     if not primer:
         raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
     stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
@@ -334,11 +338,11 @@ def cmd_generate(args) -> int:
     is_melody = isinstance(tokenizer, MelodyTokenizer)
     if not is_melody and (args.midi or args.musicxml or args.piano_roll):
         raise CommandError("--midi, --musicxml and --piano-roll need a melody model")
+    if not is_melody and (args.meter or args.key):
+        raise CommandError("--meter and --key need a melody model")
     if is_melody:
         primer, stop = _melody_primer(args, tokenizer)
         _announce_numbered_files(args)
-        # The output is a Melody.txt: its first line says the grid (the model's).
-        print(f"# {MelodyFormat(tokenizer.steps_per_quarter).directive()}")
     else:
         (primer, shown_primer), stop = _text_primer(args, tokenizer), None
 
@@ -355,15 +359,20 @@ def cmd_generate(args) -> int:
         precision=args.precision,
         num_samples=args.count,
     )
+    # The printed tunes are a Melody.txt: its first line, before the first tune, says the grid (the model's).
+    grid_line = f"# {MelodyFormat(tokenizer.steps_per_quarter).directive()}" if is_melody else None
     for k, ids in enumerate(samples):
         ids = _cut_greedy_loop(args, k, primer, ids)
         if isinstance(tokenizer, CharTokenizer):
             print(shown_primer + tokenizer.decode_text(ids))
             continue
         melody = tokenizer.decode_melody(primer + ids)
-        if not melody:
+        if not split_header(melody)[1]:  # no note or rest, at most a meter and key
             print(f"melody {k + 1}: empty (the model ended the song at once)", file=sys.stderr)
             continue
+        if grid_line:
+            print(grid_line)
+            grid_line = None
         print(" ".join(melody))
         _write_outputs(args, k, melody, tokenizer.steps_per_quarter)
     return 0
@@ -402,6 +411,10 @@ def cmd_info(args) -> int:
         more = " ..." if c["vocab_size"] > 12 else ""
         vocabulary = f" ({model.tokenizer.kind}: {_shown_vocabulary(model.tokenizer)}{more})"
     print(f"vocabulary  {c['vocab_size']} tokens{vocabulary}")
+    if isinstance(model.tokenizer, MelodyTokenizer):
+        meters, keys = known_headers(model.tokenizer)
+        print(f"meters      {' '.join(meters) if meters else 'none (trained on tunes without meter tokens)'}")
+        print(f"keys        {' '.join(keys) if keys else 'none (trained on tunes without key tokens)'}")
     print(f"parameters  {params:,}")
     print(f"trained     {model.epochs_done} epochs")
     return 0
@@ -606,6 +619,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='melody tokens to start from, e.g. "60 _ _ _ 62 _" (the start token <s> is added if missing); '
         "for a text model, text (default: start after a line break)",
+    )
+    gen.add_argument(
+        "--meter",
+        default=None,
+        help="time signature of the tune, e.g. 6/8 (a melody model trained on tunes with meters; info lists them)",
+    )
+    gen.add_argument(
+        "--key",
+        default=None,
+        help="key of the tune, e.g. D, Em, 'A dorian' (a melody model trained on tunes with keys; info lists them)",
     )
     gen.add_argument("--seed", type=_seed, default=None)
     gen.add_argument(

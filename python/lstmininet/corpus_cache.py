@@ -1,7 +1,8 @@
 """On-disk cache of converted score corpora (parsing Essen takes tens of seconds).
 
 An entry is keyed by a hash of: the cache format version, the conversion
-rules' version, the music21 version, the conversion settings, and every
+rules' version, the music21 version, the conversion settings (grid, off-grid
+rule, transposition, limits, whether tunes carry meter/key headers), and every
 source file's path, size and modification time (so an edited file is
 re-parsed). Entries are JSON, written atomically (temp file + os.replace),
 and a damaged entry is ignored and rebuilt rather than trusted.

@@ -2,7 +2,8 @@
 
 ``load_melodies(spec)`` is the front door. ``spec`` may be
 
-* a Melody.txt-style file (``.txt``): grid tokens, one melody per line,
+* a Melody.txt-style file (``.txt``): one melody per line, in grid or
+  pitch + duration tokens as its grid line says (:mod:`lstmininet.melody_file`),
 * a score file or a folder of them (ABC, MusicXML, MIDI, Humdrum),
 * a path inside music21's bundled corpus, e.g. ``essenFolksong/erk*.abc``
   (the Essen "erk" songs, ~1,780; non-commercial licence: load at run time,
@@ -10,8 +11,9 @@
 
 Scores are converted by :mod:`lstmininet.scores` (rules documented and
 counted there) and cached on disk by :mod:`lstmininet.corpus_cache`.
-Melody.txt reading/writing and transposition live in :mod:`lstmininet.melody`,
-the split in :mod:`lstmininet.splits`; they are re-exported here.
+Melody.txt reading/writing lives in :mod:`lstmininet.melody_file`,
+transposition in :mod:`lstmininet.melody`, the split in
+:mod:`lstmininet.splits`; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from .scores import (
     transposition_to_c,
 )
 from .splits import DatasetSplit, split_dataset
+from .tune_header import split_header
 
 __all__ = [
     "MELODY_FILE_EXTENSIONS",
@@ -126,6 +129,7 @@ def load_melodies_with_report(
     progress: bool = True,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> tuple[list[list[str]], LoadReport]:
     """Like :func:`load_melodies`, also returning the :class:`LoadReport` counts."""
     if off_grid not in OFF_GRID_RULES:
@@ -142,6 +146,8 @@ def load_melodies_with_report(
     path = Path(spec_text).expanduser()
     if path.suffix.lower() in MELODY_FILE_EXTENSIONS:
         melodies, form = read_melody_file(path, max_note_steps=max_note_steps, max_tune_steps=max_tune_steps)
+        if not headers:
+            melodies = [split_header(melody)[1] for melody in melodies]
         report = LoadReport(files_read=1, songs_loaded=len(melodies), steps_per_quarter=form.steps_per_quarter)
         if steps_per_quarter is not None and steps_per_quarter != form.steps_per_quarter:
             melodies = _change_grid(melodies, form.steps_per_quarter, steps_per_quarter, off_grid, report)
@@ -165,6 +171,7 @@ def load_melodies_with_report(
         "transpose": transpose,
         "max_note_steps": max_note_steps,
         "max_tune_steps": max_tune_steps,
+        "headers": headers,
     }
     if cache:
         directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -187,6 +194,7 @@ def load_melodies_with_report(
         progress=progress,
         max_note_steps=max_note_steps,
         max_tune_steps=max_tune_steps,
+        headers=headers,
     )
     report.steps_per_quarter = steps_per_quarter
     if not melodies:
@@ -209,6 +217,7 @@ def load_melodies(
     progress: bool = True,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> list[list[str]]:
     """Load melodies as grid tokens from a Melody.txt, score file/folder or corpus path.
 
@@ -221,6 +230,10 @@ def load_melodies(
 
     ``off_grid``: ``"skip"`` drops songs with notes off the grid, ``"quantize"``
     rounds them. ``transpose="C"`` moves each song to C major / A minor.
+    With ``headers`` (the default) each tune opens with its meter and key
+    tokens (``M:6/8 K:Dmaj``), which a model learns and ``generate(...,
+    meter=, key=)`` conditions on; ``headers=False`` leaves them out (also
+    from a Melody.txt that has them).
     Score corpora are cached (``cache_dir``, ``$LSTMININET_CACHE_DIR`` or
     ``~/.cache/lstmininet``). With ``progress`` a bar and a one-line summary of
     the conversion counts go to stderr.
@@ -240,5 +253,6 @@ def load_melodies(
         progress=progress,
         max_note_steps=max_note_steps,
         max_tune_steps=max_tune_steps,
+        headers=headers,
     )
     return melodies

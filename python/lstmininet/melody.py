@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from .tune_header import split_header, validate_header_token
+from .tune_header import KEY_PREFIX, is_header_token, split_header, transpose_key_token, validate_header_token
 
 REST = "r"
 HOLD = "_"
@@ -199,11 +199,18 @@ def spell_on_grid(header: Sequence[str], events: Sequence[tuple[str, int]]) -> l
 
 
 def transpose_melody(melody: Sequence[str], semitones: int) -> list[str]:
-    """Shift every pitch by ``semitones``; ValueError if one leaves 0..127."""
+    """Shift every pitch by ``semitones``; ValueError if one leaves 0..127.
+
+    A key token moves along (``K:Dmaj`` up 2 is ``K:Emaj``; spelling in
+    :func:`lstmininet.tune_header.transpose_key_token`); a meter stays.
+    """
     shifted = []
     for position, token in enumerate(melody, start=1):
         if token in (REST, HOLD):
             shifted.append(token)
+            continue
+        if is_header_token(token):
+            shifted.append(transpose_key_token(token, semitones) if token.startswith(KEY_PREFIX) else token)
             continue
         pitch = int(token) + semitones
         if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
@@ -221,6 +228,7 @@ def augment_transpositions(
     """Every melody shifted by every amount in ``semitones`` (include 0 to keep originals).
 
     Shifts that would push a pitch outside 0..127 are left out for that melody.
+    Key tokens move with the pitches (:func:`transpose_melody`).
     """
     amounts = list(semitones)
     augmented = []

@@ -14,8 +14,9 @@ line before its first melody::
 Older readers take the line for a comment. A file without it is on the
 sixteenth grid (4 steps per quarter) in grid tokens, as every Melody.txt
 was before the line existed; a line of bare pitches (the original
-LSTMiniNet file) is a melody of one-step notes. Other ``#`` text is a
-comment; blank lines are skipped. Errors name the file, line and token.
+LSTMiniNet file) is a melody of one-step notes. A word starting with
+``#`` starts a comment (a ``#`` inside a token is a sharp: ``K:F#min``);
+blank lines are skipped. Errors name the file, line and token.
 
 Reading always gives grid-token melodies (the library's form) and the
 file's :class:`MelodyFormat`.
@@ -98,9 +99,12 @@ def parse_melody_text(
     melodies: list[list[str]] = []
     declared: MelodyFormat | None = None
     for number, line in enumerate(lines, start=1):
-        text, hash_sign, comment = line.partition("#")
-        if hash_sign and not text.strip():
-            found = parse_directive(comment, f"{source}, line {number}: ")
+        words = line.split()
+        # A comment starts at a word that starts with '#'; a '#' inside a token is a sharp (K:F#min).
+        comment = next((index for index, word in enumerate(words) if word.startswith("#")), len(words))
+        tokens = words[:comment]
+        if comment == 0 and words:
+            found = parse_directive(" ".join(words)[1:], f"{source}, line {number}: ")
             if found is not None:
                 if declared is not None or melodies:
                     raise ValueError(
@@ -108,7 +112,6 @@ def parse_melody_text(
                     )
                 declared = found
                 continue
-        tokens = text.split()
         if not tokens:
             continue
         if declared is not None and declared.encoding == "duration":

@@ -8,8 +8,10 @@ measures
   disjoint) between their histograms of **pitch class** (12 bins),
   **interval** (semitones between consecutive notes, rests skipped) and
   **note duration** (quarter notes, exact fractions, so triplets count),
-* the share of notes in each tune's best-fitting **diatonic scale** (the
-  12 major scales; a mode uses the same seven pitch classes), averaged,
+* the share of notes in each tune's **key**: the scale of its ``K:`` header
+  token (``K:Ador``: the notes of A dorian) when it has one, else its
+  best-fitting diatonic scale (the 12 major scales; a mode uses the same
+  seven pitch classes), averaged,
 * **tune length** in notes (mean and median),
 * with ``training`` melodies, the **longest run of notes** (pitch and
   duration) each generated tune copies from a training tune (median and
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .melody import melody_events
+from .tune_header import KEY_PREFIX, key_scale, split_header
 
 HISTOGRAMS = ("pitch_class", "interval", "duration")
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -78,11 +81,18 @@ def js_divergence(p: Counter, q: Counter) -> float:
 
 
 def in_scale_share(melody: Sequence[str], steps_per_quarter: int) -> float:
-    """Share of a tune's notes in its best-fitting diatonic scale (NaN for a tune without notes)."""
+    """Share of a tune's notes in its key (NaN for a tune without notes).
+
+    The key is the tune's ``K:`` header token when it has one, else its best-fitting diatonic scale.
+    """
     classes = Counter(pitch % 12 for pitch, _ in notes_of(melody, steps_per_quarter))
     total = sum(classes.values())
     if not total:
         return float("nan")
+    keys = [token for token in split_header(melody)[0] if token.startswith(KEY_PREFIX)]
+    if keys:
+        scale = key_scale(keys[0])
+        return sum(count for pitch_class, count in classes.items() if pitch_class in scale) / total
     best = max(sum(classes[(tonic + step) % 12] for step in _MAJOR_SCALE) for tonic in range(12))
     return best / total
 
@@ -120,7 +130,7 @@ class MelodyComparison:
 
     divergence: dict[str, float]
     floor: dict[str, float]
-    in_scale: tuple[float, float]  # (melodies, reference): mean share of notes in the best diatonic scale
+    in_scale: tuple[float, float]  # (melodies, reference): mean share of notes in the tune's key
     notes_per_tune: tuple[float, float]  # means
     median_notes_per_tune: tuple[float, float]
     copied_run: tuple[float, int] | None = None  # (median, max) notes copied from training tunes
@@ -133,7 +143,10 @@ class MelodyComparison:
             value, floor = self.divergence[name], self.floor[name]
             ratio = f"{value / floor:.1f}x" if floor > 0 else "—"
             rows.append(f"| JS divergence, {name.replace('_', ' ')} | {value:.4f} | floor {floor:.4f} | {ratio} |")
-        rows.append(f"| notes in best diatonic scale | {self.in_scale[0]:.1%} | {self.in_scale[1]:.1%} | |")
+        rows.append(
+            f"| notes in the tune's key (K: header, else best diatonic scale) | {self.in_scale[0]:.1%} | "
+            f"{self.in_scale[1]:.1%} | |"
+        )
         rows.append(f"| notes per tune, mean | {self.notes_per_tune[0]:.1f} | {self.notes_per_tune[1]:.1f} | |")
         rows.append(
             f"| notes per tune, median | {self.median_notes_per_tune[0]:g} | {self.median_notes_per_tune[1]:g} | |"

@@ -5,7 +5,15 @@ A note's length is its onset step plus the ``_`` steps after it; at
 :func:`lstmininet.scores.tokens_to_stream`; reading MIDI back goes through
 the same conversion as corpus loading (:mod:`lstmininet.scores`), so
 ``read_midi(write_midi(t))`` gives ``t`` for any melody that starts and ends
-with a note.
+with a note and has a meter in its header.
+
+A melody's header (``M:6/8 K:Dmaj``) becomes the file's time and key
+signature and comes back when the file is read. Without a meter the file is
+in 4/4 (music21's default), so reading it gives ``M:4/4``. A MIDI key
+signature holds only major or minor, so a modal key (``K:Ador``) is also
+written as a text event that reading puts back
+(:func:`lstmininet.score_header.midi_bytes_with_mode`); other programs see
+its signature (one sharp).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from pathlib import Path
 
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import melody_events
+from .score_header import midi_bytes_with_mode
 from .scores import LoadReport, parse_score_file, score_to_tokens, tokens_to_stream
 
 # melody_events and tokens_to_stream used to live here; re-exported so those imports keep working.
@@ -59,7 +68,11 @@ def write_musicxml(
 
 def _write_score(fmt: str, tokens: Sequence[str], path: str | os.PathLike, **stream_options) -> Path:
     path = Path(path)
-    tokens_to_stream(tokens, **stream_options).write(fmt, fp=path)
+    score = tokens_to_stream(tokens, **stream_options)
+    if fmt == "midi":
+        path.write_bytes(midi_bytes_with_mode(score, tokens))
+    else:
+        score.write(fmt, fp=path)
     return path
 
 
@@ -70,8 +83,11 @@ def read_midi(
     off_grid: str = "quantize",
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> list[str]:
     """Read the melody (top part) of a MIDI or other score file as grid tokens.
+
+    With ``headers`` the tokens open with the file's meter and key (``M:6/8 K:Dmaj``).
 
     Raises ValueError naming the file if it cannot be read, has no usable
     melody, or is longer than the limits (:mod:`lstmininet.input_limits`).
@@ -88,6 +104,7 @@ def read_midi(
         source=str(path),
         max_note_steps=max_note_steps,
         max_tune_steps=max_tune_steps,
+        headers=headers,
     )
     if tokens is None:
         reason = next(iter(report.skipped)).replace("_", " ")

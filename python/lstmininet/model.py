@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import _core
+from .conditioning import conditioned_primer
 from .interop import build_torch_module, config_from_state_dict, numpy_state_dict
 from .onnx_export import build_onnx_model, save_onnx
 from .splits import split_dataset
-from .tokenizers import tokenizer_from_dict
+from .tokenizers import BOS, MelodyTokenizer, tokenizer_from_dict
 
 _CHECKPOINT_FORMAT = "lstmininet-model"
 GENERATION_PRECISIONS = ("float32", "bfloat16", "int8")
@@ -339,33 +340,14 @@ class _RecurrentModel:
         busy), trying the setting again now and then; the results are the
         same either way. False: always the setting.
         """
+        options = _fit_options(locals())
         train = _as_sequences(sequences, "sequences")
-        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
-        if val_data is not None and val_fraction:
-            raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
             val = _as_sequences(val_data, "val_data")
         elif val_fraction:
-            train, val, _ = split_dataset(train, val_fraction=float(val_fraction), seed=seed)
+            train, val, _ = split_dataset(train, val_fraction=float(val_fraction), seed=options["seed"])
         else:
             val = []
-        options = _fit_options(
-            epochs=epochs,
-            batch_size=batch_size,
-            seq_len=seq_len,
-            lr=lr,
-            optimizer=optimizer,
-            momentum=momentum,
-            clip_norm=clip_norm,
-            clip_value=clip_value,
-            weight_decay=weight_decay,
-            truncate=truncate,
-            lr_step_epochs=lr_step_epochs,
-            lr_gamma=lr_gamma,
-            patience=patience,
-            seed=seed,
-            tune_threads=tune_threads,
-        )
         return _run_fit(
             lambda bar, epoch_done: self._core.fit(train, val, options, bar, epoch_done),
             options["epochs"],
@@ -391,6 +373,8 @@ class _RecurrentModel:
         stop_token: int | None = None,
         precision: str = "float32",
         num_samples: int | None = None,
+        meter: str | None = None,
+        key: str | None = None,
     ) -> list[int] | list[list[int]]:
         """Feed `primer` (token ids), then sample `length` new tokens in C++.
 
@@ -413,7 +397,18 @@ class _RecurrentModel:
         Sample i draws from its own random stream, seeded with
         ``lstmininet.sample_seed(seed, i)``: it is exactly what
         ``generate(primer_i, length, ..., seed=sample_seed(seed, i))`` gives.
+
+        meter="6/8" and/or key="D" ("Em", "A dorian", ...) condition a melody
+        model trained on tunes with headers: the model is fed ``<s>``, the
+        header tokens (``M:6/8 K:Dmaj``), then the primer (which may then be
+        empty or None; a ``<s>`` it starts with is not repeated): the fed ids
+        encode ``<s>`` and ``lstmininet.conditioning.conditioned_primer``'s
+        tokens; the tune with its header is ``tokenizer.decode_melody(fed +
+        returned)``. A meter
+        or key the vocabulary lacks raises ValueError listing those it knows.
         """
+        if meter is not None or key is not None:
+            primer = self._conditioned_primer_ids(primer, meter, key)
         if precision not in GENERATION_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(GENERATION_PRECISIONS)}, got {precision!r}")
         many = num_samples is not None or _is_primer_list(primer)
@@ -441,6 +436,21 @@ class _RecurrentModel:
             precision,
         )
         return out if many else out[0]
+
+    def _conditioned_primer_ids(self, primer, meter: str | None, key: str | None):
+        """The primer (or list of primers) as ids, opened by ``<s>`` and the header of ``meter`` and ``key``."""
+        tokenizer = self.tokenizer
+
+        def one(ids, what):
+            tokens = [] if ids is None else tokenizer.decode(_as_int_array(ids, what).reshape(-1).tolist())
+            start = [BOS] if tokenizer.add_bos_eos else []
+            return tokenizer.encode(start + conditioned_primer(tokenizer, tokens, meter, key))
+
+        if not isinstance(tokenizer, MelodyTokenizer):  # before decoding ids with a tokenizer that may be None
+            conditioned_primer(tokenizer, (), meter, key)  # raises the ValueError that says so
+        if _is_primer_list(primer):
+            return [one(p, f"primer {i}") for i, p in enumerate(primer)]
+        return one(primer, "primer")
 
     def generation_loss(self, sequences, precision: str = "float32") -> dict:
         """Held-out loss as generation sees it, in a given weight precision.
@@ -577,41 +587,40 @@ def _torch_dropout(module, cell: str) -> float:
     return float(p) if isinstance(p, (int, float)) else 0.0
 
 
-def _fit_options(
-    *,
-    epochs,
-    batch_size,
-    seq_len,
-    lr,
-    optimizer,
-    momentum,
-    clip_norm,
-    clip_value,
-    weight_decay,
-    truncate,
-    lr_step_epochs,
-    lr_gamma,
-    patience,
-    seed,
-    tune_threads,
-) -> dict:
-    """fit()'s options, checked, as the core's trainer takes them (token models and regressors alike)."""
+def _fit_options(arguments: Mapping) -> dict:
+    """The options of a fit() call, checked, as the core's trainer takes them (token models and regressors alike).
+
+    `arguments` is the call's ``locals()``, taken first thing. Each public fit spells out its keywords in its
+    own signature, so that help() and IDEs show them; it hands them over here whole rather than naming
+    each one again. `seed` None means the model's seed.
+    """
+    a = arguments
+    if a["val_data"] is not None and a["val_fraction"]:
+        raise ValueError("give val_data or val_fraction, not both")
+
+    def count_or_none(name: str) -> int | None:
+        return None if a[name] is None else _check_int(a[name], name)
+
+    def float_or_none(name: str) -> float | None:
+        return None if a[name] is None else float(a[name])
+
+    seed = a["seed"]
     options = dict(
-        epochs=_check_int(epochs, "epochs", minimum=0),
-        batch_size=_check_int(batch_size, "batch_size"),
-        seq_len=_check_int(seq_len, "seq_len"),
-        lr=float(lr),
-        optimizer=str(optimizer),
-        momentum=float(momentum),
-        clip_norm=None if clip_norm is None else float(clip_norm),
-        clip_value=None if clip_value is None else float(clip_value),
-        weight_decay=float(weight_decay),
-        truncate=None if truncate is None else _check_int(truncate, "truncate"),
-        lr_step_epochs=None if lr_step_epochs is None else _check_int(lr_step_epochs, "lr_step_epochs"),
-        lr_gamma=float(lr_gamma),
-        patience=None if patience is None else _check_int(patience, "patience"),
-        seed=seed,
-        tune_threads=bool(tune_threads),
+        epochs=_check_int(a["epochs"], "epochs", minimum=0),
+        batch_size=_check_int(a["batch_size"], "batch_size"),
+        seq_len=_check_int(a["seq_len"], "seq_len"),
+        lr=float(a["lr"]),
+        optimizer=str(a["optimizer"]),
+        momentum=float(a["momentum"]),
+        clip_norm=float_or_none("clip_norm"),
+        clip_value=float_or_none("clip_value"),
+        weight_decay=float(a["weight_decay"]),
+        truncate=count_or_none("truncate"),
+        lr_step_epochs=count_or_none("lr_step_epochs"),
+        lr_gamma=float(a["lr_gamma"]),
+        patience=count_or_none("patience"),
+        seed=a["self"].seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX),
+        tune_threads=bool(a["tune_threads"]),
     )
     for key in ("clip_norm", "clip_value"):
         if options[key] is not None and not options[key] > 0:

@@ -12,6 +12,11 @@ lower, higher, or use a pitch that never occurred. Rather than refuse it:
    has no pitch of that class, to the nearest pitch (the lower one on a
    tie) (``notes_moved``).
 
+A tune's header (meter and key tokens, ``M:6/8 K:Dmaj``) stays when the
+vocabulary has its tokens; a header token it lacks (a model trained
+without headers, or on no tune in that key) is left out
+(``header_tokens_dropped``): the notes are scored all the same.
+
 A tune whose rests or holds the vocabulary cannot express (a vocabulary
 built from bare pitches, such as the original LSTMiniNet Melody.txt) still
 cannot be encoded: :func:`fit_melody` raises ValueError saying which token.
@@ -24,6 +29,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from .melody import HOLD, REST, parse_pitch
+from .tune_header import split_header
 
 _MAX_OCTAVES = 10  # MIDI 0..127 spans less than 11 octaves
 
@@ -36,6 +42,7 @@ class PitchFitReport:
     tunes_moved_by_octaves: int = 0
     tunes_with_notes_moved: int = 0
     notes_moved: int = 0
+    header_tokens_dropped: int = 0
     tunes_skipped: int = 0
     skip_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
 
@@ -45,7 +52,7 @@ class PitchFitReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.tunes_moved_by_octaves or self.notes_moved or self.tunes_skipped)
+        return bool(self.tunes_moved_by_octaves or self.notes_moved or self.header_tokens_dropped or self.tunes_skipped)
 
     def summary(self) -> str:
         """One line, e.g. '3 of 120 tunes moved by octaves; 5 notes in 2 tunes moved to the nearest known pitch'."""
@@ -57,6 +64,8 @@ class PitchFitReport:
                 f"{self.notes_moved} notes in {self.tunes_with_notes_moved} tunes moved to the nearest pitch the "
                 "model knows (same pitch class where it can)"
             )
+        if self.header_tokens_dropped:
+            parts.append(f"{self.header_tokens_dropped} meter/key tokens the model does not know left out")
         if self.tunes_skipped:
             reasons = ", ".join(f"{n}: {r}" for r, n in sorted(self.skip_reasons.items()))
             parts.append(f"{self.tunes_skipped} of {self.tunes} tunes skipped ({reasons})")
@@ -77,9 +86,16 @@ def fit_melody(melody: Sequence[str], vocabulary, report: PitchFitReport | None 
     """
     report = report if report is not None else PitchFitReport()
     report.tunes += 1
-    tokens = list(melody)
+    header, tokens = split_header(melody)
+    known_header = [token for token in header if token in vocabulary]
+    report.header_tokens_dropped += len(header) - len(known_header)
+    return known_header + _fit_pitches(tokens, vocabulary, report, first_position=len(header))
+
+
+def _fit_pitches(tokens: list[str], vocabulary, report: PitchFitReport, first_position: int) -> list[str]:
+    """The body of :func:`fit_melody` (no header); error positions count from ``first_position``."""
     pitches = [parse_pitch(t) for t in tokens]
-    for position, (token, pitch) in enumerate(zip(tokens, pitches, strict=True)):
+    for position, (token, pitch) in enumerate(zip(tokens, pitches, strict=True), start=first_position):
         if pitch is None and token not in vocabulary:
             if token in (REST, HOLD):
                 what = "rests" if token == REST else "held notes"

@@ -240,6 +240,7 @@ class _SequenceRegressor:
         (X_val, Y_val); `val_fraction` holds out whole sequences with
         `split_dataset(..., seed=seed)`.
         """
+        options = _fit_options(locals())
         # Scalers not fitted yet learn the data of this first call.
         xs_raw, _ = _float_sequences(X, self.input_size, "X")
         if self.x_scaler is not None and not self.x_scaler.fitted:
@@ -252,9 +253,6 @@ class _SequenceRegressor:
         xs = xs_raw if self.x_scaler is None else [self.x_scaler.transform(x) for x in xs_raw]
         ys = self._targets(Y, len(xs))
         self._check_lengths(xs, ys, "Y")
-        seed = self.seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
-        if val_data is not None and val_fraction:
-            raise ValueError("give val_data or val_fraction, not both")
         if val_data is not None:
             if not (isinstance(val_data, (tuple, list)) and len(val_data) == 2):
                 raise TypeError("val_data must be a pair (X_val, Y_val)")
@@ -262,28 +260,13 @@ class _SequenceRegressor:
             val_y = self._targets(val_data[1], len(val_x), "val_data Y")
             self._check_lengths(val_x, val_y, "val_data")
         elif val_fraction:
-            train_idx, val_idx, _ = split_dataset(list(range(len(xs))), val_fraction=float(val_fraction), seed=seed)
+            train_idx, val_idx, _ = split_dataset(
+                list(range(len(xs))), val_fraction=float(val_fraction), seed=options["seed"]
+            )
             val_x, val_y = [xs[i] for i in val_idx], [ys[i] for i in val_idx]
             xs, ys = [xs[i] for i in train_idx], [ys[i] for i in train_idx]
         else:
             val_x, val_y = [], []
-        options = _fit_options(
-            epochs=epochs,
-            batch_size=batch_size,
-            seq_len=seq_len,
-            lr=lr,
-            optimizer=optimizer,
-            momentum=momentum,
-            clip_norm=clip_norm,
-            clip_value=clip_value,
-            weight_decay=weight_decay,
-            truncate=truncate,
-            lr_step_epochs=lr_step_epochs,
-            lr_gamma=lr_gamma,
-            patience=patience,
-            seed=seed,
-            tune_threads=tune_threads,
-        )
         return _run_fit(
             lambda bar, epoch_done: self._core.fit(
                 xs, ys, val_x, val_y, self.many_to_one, self.loss, options, bar, epoch_done

@@ -22,7 +22,15 @@ Every rule that changes the music is counted in a :class:`LoadReport`:
 * rests before the first / after the last note are trimmed (``edge_rests_trimmed``)
 * adjacent rests become one rest (they sound the same)  (``rests_merged``)
 * ``transpose="C"``: shift to C major / A minor by the key music21's key
-  analysis finds, by the smallest interval (-5..+6)     (``songs_transposed``)
+  analysis finds, by the smallest interval (-5..+6)     (``songs_transposed``);
+  the key token moves along (``K:Dmaj`` up 2 is ``K:Emaj``)
+
+With ``headers=True`` (the default) a tune opens with its meter and key
+tokens (``M:6/8 K:Dmaj``, :mod:`lstmininet.score_header`): the melody
+part's first time signature and key. A tune whose meter or key changes
+keeps the first (counted: ``songs_with_meter_changes``,
+``songs_with_key_changes``); a time signature or key no token spells is left
+out (``header_values_dropped``).
 
 music21 is imported lazily (inside the functions that need it): loading a
 Melody.txt never pays for it.
@@ -50,6 +58,7 @@ from .input_limits import (
     check_midi_timing,
 )
 from .melody import HOLD, REST, melody_events, transpose_melody, validate_melody_tokens
+from .score_header import header_objects, read_header, restore_midi_mode
 
 SCORE_EXTENSIONS = (".abc", ".mxl", ".musicxml", ".xml", ".mid", ".midi", ".krn")
 OFF_GRID_RULES = ("skip", "quantize")
@@ -78,6 +87,9 @@ class LoadReport:
     edge_rests_trimmed: int = 0
     rests_merged: int = 0
     songs_transposed: int = 0
+    songs_with_meter_changes: int = 0
+    songs_with_key_changes: int = 0
+    header_values_dropped: int = 0
     from_cache: bool = False
     steps_per_quarter: int | None = None  # the grid the melodies are on (set by lstmininet.datasets)
 
@@ -236,7 +248,9 @@ def _parse_midi_file(path: Path, steps_per_quarter: int, max_note_steps: int, ma
     check_midi_timing(midi_file, str(path), steps_per_quarter, max_tune_steps, max_note_steps)
     # MIDI has no notated rhythm: music21 snaps it to these divisions of a
     # quarter. Our grid plus triplets, so triplets still reach off_grid.
-    return translate.midiFileToStream(midi_file, quarterLengthDivisors=(steps_per_quarter, 3))
+    score = translate.midiFileToStream(midi_file, quarterLengthDivisors=(steps_per_quarter, 3))
+    restore_midi_mode(midi_file, score)
+    return score
 
 
 def melody_part(score):
@@ -379,9 +393,12 @@ def score_to_tokens(
     *,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> list[str] | None:
     """Convert one music21 score to grid tokens, or None if the song is skipped.
 
+    With ``headers`` the tokens open with the tune's meter and key (``M:6/8
+    K:Dmaj``, each only if the score has it).
     The reason for a skip and every rule applied are counted in ``report``.
     A note or rest over ``max_note_steps`` steps, or a tune over
     ``max_tune_steps``, raises :class:`~lstmininet.input_limits.InputLimitError`
@@ -406,6 +423,12 @@ def score_to_tokens(
     if not tokens:
         report.skip("no_notes")
         return None
+    if headers:
+        header, counts = read_header(part)
+        tokens = header + tokens
+        report.songs_with_meter_changes += counts["meter_changes"]
+        report.songs_with_key_changes += counts["key_changes"]
+        report.header_values_dropped += counts["unreadable"]
     if transpose == "C":
         shift = transposition_to_c(part)
         try:
@@ -433,8 +456,11 @@ def load_score_files(
     *,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
+    headers: bool = True,
 ) -> tuple[list[list[str]], LoadReport]:
     """Parse and convert score files in order; returns (melodies, report).
+
+    With ``headers`` each melody opens with its meter and key tokens (:func:`score_to_tokens`).
 
     A file over the limits (:mod:`lstmininet.input_limits`) stops the load
     with an :class:`~lstmininet.input_limits.InputLimitError` naming it.
@@ -459,6 +485,7 @@ def load_score_files(
                 source=source,
                 max_note_steps=max_note_steps,
                 max_tune_steps=max_tune_steps,
+                headers=headers,
             )
             if tokens is not None:
                 melodies.append(tokens)
@@ -504,7 +531,11 @@ def tokens_to_stream(
     instrument: str | int | None = None,
     title: str | None = None,
 ):
-    """Build a one-part music21 Score from grid tokens (tempo in quarter notes per minute)."""
+    """Build a one-part music21 Score from grid tokens (tempo in quarter notes per minute).
+
+    A header's meter and key (``M:6/8 K:Dmaj``) become the part's time and key
+    signature; without a meter music21 writes 4/4.
+    """
     from music21 import metadata, note, stream, tempo
 
     if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
@@ -515,7 +546,10 @@ def tokens_to_stream(
     if instrument is not None:
         part.insert(0, _make_instrument(instrument))
     part.insert(0, tempo.MetronomeMark(number=tempo_bpm))
-    for pitch, length in melody_events(tokens):
+    events = melody_events(tokens)  # validates the tokens, header included
+    for signature in header_objects(tokens):
+        part.insert(0, signature)
+    for pitch, length in events:
         quarter_length = Fraction(length, steps_per_quarter)  # exact, no float drift
         element = note.Rest() if pitch is None else note.Note(pitch)
         element.quarterLength = quarter_length

@@ -213,7 +213,7 @@ class MelodyTokenizer(_VocabularyTokenizer):
     @property
     def pitches(self) -> list[int]:
         """The MIDI pitches the vocabulary can express, ascending."""
-        return [p for p in (parse_pitch(t) for t in self.vocab) if p is not None]
+        return [p for p in map(parse_pitch, self.vocab) if p is not None]  # not specials, headers, r, _
 
     @property
     def grid_tokens(self) -> list[str]:

@@ -98,3 +98,81 @@ def header_values(tokens: Sequence[str]) -> dict[str, str]:
 def make_header(meter: str | None = None, key: str | None = None) -> list[str]:
     """The header tokens for a meter and/or key given as users write them (meter first)."""
     return ([meter_token(meter)] if meter is not None else []) + ([key_token(key)] if key is not None else [])
+
+
+# --------------------------------------------------------------------------
+# Keys as pitch classes: scales and transposition
+# --------------------------------------------------------------------------
+
+_LETTER_PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+# Sharps in the major key signature of each natural tonic (F: one flat).
+_LETTER_SHARPS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
+_ACCIDENTALS = {"": 0, "#": 1, "b": -1}
+# A mode's signature against the major key on the same tonic (D dorian: two sharps fewer than D major).
+_MODE_SHARPS = {"lyd": 1, "maj": 0, "mix": -1, "dor": -2, "min": -3, "phr": -4, "loc": -5}
+_MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
+
+
+def _key_parts(token: str) -> tuple[str, str, str]:
+    """``"K:Bbdor"`` -> ``("B", "b", "dor")``; ValueError if it is not a canonical key token."""
+    validate_header_token(token)
+    if not token.startswith(KEY_PREFIX):
+        raise ValueError(f"{token!r} is not a key token (K:...)")
+    body = token[len(KEY_PREFIX) :]
+    return body[0], body[1:-3], body[-3:]
+
+
+def key_sharps(token: str) -> int:
+    """Sharps (positive) or flats (negative) in the key signature of a key token: ``K:Ador`` -> 1."""
+    letter, accidental, mode = _key_parts(token)
+    return _LETTER_SHARPS[letter] + 7 * _ACCIDENTALS[accidental] + _MODE_SHARPS[mode]
+
+
+def key_tonic_pitch_class(token: str) -> int:
+    """The tonic as a pitch class 0..11 (C = 0): ``K:Bbmaj`` -> 10."""
+    letter, accidental, _ = _key_parts(token)
+    return (_LETTER_PITCH_CLASSES[letter] + _ACCIDENTALS[accidental]) % 12
+
+
+def key_scale(token: str) -> frozenset[int]:
+    """The seven pitch classes of the key's mode: ``K:Edor`` -> the notes of D major."""
+    # Every mode here is a major scale started elsewhere: its relative major's tonic is
+    # a fifth (7 semitones) per missing sharp away.
+    relative_major = (7 * key_sharps(token)) % 12
+    return frozenset((relative_major + step) % 12 for step in _MAJOR_STEPS)
+
+
+def transpose_key_token(token: str, semitones: int) -> str:
+    """The key of a tune moved by ``semitones``: ``K:Dmaj`` up 2 is ``K:Emaj``.
+
+    Spelled by :func:`spell_key`, ties going to the side (sharps or flats) of
+    the original key's signature.
+    """
+    _, _, mode = _key_parts(token)
+    target = key_tonic_pitch_class(token) + semitones
+    return spell_key(target, mode, prefer_flats=key_sharps(token) < 0)
+
+
+def spell_key(tonic_pitch_class: int, mode: str, prefer_flats: bool = False) -> str:
+    """The key token for a tonic pitch class (C = 0) and a mode (``maj``, ``dor``, ...).
+
+    Of the spellings of the tonic (a letter with ``#``, ``b`` or none) the one
+    whose key signature has the fewest sharps or flats wins (``K:Dbmaj``, 5
+    flats, not ``K:C#maj``, 7 sharps); on a tie (``F#``/``Gb`` major, 6 each)
+    flats if ``prefer_flats``, else sharps.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    target = tonic_pitch_class % 12
+    candidates = [
+        f"{KEY_PREFIX}{letter}{accidental}{mode}"
+        for letter, pitch_class in _LETTER_PITCH_CLASSES.items()
+        for accidental, shift in _ACCIDENTALS.items()
+        if (pitch_class + shift) % 12 == target
+    ]
+
+    def signature_size(candidate: str) -> tuple[int, bool]:
+        sharps = key_sharps(candidate)
+        return abs(sharps), (sharps > 0) if prefer_flats else (sharps < 0)
+
+    return min(candidates, key=signature_size)

@@ -1,4 +1,5 @@
 #include <array>
+#include <string>
 
 #include "base/parallel.hpp"
 #include "check.hpp"
@@ -130,6 +131,20 @@ TEST(every_gemm_blocking_matches_reference) {
   }
   set_gemm_blocking(chosen);
   CHECK_THROWS(std::invalid_argument, set_gemm_blocking({7, 64}), "6 or 8 rows");
+}
+
+TEST(gemm_blocking_is_rounded_to_whole_panels_once) {
+  const GemmBlocking chosen = gemm_blocking();
+  set_gemm_blocking({6, 1});
+  const int panel = gemm_blocking().block_cols;  // the narrowest block: one panel of the tile's columns
+  CHECK(panel >= 8);
+  CHECK(chosen.block_cols >= panel && chosen.block_cols % panel == 0);
+  set_gemm_blocking({6, 3 * panel - 1});
+  CHECK(gemm_blocking().block_cols == 2 * panel);
+  set_gemm_blocking({8, 3 * panel});
+  CHECK(gemm_blocking().block_cols == 3 * panel);
+  CHECK(gemm_kernel_name().ends_with("column blocks of " + std::to_string(3 * panel)));  // the width in use
+  set_gemm_blocking(chosen);
 }
 
 TEST(sum_rows_is_the_same_at_any_thread_count) {

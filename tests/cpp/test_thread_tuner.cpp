@@ -128,6 +128,112 @@ TEST(noise_below_the_margin_does_not_switch) {
   CHECK(run.last_threads == 2);
 }
 
+// The large config: steps of a second. Idle: 0.45 s at two threads, 0.72 s at
+// one, a few preemptions per step. Busy: two threads 1.5 s and preempted
+// about every 4 ms (one scheduler tick of 250 Hz), one thread as idle.
+constexpr long kLongTokens = 64 * 64;
+double long_idle(int threads) { return threads == 1 ? 0.72 : 0.45; }
+double long_busy(int threads) { return threads == 1 ? 0.72 : 1.5; }
+
+struct LongRun {
+  int steps_at_one = 0, steps_at_max = 0, last_threads = 0;
+  double seconds = 0.0;
+};
+
+template <class Machine>
+LongRun simulate_long(ThreadTuner& tuner, int steps, Machine seconds_at, double preempted_per_second) {
+  LongRun run;
+  long preemptions = process_preemptions();
+  for (int step = 0; step < steps; ++step) {
+    const int threads = tuner.threads();
+    (threads == 1 ? run.steps_at_one : run.steps_at_max)++;
+    const double seconds = seconds_at(threads);
+    run.seconds += seconds;
+    preemptions += static_cast<long>(seconds * (threads == 1 ? 20.0 : preempted_per_second));
+    tuner.record(seconds, kLongTokens, preemptions);
+    run.last_threads = threads;
+  }
+  return run;
+}
+
+TEST(long_steps_on_a_busy_core_switch_after_the_first_step) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Training);
+  const LongRun run = simulate_long(tuner, 6, long_busy, 250.0);
+  CHECK(run.steps_at_max == 1);  // the first step (counted: long), then the trial of one thread wins
+  CHECK(tuner.threads() == 1);
+}
+
+TEST(long_steps_on_an_idle_machine_try_one_thread_rarely) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Training);
+  CHECK(simulate_long(tuner, 10, long_idle, 20.0).steps_at_one == 0);  // not within the first ten steps
+  const LongRun run = simulate_long(tuner, 400, long_idle, 20.0);
+  CHECK(run.last_threads == 2);
+  CHECK(run.seconds < 1.03 * 400 * 0.45);  // trials cost under 3%
+  CHECK(run.steps_at_one >= 1);
+}
+
+TEST(short_steps_under_load_try_one_thread_within_a_tenth_of_a_second) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Training);
+  // Two threads on a busy machine: 4 ms steps, preempted 250 times a second.
+  const long before = process_preemptions();
+  double seconds = 0.0;
+  while (tuner.threads() == 2 && seconds < 1.0) {
+    seconds += 0.004;
+    tuner.record(0.004, 1000, before + static_cast<long>(seconds * 250.0));
+  }
+  CHECK(seconds < 0.1);  // timing alone would wait ten trial lengths, 0.3 s
+}
+
+TEST(a_few_preemptions_in_short_steps_are_no_contention) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Training);
+  // 1 ms steps on an idle machine, preempted 40 times a second: one step in
+  // 25 is preempted once (a rate of 1000 a second over that step alone)
+  double seconds = 0.0;
+  long preemptions = process_preemptions();
+  for (int step = 0; tuner.threads() == 2 && step < 100000; ++step) {
+    seconds += 0.001;
+    tuner.record(0.001, 1000, preemptions += step % 25 == 0 ? 1 : 0);
+  }
+  CHECK(seconds >= 10 * 0.03);  // the first trial waited as on any idle machine
+}
+
+TEST(preemptions_at_one_thread_do_not_bring_trials_of_more_forward) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Training);
+  simulate(tuner, 0, 200, busy, busy_preemptions);
+  CHECK(tuner.threads() == 1);
+  // Both cores busy now: the one thread is preempted too; two stay slower.
+  const Run run = simulate(tuner, 200, 400, busy, [](int) { return 10L; });
+  CHECK(run.steps_at_max <= 2);  // trials of two threads keep their idle spacing: one in 200 steps
+}
+
+TEST(a_trial_due_when_a_call_ends_opens_the_next_call) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner warm_up(2, TunedWork::Training);  // one long step on a busy machine, then the call ends
+  simulate_long(warm_up, 1, long_busy, 250.0);
+  CHECK(warm_up.threads() == 1);  // the trial was due
+  ThreadTuner timed(2, TunedWork::Training);
+  const LongRun run = simulate_long(timed, 5, long_busy, 250.0);
+  CHECK(run.steps_at_max == 0);  // decided on its first step, against the warm-up's timing
+  CHECK(timed.threads() == 1);
+  CHECK(ThreadTuner(2, TunedWork::Training).threads() == 1);  // and remembered
+}
+
+TEST(a_due_trial_is_dropped_for_work_of_another_size) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner warm_up(2, TunedWork::Training);
+  simulate_long(warm_up, 1, long_busy, 250.0);
+  ThreadTuner other(2, TunedWork::Training);
+  CHECK(other.threads() == 1);
+  other.record(0.01, 100);  // not the warm-up's 4096 tokens: back to the setting, nothing learnt
+  CHECK(other.threads() == 2);
+  CHECK(ThreadTuner(2, TunedWork::Training).threads() == 2);
+}
+
 TEST(one_thread_setting_has_nothing_to_choose) {
   ThreadTuner::forget_learnt();
   ThreadTuner tuner(1, TunedWork::Training);

@@ -23,6 +23,7 @@ def test_show_config_prints_the_build_and_the_cpu(capsys):
     info = lstmininet.show_config()
     printed = capsys.readouterr().out
     assert info["simd"] in printed and info["gemm_kernel"] in printed
+    assert f"int8:     {info['int8_kernel']} dot products" in printed
     assert ("native" if info["native"] else "portable") in printed
     assert info["threads"] == lstmininet.get_num_threads()
     assert info["simd_floats"] in (4, 8, 16)
@@ -41,3 +42,21 @@ def test_cpu_facts_agree_with_linux():
     assert ("sse4.2" in info["cpu_features"]) == ("sse4_2" in flags)
     assert info["cpu_brand"] == cpu["model name"]
     assert (info["cpu_family"], info["cpu_model"]) == (int(cpu["cpu family"]), int(cpu["model"]))
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not Path("/proc/cpuinfo").exists(), reason="cpuid facts are x86 only"
+)
+def test_int8_kernel_is_the_fastest_this_cpu_and_build_run():
+    info = lstmininet.show_config(print_out=False)
+    flags = set(proc_cpuinfo()["flags"].split())
+    lanes = info["simd_floats"]  # a lane block holds one register of floats
+    if lanes == 16 and {"avx512bw", "avx512_vnni"} <= flags:
+        expected = "avx512_vnni"
+    elif lanes % 8 == 0 and {"avx2", "avx_vnni"} <= flags:
+        expected = "avx_vnni"
+    elif "avx2" in flags:
+        expected = "avx2"
+    else:
+        expected = "portable"
+    assert info["int8_kernel"] == expected

@@ -144,7 +144,7 @@ def test_conversion_merges_ties_drops_grace_notes_and_reduces_chords():
         (4, note.Note(65, quarterLength=0.25)),
     )
     report = LoadReport()
-    tokens = score_to_tokens(part, report=report)
+    tokens = score_to_tokens(part, steps_per_quarter=4, report=report)
     assert " ".join(tokens) == "60 _ _ _ _ _ 67 _ r _ _ _ 65"
     assert report.ties_merged == 1
     assert report.grace_notes_dropped == 1
@@ -165,11 +165,11 @@ def test_off_grid_notes_skip_the_song_or_are_quantized():
         (1, note.Note(65, quarterLength=1)),
     )
     skipped = LoadReport()
-    assert score_to_tokens(triplet, off_grid="skip", report=skipped) is None
+    assert score_to_tokens(triplet, steps_per_quarter=4, off_grid="skip", report=skipped) is None
     assert skipped.skipped == {"off_grid": 1} and skipped.songs_loaded == 0
 
     quantized = LoadReport()
-    tokens = score_to_tokens(triplet, off_grid="quantize", report=quantized)
+    tokens = score_to_tokens(triplet, steps_per_quarter=4, off_grid="quantize", report=quantized)
     assert " ".join(tokens) == "60 62 _ 64 65 _ _ _"
     assert quantized.notes_quantized == 3
 
@@ -183,7 +183,7 @@ def test_simultaneous_voices_keep_the_highest_note_and_cut_overlaps():
         (1, note.Note(62, quarterLength=1)),
     )
     report = LoadReport()
-    assert " ".join(score_to_tokens(part, report=report)) == "64 _ _ _ 62 _ _ _"
+    assert " ".join(score_to_tokens(part, steps_per_quarter=4, report=report)) == "64 _ _ _ 62 _ _ _"
     assert report.simultaneous_notes_dropped == 1
     assert report.overlaps_truncated == 1
 
@@ -207,12 +207,12 @@ def test_load_folder_of_abc_scores(tmp_path):
     (tmp_path / "tunes" / "scale.abc").write_text(abc)
     (tmp_path / "tunes" / "notes.md").write_text("not a score, ignored")
     melodies, report = load_melodies_with_report(tmp_path / "tunes", steps_per_quarter=4, cache=False, progress=False)
-    assert melodies == ["60 _ 62 _ 64 _ 65 _ 67 _ _ _ 69 _ _ _ 71 _ _ _ _ _ _ _ 72 _ _ _ _ _ _ _".split()]
+    assert melodies == ["M:4/4 K:Cmaj 60 _ 62 _ 64 _ 65 _ 67 _ _ _ 69 _ _ _ 71 _ _ _ _ _ _ _ 72 _ _ _ _ _ _ _".split()]
     assert report.files_read == 1 and report.songs_loaded == 1
     # Scores are read on 12 steps per quarter unless told otherwise: an eighth is 6 steps.
     melodies, report = load_melodies_with_report(tmp_path / "tunes", cache=False, progress=False)
     assert report.steps_per_quarter == 12
-    assert melodies[0][:13] == "60 _ _ _ _ _ 62 _ _ _ _ _ 64".split() and len(melodies[0]) == 96
+    assert melodies[0][:15] == "M:4/4 K:Cmaj 60 _ _ _ _ _ 62 _ _ _ _ _ 64".split() and len(melodies[0]) == 2 + 96
 
 
 def test_empty_folder_names_the_folder(tmp_path):
@@ -254,15 +254,19 @@ def test_cache_notices_an_edited_file_and_survives_a_damaged_entry(tmp_path):
     tune = tmp_path / "tune.abc"
     tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nC D E F|]\n")
     cache = tmp_path / "cache"
-    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [["60", "62", "64", "65"]]
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
+        ["M:4/4", "K:Cmaj", "60", "62", "64", "65"]
+    ]
     tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nG A B c2|]\n")
-    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [["67", "69", "71", "72", "_"]]
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False) == [
+        ["M:4/4", "K:Cmaj", "67", "69", "71", "72", "_"]
+    ]
 
     for entry in cache.glob("corpus-*.json"):
         entry.write_text("{ truncated")
     with pytest.warns(UserWarning, match="unreadable cache entry"):
         melodies, report = load_melodies_with_report(tune, steps_per_quarter=1, cache_dir=cache, progress=False)
-    assert melodies == [["67", "69", "71", "72", "_"]] and not report.from_cache
+    assert melodies == [["M:4/4", "K:Cmaj", "67", "69", "71", "72", "_"]] and not report.from_cache
 
 
 def test_transpose_to_c_major_or_a_minor(tmp_path):

@@ -112,7 +112,9 @@ def test_note_limit_is_configurable(tmp_path):
     score.write_text("X:1\nL:1/8\nK:C\nC2000|\n")  # 2,000 eighths = 4,000 sixteenth steps
     with pytest.raises(InputLimitError, match="4,000 grid steps"):
         load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
-    (melody,) = load_melodies(score, steps_per_quarter=4, cache=False, progress=False, max_note_steps=4000)
+    (melody,) = load_melodies(
+        score, steps_per_quarter=4, cache=False, progress=False, max_note_steps=4000, headers=False
+    )
     assert melody == ["60"] + ["_"] * 3999
 
 
@@ -148,7 +150,9 @@ def test_tune_limit_is_configurable_and_names_the_tune(tmp_path):
     with pytest.raises(InputLimitError) as error:
         load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
     assert str(error.value).startswith(f"{score}, tune 2: the tune lasts 5,200 quarter notes = 20,800 grid steps")
-    melodies = load_melodies(score, steps_per_quarter=4, cache=False, progress=False, max_tune_steps=20_800)
+    melodies = load_melodies(
+        score, steps_per_quarter=4, cache=False, progress=False, max_tune_steps=20_800, headers=False
+    )
     assert [len(m) for m in melodies] == [8, 20_800]
 
 
@@ -175,8 +179,8 @@ def test_midi_within_the_tune_limit_still_hits_the_note_limit(tmp_path):
     path = tmp_path / "held.mid"
     path.write_bytes(midi_bytes(held_note(300 * 4), ticks_per_quarter=4))  # 300 quarters = 1,200 steps
     with pytest.raises(InputLimitError, match="1,200 grid steps"):
-        read_midi(path)
-    assert read_midi(path, max_note_steps=1200) == ["60"] + ["_"] * 1199
+        read_midi(path, steps_per_quarter=4)
+    assert read_midi(path, steps_per_quarter=4, max_note_steps=1200, headers=False) == ["60"] + ["_"] * 1199
 
 
 def test_midi_with_zero_ticks_per_quarter_names_the_file(tmp_path):

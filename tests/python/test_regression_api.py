@@ -5,6 +5,7 @@ test_regression_parity.py."""
 from __future__ import annotations
 
 import _thread
+import inspect
 import threading
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 import lstmininet
 from lstmininet import GRURegressor, LSTMRegressor, MinMaxScaler, StandardScaler
+from lstmininet.model import _fit_options
 
 
 def sine_series(n=400, offset=1000.0, amplitude=50.0):
@@ -161,3 +163,18 @@ def test_bad_input_is_named():
         m.predict(np.zeros((5, 2)))  # a 2-D array is ambiguous: one sequence or B of width 1?
     with pytest.raises(ValueError, match="2 targets for 1 sequences"):
         LSTMRegressor(2, 4, many_to_one=True, seed=0).fit([np.zeros((3, 2))], [1.0, 2.0], progress=False)
+
+
+def test_fit_keywords_are_the_token_models_and_all_reach_the_trainer():
+    # Each fit spells out its keywords (for help() and IDEs) and hands them to _fit_options
+    # whole: the two lists must not drift apart, and none may be left unread.
+    def keywords(fit, data_args):
+        params = list(inspect.signature(fit).parameters.values())[1 + data_args :]
+        return [(p.name, p.kind, p.default, p.annotation) for p in params]
+
+    assert keywords(LSTMRegressor.fit, 2) == keywords(lstmininet.LSTM.fit, 1)
+    defaults = {name: default for name, _, default, _ in keywords(lstmininet.LSTM.fit, 1)}
+    options = _fit_options({"self": lstmininet.LSTM(5, hidden_size=4, seed=7), **defaults})
+    handled_by_fit = {"val_data", "val_fraction", "progress", "on_epoch"}
+    assert set(options) == set(defaults) - handled_by_fit
+    assert options["seed"] == 7  # None: the model's seed
