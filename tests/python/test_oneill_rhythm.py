@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lstmininet.conditioning import known_headers
 from lstmininet.datasets import load_melodies, load_melodies_with_report, read_melody_file
 from lstmininet.melody import change_grid
 from lstmininet.melody_file import MelodyFormat
@@ -63,6 +64,11 @@ def test_committed_melody_txt_holds_every_tune_as_its_header_says():
     assert (int(counts[1]), int(counts[2]), int(counts[3])) == (len(melodies), tokens, len(tokenizer))
     assert len({" ".join(m) for m in melodies}) == len(melodies)  # duplicates removed
     assert {"r", "d4", "d6", "d12"} <= set(tokenizer.vocab)  # rests, triplet eighths, eighths, quarters
+    assert all([t[:2] for t in split_header(m)[0]] == ["M:", "K:"] for m in melodies)  # each opens with meter, key
+    meters, keys = known_headers(tokenizer)
+    vocabulary = re.search(r"^# Vocabulary: (\d+) meters, (\d+) keys, r, (\d+) MIDI pitches", text, re.M)
+    assert vocabulary and tuple(map(int, vocabulary.groups())) == (len(meters), len(keys), len(tokenizer.pitches))
+    assert {"6/8", "2/2", "3/4"} <= set(meters) and {"Dmaj", "Gmaj", "Ador"} <= set(keys)  # jigs, reels, ...
 
 
 @pytest.mark.parametrize("grid", [4, 12])
