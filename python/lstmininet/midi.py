@@ -2,8 +2,9 @@
 
 A note's length is its onset step plus the ``_`` steps after it, on the
 grid ``steps_per_quarter`` says: the library's default 12 (one step a
-sixteenth-note triplet), or the grid a model's tokenizer or a Melody.txt
-file gives (4: one step a sixteenth note). Writing goes through
+twelfth of a quarter note: 3 steps a sixteenth, 4 an eighth-note triplet),
+or the grid a model's tokenizer or a Melody.txt file gives (4: one step a
+sixteenth note). Writing goes through
 :func:`lstmininet.scores.tokens_to_stream`; reading MIDI back goes through
 the same conversion as corpus loading (:mod:`lstmininet.scores`), so
 ``read_midi(write_midi(t))`` gives ``t`` for any melody that starts and ends
