@@ -507,7 +507,7 @@ def child_quality(spec: dict, result: dict) -> None:
     generation stepper itself (``generation_loss``) in float32, bfloat16 and int8.
     """
     import lstmininet
-    from lstmininet.melody import load_melody_file
+    from lstmininet.melody_file import load_melody_file
     from lstmininet.splits import split_dataset
     from lstmininet.tokenizers import CharTokenizer, MelodyTokenizer
 

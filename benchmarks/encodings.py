@@ -38,75 +38,32 @@ import time
 
 import lstmininet as lm
 from lstmininet.datasets import load_melodies, split_dataset
-from lstmininet.melody import HOLD, REST, melody_events
+from lstmininet.melody import HOLD, REST, change_grid, melody_events
 from lstmininet.metrics import HISTOGRAMS, compare_melodies
-
-BOS, EOS = "<s>", "</s>"
-
-
-# -- encodings: grid tokens at the fine grid <-> each encoding's tokens ------------------------
+from lstmininet.tokenizers import MelodyTokenizer
 
 
-def on_coarse_grid(melody, factor: int) -> bool:
-    return all(length % factor == 0 for _, length in melody_events(melody))
+def coarse(melody, grid: int):
+    """The melody on the 1/16 grid, None if a note falls between its steps (a triplet)."""
+    return change_grid(melody, grid, 4).tokens
 
 
-def to_grid(melody, factor: int) -> list[str]:
-    """Fine-grid tokens -> a coarser grid (every event length divisible by ``factor``)."""
-    tokens = []
-    for pitch, length in melody_events(melody):
-        tokens += [REST if pitch is None else str(pitch)] + [HOLD] * (length // factor - 1)
-    return tokens
+def run_encoding(name, train, val, test, subset_test, args):
+    """Train on encoded tunes; test NLL per event and per quarter; samples as fine-grid melodies.
 
-
-def to_durations(melody) -> list[str]:
-    tokens = []
-    for pitch, length in melody_events(melody):
-        tokens += [REST if pitch is None else str(pitch), f"d{length}"]
-    return tokens
-
-
-def from_durations(tokens) -> list[str]:
-    """Duration tokens -> fine-grid tokens; a malformed pair (pitch without length, length first) is dropped."""
-    melody, pending = [], None
-    for token in tokens:
-        if token.startswith("d"):
-            if pending is not None:
-                melody += [pending] + [HOLD] * (int(token[1:]) - 1)
-                pending = None
-        else:
-            pending = token
-    return melody
-
-
-def from_grid(tokens, factor: int) -> list[str]:
-    melody = []
-    for token in tokens:
-        if token == HOLD and not melody:
-            token = REST
-        if token == HOLD:
-            melody += [HOLD] * factor
-        else:
-            melody += [token] + [HOLD] * (factor - 1)
-    return melody
-
-
-# -- one encoding: train, score, sample --------------------------------------------------------
-
-
-def run_encoding(name, train, val, test, subset_test, args, grid_factor=None):
-    """Train on encoded tunes; test NLL per event and per quarter; samples as fine-grid melodies."""
-    encode = to_durations if name == "duration" else (lambda m: to_grid(m, grid_factor))
-    decode = from_durations if name == "duration" else (lambda t: from_grid(t, grid_factor))
-    vocab = sorted({t for m in train + val + test for t in encode(m)} | {BOS, EOS})
-    ids = {t: i for i, t in enumerate(vocab)}
+    ``grid16`` tunes are on the 1/16 grid (and its samples are moved back to the fine grid);
+    the others are on the fine grid. The tokenizer does every encoding and decoding.
+    """
+    grid = 4 if name == "grid16" else args.grid
+    encoding = "duration" if name == "duration" else "grid"
+    tokenizer = MelodyTokenizer.build(train + val + test, add_bos_eos=True, steps_per_quarter=grid, encoding=encoding)
 
     def sequences(melodies):
-        return [[ids[BOS]] + [ids[t] for t in encode(m)] + [ids[EOS]] for m in melodies]
+        return [tokenizer.encode_melody(m) for m in melodies]
 
     # Windows spanning 16 quarters on the grids (64 sixteenths); 64 duration tokens are about 32 events.
-    seq_len = 64 if name == "duration" else 16 * args.grid // grid_factor
-    model = lm.LSTM(len(vocab), hidden_size=128, embedding_dim=32, seed=args.seed)
+    seq_len = 64 if name == "duration" else 16 * grid
+    model = lm.LSTM(len(tokenizer), hidden_size=128, embedding_dim=32, seed=args.seed)
     start = time.perf_counter()
     model.fit(
         sequences(train),
@@ -127,25 +84,27 @@ def run_encoding(name, train, val, test, subset_test, args, grid_factor=None):
         result = model.evaluate(data, seq_len=max(len(s) for s in data))
         total = result["loss"] * result["tokens"]
         events = sum(len(melody_events(m)) for m in melodies)
-        quarters = sum(len(m) for m in melodies) / args.grid
+        quarters = sum(len(m) for m in melodies) / grid
         return total / events, total / quarters
 
     row = {
         "name": name,
         "tunes": len(train),
-        "tokens_per_event": statistics.fmean(len(encode(m)) / len(melody_events(m)) for m in train),
+        "tokens_per_event": statistics.fmean(len(tokenizer.melody_tokens(m)) / len(melody_events(m)) for m in train),
         "train_tokens": train_tokens,
         "seconds": seconds,
         "test": nll(test) if test else (math.nan, math.nan),
         "subset": nll(subset_test),
     }
     samples = []
-    limit = {"duration": 1200}.get(name, 4000 // (grid_factor or 1))
+    limit = {"duration": 1200}.get(name, 4000 * grid // args.grid)
+    primer = tokenizer.encode_primer([])
+    stop = tokenizer.encode(["</s>"])[0]
     for k in range(args.samples):
-        out = model.generate([ids[BOS]], limit, temperature=1.0, seed=1000 + k, stop_token=ids[EOS])
-        melody = decode([vocab[i] for i in out if vocab[i] not in (BOS, EOS)])
+        out = model.generate(primer, limit, temperature=1.0, seed=1000 + k, stop_token=stop)
+        melody = tokenizer.decode_melody(primer + out)
         if any(t not in (REST, HOLD) for t in melody):
-            samples.append(melody)
+            samples.append(change_grid(melody, grid, args.grid).tokens)
     row["samples"] = samples
     return row
 
@@ -161,20 +120,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.grid % 4:
         parser.error("--grid must be a multiple of 4 (the 1/16 grid is compared too)")
-    factor = args.grid // 4
 
     melodies = load_melodies(args.corpus, steps_per_quarter=args.grid, progress=False, headers=False)  # rhythm only
     unique = list({" ".join(m): m for m in melodies}.values())[: args.max_tunes]
     train, val, test = split_dataset(unique, val_fraction=0.1, test_fraction=0.1, seed=args.seed)
-    subset = [[m for m in part if on_coarse_grid(m, factor)] for part in (train, val, test)]
+    subset = [[m for m in part if coarse(m, args.grid) is not None] for part in (train, val, test)]
     print(
         f"{len(unique)} tunes at {args.grid} steps per quarter (train {len(train)}, val {len(val)}, test {len(test)}); "
         f"on the 1/16 grid: {sum(map(len, subset))} (test {len(subset[2])})"
     )
 
+    on_16 = [[coarse(m, args.grid) for m in part] for part in subset]
     rows = [
-        run_encoding("grid16", subset[0], subset[1], [], subset[2], args, grid_factor=factor),
-        run_encoding("grid", train, val, test, subset[2], args, grid_factor=1),
+        run_encoding("grid16", on_16[0], on_16[1], [], on_16[2], args),
+        run_encoding("grid", train, val, test, subset[2], args),
         run_encoding("duration", train, val, test, subset[2], args),
     ]
     print(

@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     # The article's tokens: notes, rests and holds, no meter/key header.
     songs = load_melodies(args.corpus, steps_per_quarter=4, progress=False, headers=False)[: args.max_songs]
     train_songs, _, test_songs = split_dataset(songs, val_fraction=0.1, test_fraction=0.1, seed=0)
-    tokenizer = MelodyTokenizer.build(songs, add_bos_eos=True)
+    tokenizer = MelodyTokenizer.build(
+        songs, add_bos_eos=True, steps_per_quarter=4, encoding="grid"
+    )  # the article's tokens
     vocab = len(tokenizer)
     train = windows_of([tokenizer.encode_melody(s) for s in train_songs])
     test = windows_of([tokenizer.encode_melody(s) for s in test_songs])

@@ -52,9 +52,10 @@ MIDI_SEED_MAX_BYTES = 2000  # music21's own small test MIDI files
 
 def melody_seeds() -> list[bytes]:
     lines = (REPO_ROOT / "data" / "Melody.txt").read_text(encoding="utf-8").split("\n")
+    grid_line = [line for line in lines if line.startswith("# lstmininet-melody:")][:1]  # how to read the tunes
     tunes = [line for line in lines if line.strip() and not line.startswith("#")][:MELODY_LINES]
-    # Files of three consecutive lines, so line numbers matter.
-    return [("\n".join(tunes[i : i + 3]) + "\n").encode() for i in range(0, len(tunes), 3)]
+    # Files of the grid line and three consecutive tunes, so line numbers matter.
+    return [("\n".join(grid_line + tunes[i : i + 3]) + "\n").encode() for i in range(0, len(tunes), 3)]
 
 
 def abc_seeds() -> list[bytes]:
@@ -67,14 +68,16 @@ def abc_seeds() -> list[bytes]:
 def midi_seeds() -> list[bytes]:
     import music21
 
+    from lstmininet.melody_file import parse_melody_text
     from lstmininet.midi import write_midi
 
     folder = Path(music21.__file__).parent / "midi" / "testPrimitive"
     seeds = [p.read_bytes() for p in sorted(folder.glob("*.mid")) if p.stat().st_size <= MIDI_SEED_MAX_BYTES]
-    tunes = [line.split() for line in melody_seeds()[0].decode().split("\n") if line]
+    tunes, form = parse_melody_text(melody_seeds()[0].decode().split("\n"), "data/Melody.txt")
     with tempfile.TemporaryDirectory() as folder:
         for number, tune in enumerate(tunes):
-            seeds.append(write_midi(tune, Path(folder) / f"{number}.mid").read_bytes())
+            path = Path(folder) / f"{number}.mid"
+            seeds.append(write_midi(tune, path, steps_per_quarter=form.steps_per_quarter).read_bytes())
     return seeds
 
 
@@ -95,7 +98,8 @@ ODD_TEXT = [
     b" ",
     b"\t",
 ]
-MELODY_TOKENS = [b"_", b"r", b"60", b"127", b"128", b"-0", b"060", b"<s>", b"x", b"\xd9\xa3"]
+MELODY_TOKENS = [b"_", b"r", b"60", b"127", b"128", b"-0", b"060", b"<s>", b"x", b"\xd9\xa3", b"d3", b"d0", b"d512"]
+MELODY_TOKENS += [b"d99999", b"\n# lstmininet-melody: steps_per_quarter=4\n", b"encoding=grid"]
 ABC_PIECES = [
     b"L:1/999999\n",
     b"L:1/1\n",

@@ -3,32 +3,39 @@
 The package's modules, each importing only from modules listed above it
 (tests/python/test_import_graph.py checks that the graph has no cycle):
 
-==============  =========================================================  ==========================
-module          holds                                                      imports from the package
-==============  =========================================================  ==========================
-_core           the compiled C++ core (numerics), see ``_core.pyi``        --
-melody          grid grammar: ``r``/``_`` tokens, validation,              --
-                transposition, Melody.txt read/write
-splits          the one train/validation/test split                        --
-tokenizers      token <-> id vocabularies (melody, char)                   melody
-scores          music21 scores <-> grid tokens, loading score files        melody
-midi            MIDI / MusicXML files                                      melody, scores
-corpus_cache    on-disk cache of converted score corpora                   scores
-datasets        ``load_melodies``: Melody.txt, scores, corpora             melody, scores,
-                                                                           corpus_cache, splits
-interop         PyTorch twin of the model (``TorchRecurrentLM``), state    --
-                dicts from torch modules, config from weight shapes
-onnx_export     the model as an ONNX graph of standard operators;          tokenizers
-                the tokenizer back from a file's metadata
-model           ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, interop, onnx_export,
-                ``from_torch``                                             splits, tokenizers
-scaling         standard / min-max scalers kept with a regressor          --
-regression      ``LSTMRegressor``, ``GRURegressor`` (real-valued           _core, model, scaling,
-                sequences)                                                 splits
-config          ``show_config()``: build and CPU facts                     _core
-plots           loss curves, piano rolls (matplotlib)                      melody
-cli             the ``lstmininet`` command                                 all of the above
-==============  =========================================================  ==========================
+===============  =========================================================  ==========================
+module           holds                                                      imports from the package
+===============  =========================================================  ==========================
+_core            the compiled C++ core (numerics), see ``_core.pyi``        --
+tune_header      meter and key tokens (``M:6/8 K:Dmaj``) opening a tune     --
+melody           grid grammar: ``r``/``_`` tokens, validation,              tune_header
+                 grid changes, transposition
+duration_tokens  pitch + duration tokens (``62 d3``) <-> grid melodies      melody, input_limits
+melody_file      Melody.txt read/write, its grid line                       melody, duration_tokens,
+                                                                            input_limits
+splits           the one train/validation/test split                        --
+tokenizers       token <-> id vocabularies (melody: grid or duration        melody, duration_tokens
+                 encoding; char)
+conditioning     the header primer for ``generate(..., meter=, key=)``      tokenizers, tune_header
+score_header     a score's meter and key <-> header tokens                  tune_header
+scores           music21 scores <-> grid tokens, loading score files        melody, score_header
+midi             MIDI / MusicXML files                                      melody, scores
+corpus_cache     on-disk cache of converted score corpora                   scores
+datasets         ``load_melodies``: Melody.txt, scores, corpora             melody, melody_file, scores,
+                                                                            corpus_cache, splits
+interop          PyTorch twin of the model (``TorchRecurrentLM``), state    --
+                 dicts from torch modules, config from weight shapes
+onnx_export      the model as an ONNX graph of standard operators;          tokenizers
+                 the tokenizer back from a file's metadata
+model            ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, conditioning, interop,
+                 ``from_torch``                                             onnx_export, splits, tokenizers
+scaling          standard / min-max scalers kept with a regressor          --
+regression       ``LSTMRegressor``, ``GRURegressor`` (real-valued           _core, model, scaling,
+                 sequences)                                                 splits
+config           ``show_config()``: build and CPU facts                     _core
+plots            loss curves, piano rolls (matplotlib)                      melody
+cli              the ``lstmininet`` command                                 all of the above
+===============  =========================================================  ==========================
 
 ``music21_loading`` is the former name of ``scores`` (re-exports only).
 music21, matplotlib, tqdm, torch and onnx are imported inside the

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
@@ -20,9 +21,10 @@ from . import __version__
 from ._core import set_num_threads
 from .atomic_file import write_text_atomically
 from .conditioning import conditioned_primer, known_headers
-from .datasets import load_melodies
+from .datasets import load_melodies_with_report
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import read_utf8_file
+from .melody_file import MelodyFormat
 from .metrics import compare_melodies
 from .midi import write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
@@ -64,10 +66,9 @@ def _load_training_data(args, tokenizer=None):
         chunk = 10 * args.seq_len + 1
         return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
-    grid = _grid(args, tokenizer)
-    melodies = load_melodies(
+    melodies, report = load_melodies_with_report(
         args.data,
-        steps_per_quarter=grid,
+        steps_per_quarter=_grid(args, tokenizer),
         off_grid=args.off_grid,
         transpose=args.transpose,
         progress=not args.quiet,
@@ -75,30 +76,38 @@ def _load_training_data(args, tokenizer=None):
         max_tune_steps=args.max_tune_steps,
     )
     if tokenizer is None:
-        tokenizer = MelodyTokenizer.build(melodies, add_bos_eos=True, steps_per_quarter=grid)
+        tokenizer = MelodyTokenizer.build(
+            melodies, add_bos_eos=True, steps_per_quarter=report.steps_per_quarter, encoding=args.encoding or "duration"
+        )
         return [tokenizer.encode_melody(m) for m in melodies], tokenizer
     return _encode_for_existing_model(args.data, melodies, tokenizer), tokenizer
 
 
-def _grid(args, tokenizer) -> int:
-    """Steps per quarter note: --steps-per-quarter, else the model's grid, else sixteenths."""
+def _grid(args, tokenizer) -> int | None:
+    """Steps per quarter note: --steps-per-quarter, else the model's grid, else None (a Melody.txt's own, or 12)."""
     model_grid = tokenizer.steps_per_quarter if isinstance(tokenizer, MelodyTokenizer) else None
     if args.steps_per_quarter and model_grid and args.steps_per_quarter != model_grid:
         raise CommandError(
             f"--steps-per-quarter {args.steps_per_quarter}: the model was trained on a grid of "
             f"{model_grid} steps per quarter"
         )
-    return args.steps_per_quarter or model_grid or 4
+    return args.steps_per_quarter or model_grid
 
 
 def _encode_for_existing_model(spec: str, melodies, tokenizer) -> list[list[int]]:
     """Tunes for a trained model (evaluate, resume): unknown pitches moved into its vocabulary, with a note."""
-    fitted, report = fit_melodies(melodies, tokenizer)
-    if not fitted:
+    fitted, report = fit_melodies(melodies, tokenizer.grid_tokens)
+    sequences = []
+    for melody in fitted:
+        try:
+            sequences.append(tokenizer.encode_melody(melody))
+        except ValueError:  # raised only for a note length the model's length tokens cannot add up to
+            report.skip("a note length the model's length tokens cannot add up to")
+    if not sequences:
         raise CommandError(f"{spec}: no tune can be encoded with the model's vocabulary ({report.summary()})")
     if report.changed:
         print(f"{spec}: {report.summary()}", file=sys.stderr)
-    return [tokenizer.encode_melody(m) for m in fitted]
+    return sequences
 
 
 def _companion(model_path: str, suffix: str) -> Path:
@@ -154,6 +163,9 @@ def cmd_train(args) -> int:
         model = load(args.out)
         if model.tokenizer is None:
             raise CommandError(f"--resume: {args.out} carries no tokenizer")
+        trained_with = getattr(model.tokenizer, "encoding", "character")
+        if args.encoding and args.encoding != trained_with:
+            raise CommandError(f"--encoding {args.encoding}: {args.out} was trained on {trained_with} tokens")
         sequences, tokenizer = _load_training_data(args, model.tokenizer)
         if history_path.exists():
             past = _read_history(history_path)
@@ -273,8 +285,7 @@ def _melody_primer(args, tokenizer) -> tuple[list[int], int | None]:
         body = tokenizer.fit_melody(body, report)
         if report.changed:
             print(f"--primer: {report.summary().replace('tunes', 'primers')}", file=sys.stderr)
-    start = [BOS] if tokenizer.add_bos_eos else []
-    primer = tokenizer.encode(start + conditioned_primer(tokenizer, header + body, args.meter, args.key))
+    primer = tokenizer.encode_primer(conditioned_primer(tokenizer, header + body, args.meter, args.key))
     if not primer:
         raise CommandError('this model has no start token: give a --primer such as "60 _ _ _"')
     stop = tokenizer.encode([EOS])[0] if tokenizer.add_bos_eos else None
@@ -358,6 +369,8 @@ def cmd_generate(args) -> int:
         precision=args.precision,
         num_samples=args.count,
     )
+    # The printed tunes are a Melody.txt: its first line, before the first tune, says the grid (the model's).
+    grid_line = f"# {MelodyFormat(tokenizer.steps_per_quarter).directive()}" if is_melody else None
     for k, ids in enumerate(samples):
         ids = _cut_greedy_loop(args, k, primer, ids)
         if isinstance(tokenizer, CharTokenizer):
@@ -367,6 +380,9 @@ def cmd_generate(args) -> int:
         if not split_header(melody)[1]:  # no note or rest, at most a meter and key
             print(f"melody {k + 1}: empty (the model ended the song at once)", file=sys.stderr)
             continue
+        if grid_line:
+            print(grid_line)
+            grid_line = None
         print(" ".join(melody))
         _write_outputs(args, k, melody, tokenizer.steps_per_quarter)
     return 0
@@ -422,15 +438,32 @@ def _shown_vocabulary(tokenizer, count: int = 12) -> str:
     return " ".join(tokens)
 
 
+def _load_on_one_grid(args, specs: list[str]) -> tuple[list[list[list[str]]], int]:
+    """Melodies of several files or corpora on one grid: --steps-per-quarter, else the finest that holds them all."""
+    options = {
+        "off_grid": args.off_grid,
+        "transpose": args.transpose,
+        "progress": not args.quiet,
+        "max_note_steps": args.max_note_steps,
+        "max_tune_steps": args.max_tune_steps,
+    }
+    loaded = [load_melodies_with_report(spec, steps_per_quarter=args.steps_per_quarter, **options) for spec in specs]
+    grid = math.lcm(*(report.steps_per_quarter for _, report in loaded))
+    sets = [
+        melodies
+        if report.steps_per_quarter == grid
+        else load_melodies_with_report(spec, steps_per_quarter=grid, **options)[0]
+        for spec, (melodies, report) in zip(specs, loaded, strict=True)
+    ]
+    return sets, grid
+
+
 def cmd_score(args) -> int:
     """Compare generated tunes with reference tunes: histogram divergences beside the reference's own floor."""
-    options = {"off_grid": args.off_grid, "transpose": args.transpose, "progress": not args.quiet}
-    grid = args.steps_per_quarter or 4
-    generated = load_melodies(args.generated, steps_per_quarter=grid, **options)
-    reference = load_melodies(args.reference, steps_per_quarter=grid, **options)
-    training = None
-    if args.training:
-        training = load_melodies(args.training, steps_per_quarter=grid, **options)
+    specs = [args.generated, args.reference] + ([args.training] if args.training else [])
+    sets, grid = _load_on_one_grid(args, specs)
+    generated, reference = sets[:2]
+    training = sets[2] if args.training else None
     result = compare_melodies(generated, reference, grid, training=training)
     print(result.table())
     if args.plot:
@@ -519,8 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--steps-per-quarter",
             type=_positive_int,
             default=None,
-            help="the grid: steps per quarter note (4 = sixteenths; 12 holds triplets too). "
-            "Default: the model's grid, else 4",
+            help="the grid: steps per quarter note (12 holds triplets; 4 = sixteenths). "
+            "Default: the model's grid, else a Melody.txt's own (its '# lstmininet-melody:' line, else 4), "
+            "else 12 for scores",
         )
         p.add_argument("--transpose", choices=["C"], default=None, help="transpose scores to C major / A minor")
         p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -562,6 +596,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--resume", action="store_true", help="continue training the model at --out")
+    train.add_argument(
+        "--encoding",
+        choices=["duration", "grid"],
+        default=None,
+        help="melody tokens: a pitch (or r) and its length (62 d3; the default), or one token per grid step "
+        "(62 _ _); --resume keeps the model's",
+    )
     data_options(train)
     train.set_defaults(run=cmd_train)
     _show_defaults(train)

@@ -2,7 +2,8 @@
 
 ``load_melodies(spec)`` is the front door. ``spec`` may be
 
-* a Melody.txt-style file (``.txt``): grid tokens, one melody per line,
+* a Melody.txt-style file (``.txt``): one melody per line, in grid or
+  pitch + duration tokens as its grid line says (:mod:`lstmininet.melody_file`),
 * a score file or a folder of them (ABC, MusicXML, MIDI, Humdrum),
 * a path inside music21's bundled corpus, e.g. ``essenFolksong/erk*.abc``
   (the Essen "erk" songs, ~1,780; non-commercial licence: load at run time,
@@ -10,8 +11,9 @@
 
 Scores are converted by :mod:`lstmininet.scores` (rules documented and
 counted there) and cached on disk by :mod:`lstmininet.corpus_cache`.
-Melody.txt reading/writing and transposition live in :mod:`lstmininet.melody`,
-the split in :mod:`lstmininet.splits`; they are re-exported here.
+Melody.txt reading/writing lives in :mod:`lstmininet.melody_file`,
+transposition in :mod:`lstmininet.melody`, the split in
+:mod:`lstmininet.splits`; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from pathlib import Path
 from .corpus_cache import cache_key, default_cache_dir, read_cached_corpus, write_cached_corpus
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS, check_limit_values
 from .melody import (
+    DEFAULT_STEPS_PER_QUARTER,
     MELODY_FILE_EXTENSIONS,
     augment_transpositions,
-    load_melody_file,
-    parse_melody_lines,
-    save_melody_file,
+    change_grid,
     transpose_melody,
 )
+from .melody_file import load_melody_file, parse_melody_lines, read_melody_file, save_melody_file
 from .scores import (
     OFF_GRID_RULES,
     TRANSPOSE_TARGETS,
@@ -53,6 +55,7 @@ __all__ = [
     "load_melodies_with_report",
     "load_melody_file",
     "parse_melody_lines",
+    "read_melody_file",
     "save_melody_file",
     "split_dataset",
     "transpose_melody",
@@ -80,6 +83,21 @@ def _transpose_melodies_to_c(melodies: list[list[str]], report: LoadReport, step
     return result
 
 
+def _change_grid(melodies: list[list[str]], source: int, target: int, off_grid: str, report: LoadReport):
+    """Melodies from a file's grid to the one asked for; off-grid tunes skipped or rounded as ``off_grid`` says."""
+    result = []
+    for melody in melodies:
+        changed = change_grid(melody, source, target, quantize=off_grid == "quantize")
+        report.notes_quantized += changed.notes_quantized
+        report.notes_dropped_by_quantization += changed.notes_dropped
+        if changed.tokens is None:
+            report.skip("off_grid")
+            report.songs_loaded -= 1
+        else:
+            result.append(changed.tokens)
+    return result
+
+
 def _resolve_score_files(spec: str) -> list[Path]:
     """Score files named by ``spec``: a file, a folder, or a music21 corpus path."""
     path = Path(spec).expanduser()
@@ -103,7 +121,7 @@ def _resolve_score_files(spec: str) -> list[Path]:
 def load_melodies_with_report(
     spec: str | os.PathLike,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int | None = None,
     off_grid: str = "skip",
     transpose: str | None = None,
     cache: bool = True,
@@ -118,22 +136,35 @@ def load_melodies_with_report(
         raise ValueError(f"off_grid must be one of {OFF_GRID_RULES}, got {off_grid!r}")
     if transpose not in TRANSPOSE_TARGETS:
         raise ValueError(f"transpose must be one of {TRANSPOSE_TARGETS}, got {transpose!r}")
-    if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
+    if steps_per_quarter is not None and (
+        isinstance(steps_per_quarter, bool) or not isinstance(steps_per_quarter, int) or steps_per_quarter < 1
+    ):
         raise ValueError(f"steps_per_quarter must be a positive integer, got {steps_per_quarter!r}")
     check_limit_values(max_note_steps, max_tune_steps)
 
     spec_text = os.fspath(spec)
     path = Path(spec_text).expanduser()
     if path.suffix.lower() in MELODY_FILE_EXTENSIONS:
-        melodies = load_melody_file(path)
+        melodies, form = read_melody_file(path, max_note_steps=max_note_steps, max_tune_steps=max_tune_steps)
         if not headers:
             melodies = [split_header(melody)[1] for melody in melodies]
-        report = LoadReport(files_read=1, songs_loaded=len(melodies))
+        report = LoadReport(files_read=1, songs_loaded=len(melodies), steps_per_quarter=form.steps_per_quarter)
+        if steps_per_quarter is not None and steps_per_quarter != form.steps_per_quarter:
+            melodies = _change_grid(melodies, form.steps_per_quarter, steps_per_quarter, off_grid, report)
+            report.steps_per_quarter = steps_per_quarter
+            if progress:
+                print(
+                    f"{spec_text}: read on a grid of {steps_per_quarter} steps per quarter: {report.summary()}",
+                    file=sys.stderr,
+                )
         if transpose == "C":
-            melodies = _transpose_melodies_to_c(melodies, report, steps_per_quarter)
+            melodies = _transpose_melodies_to_c(melodies, report, report.steps_per_quarter)
+        if not melodies:
+            raise ValueError(f"{spec_text}: no melodies left ({report.summary()})")
         return melodies, report
 
     files = _resolve_score_files(spec_text)
+    steps_per_quarter = steps_per_quarter or DEFAULT_STEPS_PER_QUARTER
     settings = {
         "steps_per_quarter": steps_per_quarter,
         "off_grid": off_grid,
@@ -150,6 +181,7 @@ def load_melodies_with_report(
             melodies, report_dict = cached
             report = LoadReport.from_dict(report_dict)
             report.from_cache = True
+            report.steps_per_quarter = steps_per_quarter
             if progress:
                 print(f"{spec_text}: {report.summary()}", file=sys.stderr)
             return melodies, report
@@ -164,6 +196,7 @@ def load_melodies_with_report(
         max_tune_steps=max_tune_steps,
         headers=headers,
     )
+    report.steps_per_quarter = steps_per_quarter
     if not melodies:
         raise ValueError(f"{spec_text}: no melodies left after conversion ({report.summary()})")
     if cache:
@@ -176,7 +209,7 @@ def load_melodies_with_report(
 def load_melodies(
     spec: str | os.PathLike,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int | None = None,
     off_grid: str = "skip",
     transpose: str | None = None,
     cache: bool = True,
@@ -187,6 +220,13 @@ def load_melodies(
     headers: bool = True,
 ) -> list[list[str]]:
     """Load melodies as grid tokens from a Melody.txt, score file/folder or corpus path.
+
+    ``steps_per_quarter``: the grid of the result. None (the default) keeps a
+    Melody.txt file's own grid (its ``# lstmininet-melody:`` line, else 4) and
+    reads scores at 12 steps per quarter; :func:`load_melodies_with_report`
+    gives the grid used as ``report.steps_per_quarter``. A Melody.txt on
+    another grid is re-spelled: exactly on a finer grid; on a coarser one a
+    tune off it is skipped or rounded, as ``off_grid`` says.
 
     ``off_grid``: ``"skip"`` drops songs with notes off the grid, ``"quantize"``
     rounds them. ``transpose="C"`` moves each song to C major / A minor.

@@ -12,7 +12,8 @@ score loading refuses, with one message naming the file and the reason,
   and again on the converted score,
 * a tune longer than ``max_tune_steps`` grid steps from its first note to
   its last (default 20,000: 5,000 quarter notes at sixteenths, some forty
-  minutes at 120 per minute; the longest tune of data/Melody.txt has 1,058),
+  minutes at 120 per minute; the longest tune of data/Melody.txt has 5,484
+  steps of 12 per quarter note),
 * a MIDI file whose tracks run longer than ``max_tune_steps``, or whose
   ticks per quarter note is 0.
 
@@ -20,8 +21,10 @@ Both limits are parameters of the loading functions and options of the
 command line (``--max-note-steps``, ``--max-tune-steps``). Raising them
 lets music21 take its time: it splits a long note at every bar line, and
 after a repeat sign an odd-length note of 999 eighths takes it 45 seconds.
-Melody.txt files need no such limit: each step there is a token already
-written in the file.
+A Melody.txt line of grid tokens needs no such limit: each step there is
+a token already written in the file. A line of pitch + duration tokens
+does (``60 d999999999`` is a few bytes): its lengths are checked against
+the same two limits before anything is expanded.
 """
 
 from __future__ import annotations

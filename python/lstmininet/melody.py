@@ -1,26 +1,33 @@
-"""The melody grid grammar: tokens, validation, transposition, Melody.txt files.
+"""The melody grid grammar: tokens, validation, grid changes, transposition.
 
-A melody is a list of grid tokens (one melody per line in Melody.txt):
+A melody is a list of grid tokens, the form every part of the library
+shares (tokenizers convert to pitch + duration tokens,
+:mod:`lstmininet.duration_tokens`; Melody.txt files are
+:mod:`lstmininet.melody_file`):
 
 * ``0``..``127``  a MIDI pitch starts a note that lasts one grid step,
 * ``r``           a rest starts (one step),
 * ``_``           the previous event (note or rest) lasts one more step.
 
-The grid has ``steps_per_quarter`` steps per quarter note (4 = sixteenths).
+The grid has ``steps_per_quarter`` steps per quarter note: 12 by default
+(sixteenths, eighth- and sixteenth-note triplets), 4 = sixteenths (the
+grid of Melody.txt files without a grid line, :mod:`lstmininet.melody_file`).
 A melody may open with header tokens, its meter and key (``M:6/8 K:Dmaj``,
 :mod:`lstmininet.tune_header`).
 A line of bare pitches (the original LSTMiniNet Melody.txt) is simply a
 melody in which every note lasts one step.
 
 This module is the bottom of the melody stack: plain Python, no music21.
-Score conversion (:mod:`lstmininet.scores`), tokenizers, MIDI files and
-datasets build on it.
+Score conversion (:mod:`lstmininet.scores`), tokenizers, Melody.txt and
+MIDI files and datasets build on it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 from .tune_header import KEY_PREFIX, is_header_token, split_header, transpose_key_token, validate_header_token
@@ -31,6 +38,8 @@ MIDI_PITCH_MIN = 0
 MIDI_PITCH_MAX = 127
 
 MELODY_FILE_EXTENSIONS = (".txt",)
+DEFAULT_STEPS_PER_QUARTER = 12  # holds triplets: every O'Neill tune but those with 32nd notes or odd tuplets
+LEGACY_STEPS_PER_QUARTER = 4  # the sixteenth grid of Melody.txt files that do not declare theirs
 
 
 # --------------------------------------------------------------------------
@@ -139,6 +148,51 @@ def melody_events(tokens: Sequence[str]) -> list[tuple[int | None, int]]:
     return events
 
 
+@dataclasses.dataclass
+class GridChange:
+    """A melody moved to another grid: its tokens (None: off the new grid), notes rounded and dropped."""
+
+    tokens: list[str] | None
+    notes_quantized: int = 0
+    notes_dropped: int = 0
+
+
+def change_grid(melody: Sequence[str], source: int, target: int, quantize: bool = False) -> GridChange:
+    """Re-spell a melody from ``source`` to ``target`` steps per quarter note.
+
+    A finer grid is always exact. On a coarser one an event that starts or
+    ends between its steps makes the result None, or with ``quantize`` its
+    start and end round to the nearest step (counted), and an event that
+    rounds to no length is dropped (counted). The header is kept.
+    """
+    header, _ = split_header(melody)
+    boundaries = [Fraction(0)]
+    events = melody_events(melody)
+    for _, length in events:
+        boundaries.append(boundaries[-1] + Fraction(length * target, source))
+    spans = zip(boundaries, boundaries[1:], strict=False)
+    off_grid = sum(1 for start, end in spans if start.denominator > 1 or end.denominator > 1)
+    if off_grid and not quantize:
+        return GridChange(None)
+    steps = [round(b) for b in boundaries]
+    kept = [
+        (REST if pitch is None else str(pitch), end - start)
+        for (pitch, _), start, end in zip(events, steps, steps[1:], strict=False)
+        if end > start
+    ]
+    dropped = len(events) - len(kept)
+    return GridChange(spell_on_grid(header, kept) if kept else None, off_grid, dropped)
+
+
+def spell_on_grid(header: Sequence[str], events: Sequence[tuple[str, int]]) -> list[str]:
+    """Header plus (pitch-or-``r`` token, steps) events -> grid tokens."""
+    tokens = list(header)
+    for token, steps in events:
+        tokens.append(token)
+        tokens += [HOLD] * (steps - 1)
+    return tokens
+
+
 # --------------------------------------------------------------------------
 # Transposition
 # --------------------------------------------------------------------------
@@ -202,36 +256,6 @@ def split_melody_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
-def parse_melody_lines(lines: Iterable[str], source: str) -> list[list[str]]:
-    """Parse Melody.txt lines; a word starting with ``#`` starts a comment, blank lines are skipped.
-
-    A ``#`` inside a token is a sharp (``K:F#min``). Errors name ``source``,
-    the 1-based line number and the offending token.
-    """
-    melodies = []
-    for number, line in enumerate(lines, start=1):
-        words = line.split()
-        comment = next((index for index, word in enumerate(words) if word.startswith("#")), len(words))
-        tokens = words[:comment]
-        if not tokens:
-            continue
-        validate_melody_tokens(tokens, source=source, line=number)
-        melodies.append(tokens)
-    if not melodies:
-        raise ValueError(f"{source}: no melodies found (file is empty or only comments/blank lines)")
-    return melodies
-
-
-def load_melody_file(path: str | os.PathLike) -> list[list[str]]:
-    """Read a Melody.txt file: grid tokens or bare pitches, one melody per line.
-
-    CRLF or LF endings, a UTF-8 BOM, blank lines and ``#`` comments are fine.
-    """
-    path = Path(path).expanduser()
-    text = read_utf8_file(path, "melody file")
-    return parse_melody_lines(split_melody_lines(text), source=str(path))
-
-
 def read_utf8_file(path: str | os.PathLike, what: str = "text file") -> str:
     """A UTF-8 file's text (a BOM is dropped); errors name the file, and the line for bad bytes."""
     path = Path(path).expanduser()
@@ -246,14 +270,3 @@ def read_utf8_file(path: str | os.PathLike, what: str = "text file") -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ValueError(f"{path}, line {line}: not UTF-8 text ({exc.reason})") from None
-
-
-def save_melody_file(melodies: Iterable[Sequence[str]], path: str | os.PathLike, header: Sequence[str] = ()) -> Path:
-    """Write melodies one per line (LF endings), with optional ``#`` header lines."""
-    path = Path(path)
-    lines = [f"# {h}".rstrip() for h in header]
-    for index, melody in enumerate(melodies, start=1):
-        validate_melody_tokens(melody, source=str(path), line=len(header) + index)
-        lines.append(" ".join(melody))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .melody import melody_events
+from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
 from .tune_header import KEY_PREFIX, key_scale, split_header
 
 HISTOGRAMS = ("pitch_class", "interval", "duration")
@@ -182,7 +182,7 @@ def split_half_floor(reference: Sequence[Sequence[str]], steps_per_quarter: int,
 def compare_melodies(
     melodies: Sequence[Sequence[str]],
     reference: Sequence[Sequence[str]],
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     training: Sequence[Sequence[str]] | None = None,
     reference_steps_per_quarter: int | None = None,
 ) -> MelodyComparison:

@@ -1,7 +1,10 @@
 """Melody grid tokens -> MIDI and MusicXML files, and MIDI back to tokens.
 
-A note's length is its onset step plus the ``_`` steps after it; at
-``steps_per_quarter=4`` one step is a sixteenth note. Writing goes through
+A note's length is its onset step plus the ``_`` steps after it, on the
+grid ``steps_per_quarter`` says: the library's default 12 (one step a
+twelfth of a quarter note: 3 steps a sixteenth, 4 an eighth-note triplet),
+or the grid a model's tokenizer or a Melody.txt file gives (4: one step a
+sixteenth note). Writing goes through
 :func:`lstmininet.scores.tokens_to_stream`; reading MIDI back goes through
 the same conversion as corpus loading (:mod:`lstmininet.scores`), so
 ``read_midi(write_midi(t))`` gives ``t`` for any melody that starts and ends
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
-from .melody import melody_events
+from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
 from .score_header import midi_bytes_with_mode
 from .scores import LoadReport, parse_score_file, score_to_tokens, tokens_to_stream
 
@@ -35,7 +38,7 @@ def write_midi(
     tokens: Sequence[str],
     path: str | os.PathLike,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     tempo_bpm: float = 120.0,
     instrument: str | int | None = None,
 ) -> Path:
@@ -49,7 +52,7 @@ def write_musicxml(
     tokens: Sequence[str],
     path: str | os.PathLike,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     tempo_bpm: float = 120.0,
     instrument: str | int | None = None,
     title: str | None = None,
@@ -79,7 +82,7 @@ def _write_score(fmt: str, tokens: Sequence[str], path: str | os.PathLike, **str
 def read_midi(
     path: str | os.PathLike,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     off_grid: str = "quantize",
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,

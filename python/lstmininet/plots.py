@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .melody import melody_events
+from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
 from .metrics import HISTOGRAMS, histograms
 
 
@@ -81,7 +81,7 @@ def plot_piano_roll(
     tokens: Sequence[str],
     path: str | os.PathLike | None = None,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     title: str = "Melody",
     ax=None,
 ) -> Path | None:
@@ -133,7 +133,7 @@ def plot_melody_histograms(
     reference: Sequence[Sequence[str]],
     path: str | os.PathLike,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     reference_steps_per_quarter: int | None = None,
     labels: tuple[str, str] = ("generated", "reference"),
 ) -> Path:

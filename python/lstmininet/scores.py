@@ -57,7 +57,7 @@ from .input_limits import (
     check_limit_values,
     check_midi_timing,
 )
-from .melody import HOLD, REST, melody_events, transpose_melody, validate_melody_tokens
+from .melody import DEFAULT_STEPS_PER_QUARTER, HOLD, REST, melody_events, transpose_melody, validate_melody_tokens
 from .score_header import header_objects, read_header, restore_midi_mode
 
 SCORE_EXTENSIONS = (".abc", ".mxl", ".musicxml", ".xml", ".mid", ".midi", ".krn")
@@ -91,6 +91,7 @@ class LoadReport:
     songs_with_key_changes: int = 0
     header_values_dropped: int = 0
     from_cache: bool = False
+    steps_per_quarter: int | None = None  # the grid the melodies are on (set by lstmininet.datasets)
 
     @property
     def songs_skipped(self) -> int:
@@ -116,7 +117,7 @@ class LoadReport:
         rules = [
             (f.name, getattr(self, f.name))
             for f in dataclasses.fields(self)
-            if f.type in ("int", int) and f.name not in ("files_read", "songs_loaded")
+            if f.type in ("int", int) and f.name not in ("files_read", "songs_loaded", "steps_per_quarter")
         ]
         fired = [f"{name.replace('_', ' ')}: {value}" for name, value in rules if value]
         if fired:
@@ -194,7 +195,7 @@ def _close_files_left_open(exc: BaseException) -> None:
 
 def parse_score_file(
     path: str | os.PathLike,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     *,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
@@ -384,7 +385,7 @@ def transposition_to_c(score_or_part) -> int:
 
 def score_to_tokens(
     score,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     off_grid: str = "skip",
     transpose: str | None = None,
     report: LoadReport | None = None,
@@ -448,7 +449,7 @@ def score_to_tokens(
 
 def load_score_files(
     files: list[Path],
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     off_grid: str = "skip",
     transpose: str | None = None,
     progress: bool = True,
@@ -525,7 +526,7 @@ def _make_instrument(instrument):
 def tokens_to_stream(
     tokens: Sequence[str],
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     tempo_bpm: float = 120.0,
     instrument: str | int | None = None,
     title: str | None = None,

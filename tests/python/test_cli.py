@@ -20,6 +20,7 @@ import pytest
 
 import lstmininet
 from lstmininet.cli import main
+from lstmininet.melody import melody_events
 
 # Five short tunes on the sixteenth grid: notes, rests and holds.
 TUNES = [
@@ -47,6 +48,13 @@ def write_melodies(path: Path, lines=TUNES) -> Path:
 
 def history(model_path: Path) -> dict:
     return json.loads(model_path.with_name(model_path.stem + ".history.json").read_text())
+
+
+def melody_lines(out: str) -> list[str]:
+    """The melodies generate printed: its output is a Melody.txt whose first line gives the grid."""
+    lines = out.strip().splitlines()
+    assert lines and lines[0].startswith("# lstmininet-melody: steps_per_quarter="), out
+    return lines[1:]
 
 
 def pitches_of_line(line: str) -> list[int]:
@@ -124,7 +132,7 @@ def test_generate_files_hold_the_printed_notes(melody_model, tmp_path, capsys):
         tmp_path / "tune.png",
     )
     assert code == 0, err
-    lines = out.strip().splitlines()
+    lines = melody_lines(out)
     assert len(lines) == 2, (out, err)
     for index, line in enumerate(lines, start=1):
         printed = pitches_of_line(line)
@@ -140,7 +148,7 @@ def test_generate_single_midi_keeps_the_given_name(melody_model, tmp_path, capsy
     model, _ = melody_model
     code, out, err = run(capsys, "generate", model, "--seed", "5", "--length", "48", "--midi", tmp_path / "one.mid")
     assert code == 0, err
-    assert pitches_in_file(tmp_path / "one.mid") == pitches_of_line(out)
+    assert pitches_in_file(tmp_path / "one.mid") == pitches_of_line(melody_lines(out)[0])
 
 
 def test_generate_is_reproducible_with_a_seed(melody_model, capsys):
@@ -167,7 +175,7 @@ def test_generate_count_is_one_batch_with_per_sample_seeds(melody_model, capsys)
         melody = tokenizer.decode_melody(primer + ids)
         if melody:
             expected.append(" ".join(melody))
-    assert out.strip().splitlines() == expected
+    assert melody_lines(out) == expected
 
 
 def test_generate_in_bfloat16(melody_model, capsys):
@@ -181,7 +189,7 @@ def test_generate_continues_a_primer(melody_model, capsys):
     model, _ = melody_model
     code, out, err = run(capsys, "generate", model, "--primer", "60 _ _ _ 62 _", "--seed", "2", "--length", "16")
     assert code == 0, err
-    assert out.split()[:6] == ["60", "_", "_", "_", "62", "_"]
+    assert melody_lines(out)[0].split()[:6] == ["60", "_", "_", "_", "62", "_"]
 
 
 def test_generate_never_fails_on_a_sampled_opening_hold(melody_model, tmp_path, capsys):
@@ -205,8 +213,9 @@ def test_evaluate_prints_loss_perplexity_accuracy(melody_model, capsys):
     loss, perplexity, accuracy = (float(match.group(i)) for i in (1, 2, 3))
     assert perplexity == pytest.approx(math.exp(loss), rel=2e-3)
     assert 0.0 <= accuracy <= 1.0
-    # Every token but the first of each song is predicted (<s> ... </s> wrap each tune).
-    assert int(match.group(4).replace(",", "")) == sum(len(t.split()) + 1 for t in TUNES)
+    # Every token but the first of each song is predicted (<s> ... </s> wrap each tune): a pitch or r and a length
+    # per note or rest, and </s>.
+    assert int(match.group(4).replace(",", "")) == sum(2 * len(melody_events(t.split())) + 1 for t in TUNES)
 
 
 def test_info_describes_the_model(melody_model, capsys):
@@ -216,7 +225,7 @@ def test_info_describes_the_model(melody_model, capsys):
     loaded = lstmininet.load(model)
     assert re.search(r"cell\s+lstm, 1 layer\(s\), hidden 16", out)
     assert re.search(r"input\s+one-hot, dropout 0", out)
-    assert re.search(rf"vocabulary\s+{len(loaded.tokenizer)} tokens \(melody: <s> </s> r _ 60", out)
+    assert re.search(rf"vocabulary\s+{len(loaded.tokenizer)} tokens \(melody: <s> </s> r 60", out)
     params = sum(v.size for v in loaded.state_dict().values())
     assert re.search(rf"parameters\s+{params:,}", out)
     assert re.search(r"trained\s+2 epochs", out)
@@ -243,6 +252,18 @@ def test_resume_continues_the_epochs(melody_model, tmp_path, capsys):
     code, out, _ = run(capsys, "info", model)
     assert code == 0
     assert re.search(r"trained\s+4 epochs", out)
+
+
+def test_train_encoding_option_and_resume_keeps_the_models(melody_model, tmp_path, capsys):
+    source, data = melody_model
+    assert lstmininet.load(source).tokenizer.encoding == "duration"  # the default
+    model = tmp_path / "tiny.lmn"
+    shutil.copy(source, model)
+    code, out, err = run(capsys, "train", data, "--out", model, "--resume", "--encoding", "grid", "--quiet")
+    assert_one_line_error(code, out, err, "--encoding grid", "trained on duration tokens")
+    grid = tmp_path / "grid.lmn"
+    assert run(capsys, "train", data, "--out", grid, "--encoding", "grid", *TRAIN_FLAGS)[0] == 0
+    assert "_" in lstmininet.load(grid).tokenizer and lstmininet.load(grid).tokenizer.encoding == "grid"
 
 
 # -- plain text ------------------------------------------------------------------
@@ -350,8 +371,9 @@ def test_evaluate_skips_tunes_the_vocabulary_cannot_hold_and_counts_them(origina
     data = write_melodies(tmp_path / "mixed.txt", ["60 62 64 65", TUNES[0], "67 65 64 62"])
     code, out, err = run(capsys, "evaluate", model, data, "--quiet")
     assert code == 0, err
-    assert "1 of 3 tunes skipped" in err and "no held notes" in err
-    assert "(10 tokens)" in out  # two tunes of 4 notes inside <s> ... </s>: 5 predictions each
+    # Bare pitches train one-step notes (d1): holds are chains of d1, rests are unknown.
+    assert "1 of 3 tunes skipped" in err and "no rests" in err
+    assert "(18 tokens)" in out  # two tunes of 4 notes (pitch, d1) inside <s> ... </s>: 9 predictions each
 
 
 def test_error_evaluate_when_no_tune_can_be_encoded(original_melody_txt, tmp_path, capsys):
@@ -360,6 +382,12 @@ def test_error_evaluate_when_no_tune_can_be_encoded(original_melody_txt, tmp_pat
     assert run(capsys, "train", original_melody_txt, "--out", model, *flags)[0] == 0
     data = write_melodies(tmp_path / "held.txt", [TUNES[0]])
     code, out, err = run(capsys, "evaluate", model, data, "--quiet")
+    assert_one_line_error(code, out, err, "held.txt", "no tune can be encoded", "no rests")
+    # The grid encoding of earlier versions has no holds either.
+    grid_model = tmp_path / "grid.lmn"
+    assert run(capsys, "train", original_melody_txt, "--out", grid_model, "--encoding", "grid", *flags)[0] == 0
+    data = write_melodies(tmp_path / "held.txt", ["60 _ 62"])
+    code, out, err = run(capsys, "evaluate", grid_model, data, "--quiet")
     assert_one_line_error(code, out, err, "held.txt", "no tune can be encoded", "held notes")
 
 
@@ -367,7 +395,7 @@ def test_primer_with_an_unknown_pitch_is_moved_by_octaves(melody_model, capsys):
     model, _ = melody_model
     code, out, err = run(capsys, "generate", model, "--primer", "48 _ 50 _", "--seed", "2", "--length", "16")
     assert code == 0, err
-    assert out.split()[:4] == ["60", "_", "62", "_"]
+    assert melody_lines(out)[0].split()[:4] == ["60", "_", "62", "_"]
     assert "moved by octaves" in err
 
 
@@ -389,8 +417,10 @@ def test_original_melody_txt_trains_unchanged(original_melody_txt, tmp_path, cap
 
     code, out, err = run(capsys, "generate", model, "--seed", "0", "--length", "32")
     assert code == 0, err
-    # Bare pitches in, bare pitches out: the vocabulary has no rests or holds.
-    assert out.split() and all(t.isdigit() for t in out.split())
+    # Bare pitches in, one-step notes out: the vocabulary has no rests, and its only length is d1.
+    pitches = sorted({int(t) for t in raw.decode().split()})
+    assert lstmininet.load(model).tokenizer.vocab == ["<s>", "</s>", *map(str, pitches), "d1"]
+    assert melody_lines(out) and all(t.isdigit() or t == "_" for t in " ".join(melody_lines(out)).split())
 
 
 # -- argument parsing and the installed entry point -------------------------------------

@@ -34,9 +34,15 @@ def test_original_lstmininet_melody_txt_loads_unchanged(original_melody_txt):
     melodies = load_melody_file(original_melody_txt)
     assert melodies == expected
     assert len(melodies) == 400
-    tokenizer = MelodyTokenizer.build(melodies)
+    tokenizer = MelodyTokenizer.build(melodies, encoding="grid")
     assert all(t.isdigit() for t in tokenizer.vocab)  # bare pitches only: no r, no _
-    assert load_melodies(original_melody_txt) == expected  # front door, same result
+    melodies, report = load_melodies_with_report(original_melody_txt)
+    assert melodies == expected and report.steps_per_quarter == 4  # front door, same result, no grid line: 1/16
+    # Trainable in the default encoding too: every note is one sixteenth, 3 steps of the 12-per-quarter grid.
+    on_twelve = load_melodies(original_melody_txt, steps_per_quarter=12, progress=False)
+    tokenizer = MelodyTokenizer.build(on_twelve)
+    assert [t for t in tokenizer.vocab if not t.isdigit()] == ["d3"]
+    assert tokenizer.decode_melody(tokenizer.encode_melody(on_twelve[0])) == on_twelve[0]
 
 
 def test_melody_file_with_crlf_comments_and_blank_lines(tmp_path):
@@ -48,7 +54,7 @@ def test_melody_file_with_crlf_comments_and_blank_lines(tmp_path):
 def test_save_and_load_melody_file_round_trip(tmp_path):
     melodies = [["60", "_", "r", "67"], ["55", "57"]]
     path = save_melody_file(melodies, tmp_path / "out.txt", header=["made by a test"])
-    assert path.read_text().startswith("# made by a test\n")
+    assert path.read_text().startswith("# lstmininet-melody: steps_per_quarter=4 encoding=grid\n# made by a test\n")
     assert load_melody_file(path) == melodies
 
 
@@ -138,7 +144,7 @@ def test_conversion_merges_ties_drops_grace_notes_and_reduces_chords():
         (4, note.Note(65, quarterLength=0.25)),
     )
     report = LoadReport()
-    tokens = score_to_tokens(part, report=report)
+    tokens = score_to_tokens(part, steps_per_quarter=4, report=report)
     assert " ".join(tokens) == "60 _ _ _ _ _ 67 _ r _ _ _ 65"
     assert report.ties_merged == 1
     assert report.grace_notes_dropped == 1
@@ -159,11 +165,11 @@ def test_off_grid_notes_skip_the_song_or_are_quantized():
         (1, note.Note(65, quarterLength=1)),
     )
     skipped = LoadReport()
-    assert score_to_tokens(triplet, off_grid="skip", report=skipped) is None
+    assert score_to_tokens(triplet, steps_per_quarter=4, off_grid="skip", report=skipped) is None
     assert skipped.skipped == {"off_grid": 1} and skipped.songs_loaded == 0
 
     quantized = LoadReport()
-    tokens = score_to_tokens(triplet, off_grid="quantize", report=quantized)
+    tokens = score_to_tokens(triplet, steps_per_quarter=4, off_grid="quantize", report=quantized)
     assert " ".join(tokens) == "60 62 _ 64 65 _ _ _"
     assert quantized.notes_quantized == 3
 
@@ -177,7 +183,7 @@ def test_simultaneous_voices_keep_the_highest_note_and_cut_overlaps():
         (1, note.Note(62, quarterLength=1)),
     )
     report = LoadReport()
-    assert " ".join(score_to_tokens(part, report=report)) == "64 _ _ _ 62 _ _ _"
+    assert " ".join(score_to_tokens(part, steps_per_quarter=4, report=report)) == "64 _ _ _ 62 _ _ _"
     assert report.simultaneous_notes_dropped == 1
     assert report.overlaps_truncated == 1
 
@@ -200,9 +206,13 @@ def test_load_folder_of_abc_scores(tmp_path):
     (tmp_path / "tunes").mkdir()
     (tmp_path / "tunes" / "scale.abc").write_text(abc)
     (tmp_path / "tunes" / "notes.md").write_text("not a score, ignored")
-    melodies, report = load_melodies_with_report(tmp_path / "tunes", cache=False, progress=False)
+    melodies, report = load_melodies_with_report(tmp_path / "tunes", steps_per_quarter=4, cache=False, progress=False)
     assert melodies == ["M:4/4 K:Cmaj 60 _ 62 _ 64 _ 65 _ 67 _ _ _ 69 _ _ _ 71 _ _ _ _ _ _ _ 72 _ _ _ _ _ _ _".split()]
     assert report.files_read == 1 and report.songs_loaded == 1
+    # Scores are read on 12 steps per quarter unless told otherwise: an eighth is 6 steps.
+    melodies, report = load_melodies_with_report(tmp_path / "tunes", cache=False, progress=False)
+    assert report.steps_per_quarter == 12
+    assert melodies[0][:15] == "M:4/4 K:Cmaj 60 _ _ _ _ _ 62 _ _ _ _ _ 64".split() and len(melodies[0]) == 2 + 96
 
 
 def test_empty_folder_names_the_folder(tmp_path):
@@ -297,11 +307,3 @@ def test_transpose_melody_and_augmentation_stay_in_midi_range():
         transpose_melody(["60", "125"], 5)
     augmented = augment_transpositions([["60", "_"], ["126"]], semitones=[-1, 0, 2])
     assert augmented == [["59", "_"], ["60", "_"], ["62", "_"], ["125"], ["126"]]
-
-
-def test_committed_default_melody_txt_has_real_rhythm():
-    melodies = load_melody_file(REPO_ROOT / "data" / "Melody.txt")
-    assert len(melodies) >= 500
-    tokenizer = MelodyTokenizer.build(melodies)
-    assert "_" in tokenizer and "r" in tokenizer
-    assert len({" ".join(m) for m in melodies}) == len(melodies)  # duplicates removed

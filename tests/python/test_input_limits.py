@@ -99,7 +99,7 @@ def test_long_note_in_abc_names_file_and_limit(tmp_path):
     score = tmp_path / "long.abc"
     score.write_bytes(HUGE_ABC)
     with pytest.raises(InputLimitError) as error:
-        load_melodies(score, cache=False, progress=False)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
     message = str(error.value)
     # Found in the text, before music21 parses it: 999,999,999 eighths.
     assert message.startswith(f"{score}, line 4: 'C999999999' lasts at least 1,999,999,998 grid steps")
@@ -111,8 +111,10 @@ def test_note_limit_is_configurable(tmp_path):
     score = tmp_path / "drone.abc"
     score.write_text("X:1\nL:1/8\nK:C\nC2000|\n")  # 2,000 eighths = 4,000 sixteenth steps
     with pytest.raises(InputLimitError, match="4,000 grid steps"):
-        load_melodies(score, cache=False, progress=False)
-    (melody,) = load_melodies(score, cache=False, progress=False, max_note_steps=4000, headers=False)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
+    (melody,) = load_melodies(
+        score, steps_per_quarter=4, cache=False, progress=False, max_note_steps=4000, headers=False
+    )
     assert melody == ["60"] + ["_"] * 3999
 
 
@@ -120,7 +122,7 @@ def test_long_rest_in_abc_is_caught_in_the_text(tmp_path):
     score = tmp_path / "pause.abc"
     score.write_text("X:1\nL:1/8\nK:C\nC2 z3000 D2|\n")
     with pytest.raises(InputLimitError, match=r"pause.abc, line 4: 'z3000' lasts at least 6,000 grid steps"):
-        load_melodies(score, cache=False, progress=False)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
 
 
 def test_long_silence_between_midi_notes_is_a_long_rest(tmp_path):
@@ -137,7 +139,7 @@ def test_abc_note_that_stalls_music21_is_refused_before_parsing(tmp_path):
     score = tmp_path / "stall.abc"
     score.write_text("X:1\nM:C|\nL:1/8\nK:G\n|:eA edBc|dBgB BAA999|\n")
     with pytest.raises(InputLimitError, match=r"stall.abc, line 5: 'A999' lasts at least 1,998 grid steps"):
-        load_melodies(score, cache=False, progress=False)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
 
 
 def test_tune_limit_is_configurable_and_names_the_tune(tmp_path):
@@ -146,9 +148,11 @@ def test_tune_limit_is_configurable_and_names_the_tune(tmp_path):
     score.write_text(f"X:1\nL:1/8\nK:C\nCDEF|\n\nX:2\nL:1/8\nK:C\n{long_tune}|\n")
     assert DEFAULT_MAX_TUNE_STEPS < 20_800
     with pytest.raises(InputLimitError) as error:
-        load_melodies(score, cache=False, progress=False)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
     assert str(error.value).startswith(f"{score}, tune 2: the tune lasts 5,200 quarter notes = 20,800 grid steps")
-    melodies = load_melodies(score, cache=False, progress=False, max_tune_steps=20_800, headers=False)
+    melodies = load_melodies(
+        score, steps_per_quarter=4, cache=False, progress=False, max_tune_steps=20_800, headers=False
+    )
     assert [len(m) for m in melodies] == [8, 20_800]
 
 
@@ -157,9 +161,9 @@ def test_cached_corpus_is_not_returned_under_lower_limits(tmp_path):
     folder.mkdir()
     (folder / "drone.abc").write_text("X:1\nL:1/8\nK:C\nC2000|\n")
     cache = tmp_path / "cache"
-    assert load_melodies(folder, cache_dir=cache, progress=False, max_note_steps=5000)
+    assert load_melodies(folder, steps_per_quarter=4, cache_dir=cache, progress=False, max_note_steps=5000)
     with pytest.raises(InputLimitError, match="drone.abc"):
-        load_melodies(folder, cache_dir=cache, progress=False)
+        load_melodies(folder, steps_per_quarter=4, cache_dir=cache, progress=False)
 
 
 def test_midi_length_is_checked_before_music21_converts_it(tmp_path):
@@ -175,8 +179,8 @@ def test_midi_within_the_tune_limit_still_hits_the_note_limit(tmp_path):
     path = tmp_path / "held.mid"
     path.write_bytes(midi_bytes(held_note(300 * 4), ticks_per_quarter=4))  # 300 quarters = 1,200 steps
     with pytest.raises(InputLimitError, match="1,200 grid steps"):
-        read_midi(path)
-    assert read_midi(path, max_note_steps=1200, headers=False) == ["60"] + ["_"] * 1199
+        read_midi(path, steps_per_quarter=4)
+    assert read_midi(path, steps_per_quarter=4, max_note_steps=1200, headers=False) == ["60"] + ["_"] * 1199
 
 
 def test_midi_with_zero_ticks_per_quarter_names_the_file(tmp_path):
@@ -191,9 +195,9 @@ def test_limits_must_be_positive_integers(tmp_path, bad):
     score = tmp_path / "a.abc"
     score.write_text("X:1\nL:1/8\nK:C\nCDEF|\n")
     with pytest.raises(ValueError, match="max_note_steps must be a positive integer"):
-        load_melodies(score, cache=False, progress=False, max_note_steps=bad)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False, max_note_steps=bad)
     with pytest.raises(ValueError, match="max_tune_steps must be a positive integer"):
-        load_melodies(score, cache=False, progress=False, max_tune_steps=bad)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False, max_tune_steps=bad)
 
 
 def test_cli_limit_options(tmp_path, capsys):
@@ -202,7 +206,7 @@ def test_cli_limit_options(tmp_path, capsys):
     score = tmp_path / "drone.abc"
     score.write_text("X:1\nL:1/8\nK:C\nC2000|\nX:2\nL:1/8\nK:C\nC2000|\nX:3\nL:1/8\nK:C\nC2000|\n")
     out = tmp_path / "m.lmn"
-    flags = ["--epochs", "1", "--hidden", "8", "--quiet", "--seq-len", "16"]
+    flags = ["--epochs", "1", "--hidden", "8", "--quiet", "--seq-len", "16", "--steps-per-quarter", "4"]
     assert main(["train", str(score), "--out", str(out), *flags]) == 2
     assert "--max-note-steps" in capsys.readouterr().err
     assert main(["train", str(score), "--out", str(out), "--max-note-steps", "4000", *flags]) == 0
@@ -214,7 +218,7 @@ def test_music21_errors_spanning_lines_become_one_line(tmp_path):
     score = tmp_path / "chord.abc"
     score.write_text("X:1\nL:1/8\nK:G\n[vc2ec gcec | c2ec dBGB :|\n|:ceAe ceAe | ceAe dBGB |\n")
     with pytest.raises(ValueError) as error:
-        load_melodies(score, cache=False, progress=False)
+        load_melodies(score, steps_per_quarter=4, cache=False, progress=False)
     message = str(error.value)
     assert message.startswith(f"{score}: cannot read score: ABCHandlerException: Bad chord indicator")
     assert "\n" not in message

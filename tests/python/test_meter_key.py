@@ -262,8 +262,8 @@ def test_generate_feeds_start_token_then_header_then_primer(header_model):
     tok = header_model.tokenizer
     fed = tok.encode(["<s>", "M:6/8", "K:Dmaj"])
     assert header_model.generate(None, 20, meter="6/8", key="D", seed=3) == header_model.generate(fed, 20, seed=3)
-    with_primer = tok.encode(["<s>", "M:6/8", "K:Dmaj", "62", "_"])
-    for primer in (tok.encode(["62", "_"]), tok.encode(["<s>", "62", "_"])):  # <s> is not repeated
+    with_primer = tok.encode(["<s>", "M:6/8", "K:Dmaj", "62", "d2"])  # pitch + duration tokens (the default)
+    for primer in (tok.encode(["62", "d2"]), tok.encode(["<s>", "62", "d2"])):  # <s> is not repeated
         assert header_model.generate(primer, 20, meter="6/8", key="D", seed=3) == header_model.generate(
             with_primer, 20, seed=3
         )
@@ -336,6 +336,11 @@ def cli_model(tmp_path_factory):
     return model
 
 
+def _printed_tunes(out: str) -> list[list[str]]:
+    """The tunes `generate` printed, as token lists (its Melody.txt grid line is a '#' line)."""
+    return [line.split() for line in out.splitlines() if line.strip() and not line.startswith("#")]
+
+
 def test_cli_generate_with_meter_and_key_writes_them(cli_model, tmp_path, capsys):
     from music21 import converter, key, meter
 
@@ -343,7 +348,7 @@ def test_cli_generate_with_meter_and_key_writes_them(cli_model, tmp_path, capsys
                  "--midi", str(tmp_path / "jig.mid")])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
-    assert out.split()[:2] == ["M:6/8", "K:Dmaj"]
+    assert _printed_tunes(out)[0][:2] == ["M:6/8", "K:Dmaj"]
     parsed = converter.parse(tmp_path / "jig.mid")
     assert next(parsed.recurse().getElementsByClass(meter.TimeSignature)).ratioString == "6/8"
     assert next(parsed.recurse().getElementsByClass(key.KeySignature)).sharps == 2
@@ -362,7 +367,7 @@ def test_cli_generate_stops_at_the_tune_end(cli_model, capsys):
     model = lstmininet.load(cli_model)
     tok = model.tokenizer
     assert main(["generate", str(cli_model), "--meter", "3/4", "--seed", "2", "--length", "500"]) == 0
-    printed = capsys.readouterr().out.split()
+    (printed,) = _printed_tunes(capsys.readouterr().out)
     primer = tok.encode(["<s>", "M:3/4"])
     ids = model.generate(primer, 500, seed=2, stop_token=tok.encode(["</s>"])[0])
     assert ids[-1] == tok.encode(["</s>"])[0] and len(ids) < 500  # the sampled tune ended
@@ -391,7 +396,7 @@ def test_cli_reports_a_tune_that_ends_right_after_its_header_as_empty(tmp_path, 
 def test_cli_primer_may_carry_a_header_that_meter_and_key_complete(cli_model, capsys):
     args = ["generate", str(cli_model), "--seed", "3", "--length", "10"]
     assert main([*args, "--primer", "M:6/8 62 _", "--key", "D"]) == 0
-    assert capsys.readouterr().out.split()[:4] == ["M:6/8", "K:Dmaj", "62", "_"]
+    assert _printed_tunes(capsys.readouterr().out)[0][:4] == ["M:6/8", "K:Dmaj", "62", "_"]
     assert main([*args, "--primer", "M:3/4 67", "--meter", "6/8"]) == 2
     assert "meter '6/8' (M:6/8) but the primer starts with M:3/4" in capsys.readouterr().err
     assert main([*args, "--primer", "K:F#min 66"]) == 2
@@ -408,4 +413,5 @@ def test_evaluate_a_model_without_headers_on_tunes_with_them(tmp_path, capsys):
     assert main(["evaluate", str(model), str(tune), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "2 meter/key tokens the model does not know left out" in captured.err
-    assert "(9 tokens)" in captured.out  # the notes and </s> are scored; the header is not
+    # The notes (pitch + duration: 67 d2 69 d2 71 d4) and </s> are scored; the header is not.
+    assert "(7 tokens)" in captured.out

@@ -84,3 +84,23 @@ def test_score_command_prints_the_table_and_plots(tmp_path, capsys):
     assert "| JS divergence, duration |" in out and "floor" in out
     assert "| tunes / notes | 2 / 7 | 4 / 11 |" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_score_command_compares_files_on_different_grids_on_one_grid(tmp_path, capsys):
+    # The same tune as generate prints it (12 per quarter, grid line) and in an old sixteenth-grid file:
+    # read on one grid (12, the finer), they are the same tune, so every divergence is 0.
+    generated = tmp_path / "gen.txt"
+    generated.write_text("# lstmininet-melody: steps_per_quarter=12\n" + "60 _ _ _ _ _ 62 _ _ 64 _ _ _ _ _\n" * 4)
+    reference = tmp_path / "ref.txt"
+    reference.write_text("60 _ 62 64 _\n" * 4)
+    code = main(["score", str(generated), str(reference), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "| JS divergence, duration | 0.0000 |" in out and "| JS divergence, interval | 0.0000 |" in out
+    # A triplet tune among them: the common grid stays 12 (a coarser one would drop it).
+    with generated.open("a") as file:
+        file.write("60 _ _ _ 62 _ _ _ 64 _ _ _\n")
+    code = main(["score", str(generated), str(reference), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "| tunes / notes | 5 / 15 | 4 / 12 |" in out

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from lstmininet.datasets import load_melody_file
+from lstmininet.datasets import read_melody_file
 from lstmininet.midi import melody_events, read_midi, tokens_to_stream, write_midi, write_musicxml
 
 GRID_MELODY = "67 _ _ 69 71 _ r _ 72 _ _ _ _ _ _ _ r 74 _ 64 _ _ _".split()
@@ -15,7 +15,7 @@ def _sounding_notes(score):
     return [(n.pitch.midi, Fraction(n.offset), Fraction(n.quarterLength)) for n in score.flatten().notes]
 
 
-def _expected_notes(tokens, steps_per_quarter=4):
+def _expected_notes(tokens, steps_per_quarter):
     notes, step = [], 0
     for pitch, length in melody_events(tokens):
         if pitch is not None:
@@ -38,30 +38,40 @@ def test_grid_melody_midi_round_trip_keeps_pitches_and_durations(tmp_path, steps
     assert read_midi(path, steps_per_quarter=steps_per_quarter) == ["M:4/4", *GRID_MELODY]  # a file has a meter
 
 
+def test_files_are_written_and_read_on_12_steps_per_quarter_unless_told(tmp_path):
+    from music21 import converter
+
+    path = write_midi(GRID_MELODY, tmp_path / "default.mid")  # no grid given: the library's default
+    assert _sounding_notes(converter.parse(path, quantizePost=False)) == _expected_notes(GRID_MELODY, 12)
+    assert read_midi(path) == ["M:4/4", *GRID_MELODY]
+
+
 def test_original_melody_txt_line_midi_round_trip(original_melody_txt, tmp_path):
     from music21 import converter
 
-    melody = load_melody_file(original_melody_txt)[0]
-    path = write_midi(melody, tmp_path / "original.mid")
+    melodies, form = read_melody_file(original_melody_txt)  # no grid line: the sixteenth grid
+    melody = melodies[0]
+    path = write_midi(melody, tmp_path / "original.mid", steps_per_quarter=form.steps_per_quarter)
     notes = _sounding_notes(converter.parse(path))
     assert [n[0] for n in notes] == [int(t) for t in melody]
     assert all(n[2] == Fraction(1, 4) for n in notes)  # one sixteenth each
-    assert read_midi(path, headers=False) == melody
+    assert read_midi(path, steps_per_quarter=form.steps_per_quarter, headers=False) == melody
 
 
 def test_musicxml_round_trip(tmp_path):
     from music21 import converter
 
-    path = write_musicxml(GRID_MELODY, tmp_path / "melody.musicxml", title="Test tune")
+    path = write_musicxml(GRID_MELODY, tmp_path / "melody.musicxml", steps_per_quarter=4, title="Test tune")
     parsed = converter.parse(path)
-    assert _sounding_notes(parsed) == _expected_notes(GRID_MELODY)
+    assert _sounding_notes(parsed) == _expected_notes(GRID_MELODY, 4)
     assert parsed.metadata.bestTitle == "Test tune"
 
 
 def test_musicxml_notes_across_barlines_come_back_as_one_held_note(tmp_path):
     across = ["60"] + ["_"] * 19 + ["r", "_", "62", "_"]  # 5 quarters: crosses the 4/4 bar
-    path = write_musicxml(across, tmp_path / "across.musicxml")
-    assert read_midi(path) == ["M:4/4", *across]  # MusicXML splits it into tied notes; ties are merged
+    path = write_musicxml(across, tmp_path / "across.musicxml", steps_per_quarter=4)
+    # MusicXML splits it into tied notes; ties are merged
+    assert read_midi(path, steps_per_quarter=4) == ["M:4/4", *across]
 
 
 def test_stream_carries_tempo_and_instrument():

@@ -20,7 +20,7 @@ MELODIES = [
 
 
 def test_melody_vocab_is_sorted_specials_rest_hold_then_pitches_numerically():
-    tokenizer = MelodyTokenizer.build(MELODIES, add_bos_eos=True)
+    tokenizer = MelodyTokenizer.build(MELODIES, add_bos_eos=True, encoding="grid")
     assert tokenizer.vocab == ["<s>", "</s>", "r", "_", "55", "60", "62", "64", "65", "67", "69", "72"]
     assert len(tokenizer) == 12
     assert tokenizer.pitches == [55, 60, 62, 64, 65, 67, 69, 72]
@@ -34,7 +34,7 @@ def test_melody_vocab_does_not_depend_on_melody_order():
 
 
 def test_melody_encode_decode_round_trip():
-    tokenizer = MelodyTokenizer.build(MELODIES)
+    tokenizer = MelodyTokenizer.build(MELODIES, encoding="grid")
     for melody in MELODIES:
         ids = tokenizer.encode(melody)
         assert all(isinstance(i, int) for i in ids)
@@ -127,6 +127,6 @@ def test_char_tokenizer_builds_from_several_texts_and_names_unknown_char():
 
 
 def test_decode_melody_reads_an_opening_hold_as_a_rest():
-    tok = MelodyTokenizer.build([["60", "_", "r", "62"]], add_bos_eos=True)
+    tok = MelodyTokenizer.build([["60", "_", "r", "62"]], add_bos_eos=True, encoding="grid")
     ids = tok.encode(["<s>", "_", "_", "60", "_", "</s>", "62"])
     assert tok.decode_melody(ids) == ["r", "_", "60", "_"]

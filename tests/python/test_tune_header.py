@@ -53,7 +53,9 @@ def test_malformed_headers_are_named(melody, problem):
 
 
 def test_vocabulary_holds_headers_and_decoding_keeps_only_a_leading_one():
-    tokenizer = MelodyTokenizer.build([["M:6/8", "K:Dmaj", "62", "_", "r"], ["K:Gmaj", "60"]], add_bos_eos=True)
+    tokenizer = MelodyTokenizer.build(
+        [["M:6/8", "K:Dmaj", "62", "_", "r"], ["K:Gmaj", "60"]], add_bos_eos=True, encoding="grid"
+    )
     assert tokenizer.vocab == ["<s>", "</s>", "M:6/8", "K:Dmaj", "K:Gmaj", "r", "_", "60", "62"]
     sampled = tokenizer.encode(["<s>", "K:Gmaj", "M:6/8", "K:Dmaj", "_", "62", "K:Dmaj", "60", "</s>", "62"])
     assert tokenizer.decode_melody(sampled) == ["M:6/8", "K:Gmaj", "r", "62", "60"]
