@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic_file import write_bytes_atomically
-from .melody import melody_events
+from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
 
 DEFAULT_TEMPO = 120.0  # quarter notes per minute
 DEFAULT_SAMPLE_RATE = 44100  # holds every MIDI pitch's fundamental (127: 12.5 kHz); 22050 stops at pitch 124
@@ -84,7 +84,7 @@ def _check_settings(steps_per_quarter: int, tempo: float, sample_rate: int) -> N
 def render_melody(
     melody: Sequence[str],
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     tempo: float = DEFAULT_TEMPO,
     sample_rate: int = DEFAULT_SAMPLE_RATE,
 ) -> np.ndarray:
@@ -140,7 +140,7 @@ def write_wav(
     melody: Sequence[str],
     path: str | os.PathLike,
     *,
-    steps_per_quarter: int = 4,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     tempo: float = DEFAULT_TEMPO,
     sample_rate: int = DEFAULT_SAMPLE_RATE,
 ) -> Path:

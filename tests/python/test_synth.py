@@ -56,7 +56,7 @@ def test_length_is_the_melody_duration_at_the_tempo(tokens, steps, steps_per_qua
 
 def test_each_note_sounds_at_its_pitch():
     # Tempo 60: a quarter note (4 steps) lasts one second.
-    waveform = render_melody("57 _ _ _ 69 _ _ _ 76 _ _ _".split(), tempo=60, sample_rate=RATE)
+    waveform = render_melody("57 _ _ _ 69 _ _ _ 76 _ _ _".split(), steps_per_quarter=4, tempo=60, sample_rate=RATE)
     for index, expected_hz in enumerate((220.0, 440.0, 659.26)):  # A3, A4, E5
         note = waveform[index * RATE : (index + 1) * RATE]
         middle = note[RATE // 4 : 3 * RATE // 4]
@@ -64,14 +64,14 @@ def test_each_note_sounds_at_its_pitch():
 
 
 def test_a_header_changes_nothing_audible():
-    plain = render_melody("62 _ 66 _ 69 _ _ _".split())
-    with_header = render_melody("M:6/8 K:Dmaj 62 _ 66 _ 69 _ _ _".split())
+    plain = render_melody("62 _ 66 _ 69 _ _ _".split(), steps_per_quarter=4)
+    with_header = render_melody("M:6/8 K:Dmaj 62 _ 66 _ 69 _ _ _".split(), steps_per_quarter=4)
     np.testing.assert_array_equal(plain, with_header)
 
 
 def test_rests_are_silent_and_notes_are_not():
     tokens = "r _ 60 _ r _ _ 62 _ r".split()
-    waveform = render_melody(tokens, tempo=130, sample_rate=RATE)  # steps of 2544.2 samples
+    waveform = render_melody(tokens, steps_per_quarter=4, tempo=130, sample_rate=RATE)  # steps of 2544.2 samples
 
     def samples(first: int, end: int) -> np.ndarray:
         return waveform[round(seconds(first, 4, 130) * RATE) : round(seconds(end, 4, 130) * RATE)]
@@ -83,7 +83,7 @@ def test_rests_are_silent_and_notes_are_not():
 
 
 def test_only_rests_give_silence():
-    assert not np.any(render_melody("r _ _ _".split()))
+    assert not np.any(render_melody("r _ _ _".split(), steps_per_quarter=4))
 
 
 def test_no_clicks_where_notes_meet():
@@ -103,9 +103,11 @@ def test_no_clicks_where_notes_meet():
 
 
 def test_peak_is_normalised_without_clipping():
-    loud_and_soft = render_melody("40 _ _ _ 100 _".split())
+    loud_and_soft = render_melody("40 _ _ _ 100 _".split(), steps_per_quarter=4)
     assert 0.85 <= np.max(np.abs(loud_and_soft)) <= 1.0
-    highest = render_melody("127 _ _ _".split(), sample_rate=44100)  # 12.5 kHz: only the fundamental fits
+    highest = render_melody(
+        "127 _ _ _".split(), steps_per_quarter=4, sample_rate=44100
+    )  # 12.5 kHz: only the fundamental fits
     assert 0.85 <= np.max(np.abs(highest)) <= 1.0
     assert dominant_frequency(highest[5000:15000], 44100) == pytest.approx(12543.85, abs=1.0)
 
@@ -127,8 +129,8 @@ def test_wav_file_reads_back(tmp_path, sample_rate):
 
 def test_wav_file_is_replaced_whole(tmp_path):
     path = tmp_path / "tune.wav"
-    write_wav("60 _ _ _ _ _ _ _".split(), path)
-    write_wav("60 _".split(), path)
+    write_wav("60 _ _ _ _ _ _ _".split(), path, steps_per_quarter=4)
+    write_wav("60 _".split(), path, steps_per_quarter=4)
     params, _ = read_wav(path)
     assert params.nframes == round(seconds(2, 4, 120) * params.framerate)
 
@@ -220,7 +222,7 @@ def test_generate_wav_numbers_the_files_like_midi(melody_model, tmp_path, capsys
     code = main([str(a) for a in [*argv, "--tempo", "150", "--wav", tmp_path / "out.wav"]])
     out, err = capsys.readouterr()
     assert code == 0, err
-    lines = out.strip().splitlines()
+    lines = [line for line in out.strip().splitlines() if not line.startswith("#")]  # after the grid line
     assert len(lines) == 2
     assert "out_1.wav" in err and "numbered" in err
     for index, line in enumerate(lines, start=1):
