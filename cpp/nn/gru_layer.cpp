@@ -6,7 +6,8 @@
 
 namespace lmn {
 
-GRULayer::GRULayer(int input_size, int hidden_size, Rng& rng) : RecurrentLayer(input_size, hidden_size, 3, rng) {}
+GRULayer::GRULayer(int input_size, int hidden_size, Rng& rng, InitScheme scheme)
+    : RecurrentLayer(input_size, hidden_size, 3, rng, scheme) {}
 
 RecurrentState GRULayer::zero_state(int B) const { return {Matrix(B, hidden_size_), Matrix()}; }
 

@@ -16,15 +16,19 @@ void require_positive(int n, const char* what) {
 Embedding::Embedding(int vocab_size, int dim, Rng& rng) {
   require_positive(vocab_size, "Embedding: vocab_size");
   require_positive(dim, "Embedding: embedding_dim");
-  // N(0, 1) as torch.nn.Embedding: measured better than Xavier (benchmarks/quality.py --init-variants).
-  weight = make_leaf(normal_matrix(vocab_size, dim, 1.0f, rng), true, "embedding.weight");
+  // Xavier, as the token models' recurrent layers (InitScheme::Xavier; only token models embed).
+  weight = make_leaf(xavier_uniform(vocab_size, dim, rng), true, "embedding.weight");
 }
 
-Linear::Linear(int in_features, int out_features, Rng& rng) {
+Linear::Linear(int in_features, int out_features, Rng& rng, InitScheme scheme) {
   require_positive(in_features, "Linear: in_features");
   require_positive(out_features, "Linear: out_features");
-  // U(-1/sqrt(in), 1/sqrt(in)) for weight and bias, as torch.nn.Linear.
-  const float bound = 1.0f / std::sqrt(static_cast<float>(in_features));
+  if (scheme == InitScheme::Xavier) {
+    weight = make_leaf(xavier_uniform(out_features, in_features, rng), true, "fc.weight");
+    bias = make_leaf(Matrix(1, out_features), true, "fc.bias");
+    return;
+  }
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in_features));  // torch.nn.Linear
   weight = make_leaf(uniform_matrix(out_features, in_features, bound, rng), true, "fc.weight");
   bias = make_leaf(uniform_matrix(1, out_features, bound, rng), true, "fc.bias");
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ops/ops.hpp"
+#include "tensor/init.hpp"
 
 namespace lmn {
 
@@ -16,7 +17,7 @@ class Embedding {
 
 class Linear {
  public:
-  Linear(int in_features, int out_features, Rng& rng);
+  Linear(int in_features, int out_features, Rng& rng, InitScheme scheme);
   Var forward(const Var& x) const { return linear(x, weight, bias); }
   Var weight;  // (out, in)
   Var bias;    // (1, out)

@@ -7,7 +7,8 @@
 
 namespace lmn {
 
-LSTMLayer::LSTMLayer(int input_size, int hidden_size, Rng& rng) : RecurrentLayer(input_size, hidden_size, 4, rng) {}
+LSTMLayer::LSTMLayer(int input_size, int hidden_size, Rng& rng, InitScheme scheme)
+    : RecurrentLayer(input_size, hidden_size, 4, rng, scheme) {}
 
 RecurrentState LSTMLayer::zero_state(int B) const { return {Matrix(B, hidden_size_), Matrix(B, hidden_size_)}; }
 

@@ -8,16 +8,28 @@
 
 namespace lmn {
 
-RecurrentLayer::RecurrentLayer(int input_size, int hidden_size, int gates, Rng& rng)
+RecurrentLayer::RecurrentLayer(int input_size, int hidden_size, int gates, Rng& rng, InitScheme scheme)
     : input_size_(input_size), hidden_size_(hidden_size) {
   if (input_size <= 0 || hidden_size <= 0) {
     throw std::invalid_argument("recurrent layer: input_size and hidden_size must be positive, got " +
                                 std::to_string(input_size) + " and " + std::to_string(hidden_size));
   }
-  // Every weight and bias U(-1/sqrt(H), 1/sqrt(H)), as torch.nn.LSTM/GRU: measured better than Xavier with
-  // zero biases on melodies and time series (benchmarks/quality.py --init-variants, benchmarks/timeseries.py).
-  const float bound = 1.0f / std::sqrt(static_cast<float>(hidden_size));
   const int G = gates * hidden_size;
+  if (scheme == InitScheme::Xavier) {  // per gate block, zero biases
+    Matrix w_ih(G, input_size), w_hh(G, hidden_size);
+    for (int g = 0; g < gates; ++g) {
+      const Matrix a = xavier_uniform(hidden_size, input_size, rng);
+      const Matrix b = xavier_uniform(hidden_size, hidden_size, rng);
+      std::copy_n(a.data(), a.size(), w_ih.row(g * hidden_size));
+      std::copy_n(b.data(), b.size(), w_hh.row(g * hidden_size));
+    }
+    weight_ih = make_leaf(std::move(w_ih), true, "weight_ih");
+    weight_hh = make_leaf(std::move(w_hh), true, "weight_hh");
+    bias_ih = make_leaf(Matrix(1, G), true, "bias_ih");
+    bias_hh = make_leaf(Matrix(1, G), true, "bias_hh");
+    return;
+  }
+  const float bound = 1.0f / std::sqrt(static_cast<float>(hidden_size));  // torch.nn.LSTM/GRU
   weight_ih = make_leaf(uniform_matrix(G, input_size, bound, rng), true, "weight_ih");
   weight_hh = make_leaf(uniform_matrix(G, hidden_size, bound, rng), true, "weight_hh");
   bias_ih = make_leaf(uniform_matrix(1, G, bound, rng), true, "bias_ih");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/ops.hpp"
+#include "tensor/init.hpp"
 
 namespace lmn {
 
@@ -20,7 +21,7 @@ struct RecurrentState {
 
 class RecurrentLayer {
  public:
-  RecurrentLayer(int input_size, int hidden_size, int gates, Rng& rng);
+  RecurrentLayer(int input_size, int hidden_size, int gates, Rng& rng, InitScheme scheme);
   virtual ~RecurrentLayer() = default;
 
   // x is (T*B, input) in time-major order: rows [t*B, (t+1)*B) are step t.
@@ -48,7 +49,7 @@ class RecurrentLayer {
 
 class LSTMLayer final : public RecurrentLayer {
  public:
-  LSTMLayer(int input_size, int hidden_size, Rng& rng);
+  LSTMLayer(int input_size, int hidden_size, Rng& rng, InitScheme scheme = InitScheme::Xavier);
   RecurrentState zero_state(int B) const override;
 
  protected:
@@ -58,7 +59,7 @@ class LSTMLayer final : public RecurrentLayer {
 
 class GRULayer final : public RecurrentLayer {
  public:
-  GRULayer(int input_size, int hidden_size, Rng& rng);
+  GRULayer(int input_size, int hidden_size, Rng& rng, InitScheme scheme = InitScheme::Xavier);
   RecurrentState zero_state(int B) const override;
 
  protected:

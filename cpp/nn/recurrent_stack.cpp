@@ -20,15 +20,16 @@ double stack_parameter_count(CellType cell, int input_size, int hidden_size, int
   return first + (static_cast<double>(num_layers) - 1.0) * G * H * (2.0 * H + 2.0);
 }
 
-RecurrentStack::RecurrentStack(CellType cell, int input_size, int hidden_size, int num_layers, float dropout, Rng& rng)
+RecurrentStack::RecurrentStack(CellType cell, int input_size, int hidden_size, int num_layers, float dropout, Rng& rng,
+                               InitScheme scheme)
     : dropout_(dropout) {
   const std::string prefix = cell_name(cell) + ".";
   int input = input_size;
   for (int l = 0; l < num_layers; ++l) {
     if (cell == CellType::LSTM) {
-      layers_.push_back(std::make_unique<LSTMLayer>(input, hidden_size, rng));
+      layers_.push_back(std::make_unique<LSTMLayer>(input, hidden_size, rng, scheme));
     } else {
-      layers_.push_back(std::make_unique<GRULayer>(input, hidden_size, rng));
+      layers_.push_back(std::make_unique<GRULayer>(input, hidden_size, rng, scheme));
     }
     const RecurrentLayer& layer = *layers_.back();
     const std::string k = std::to_string(l);

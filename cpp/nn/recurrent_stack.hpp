@@ -28,7 +28,8 @@ using ModelState = std::vector<RecurrentState>;  // one per layer
 class RecurrentStack {
  public:
   // Draws the layers' initial weights from rng, layer 0 first.
-  RecurrentStack(CellType cell, int input_size, int hidden_size, int num_layers, float dropout, Rng& rng);
+  RecurrentStack(CellType cell, int input_size, int hidden_size, int num_layers, float dropout, Rng& rng,
+                 InitScheme scheme);
 
   // In torch.nn's order: layer by layer, weight_ih, weight_hh, bias_ih, bias_hh.
   const NamedParameters& named_parameters() const { return named_; }

@@ -31,10 +31,12 @@ double parameter_count_estimate(const RegressorConfig& c) {
 
 SequenceRegressor::SequenceRegressor(const RegressorConfig& config, std::uint64_t seed) : config_(config) {
   validate_config(config);
+  // torch.nn's scheme: measured lower MSE than Xavier (benchmarks/timeseries.py).
+  constexpr InitScheme scheme = InitScheme::Torch;
   Rng rng(seed);  // drawn from in torch's parameter order: layers, fc
-  stack_.emplace(config.cell, config.input_size, config.hidden_size, config.num_layers, config.dropout, rng);
+  stack_.emplace(config.cell, config.input_size, config.hidden_size, config.num_layers, config.dropout, rng, scheme);
   named_ = stack_->named_parameters();
-  fc_.emplace(config.hidden_size, config.output_size, rng);
+  fc_.emplace(config.hidden_size, config.output_size, rng, scheme);
   named_.emplace_back("fc.weight", fc_->weight);
   named_.emplace_back("fc.bias", fc_->bias);
   for (auto& [name, var] : named_) var->op = name;

@@ -10,17 +10,10 @@ Matrix uniform_matrix(int rows, int cols, float bound, Rng& rng) {
   return out;
 }
 
-Matrix normal_matrix(int rows, int cols, float stddev, Rng& rng) {
-  // Box-Muller on double uniforms: two normals per pair, 1 - u keeps log() finite.
-  Matrix out(rows, cols);
-  constexpr double two_pi = 6.283185307179586;
-  for (std::size_t i = 0; i < out.size(); i += 2) {
-    const double radius = std::sqrt(-2.0 * std::log(1.0 - rng.uniform_double()));
-    const double angle = two_pi * rng.uniform_double();
-    out[i] = static_cast<float>(stddev * radius * std::cos(angle));
-    if (i + 1 < out.size()) out[i + 1] = static_cast<float>(stddev * radius * std::sin(angle));
-  }
-  return out;
+Matrix xavier_uniform(int rows, int cols, Rng& rng) {
+  const float fan_sum = static_cast<float>(rows + cols);
+  const float bound = fan_sum > 0 ? std::sqrt(6.0f / fan_sum) : 0.0f;
+  return uniform_matrix(rows, cols, bound, rng);
 }
 
 }  // namespace lmn

@@ -1,6 +1,7 @@
 // The fused sequence path against the reference composition of primitive
 // ops: same logits, same loss, same gradient for every parameter.
 #include <cmath>
+#include <string>
 
 #include "base/parallel.hpp"
 #include "check.hpp"
@@ -110,18 +111,18 @@ TEST(parameter_names_follow_torch) {
   CHECK(gru.named_parameters()[0].second->value.rows() == 12 && gru.named_parameters()[0].second->value.cols() == 10);
 }
 
-TEST(default_initialisation_follows_torch) {
-  // Recurrent weights and biases U(+-1/sqrt(H)), linear U(+-1/sqrt(in)), embedding N(0, 1).
+TEST(token_models_start_from_xavier_weights_and_zero_biases) {
+  // InitScheme::Xavier (chosen by benchmarks/quality.py): every weight within its Xavier bound, biases zero.
   SequenceModel model({CellType::LSTM, 50, 16, 2, 40, 0.0f}, 3);
   for (const auto& [name, param] : model.named_parameters()) {
     const Matrix& w = param->value;
-    if (name == "embedding.weight") {
-      CHECK(std::fabs(mean(w)) < 0.1f && max_abs(w) > 2.5f);  // 2,000 normals reach beyond 2.5 sd
+    if (name.find("bias") != std::string::npos) {
+      CHECK(max_abs(w) == 0.0f);
       continue;
     }
-    const float bound = 0.25f;  // 1/sqrt(16): H = 16 and the linear layer's fan-in is H too
-    CHECK(max_abs(w) <= bound);
-    CHECK(max_abs(w) > 0.8f * bound);  // biases too: none left at zero
+    const int fan_out = name.rfind("lstm.", 0) == 0 ? 16 : w.rows();  // per gate block
+    const float bound = std::sqrt(6.0f / static_cast<float>(fan_out + w.cols()));
+    CHECK(max_abs(w) <= bound && max_abs(w) > 0.8f * bound);
   }
 }
 

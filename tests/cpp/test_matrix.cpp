@@ -73,22 +73,6 @@ TEST(uniform_matrix_is_seeded_and_bounded) {
   CHECK(max_abs(subtract(a, c)) > 0.0f);
 }
 
-TEST(normal_matrix_has_its_mean_and_spread) {
-  Rng r1(5), r2(5);
-  const Matrix a = normal_matrix(201, 99, 2.0f, r1);  // odd size: the last value of a pair is used alone
-  CHECK(max_abs(subtract(a, normal_matrix(201, 99, 2.0f, r2))) == 0.0f);
-  double sum = 0, squares = 0, beyond_two_sd = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    sum += a[i];
-    squares += double(a[i]) * a[i];
-    beyond_two_sd += std::fabs(a[i]) > 4.0f;
-  }
-  const double n = double(a.size()), mu = sum / n, sd = std::sqrt(squares / n - mu * mu);
-  CHECK(std::fabs(mu) < 0.03);                           // 4 standard errors of the mean
-  CHECK(std::fabs(sd - 2.0) < 0.03);                     // ~5 standard errors of the spread
-  CHECK(std::fabs(beyond_two_sd / n - 0.0455) < 0.006);  // a normal's tails, not a uniform's
-}
-
 // Runs `fast` (C = alpha op(A) op(B) + beta C, like gemm) against the plain
 // reference over awkward shapes, both transposes and both thread counts.
 template <typename Fast>

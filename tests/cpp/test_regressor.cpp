@@ -34,6 +34,16 @@ RegressionData random_sequences(const std::vector<int>& lengths, int F, int O, b
 // Gradients with respect to the inputs and every parameter, through a
 // padded grid (B = 3 sequences of lengths 4, 2, 3) where only the valid
 // rows reach the loss, as variable-length training does.
+TEST(regressors_start_from_torch_nn_weights) {
+  // InitScheme::Torch (chosen by benchmarks/timeseries.py): weights and biases U(+-1/sqrt(H)); the linear
+  // layer's fan-in is H too.
+  SequenceRegressor model({CellType::LSTM, 3, 16, 2, 2, 0.0f}, 3);
+  for (const auto& [name, param] : model.named_parameters()) {
+    CHECK(max_abs(param->value) <= 0.25f);
+    CHECK(max_abs(param->value) > (param->value.size() >= 32 ? 0.2f : 0.0f));  // biases too: none left at zero
+  }
+}
+
 TEST(input_path_gradcheck) {
   for (CellType cell : {CellType::LSTM, CellType::GRU}) {
     for (bool fused : {true, false}) {
