@@ -19,10 +19,13 @@ pytestmark = pytest.mark.sanitize
 # The poll interval is 50 ms; the rest is margin for a busy machine.
 STOP_WITHIN_SECONDS = 15.0
 
+# A shell's background job starts with SIGINT ignored, and a child keeps
+# that; the test is about Ctrl-C, so the child restores Python's handler.
 SETUP = """
-import sys, time
+import signal, sys, time
 import numpy as np
 from lstmininet import LSTM
+signal.signal(signal.SIGINT, signal.default_int_handler)
 """
 
 CASES = {
