@@ -19,20 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .tune_header import KEY_PREFIX, header_values, key_token, meter_token, spell_key, validate_header_token
+from .tune_header import KEY_PREFIX, header_values, key_token, meter_token, mode_token, spell_key, validate_header_token
 
-# music21's mode names -> the token's (ABC gives "ionian"/"aeolian" too).
-_MODE_FROM_MUSIC21 = {
-    "major": "maj",
-    "ionian": "maj",
-    "minor": "min",
-    "aeolian": "min",
-    "dorian": "dor",
-    "phrygian": "phr",
-    "lydian": "lyd",
-    "mixolydian": "mix",
-    "locrian": "loc",
-}
 _MODE_TO_MUSIC21 = {
     "maj": "major",
     "min": "minor",
@@ -58,7 +46,7 @@ def key_token_of(key_or_signature) -> str | None:
 
     try:
         if isinstance(key_or_signature, key.Key):
-            tonic, mode = key_or_signature.tonic, _MODE_FROM_MUSIC21.get(str(key_or_signature.mode).lower())
+            tonic, mode = key_or_signature.tonic, mode_token(str(key_or_signature.mode))
         else:
             tonic, mode = key_or_signature.asKey("major").tonic, "maj"
     except Exception:  # music21 raises several types for a damaged signature

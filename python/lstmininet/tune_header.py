@@ -44,6 +44,11 @@ def is_header_token(token: str) -> bool:
     return token.startswith((METER_PREFIX, KEY_PREFIX))
 
 
+def mode_token(name: str) -> str | None:
+    """A mode as written (``"dorian"``, ``"minor"``, ``"m"``; music21's names) -> ``"dor"`` ...; else None."""
+    return _MODE_NAMES.get(name.strip().lower())
+
+
 def meter_token(meter: str) -> str:
     """``"6/8"`` (or ``"M:6/8"``) -> ``"M:6/8"``; ValueError naming the text if it is not a time signature."""
     text = meter.strip()
@@ -61,7 +66,7 @@ def key_token(key: str) -> str:
     text = key.strip()
     text = text[len(KEY_PREFIX) :] if text.startswith(KEY_PREFIX) else text
     match = _KEY.fullmatch(text)
-    mode = _MODE_NAMES.get(match[3].lower()) if match else None
+    mode = mode_token(match[3]) if match else None
     if mode is None:
         raise ValueError(
             f"key {key!r}: expected a tonic A..G (with # or b) and an optional mode "
