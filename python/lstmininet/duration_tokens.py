@@ -30,6 +30,7 @@ from .melody import (
     REST,
     melody_events,
     parse_pitch,
+    show_token,
     spell_on_grid,
     validate_melody_tokens,
 )
@@ -117,7 +118,7 @@ def parse_duration_line(
             pitch = parse_pitch(token)
             if token != REST and not (pitch is not None and MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX):
                 raise ValueError(
-                    f"{where}token {position} {_show(token)}: unknown token (expected a MIDI pitch "
+                    f"{where}token {position} {show_token(token)}: unknown token (expected a MIDI pitch "
                     f"{MIDI_PITCH_MIN}..{MIDI_PITCH_MAX} or {REST!r}, each followed by a length such as 'd3')"
                 )
             pending = token
@@ -126,8 +127,8 @@ def parse_duration_line(
             raise ValueError(f"{where}token {position} {token!r}: a length must follow a pitch or 'r'")
         if not 1 <= steps <= max_note_steps:
             raise InputLimitError(
-                f"{where}token {position} {_show(token)}: a note or rest longer than {max_note_steps:,} grid steps "
-                "(max_note_steps; raise it to read this file)"
+                f"{where}token {position} {show_token(token)}: a note or rest longer than "
+                f"{max_note_steps:,} grid steps (max_note_steps; raise it to read this file)"
             )
         total += steps
         if total > max_tune_steps:
@@ -142,10 +143,6 @@ def parse_duration_line(
     if not events:
         raise ValueError(f"{where}empty melody" + (" (only a header)" if header else ""))
     return spell_on_grid(header, events)
-
-
-def _show(token: str, limit: int = 24) -> str:
-    return repr(token) if len(token) <= limit else f"{token[:limit]!r}... ({len(token)} characters)"
 
 
 def decode_duration_tokens(tokens: Sequence[str]) -> list[str]:

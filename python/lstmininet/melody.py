@@ -68,7 +68,7 @@ def parse_pitch(token: str) -> int | None:
     return int(token) if str(int(token)) == token else None
 
 
-def _show_token(token: str, limit: int = 24) -> str:
+def show_token(token: str, limit: int = 24) -> str:
     """repr() of a token, abbreviated when long so a message stays one short line."""
     if len(token) <= limit:
         return repr(token)
@@ -110,12 +110,12 @@ def validate_melody_tokens(tokens: Sequence[str], source: str | None = None, lin
         pitch = parse_pitch(token)
         if pitch is None:
             raise ValueError(
-                f"{where}token {position} {_show_token(token)}: unknown token (expected a "
+                f"{where}token {position} {show_token(token)}: unknown token (expected a "
                 f"MIDI pitch {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}, {REST!r} or {HOLD!r})"
             )
         if not MIDI_PITCH_MIN <= pitch <= MIDI_PITCH_MAX:
             raise ValueError(
-                f"{where}token {position} {_show_token(token)}: MIDI pitch outside {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
+                f"{where}token {position} {show_token(token)}: MIDI pitch outside {MIDI_PITCH_MIN}..{MIDI_PITCH_MAX}"
             )
 
 
