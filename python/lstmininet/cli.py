@@ -23,7 +23,7 @@ from .atomic_file import write_text_atomically
 from .conditioning import conditioned_primer, known_headers
 from .datasets import load_melodies_with_report
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
-from .melody import read_utf8_file
+from .melody import change_grid, read_utf8_file
 from .melody_file import MelodyFormat
 from .metrics import compare_melodies
 from .midi import write_midi, write_musicxml
@@ -449,11 +449,10 @@ def _load_on_one_grid(args, specs: list[str]) -> tuple[list[list[list[str]]], in
     }
     loaded = [load_melodies_with_report(spec, steps_per_quarter=args.steps_per_quarter, **options) for spec in specs]
     grid = math.lcm(*(report.steps_per_quarter for _, report in loaded))
+    # The common grid is a multiple of each set's: re-spelling is exact, no second load needed.
     sets = [
-        melodies
-        if report.steps_per_quarter == grid
-        else load_melodies_with_report(spec, steps_per_quarter=grid, **options)[0]
-        for spec, (melodies, report) in zip(specs, loaded, strict=True)
+        [change_grid(melody, report.steps_per_quarter, grid).tokens for melody in melodies]
+        for melodies, report in loaded
     ]
     return sets, grid
 

@@ -401,11 +401,10 @@ class _RecurrentModel:
         meter="6/8" and/or key="D" ("Em", "A dorian", ...) condition a melody
         model trained on tunes with headers: the model is fed ``<s>``, the
         header tokens (``M:6/8 K:Dmaj``), then the primer (which may then be
-        empty or None; a ``<s>`` it starts with is not repeated): the fed ids
-        encode ``<s>`` and ``lstmininet.conditioning.conditioned_primer``'s
-        tokens; the tune with its header is ``tokenizer.decode_melody(fed +
-        returned)``. A meter
-        or key the vocabulary lacks raises ValueError listing those it knows.
+        empty or None; a ``<s>`` it starts with is not repeated), i.e. ``<s>``
+        and ``lstmininet.conditioning.conditioned_primer``'s tokens; the tune
+        with its header is ``tokenizer.decode_melody(fed + returned)``. A
+        meter or key the vocabulary lacks raises ValueError listing those it knows.
         """
         if meter is not None or key is not None:
             primer = self._conditioned_primer_ids(primer, meter, key)
