@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
-from .tune_header import KEY_PREFIX, key_scale, split_header
+from .tune_header import KEY_PREFIX, MAJOR_SCALE_STEPS, key_scale, split_header
 
 HISTOGRAMS = ("pitch_class", "interval", "duration")
-_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 
 
 # -- one melody -> notes ---------------------------------------------------------
@@ -93,7 +92,7 @@ def in_scale_share(melody: Sequence[str], steps_per_quarter: int) -> float:
     if keys:
         scale = key_scale(keys[0])
         return sum(count for pitch_class, count in classes.items() if pitch_class in scale) / total
-    best = max(sum(classes[(tonic + step) % 12] for step in _MAJOR_SCALE) for tonic in range(12))
+    best = max(sum(classes[(tonic + step) % 12] for step in MAJOR_SCALE_STEPS) for tonic in range(12))
     return best / total
 
 

@@ -115,7 +115,7 @@ _LETTER_SHARPS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
 _ACCIDENTALS = {"": 0, "#": 1, "b": -1}
 # A mode's signature against the major key on the same tonic (D dorian: two sharps fewer than D major).
 _MODE_SHARPS = {"lyd": 1, "maj": 0, "mix": -1, "dor": -2, "min": -3, "phr": -4, "loc": -5}
-_MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
+MAJOR_SCALE_STEPS = (0, 2, 4, 5, 7, 9, 11)  # semitones above the tonic
 
 
 def _key_parts(token: str) -> tuple[str, str, str]:
@@ -144,7 +144,7 @@ def key_scale(token: str) -> frozenset[int]:
     # Every mode here is a major scale started elsewhere: its relative major's tonic is
     # a fifth (7 semitones) per missing sharp away.
     relative_major = (7 * key_sharps(token)) % 12
-    return frozenset((relative_major + step) % 12 for step in _MAJOR_STEPS)
+    return frozenset((relative_major + step) % 12 for step in MAJOR_SCALE_STEPS)
 
 
 def transpose_key_token(token: str, semitones: int) -> str:
