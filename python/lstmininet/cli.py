@@ -341,6 +341,8 @@ def cmd_generate(args) -> int:
     for option, path in outputs:
         if path:
             _check_output_file(path, option)
+    if not (math.isfinite(args.tempo) and args.tempo > 0):  # checked before sampling: an empty tune writes nothing
+        raise CommandError(f"tempo {args.tempo:g}: expected a positive number of quarter notes per minute")
     model = load(args.model)
     tokenizer = model.tokenizer
     if tokenizer is None:
