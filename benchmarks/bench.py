@@ -697,7 +697,7 @@ def best_of(attempts: list) -> dict:
 # Published microarchitecture of x86 (vendor, display family) -> [(first model, last model, name)]; results
 # are kept per CPU, and the brand string alone does not tell them apart ("AMD EPYC" on both Zen 4 and Zen 5).
 MICROARCHITECTURES = {
-    ("AuthenticAMD", 23): [(0x00, 0xFF, "zen2")],
+    ("AuthenticAMD", 23): [(0x00, 0x2F, "zen1"), (0x30, 0xFF, "zen2")],  # Zen/Zen+ below 0x30 (Naples is 0x01)
     ("AuthenticAMD", 25): [(0x00, 0x0F, "zen3"), (0x10, 0x1F, "zen4"), (0x20, 0x5F, "zen3"), (0x60, 0xAF, "zen4")],
     ("AuthenticAMD", 26): [(0x00, 0xFF, "zen5")],
     ("GenuineIntel", 6): [

@@ -13,12 +13,16 @@ spec.loader.exec_module(bench)
 
 ZEN4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\n"
 ZEN5 = "vendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+NAPLES = "vendor_id\t: AuthenticAMD\ncpu family\t: 23\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n"
+ROME = "vendor_id\t: AuthenticAMD\ncpu family\t: 23\nmodel\t\t: 49\nmodel name\t: AMD EPYC\n"
 EMERALD = "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 207\nmodel name\t: Intel(R) Xeon(R) Processor\n"
 
 
 def test_same_brand_different_cores_get_different_names():
     assert bench.cpu_identity(ZEN4)["slug"] == "amd-epyc-zen4-f25m17"
     assert bench.cpu_identity(ZEN5)["slug"] == "amd-epyc-zen5-f26m2"
+    assert bench.cpu_identity(NAPLES)["slug"] == "amd-epyc-zen1-f23m1"  # family 23 holds Zen 1 and Zen 2
+    assert bench.cpu_identity(ROME)["slug"] == "amd-epyc-zen2-f23m49"
     intel = bench.cpu_identity(EMERALD)
     assert intel["slug"] == "intel-xeon-emerald-rapids-f6m207"
     assert intel["microarchitecture"] == "emerald-rapids"
