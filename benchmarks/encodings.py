@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Which melody encoding models O'Neill's tunes best: 1/16 grid, 12-per-quarter grid, or pitch + duration tokens.
 
-    python benchmarks/encodings.py                     # all three, 10 epochs each (minutes on two cores)
-    python benchmarks/encodings.py --epochs 2 --samples 20 --max-tunes 200   # a quick look
+    python benchmarks/encodings.py                     # all three, 3 seeds, 15 epochs each (tens of minutes)
+    python benchmarks/encodings.py --seeds 1 --epochs 2 --samples 20 --max-tunes 200   # a quick look
 
-The corpus is music21's ``oneills1850`` loaded at ``--grid`` steps per quarter
-(12 holds triplets; see data/README.md). One split by tune (80/10/10, seed 0)
-serves every encoding:
+The corpus is music21's ``oneills1850`` loaded with the library's defaults:
+12 steps per quarter (holds triplets), the few notes finer than that
+rounded (see data/README.md), each tune opening with its meter and key
+tokens; exact duplicates are kept once, as in data/Melody.txt. Seed ``s``
+splits the tunes 80/10/10 (``split_dataset(..., seed=s)``), seeds the
+models and their samples; every encoding sees that split:
 
 * ``grid16``: the 1/16 grid (4 steps per quarter), as data/Melody.txt was
   built until issue 12: only tunes whose rhythm fits it (no triplets);
@@ -17,16 +20,22 @@ serves every encoding:
 
 Token counts differ, so test loss is compared per **event** (note or rest)
 and per **quarter note** of music: the summed negative log-likelihood of a
-test tune (every token, the end token included) over its events or its
-length. Each tune is scored whole (evaluation windows longer than any tune).
-For ``grid16`` both are also given on the triplet-free test tunes, where the
-other two are scored as well. Same model for all: embedding 32, LSTM 128,
-Adam 3e-3, batch 32, clipping 5, windows that span the same music (64 steps
-of the 1/16 grid = 16 quarters: 192 fine-grid tokens; 64 duration tokens).
+test tune (every token, the header and end tokens included) over its events
+or its length. Each tune is scored whole (evaluation windows longer than any
+tune). For ``grid16`` both are also given on the triplet-free test tunes,
+where the other two are scored as well. The model and training are those of
+``lstmininet train`` (one-hot input unless ``--embedding``, LSTM 128, Adam
+3e-3, batch 32, clipping 5, ``--epochs`` 15); windows span the same music
+(64 steps of the 1/16 grid = 16 quarters: 192 fine-grid tokens; 64 duration
+tokens, the CLI's window).
 
-Then ``--samples`` tunes are sampled from each model (temperature 1) and
-compared with the test tunes by :mod:`lstmininet.metrics` (JS divergences
-beside the test tunes' own split-half floor). Prints Markdown tables.
+Then ``--samples`` tunes are sampled from each model as ``lstmininet
+generate`` does (temperature 1, from ``<s>``, the model writes the header
+too, up to ``--length`` duration tokens or the same length of music on the
+grids) and compared with the test tunes by :mod:`lstmininet.metrics` (JS
+divergences beside the test tunes' own split-half floor). With several
+``--seeds`` each number is the mean over seeds with its range (min-max).
+Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -38,9 +47,12 @@ import time
 
 import lstmininet as lm
 from lstmininet.datasets import load_melodies, split_dataset
-from lstmininet.melody import HOLD, REST, change_grid, melody_events
+from lstmininet.melody import change_grid, melody_events
 from lstmininet.metrics import HISTOGRAMS, compare_melodies
 from lstmininet.tokenizers import MelodyTokenizer
+from lstmininet.tune_header import split_header
+
+ENCODINGS = ("grid16", "grid", "duration")
 
 
 def coarse(melody, grid: int):
@@ -48,22 +60,33 @@ def coarse(melody, grid: int):
     return change_grid(melody, grid, 4).tokens
 
 
-def run_encoding(name, train, val, test, subset_test, args):
+def sample_limit(name: str, grid: int, length: int) -> int:
+    """Tokens to sample: ``length`` duration tokens, or about as much music on a grid (an eighth per token pair)."""
+    if name == "duration":
+        return length
+    steps_per_event = 6 * grid / 12  # mean event: an eighth note
+    return int(length / 2 * steps_per_event)
+
+
+def run_encoding(name, train, val, test, subset_test, args, seed):
     """Train on encoded tunes; test NLL per event and per quarter; samples as fine-grid melodies.
 
-    ``grid16`` tunes are on the 1/16 grid (and its samples are moved back to the fine grid);
-    the others are on the fine grid. The tokenizer does every encoding and decoding.
+    ``grid16`` tunes (``subset_test`` too) are on the 1/16 grid, and its samples are moved back
+    to the fine grid; the others are on the fine grid. The tokenizer does every encoding and decoding.
     """
     grid = 4 if name == "grid16" else args.grid
     encoding = "duration" if name == "duration" else "grid"
-    tokenizer = MelodyTokenizer.build(train + val + test, add_bos_eos=True, steps_per_quarter=grid, encoding=encoding)
+    # Every tune it scores, so that a meter or key only test tunes have is in the vocabulary.
+    tokenizer = MelodyTokenizer.build(
+        train + val + test + subset_test, add_bos_eos=True, steps_per_quarter=grid, encoding=encoding
+    )
 
     def sequences(melodies):
         return [tokenizer.encode_melody(m) for m in melodies]
 
     # Windows spanning 16 quarters on the grids (64 sixteenths); 64 duration tokens are about 32 events.
     seq_len = 64 if name == "duration" else 16 * grid
-    model = lm.LSTM(len(tokenizer), hidden_size=128, embedding_dim=32, seed=args.seed)
+    model = lm.LSTM(len(tokenizer), hidden_size=128, embedding_dim=args.embedding, seed=seed)
     start = time.perf_counter()
     model.fit(
         sequences(train),
@@ -73,89 +96,142 @@ def run_encoding(name, train, val, test, subset_test, args):
         seq_len=seq_len,
         lr=3e-3,
         clip_norm=5.0,
-        seed=args.seed,
+        seed=seed,
         progress=False,
     )
     seconds = time.perf_counter() - start
-    train_tokens = sum(len(s) for s in sequences(train))
 
     def nll(melodies):
         data = sequences(melodies)
         result = model.evaluate(data, seq_len=max(len(s) for s in data))
         total = result["loss"] * result["tokens"]
         events = sum(len(melody_events(m)) for m in melodies)
-        quarters = sum(len(m) for m in melodies) / grid
+        quarters = sum(len(split_header(m)[1]) for m in melodies) / grid
         return total / events, total / quarters
 
-    row = {
+    limit = sample_limit(name, grid, args.length)
+    primer = tokenizer.encode_primer([])
+    stop = tokenizer.encode(["</s>"])[0]
+    outputs = model.generate(primer, limit, temperature=1.0, seed=seed, stop_token=stop, num_samples=args.samples)
+    samples = []
+    for out in outputs:
+        melody = tokenizer.decode_melody(primer + out)
+        if split_header(melody)[1]:  # the model may end a tune at once
+            samples.append(change_grid(melody, grid, args.grid).tokens)
+    return {
         "name": name,
         "tunes": len(train),
         "tokens_per_event": statistics.fmean(len(tokenizer.melody_tokens(m)) / len(melody_events(m)) for m in train),
-        "train_tokens": train_tokens,
+        "train_tokens": sum(len(s) for s in sequences(train)),
         "seconds": seconds,
         "test": nll(test) if test else (math.nan, math.nan),
         "subset": nll(subset_test),
+        "samples": len(samples),
+        "unfinished": sum(1 for out in outputs if len(out) == limit and out[-1] != stop),
+        "sampled": samples,
     }
-    samples = []
-    limit = {"duration": 1200}.get(name, 4000 * grid // args.grid)
-    primer = tokenizer.encode_primer([])
-    stop = tokenizer.encode(["</s>"])[0]
-    for k in range(args.samples):
-        out = model.generate(primer, limit, temperature=1.0, seed=1000 + k, stop_token=stop)
-        melody = tokenizer.decode_melody(primer + out)
-        if any(t not in (REST, HOLD) for t in melody):
-            samples.append(change_grid(melody, grid, args.grid).tokens)
-    row["samples"] = samples
-    return row
+
+
+def run_seed(unique, args, seed):
+    """One split, every encoding trained and sampled on it; returns one row per encoding."""
+    train, val, test = split_dataset(unique, val_fraction=0.1, test_fraction=0.1, seed=seed)
+    subset = [[m for m in part if coarse(m, args.grid) is not None] for part in (train, val, test)]
+    print(
+        f"seed {seed}: train {len(train)}, val {len(val)}, test {len(test)} tunes; "
+        f"on the 1/16 grid: {sum(map(len, subset))} (test {len(subset[2])})",
+        flush=True,
+    )
+    rows = []
+    for name in args.encodings:
+        if name == "grid16":
+            on_16 = [[coarse(m, args.grid) for m in part] for part in subset]
+            row = run_encoding(name, on_16[0], on_16[1], [], on_16[2], args, seed)
+        else:
+            row = run_encoding(name, train, val, test, subset[2], args, seed)
+        # Every encoding's samples (on the fine grid) against all test tunes.
+        row["comparison"] = compare_melodies(row.pop("sampled"), test, args.grid)
+        ratios = {h: row["comparison"].divergence[h] / row["comparison"].floor[h] for h in HISTOGRAMS}
+        print(
+            f"  {name}: {row['seconds']:.0f} s, test NLL/event {row['test'][0]:.3f}, "
+            f"triplet-free {row['subset'][0]:.3f}; {row['samples']} samples ({row['unfinished']} unfinished); "
+            + ", ".join(f"{h} {ratios[h]:.1f}x" for h in HISTOGRAMS),
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
+def spread(values, digits: int, suffix: str = "") -> str:
+    """Mean, and the range over seeds when there are several."""
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return "—"
+    mean = f"{statistics.fmean(values):.{digits}f}{suffix}"
+    if len(values) == 1:
+        return mean
+    return f"{mean} ({min(values):.{digits}f}–{max(values):.{digits}f})"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="oneills1850", help="a music21 corpus path, score folder or file")
     parser.add_argument("--grid", type=int, default=12, help="fine grid: steps per quarter note")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=15, help="as lstmininet train")
+    parser.add_argument("--embedding", type=int, default=None, help="embedding size (default: one-hot, as the CLI)")
+    parser.add_argument("--samples", type=int, default=200, help="tunes sampled per encoding and seed")
+    parser.add_argument("--length", type=int, default=2000, help="most duration tokens sampled per tune")
     parser.add_argument("--max-tunes", type=int, default=None, help="use only the first N tunes (quick runs)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds (splits, models, samples) to average over")
+    parser.add_argument("--encodings", nargs="+", choices=ENCODINGS, default=list(ENCODINGS))
+    parser.add_argument("--no-headers", action="store_true", help="tunes without their meter and key tokens")
     args = parser.parse_args(argv)
     if args.grid % 4:
         parser.error("--grid must be a multiple of 4 (the 1/16 grid is compared too)")
 
-    melodies = load_melodies(args.corpus, steps_per_quarter=args.grid, progress=False, headers=False)  # rhythm only
+    melodies = load_melodies(args.corpus, steps_per_quarter=args.grid, progress=False, headers=not args.no_headers)
     unique = list({" ".join(m): m for m in melodies}.values())[: args.max_tunes]
-    train, val, test = split_dataset(unique, val_fraction=0.1, test_fraction=0.1, seed=args.seed)
-    subset = [[m for m in part if coarse(m, args.grid) is not None] for part in (train, val, test)]
-    print(
-        f"{len(unique)} tunes at {args.grid} steps per quarter (train {len(train)}, val {len(val)}, test {len(test)}); "
-        f"on the 1/16 grid: {sum(map(len, subset))} (test {len(subset[2])})"
-    )
+    print(f"{len(unique)} tunes at {args.grid} steps per quarter; options: {vars(args)}")
+    seeds = range(args.seed, args.seed + args.seeds)
+    runs = [run_seed(unique, args, seed) for seed in seeds]
+    by_name = {name: [rows[i] for rows in runs] for i, name in enumerate(args.encodings)}
 
-    on_16 = [[coarse(m, args.grid) for m in part] for part in subset]
-    rows = [
-        run_encoding("grid16", on_16[0], on_16[1], [], on_16[2], args),
-        run_encoding("grid", train, val, test, subset[2], args),
-        run_encoding("duration", train, val, test, subset[2], args),
-    ]
+    over = f" over {args.seeds} seeds, mean (min–max)" if args.seeds > 1 else ""
+    print(f"\nTest loss{over}:\n")
     print(
-        "\n| encoding | training tunes | tokens per event | training tokens | training s | "
+        "| encoding | training tunes | tokens per event | training tokens | training s | "
         "test NLL / event | test NLL / quarter | triplet-free test NLL / event | / quarter |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
-        print(
-            f"| {row['name']} | {row['tunes']} | {row['tokens_per_event']:.2f} | {row['train_tokens']:,} | "
-            f"{row['seconds']:.0f} | {row['test'][0]:.3f} | {row['test'][1]:.3f} | "
-            f"{row['subset'][0]:.3f} | {row['subset'][1]:.3f} |"
-        )
-    print("\nGenerated vs test tunes (JS divergence, base 2; floor = test tunes' split-half divergence):\n")
-    print("| encoding | samples | " + " | ".join(f"{h.replace('_', ' ')} (x floor)" for h in HISTOGRAMS) + " |")
-    print("|---|---:|" + "---:|" * len(HISTOGRAMS))
-    for row in rows:
-        result = compare_melodies(row["samples"], test, args.grid)
-        cells = [f"{result.divergence[h]:.4f} ({result.divergence[h] / result.floor[h]:.1f}x)" for h in HISTOGRAMS]
-        print(f"| {row['name']} | {len(row['samples'])} | " + " | ".join(cells) + " |")
-    floor = compare_melodies(test, test, args.grid).floor
-    print("\nfloor: " + ", ".join(f"{h} {floor[h]:.4f}" for h in HISTOGRAMS))
+    for name, rows in by_name.items():
+        cells = [
+            spread([r["tunes"] for r in rows], 0),
+            spread([r["tokens_per_event"] for r in rows], 2),
+            spread([r["train_tokens"] for r in rows], 0),
+            spread([r["seconds"] for r in rows], 0),
+            *(spread([r[part][i] for r in rows], 3) for part in ("test", "subset") for i in (0, 1)),
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+    print(f"\nGenerated vs test tunes{over} (JS divergence, base 2, as a multiple of the floor = test tunes' ")
+    print("split-half divergence; then the divergence and the floor themselves):\n")
+    print(
+        "| encoding | samples (unfinished) | "
+        + " | ".join(f"{h.replace('_', ' ')} (x floor)" for h in HISTOGRAMS)
+        + " | duration divergence | duration floor | notes per tune (test) |"
+    )
+    print("|---|---:|" + "---:|" * (len(HISTOGRAMS) + 3))
+    for name, rows in by_name.items():
+        results = [r["comparison"] for r in rows]
+        cells = [f"{spread([r['samples'] for r in rows], 0)} ({sum(r['unfinished'] for r in rows)})"]
+        cells += [spread([c.divergence[h] / c.floor[h] for c in results], 1, "x") for h in HISTOGRAMS]
+        generated, held_out = (spread([c.notes_per_tune[i] for c in results], 0) for i in (0, 1))
+        cells += [
+            spread([c.divergence["duration"] for c in results], 4),
+            spread([c.floor["duration"] for c in results], 4),
+            f"{generated} ({held_out})",
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -200,8 +200,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-songs", type=int, default=None, help="use only the first N songs (quick runs)")
     args = parser.parse_args(argv)
 
-    # The article's tokens: notes, rests and holds, no meter/key header.
-    songs = load_melodies(args.corpus, steps_per_quarter=4, progress=False, headers=False)[: args.max_songs]
+    # The article's tokens: notes, rests and holds, no meter/key header; songs off the 1/16 grid left out.
+    songs = load_melodies(args.corpus, steps_per_quarter=4, off_grid="skip", progress=False, headers=False)
+    songs = songs[: args.max_songs]
     train_songs, _, test_songs = split_dataset(songs, val_fraction=0.1, test_fraction=0.1, seed=0)
     tokenizer = MelodyTokenizer.build(
         songs, add_bos_eos=True, steps_per_quarter=4, encoding="grid"

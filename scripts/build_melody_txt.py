@@ -11,11 +11,12 @@ Each tune's melody goes through lstmininet's own conversion
 (lstmininet.scores; every rule counted) on a grid of 12 steps per quarter
 note, which holds triplets. The few notes finer than that (32nd notes,
 quintuplets, in 131 of 2,009 songs) are rounded to the nearest step
-(``--off-grid quantize``, counted) so that no tune is left out. Each tune
-opens with its meter and key tokens (``M:6/8 K:Dmaj``, the ABC header's
-first ``M:`` and ``K:``; lstmininet.score_header). Some corpus files
-overlap, so exact duplicate tunes are kept once. The file is written
-in pitch + duration tokens under its grid line (lstmininet.melody_file).
+(``--off-grid quantize``, the library's default too, counted) so that no
+tune is left out. Each tune opens with its meter and key tokens
+(``M:6/8 K:Dmaj``, the ABC header's first ``M:`` and ``K:``;
+lstmininet.score_header). Some corpus files overlap, so exact duplicate
+tunes are kept once. The file is written in pitch + duration tokens under
+its grid line (lstmininet.melody_file).
 Output is deterministic: files in sorted order, no randomness.
 """
 

@@ -31,6 +31,7 @@ from .model import GENERATION_PRECISIONS, GRU, LSTM, load
 from .pitch_mapping import PitchFitReport, fit_melodies
 from .plots import plot_loss_curves, plot_melody_histograms, plot_piano_roll
 from .repetition import endless_loop
+from .scores import DEFAULT_OFF_GRID, OFF_GRID_RULES
 from .splits import split_dataset
 from .synth import write_wav
 from .tokenizers import BOS, EOS, CharTokenizer, MelodyTokenizer
@@ -545,9 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--text", action="store_true", help="DATA is a plain-text file (character model)")
         p.add_argument(
             "--off-grid",
-            choices=["skip", "quantize"],
-            default="skip",
-            help="notes off the grid in scores: drop the song (default) or round them",
+            choices=OFF_GRID_RULES,
+            default=DEFAULT_OFF_GRID,
+            help="notes off the grid (32nd notes or quintuplets on 12 steps per quarter, triplets on 4): "
+            "round them to the nearest step, counted in the load summary, or drop the song",
         )
         p.add_argument(
             "--steps-per-quarter",

@@ -33,6 +33,7 @@ from .melody import (
 )
 from .melody_file import load_melody_file, parse_melody_lines, read_melody_file, save_melody_file
 from .scores import (
+    DEFAULT_OFF_GRID,
     OFF_GRID_RULES,
     TRANSPOSE_TARGETS,
     LoadReport,
@@ -88,6 +89,7 @@ def _change_grid(melodies: list[list[str]], source: int, target: int, off_grid: 
     result = []
     for melody in melodies:
         changed = change_grid(melody, source, target, quantize=off_grid == "quantize")
+        report.songs_quantized += 1 if changed.notes_quantized else 0
         report.notes_quantized += changed.notes_quantized
         report.notes_dropped_by_quantization += changed.notes_dropped
         if changed.tokens is None:
@@ -122,7 +124,7 @@ def load_melodies_with_report(
     spec: str | os.PathLike,
     *,
     steps_per_quarter: int | None = None,
-    off_grid: str = "skip",
+    off_grid: str = DEFAULT_OFF_GRID,
     transpose: str | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
@@ -210,7 +212,7 @@ def load_melodies(
     spec: str | os.PathLike,
     *,
     steps_per_quarter: int | None = None,
-    off_grid: str = "skip",
+    off_grid: str = DEFAULT_OFF_GRID,
     transpose: str | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
@@ -228,8 +230,13 @@ def load_melodies(
     another grid is re-spelled: exactly on a finer grid; on a coarser one a
     tune off it is skipped or rounded, as ``off_grid`` says.
 
-    ``off_grid``: ``"skip"`` drops songs with notes off the grid, ``"quantize"``
-    rounds them. ``transpose="C"`` moves each song to C major / A minor.
+    ``off_grid``: ``"quantize"`` (the default) rounds notes off the grid to
+    the nearest step (32nd notes and quintuplets on 12 steps per quarter,
+    triplets on 4), so no song is lost to its rhythm; the report counts the
+    songs and notes rounded (``songs_quantized``, ``notes_quantized``) and
+    notes rounded to no length and dropped. ``"skip"`` leaves such songs out
+    (``report.skipped["off_grid"]``). ``transpose="C"`` moves each song to C
+    major / A minor.
     With ``headers`` (the default) each tune opens with its meter and key
     tokens (``M:6/8 K:Dmaj``), which a model learns and ``generate(...,
     meter=, key=)`` conditions on; ``headers=False`` leaves them out (also

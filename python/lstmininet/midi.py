@@ -28,7 +28,7 @@ from pathlib import Path
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
 from .score_header import midi_bytes_with_mode
-from .scores import LoadReport, parse_score_file, score_to_tokens, tokens_to_stream
+from .scores import DEFAULT_OFF_GRID, LoadReport, parse_score_file, score_to_tokens, tokens_to_stream
 
 # melody_events and tokens_to_stream used to live here; re-exported so those imports keep working.
 __all__ = ["melody_events", "read_midi", "tokens_to_stream", "write_midi", "write_musicxml"]
@@ -83,7 +83,7 @@ def read_midi(
     path: str | os.PathLike,
     *,
     steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
-    off_grid: str = "quantize",
+    off_grid: str = DEFAULT_OFF_GRID,
     max_note_steps: int = DEFAULT_MAX_NOTE_STEPS,
     max_tune_steps: int = DEFAULT_MAX_TUNE_STEPS,
     headers: bool = True,

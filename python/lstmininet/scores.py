@@ -15,10 +15,12 @@ Every rule that changes the music is counted in a :class:`LoadReport`:
 * a note still sounding when the next starts -> cut     (``overlaps_truncated``)
 * tied notes -> one held note                           (``ties_merged``)
 * grace notes -> dropped (they take no grid time)       (``grace_notes_dropped``)
-* onsets/ends off the grid: ``off_grid="skip"`` drops the song
-  (``skipped["off_grid"]``); ``"quantize"`` rounds them to the nearest step
-  (``notes_quantized``), and a note that rounds to zero length is dropped
-  (``notes_dropped_by_quantization``)
+* onsets/ends off the grid (32nd notes or quintuplets on the default grid
+  of 12 steps per quarter, triplets on the 1/16 grid): ``off_grid="quantize"``
+  (the default, :data:`DEFAULT_OFF_GRID`) rounds them to the nearest step
+  (``songs_quantized``, ``notes_quantized``), and a note that rounds to zero
+  length is dropped (``notes_dropped_by_quantization``); ``"skip"`` drops the
+  song (``skipped["off_grid"]``)
 * rests before the first / after the last note are trimmed (``edge_rests_trimmed``)
 * adjacent rests become one rest (they sound the same)  (``rests_merged``)
 * ``transpose="C"``: shift to C major / A minor by the key music21's key
@@ -62,10 +64,12 @@ from .score_header import header_objects, read_header, restore_midi_mode
 
 SCORE_EXTENSIONS = (".abc", ".mxl", ".musicxml", ".xml", ".mid", ".midi", ".krn")
 OFF_GRID_RULES = ("skip", "quantize")
+# No song is lost to a rhythm the grid cannot hold; what was rounded is counted.
+DEFAULT_OFF_GRID = "quantize"
 TRANSPOSE_TARGETS = (None, "C")
 
-# Bump when a conversion rule changes: invalidates cached corpora.
-CONVERSION_VERSION = 1
+# Bump when a conversion rule or a count changes: invalidates cached corpora.
+CONVERSION_VERSION = 2
 
 _GRID_TOLERANCE = 1e-6  # music21 offsets may be floats such as 0.333333
 
@@ -82,6 +86,7 @@ class LoadReport:
     overlaps_truncated: int = 0
     ties_merged: int = 0
     grace_notes_dropped: int = 0
+    songs_quantized: int = 0
     notes_quantized: int = 0
     notes_dropped_by_quantization: int = 0
     edge_rests_trimmed: int = 0
@@ -282,6 +287,7 @@ def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadRepor
     from music21 import chord, note
 
     events: list[list] = []
+    quantized = 0
     for element in part.flatten().notesAndRests:
         if element.duration.isGrace or element.quarterLength == 0:
             report.grace_notes_dropped += 1
@@ -305,7 +311,7 @@ def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadRepor
         if not (_is_on_grid(start) and _is_on_grid(end)):
             if off_grid == "skip":
                 return None, "off_grid"
-            report.notes_quantized += 1
+            quantized += 1
         start, end = round(start), round(end)
         if end <= start:
             report.notes_dropped_by_quantization += 1
@@ -321,6 +327,9 @@ def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadRepor
                 report.ties_merged += 1
                 continue
         events.append([pitch, start, end])
+    if quantized:
+        report.songs_quantized += 1
+        report.notes_quantized += quantized
     return events, None
 
 
@@ -386,7 +395,7 @@ def transposition_to_c(score_or_part) -> int:
 def score_to_tokens(
     score,
     steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
-    off_grid: str = "skip",
+    off_grid: str = DEFAULT_OFF_GRID,
     transpose: str | None = None,
     report: LoadReport | None = None,
     source: str = "<score>",
@@ -450,7 +459,7 @@ def score_to_tokens(
 def load_score_files(
     files: list[Path],
     steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
-    off_grid: str = "skip",
+    off_grid: str = DEFAULT_OFF_GRID,
     transpose: str | None = None,
     progress: bool = True,
     *,

@@ -219,8 +219,10 @@ def test_triplet_tunes_train_on_a_12_step_grid_and_come_back_exact(tmp_path, cap
     assert code == 0, err
     notes = converter.parse(str(tmp_path / "t.mid")).flatten().notes
     assert [float(n.quarterLength) for n in notes][:4] == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0])
-    coarse = ["--out", tmp_path / "coarse.lmn", "--steps-per-quarter", "4", "--epochs", "1", *SMALL]
+    coarse = ["--out", tmp_path / "coarse.lmn", "--steps-per-quarter", "4", "--epochs", "1", "--hidden", "16"]
     code, out, err = run(capsys, "train", abc, *coarse)
-    assert code == 2 and "no melodies left" in err and "off grid" in err  # the 1/16 grid skips both
+    assert code == 0 and "2 songs loaded" in err and "songs quantized: 2" in err  # the 1/16 grid rounds triplets
+    code, out, err = run(capsys, "train", abc, *coarse, "--off-grid", "skip", "--quiet")
+    assert code == 2 and "no melodies left" in err and "off grid" in err  # or leaves their tunes out
     code, out, err = run(capsys, "evaluate", model, abc, "--steps-per-quarter", "4", "--quiet")
     assert code == 2 and "grid of 12 steps per quarter" in err

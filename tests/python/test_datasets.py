@@ -174,6 +174,32 @@ def test_off_grid_notes_skip_the_song_or_are_quantized():
     assert quantized.notes_quantized == 3
 
 
+# Notes finer than 12 steps per quarter: a run of four 32nd notes (1.5 steps each) and a
+# quintuplet of eighths in one quarter (2.4 steps each); each bar lasts 4 quarters.
+FINER_THAN_THE_GRID_ABC = (
+    "X:1\nT:Run\nM:4/4\nL:1/8\nK:D\nd/4e/4f/4g/4 a3 b4 |]\n\n"
+    "X:2\nT:Quintuplet\nM:4/4\nL:1/8\nK:D\n(5defga b2 c'4 |]\n\n"
+    "X:3\nT:Plain\nM:4/4\nL:1/8\nK:D\n(3def g2 a4 |]\n"
+)
+
+
+def test_notes_finer_than_the_grid_are_rounded_by_default_and_counted(tmp_path):
+    path = tmp_path / "finer.abc"
+    path.write_text(FINER_THAN_THE_GRID_ABC)
+    melodies, report = load_melodies_with_report(path, cache_dir=tmp_path / "cache", progress=False)
+    assert report.steps_per_quarter == 12 and report.songs_loaded == 3 and report.songs_skipped == 0
+    # Every boundary of the four 32nds and the five quintuplet notes is off the grid; the triplet is on it.
+    assert (report.songs_quantized, report.notes_quantized, report.notes_dropped_by_quantization) == (2, 9, 0)
+    assert "songs quantized: 2, notes quantized: 9" in report.summary()
+    assert all(len(m) - 2 == 4 * 12 for m in melodies)  # rounding moves notes, never the bar's length
+    cached = load_melodies_with_report(path, cache_dir=tmp_path / "cache", progress=False)
+    assert cached[0] == melodies and cached[1].from_cache and cached[1].songs_quantized == 2
+
+    kept, strict = load_melodies_with_report(path, off_grid="skip", cache=False, progress=False)
+    assert kept == melodies[2:] and strict.skipped == {"off_grid": 2}
+    assert strict.songs_quantized == strict.notes_quantized == 0
+
+
 def test_simultaneous_voices_keep_the_highest_note_and_cut_overlaps():
     from music21 import note
 

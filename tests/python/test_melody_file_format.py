@@ -43,13 +43,13 @@ def test_asking_for_a_finer_grid_is_exact_and_a_coarser_one_skips_or_rounds_trip
     assert melodies == ["60 _ _ _ _ _ 62 _ _ r _ _".split()] and report.steps_per_quarter == 12
 
     new = save_melody_file([TRIPLET_JIG, PLAIN], tmp_path / "new.txt", steps_per_quarter=12, encoding="duration")
-    melodies, report = load_melodies_with_report(new, steps_per_quarter=4, progress=False)
+    melodies, report = load_melodies_with_report(new, steps_per_quarter=4, off_grid="skip", progress=False)
     assert melodies == [["60", "_", "62", "r"]]
     assert report.skipped == {"off_grid": 1} and report.songs_loaded == 1
-    melodies, report = load_melodies_with_report(new, steps_per_quarter=4, off_grid="quantize", progress=False)
+    melodies, report = load_melodies_with_report(new, steps_per_quarter=4, progress=False)  # rounds by default
     # triplet boundaries 0, 4/3, 8/3, 4 sixteenths round to 0, 1, 3, 4: lengths 1, 2, 1; three notes moved
     assert melodies[0] == "M:6/8 62 64 _ 66 r _ 69 _".split()
-    assert report.notes_quantized == 3 and report.songs_skipped == 0
+    assert report.songs_quantized == 1 and report.notes_quantized == 3 and report.songs_skipped == 0
 
 
 def test_change_grid_drops_events_that_round_to_nothing():

@@ -22,17 +22,19 @@ TRIPLETS = "oneills1850/0721-0730.abc"  # 10 songs: 2 with triplets (off the 1/1
 THIRTY_SECONDS = "oneills1850/0626-0635.abc"  # 10 songs: 2 with notes finer than the 12 grid
 
 
-def test_no_oneill_tune_is_skipped_for_rhythm_on_twelve_steps_per_quarter(tmp_path):
+def test_no_oneill_tune_is_skipped_for_rhythm_with_the_defaults(tmp_path):
     options = {"cache_dir": tmp_path, "progress": False}
-    _, sixteenths = load_melodies_with_report(TRIPLETS, steps_per_quarter=4, **options)
+    _, sixteenths = load_melodies_with_report(TRIPLETS, steps_per_quarter=4, off_grid="skip", **options)
     assert sixteenths.skipped == {"off_grid": 2}  # the point of the file: triplets
     _, twelve = load_melodies_with_report(TRIPLETS, **options)
     assert twelve.steps_per_quarter == 12 and twelve.songs_loaded == 10 and twelve.songs_skipped == 0
-    _, strict = load_melodies_with_report(THIRTY_SECONDS, **options)
+    assert twelve.songs_quantized == 0  # triplets are on the grid of 12: nothing rounded
+    # Notes finer than the grid (32nds) are rounded by default, as in data/Melody.txt: no tune is lost.
+    _, rounded = load_melodies_with_report(THIRTY_SECONDS, **options)
+    assert rounded.songs_loaded == 10 and rounded.songs_skipped == 0
+    assert rounded.songs_quantized == 2 and rounded.notes_quantized > 0
+    _, strict = load_melodies_with_report(THIRTY_SECONDS, off_grid="skip", **options)
     assert strict.skipped == {"off_grid": 2}
-    # What scripts/build_melody_txt.py does: notes finer than the grid are rounded, no tune is lost.
-    _, rounded = load_melodies_with_report(THIRTY_SECONDS, off_grid="quantize", **options)
-    assert rounded.songs_loaded == 10 and rounded.songs_skipped == 0 and rounded.notes_quantized > 0
 
 
 def test_triplet_tunes_come_back_exact_through_tokens_midi_and_musicxml(tmp_path):
