@@ -71,6 +71,29 @@ __attribute__((target("avx2"), always_inline)) inline void avx2_piece(const std:
   }
 }
 
+// x - 128 and |x - 128| of inputs q < R, quads [j0, j1) (at most kSpan), as
+// words to broadcast.
+constexpr int kSpan = 64;
+template <int R>
+__attribute__((target("avx2"), always_inline)) inline void avx2_inputs(const std::uint8_t* const* x, int j0, int j1,
+                                                                       std::int32_t (&signed_words)[R][kSpan],
+                                                                       std::int32_t (&abs_words)[R][kSpan]) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int q = 0; q < R; ++q) {
+    int j = j0;
+    for (; j + 8 <= j1; j += 8) {  // 8 quads at a time
+      const __m256i s = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[q] + 4 * j)), flip);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&signed_words[q][j - j0]), s);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&abs_words[q][j - j0]), _mm256_abs_epi8(s));
+    }
+    for (; j < j1; ++j) {
+      const __m128i s = _mm_xor_si128(_mm_cvtsi32_si128(word_of(x[q] + 4 * j)), _mm256_castsi256_si128(flip));
+      signed_words[q][j - j0] = _mm_cvtsi128_si32(s);
+      abs_words[q][j - j0] = _mm_cvtsi128_si32(_mm_abs_epi8(s));
+    }
+  }
+}
+
 template <int Rows, int R>
 __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const std::uint8_t* const* x, int j0, int j1,
                                                 std::int32_t* acc) {
@@ -83,38 +106,43 @@ __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const 
     while (g > 1 && (kPieces % g != 0 || R * g + 2 * R > 14)) --g;
     return g;
   }();
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int p0 = 0; p0 < kPieces; p0 += kGroup) {
-    __m256i sums[R][kGroup];
-    for (int q = 0; q < R; ++q)
-      for (int g = 0; g < kGroup; ++g) sums[q][g] = _mm256_setzero_si256();
-    for (int j = j0; j < j1; ++j) {
-      const std::int8_t* quad = block + static_cast<long>(j) * kWords * 4;
-      __m256i x_signed[R], x_abs[R];
-      for (int q = 0; q < R; ++q) {
-        x_signed[q] = _mm256_xor_si256(_mm256_set1_epi32(word_of(x[q] + 4 * j)), flip);
-        x_abs[q] = _mm256_abs_epi8(x_signed[q]);
-      }
-      for (int g = 0; g < kGroup; ++g) {
-        const int piece = p0 + g;
+  // The inputs are prepared once per span of quads, not once per pass.
+  std::int32_t signed_words[R][kSpan], abs_words[R][kSpan];
+  for (int s0 = j0; s0 < j1; s0 += kSpan) {
+    const int s1 = j1 - s0 < kSpan ? j1 : s0 + kSpan;
+    avx2_inputs<R>(x, s0, s1, signed_words, abs_words);
+    for (int p0 = 0; p0 < kPieces; p0 += kGroup) {
+      __m256i sums[R][kGroup];
+      for (int q = 0; q < R; ++q)
+        for (int g = 0; g < kGroup; ++g) sums[q][g] = _mm256_setzero_si256();
+      for (int j = s0; j < s1; ++j) {
+        const std::int8_t* quad = block + static_cast<long>(j) * kWords * 4;
+        __m256i x_signed[R], x_abs[R];
         for (int q = 0; q < R; ++q) {
-          if (8 * piece + 8 <= kWords) {
-            avx2_piece<8>(quad + 32 * piece, x_abs[q], x_signed[q], sums[q][g]);
-          } else {
-            avx2_piece<4>(quad + 32 * piece, x_abs[q], x_signed[q], sums[q][g]);
+          x_signed[q] = _mm256_set1_epi32(signed_words[q][j - s0]);
+          x_abs[q] = _mm256_set1_epi32(abs_words[q][j - s0]);
+        }
+        for (int g = 0; g < kGroup; ++g) {
+          const int piece = p0 + g;
+          for (int q = 0; q < R; ++q) {
+            if (8 * piece + 8 <= kWords) {
+              avx2_piece<8>(quad + 32 * piece, x_abs[q], x_signed[q], sums[q][g]);
+            } else {
+              avx2_piece<4>(quad + 32 * piece, x_abs[q], x_signed[q], sums[q][g]);
+            }
           }
         }
       }
-    }
-    for (int q = 0; q < R; ++q) {
-      for (int g = 0; g < kGroup; ++g) {
-        std::int32_t* a = acc + q * kWords + 8 * (p0 + g);
-        if (8 * (p0 + g) + 8 <= kWords) {
-          const __m256i old = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(a), _mm256_add_epi32(old, sums[q][g]));
-        } else {
-          const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(a), _mm_add_epi32(old, _mm256_castsi256_si128(sums[q][g])));
+      for (int q = 0; q < R; ++q) {
+        for (int g = 0; g < kGroup; ++g) {
+          std::int32_t* a = acc + q * kWords + 8 * (p0 + g);
+          if (8 * (p0 + g) + 8 <= kWords) {
+            const __m256i old = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(a), _mm256_add_epi32(old, sums[q][g]));
+          } else {
+            const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(a), _mm_add_epi32(old, _mm256_castsi256_si128(sums[q][g])));
+          }
         }
       }
     }
