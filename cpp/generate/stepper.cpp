@@ -291,17 +291,49 @@ void Stepper::layer_products(std::size_t l, int b0, int b1) {
 
 namespace {
 
-// int8 products of `rows` registers per quad for N inputs (bytes xq + n *
-// x_stride) over quads [j0, j1): acc[(n * rows + r) * kLanes + u], chunk by
-// chunk as in block_products so each chunk is read once from memory.
-void int8_block_products(const std::int8_t* block, int rows, const std::uint8_t* xq, int x_stride, int N, int j0,
-                         int j1, std::vector<std::int32_t>& acc) {
+// One thread's buffers for an int8 step: every row's inputs as bytes, their
+// scales and starts, and the integer sums. Kept per thread and reused, so a
+// step allocates nothing (malloc and free showed as ~3% of a melody-sized
+// int8 step in perf).
+struct Int8Scratch {
+  std::vector<std::uint8_t> bytes;
+  std::vector<float> scale;
+  std::vector<const std::uint8_t*> rows;
+  std::vector<std::int32_t> acc, hidden;
+};
+
+Int8Scratch& int8_scratch() {
+  thread_local Int8Scratch scratch;
+  return scratch;
+}
+
+// Rows n < N of x (x_stride floats apart; layout as in quantize_input) into
+// s.bytes, s.scale and s.rows.
+void quantize_rows(const float* x, int x_stride, int in_cols, int in_len, int H, const Int8Rows& q, int N,
+                   Int8Scratch& s) {
+  s.bytes.resize(static_cast<std::size_t>(N) * q.row_len);
+  s.scale.resize(N);
+  s.rows.resize(N);
+  for (int n = 0; n < N; ++n) {
+    s.rows[n] = s.bytes.data() + static_cast<long>(n) * q.row_len;
+    s.scale[n] = quantize_input(x + static_cast<long>(n) * x_stride, in_cols, in_len, H, q,
+                                s.bytes.data() + static_cast<long>(n) * q.row_len);
+  }
+}
+
+// int8 products of `rows` registers per quad for the N rows of s over quads
+// [j0, j1): acc[(n * rows + r) * kLanes + u], chunk by chunk as in
+// block_products so each chunk is read once from memory. Returns what to
+// multiply a row's weight sum by and subtract to make them products with the
+// signed inputs (int8_products.hpp): 128, or 0 if they are already.
+int int8_block_products(const std::int8_t* block, int rows, const Int8Scratch& s, int N, int j0, int j1,
+                        std::vector<std::int32_t>& acc) {
   constexpr int kChunkQuads = 64;  // 64 quads of 4 gates: 16 KB
   acc.assign(static_cast<std::size_t>(N) * rows * kLanes, 0);
-  std::vector<const std::uint8_t*> xs(N);
-  for (int n = 0; n < N; ++n) xs[n] = xq + static_cast<long>(n) * x_stride;
+  int8::Inputs inputs = int8::Inputs::Unsigned;
   for (int c0 = j0; c0 < j1; c0 += kChunkQuads)
-    int8::block_products(block, rows, xs.data(), N, c0, std::min(j1, c0 + kChunkQuads), acc.data());
+    inputs = int8::block_products(block, rows, s.rows.data(), N, c0, std::min(j1, c0 + kChunkQuads), acc.data());
+  return inputs == int8::Inputs::Unsigned ? 128 : 0;
 }
 
 }  // namespace
@@ -314,33 +346,29 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
   const float* x = layers_[l].input[parity_].data();
   // Each thread rounds every row's inputs itself (a few hundred bytes per
   // row) rather than waiting for one thread to do it.
-  std::vector<std::uint8_t> xq(static_cast<std::size_t>(N) * q.row_len);
-  std::vector<float> x_scale(N);
-  for (int n = 0; n < N; ++n) {
-    x_scale[n] = quantize_input(x + static_cast<long>(n) * layer.row_len, l == 0 ? 0 : w.H, layer.in_len, w.H, q,
-                                xq.data() + static_cast<long>(n) * q.row_len);
-  }
-  std::vector<std::int32_t> acc, hidden;
+  Int8Scratch& s = int8_scratch();
+  quantize_rows(x, layer.row_len, l == 0 ? 0 : w.H, layer.in_len, w.H, q, N, s);
+  std::vector<std::int32_t>&acc = s.acc, &hidden = s.hidden;
   const int quads_in = q.in_len / 4, quads = q.row_len / 4;
   for (int b = b0; b < b1; ++b) {
     const std::int8_t* block = q.weights.data() + static_cast<long>(b) * kLanes * G * q.row_len;
     // LSTM: one sum over all quads; GRU: the input and hidden parts apart.
-    int8_block_products(block, G, xq.data(), q.row_len, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
-    if (w.cell == CellType::GRU) int8_block_products(block, G, xq.data(), q.row_len, N, quads_in, quads, hidden);
+    const int offset = int8_block_products(block, G, s, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
+    const int offset_h = w.cell == CellType::GRU ? int8_block_products(block, G, s, N, quads_in, quads, hidden) : 0;
     for (int n = 0; n < N; ++n) {
       float* out = gates_buf_.data() + static_cast<long>(n) * gate_len;
       for (int g = 0; g < G; ++g) {
-        // products = (integer sum - 128 * weight sum) * weight scale * input scale
+        // products = (integer sum - offset * weight sum) * weight scale * input scale
         const std::int32_t* a = acc.data() + (static_cast<long>(n) * G + g) * kLanes;
         const int r0 = g * stride + b * kLanes;
         const float* scale = q.scale.data() + r0;
         const std::int32_t *sum_in = q.sum_in.data() + r0, *sum_h = q.sum_h.data() + r0;
-        const float xs = x_scale[n];
+        const float xs = s.scale[n];
         float* o = out + r0;
         if (w.cell == CellType::LSTM) {
 #pragma omp simd
           for (int i = 0; i < kLanes; ++i)
-            o[i] = static_cast<float>(a[i] - 128 * (sum_in[i] + sum_h[i])) * (scale[i] * xs);
+            o[i] = static_cast<float>(a[i] - offset * (sum_in[i] + sum_h[i])) * (scale[i] * xs);
           continue;
         }
         const std::int32_t* h = hidden.data() + (static_cast<long>(n) * G + g) * kLanes;
@@ -348,8 +376,8 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
 #pragma omp simd
         for (int i = 0; i < kLanes; ++i) {
           const float unit = scale[i] * xs;
-          const float in = static_cast<float>(a[i] - 128 * sum_in[i]) * unit;
-          const float hid = static_cast<float>(h[i] - 128 * sum_h[i]) * unit;
+          const float in = static_cast<float>(a[i] - offset * sum_in[i]) * unit;
+          const float hid = static_cast<float>(h[i] - offset_h * sum_h[i]) * unit;
           if (g < 2) {
             o[i] = in + hid;
           } else {
@@ -428,22 +456,18 @@ void Stepper::output_blocks_int8(int b0, int b1) {
   const StepperWeights& w = *w_;
   const Int8Rows& q = w.out_rows_int8;
   const int N = batch_;
-  std::vector<std::uint8_t> xq(static_cast<std::size_t>(N) * q.row_len);
-  std::vector<float> x_scale(N);
-  for (int n = 0; n < N; ++n) {
-    x_scale[n] = quantize_input(out_input_.data() + static_cast<long>(n) * w.out_len, 0, 0, w.H, q,
-                                xq.data() + static_cast<long>(n) * q.row_len);
-  }
-  std::vector<std::int32_t> acc;
+  Int8Scratch& s = int8_scratch();
+  quantize_rows(out_input_.data(), w.out_len, 0, 0, w.H, q, N, s);
+  std::vector<std::int32_t>& acc = s.acc;
   for (int b = b0; b < b1; ++b) {
-    int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, xq.data(), q.row_len, N, 0,
-                        q.row_len / 4, acc);
+    const int offset = int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, s, N, 0,
+                                           q.row_len / 4, acc);
     for (int n = 0; n < N; ++n) {
       float* out = logits_.data() + static_cast<long>(n) * logits_stride();
       for (int i = 0; i < kLanes; ++i) {
         const int v = b * kLanes + i;
-        out[v] =
-            static_cast<float>(acc[n * kLanes + i] - 128 * q.sum_h[v]) * (q.scale[v] * x_scale[n]) + w.fc_b.data()[v];
+        out[v] = static_cast<float>(acc[n * kLanes + i] - offset * q.sum_h[v]) * (q.scale[v] * s.scale[n]) +
+                 w.fc_b.data()[v];
       }
     }
   }

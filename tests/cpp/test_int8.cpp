@@ -69,34 +69,53 @@ SequenceModel dequantised(const SequenceModel& model) {
 
 }  // namespace
 
+// Weights in [-127, 127] (the quantiser's range) and any input bytes:
+// uniform, or only the extremes (-127/127 weights, 0/255 inputs), where a
+// kernel that saturates or overflows would show.
 TEST(every_int8_kernel_computes_the_exact_sums) {
   Rng rng(1);
-  for (int rows : {1, 3, 4}) {
-    for (int count : {1, 2, 5}) {
-      constexpr int kQuads = 37;
-      std::vector<std::int8_t> block(static_cast<std::size_t>(kQuads) * rows * 4 * kLanes);
-      for (auto& w : block) w = static_cast<std::int8_t>(static_cast<int>(rng.uniform(-127.99f, 127.99f)));
-      std::vector<std::vector<std::uint8_t>> x(count, std::vector<std::uint8_t>(4 * kQuads));
-      std::vector<const std::uint8_t*> xs;
-      for (auto& v : x) {
-        for (auto& b : v) b = static_cast<std::uint8_t>(rng.uniform(0.0f, 255.99f));
-        xs.push_back(v.data());
-      }
-      for (int j1 : {kQuads - 1, kQuads}) {  // an odd and an even number of quads
-        // expected: the plain definition, quads [3, j1) on top of a start value of 7
-        std::vector<std::int32_t> expected(static_cast<std::size_t>(count) * rows * kLanes, 7);
-        for (int q = 0; q < count; ++q)
-          for (int r = 0; r < rows; ++r)
-            for (int u = 0; u < kLanes; ++u)
-              for (int j = 3; j < j1; ++j)
-                for (int i = 0; i < 4; ++i)
-                  expected[(q * rows + r) * kLanes + u] +=
-                      x[q][4 * j + i] * block[((static_cast<std::size_t>(j) * rows + r) * kLanes + u) * 4 + i];
-        for (int8::Kernel kernel : int8::available_kernels()) {
-          int8::set_kernel(kernel);
-          std::vector<std::int32_t> acc(expected.size(), 7);
-          int8::block_products(block.data(), rows, xs.data(), count, 3, j1, acc.data());
-          CHECK(acc == expected);
+  for (bool extremes : {false, true}) {
+    for (int rows : {1, 3, 4}) {
+      for (int count : {1, 2, 3, 4, 5, 9}) {
+        constexpr int kQuads = 37;
+        std::vector<std::int8_t> block(static_cast<std::size_t>(kQuads) * rows * 4 * kLanes);
+        for (auto& w : block) {
+          w = extremes ? static_cast<std::int8_t>(rng.uniform(0.0f, 1.0f) < 0.5f ? -127 : 127)
+                       : static_cast<std::int8_t>(static_cast<int>(rng.uniform(-127.99f, 127.99f)));
+        }
+        std::vector<std::vector<std::uint8_t>> x(count, std::vector<std::uint8_t>(4 * kQuads));
+        std::vector<const std::uint8_t*> xs;
+        for (auto& v : x) {
+          for (auto& b : v) {
+            b = extremes ? static_cast<std::uint8_t>(rng.uniform(0.0f, 1.0f) < 0.5f ? 0 : 255)
+                         : static_cast<std::uint8_t>(rng.uniform(0.0f, 255.99f));
+          }
+          xs.push_back(v.data());
+        }
+        for (int j1 : {kQuads - 1, kQuads}) {  // an odd and an even number of quads
+          // expected: the plain definition, quads [3, j1) on top of a start
+          // value of 7, with the bytes as they are or minus 128
+          const auto sums = [&](int offset) {
+            std::vector<std::int32_t> e(static_cast<std::size_t>(count) * rows * kLanes, 7);
+            for (int q = 0; q < count; ++q)
+              for (int r = 0; r < rows; ++r)
+                for (int u = 0; u < kLanes; ++u)
+                  for (int j = 3; j < j1; ++j)
+                    for (int i = 0; i < 4; ++i)
+                      e[(q * rows + r) * kLanes + u] +=
+                          (x[q][4 * j + i] - offset) *
+                          block[((static_cast<std::size_t>(j) * rows + r) * kLanes + u) * 4 + i];
+            return e;
+          };
+          const std::vector<std::int32_t> of_bytes = sums(0), of_signed = sums(128);
+          for (int8::Kernel kernel : int8::available_kernels()) {
+            int8::set_kernel(kernel);
+            std::vector<std::int32_t> acc(of_bytes.size(), 7);
+            const int8::Inputs inputs = int8::block_products(block.data(), rows, xs.data(), count, 3, j1, acc.data());
+            CHECK(acc == (inputs == int8::Inputs::Signed ? of_signed : of_bytes));
+            // the reference multiplies the bytes as they are
+            if (kernel == int8::Kernel::Portable) CHECK(inputs == int8::Inputs::Unsigned);
+          }
         }
       }
     }
