@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/block_cache.hpp"
+
 namespace lmn {
 
 // Raised for incompatible or invalid shapes; maps to Python's ValueError.
@@ -19,7 +21,8 @@ class ShapeError : public std::invalid_argument {
 };
 
 // An allocator that leaves new floats uninitialised (std::allocator would
-// zero them), for Matrix(rows, cols, kUninitialized).
+// zero them), for Matrix(rows, cols, kUninitialized), and takes its memory
+// through the block cache (reused while training: base/block_cache.hpp).
 template <class T>
 struct DefaultInitAllocator : std::allocator<T> {
   template <class U>
@@ -27,6 +30,11 @@ struct DefaultInitAllocator : std::allocator<T> {
     using other = DefaultInitAllocator<U>;
   };
   using std::allocator<T>::allocator;
+  T* allocate(std::size_t n) {
+    if (n > std::allocator_traits<std::allocator<T>>::max_size(*this)) throw std::bad_array_new_length();
+    return static_cast<T*>(allocate_block(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t n) { free_block(p, n * sizeof(T)); }
   template <class U>
   void construct(U* p) {
     ::new (static_cast<void*>(p)) U;

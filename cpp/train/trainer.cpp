@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/block_cache.hpp"
 #include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "train/thread_tuner.hpp"
@@ -179,6 +180,7 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
   const int truncate = config.truncate > 0 ? config.truncate : config.seq_len;
   const bool validate = task.has_validation();
 
+  const BlockCacheScope reuse_large_blocks;  // each step frees and asks again for the same big buffers
   FitResult result;
   double best_val = std::numeric_limits<double>::infinity();
   std::vector<Matrix> best_weights;

@@ -1,0 +1,96 @@
+#include "base/block_cache.hpp"
+
+#include <deque>
+#include <mutex>
+#include <new>
+#include <utility>
+
+namespace lmn {
+
+namespace {
+
+struct FreeBlock {
+  void* p;
+  std::size_t bytes;
+};
+
+// One cache for the process: models trained on several threads share it.
+struct BlockCache {
+  std::mutex mutex;
+  int scopes = 0;
+  std::size_t held = 0;
+  std::deque<FreeBlock> blocks;  // oldest first
+};
+
+BlockCache& cache() {
+  static BlockCache* instance = new BlockCache;  // never destroyed: blocks may be freed during exit
+  return *instance;
+}
+
+}  // namespace
+
+void* allocate_block(std::size_t bytes) {
+  if (bytes >= kCachedBlockBytes) {
+    BlockCache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    for (auto it = c.blocks.rbegin(); it != c.blocks.rend(); ++it) {  // newest first: likeliest still in cache
+      if (it->bytes == bytes) {
+        void* p = it->p;
+        c.held -= bytes;
+        c.blocks.erase(std::next(it).base());
+        return p;
+      }
+    }
+  }
+  return ::operator new(bytes);
+}
+
+void free_block(void* p, std::size_t bytes) {
+  if (p == nullptr) return;
+  if (bytes >= kCachedBlockBytes && bytes <= kBlockCacheCapacity) {
+    BlockCache& c = cache();
+    std::deque<FreeBlock> evicted;
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      if (c.scopes > 0) {
+        c.blocks.push_back({p, bytes});
+        c.held += bytes;
+        while (c.held > kBlockCacheCapacity) {
+          c.held -= c.blocks.front().bytes;
+          evicted.push_back(c.blocks.front());
+          c.blocks.pop_front();
+        }
+        p = nullptr;
+      }
+    }
+    for (const FreeBlock& b : evicted) ::operator delete(b.p, b.bytes);
+    if (p == nullptr) return;
+  }
+  ::operator delete(p, bytes);
+}
+
+std::size_t block_cache_bytes() {
+  BlockCache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.held;
+}
+
+BlockCacheScope::BlockCacheScope() {
+  BlockCache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  ++c.scopes;
+}
+
+BlockCacheScope::~BlockCacheScope() {
+  BlockCache& c = cache();
+  std::deque<FreeBlock> released;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (--c.scopes > 0) return;
+    released.swap(c.blocks);
+    c.held = 0;
+  }
+  for (const FreeBlock& b : released) ::operator delete(b.p, b.bytes);
+}
+
+}  // namespace lmn
