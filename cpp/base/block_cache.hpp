@@ -6,7 +6,9 @@
 // While a BlockCacheScope is alive (the trainer holds one per fit), freed
 // blocks that size are kept and handed out again to requests of the same
 // size; when the last scope ends they are returned to the system. Outside a
-// scope, and for smaller blocks, this is plain operator new / delete.
+// scope, and for smaller blocks, this is plain operator new / delete. Blocks
+// that size also start on a 2 MiB boundary and ask Linux for transparent
+// huge pages, so a fit's first step faults each in 2 MiB pages, not 4 KiB.
 #include <cstddef>
 
 namespace lmn {

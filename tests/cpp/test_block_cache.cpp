@@ -1,5 +1,6 @@
 // The large-block cache: blocks kept only inside a scope, reused for the
 // same size, bounded, and all returned when the last scope ends.
+#include <cstdint>
 #include <vector>
 
 #include "base/block_cache.hpp"
@@ -28,6 +29,7 @@ TEST(inside_a_scope_a_freed_block_serves_the_next_request_of_its_size) {
     first = big.data();
   }
   CHECK(block_cache_bytes() == kBytes);
+  CHECK(reinterpret_cast<std::uintptr_t>(first) % (std::size_t{2} << 20) == 0);  // on a huge-page boundary
   {
     Matrix other(kRows + 1, kCols, Matrix::kUninitialized);
   }  // another size: a block of its own
