@@ -4,6 +4,7 @@
 #include <mutex>
 #include <new>
 #include <utility>
+#include <vector>
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
@@ -40,8 +41,13 @@ struct FreeBlock {
 struct BlockCache {
   std::mutex mutex;
   int scopes = 0;
-  std::size_t held = 0;
   std::deque<FreeBlock> blocks;  // oldest first
+
+  std::size_t held() const {
+    std::size_t total = 0;
+    for (const FreeBlock& b : blocks) total += b.bytes;
+    return total;
+  }
 };
 
 BlockCache& cache() {
@@ -58,7 +64,6 @@ void* allocate_block(std::size_t bytes) {
     for (auto it = c.blocks.rbegin(); it != c.blocks.rend(); ++it) {  // newest first: likeliest still in cache
       if (it->bytes == bytes) {
         void* p = it->p;
-        c.held -= bytes;
         c.blocks.erase(std::next(it).base());
         return p;
       }
@@ -69,32 +74,28 @@ void* allocate_block(std::size_t bytes) {
 
 void free_block(void* p, std::size_t bytes) {
   if (p == nullptr) return;
-  if (bytes >= kCachedBlockBytes && bytes <= kBlockCacheCapacity) {
+  if (bytes < kCachedBlockBytes || bytes > kBlockCacheCapacity) return delete_block(p, bytes);
+  std::vector<FreeBlock> to_delete;  // deleted outside the lock
+  {
     BlockCache& c = cache();
-    std::deque<FreeBlock> evicted;
-    {
-      std::lock_guard<std::mutex> lock(c.mutex);
-      if (c.scopes > 0) {
-        c.blocks.push_back({p, bytes});
-        c.held += bytes;
-        while (c.held > kBlockCacheCapacity) {
-          c.held -= c.blocks.front().bytes;
-          evicted.push_back(c.blocks.front());
-          c.blocks.pop_front();
-        }
-        p = nullptr;
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.scopes == 0) {
+      to_delete.push_back({p, bytes});
+    } else {
+      c.blocks.push_back({p, bytes});
+      while (c.held() > kBlockCacheCapacity) {  // oldest out
+        to_delete.push_back(c.blocks.front());
+        c.blocks.pop_front();
       }
     }
-    for (const FreeBlock& b : evicted) delete_block(b.p, b.bytes);
-    if (p == nullptr) return;
   }
-  delete_block(p, bytes);
+  for (const FreeBlock& b : to_delete) delete_block(b.p, b.bytes);
 }
 
 std::size_t block_cache_bytes() {
   BlockCache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  return c.held;
+  return c.held();
 }
 
 BlockCacheScope::BlockCacheScope() {
@@ -108,9 +109,7 @@ BlockCacheScope::~BlockCacheScope() {
   std::deque<FreeBlock> released;
   {
     std::lock_guard<std::mutex> lock(c.mutex);
-    if (--c.scopes > 0) return;
-    released.swap(c.blocks);
-    c.held = 0;
+    if (--c.scopes == 0) released.swap(c.blocks);
   }
   for (const FreeBlock& b : released) delete_block(b.p, b.bytes);
 }

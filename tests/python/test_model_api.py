@@ -3,6 +3,8 @@ persistence, resume, threads and Ctrl-C."""
 
 import _thread
 import signal
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -225,6 +227,41 @@ def test_two_threads_train_and_sample_as_one_would():
     for w in workers:
         w.join()
     assert together == alone
+
+
+@pytest.mark.sanitize
+def test_buffers_reused_across_threads_under_load_change_nothing():
+    # Windows of 64 x 128 give the LSTM (T*B, 4H) buffers of 32 MiB, the size
+    # training keeps for reuse in one cache the whole process shares
+    # (cpp/base/block_cache.hpp): two models training at once, one model
+    # trained by two threads, with another process busy on a core, must
+    # equal the same runs done one by one.
+    data = pattern(128, 129)
+    options = dict(epochs=1, batch_size=64, seq_len=128, progress=False)
+    sequential = [LSTM(5, hidden_size=256, seed=s) for s in (1, 2)]
+    for m in sequential:
+        m.fit(data, **options)
+    twice = LSTM(5, hidden_size=256, seed=3)
+    twice.fit(data, **options)
+    twice.fit(data, **options)
+
+    concurrent = [LSTM(5, hidden_size=256, seed=s) for s in (1, 2)]
+    shared = LSTM(5, hidden_size=256, seed=3)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        workers = [threading.Thread(target=m.fit, args=(data,), kwargs=options) for m in concurrent]
+        workers += [threading.Thread(target=shared.fit, args=(data,), kwargs=options) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        busy.kill()
+        busy.wait()
+    for a, b in zip([*sequential, twice], [*concurrent, shared], strict=True):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert all(np.array_equal(sa[k], sb[k]) for k in sa)
+    assert shared.epochs_done == 2
 
 
 @pytest.mark.sanitize

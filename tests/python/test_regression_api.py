@@ -94,10 +94,11 @@ def test_many_to_one_variable_lengths_and_bce():
     labels = np.array([float(x[:, 0].sum() > 0) for x in xs], dtype=np.float32)
     m = LSTMRegressor(2, 16, 1, 1, seed=0, many_to_one=True, loss="bce_with_logits")
     history = m.fit(xs, labels, epochs=60, batch_size=8, truncate=4, lr=0.02, progress=False)
-    # At this learning rate single epochs spike (epoch 30 ended at 0.06, 0.29
-    # or 0.31 with the x86-64-v2, v4 and v3 kernels, whose sums round apart),
-    # so the claim is on the best of the last epochs: all runs reach ~0.004.
-    assert min(history["train_loss"][-5:]) < 0.05 < 0.5 < history["train_loss"][0]
+    # Until epoch ~40 single epochs spike at this learning rate (epoch 30
+    # ended at 0.06, 0.31 or 0.29 with the x86-64-v2, v3 and v4 kernels,
+    # whose sums round apart); from there every epoch of every level stays
+    # below 0.01, and epoch 60 ends at 0.0036-0.0040.
+    assert history["train_loss"][-1] < 0.05 < 0.5 < history["train_loss"][0]
     accuracy = np.mean((m.predict(xs)[:, 0] > 0) == (labels > 0.5))
     assert accuracy > 0.85
 
