@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Which melody encoding models O'Neill's tunes best: 1/16 grid, 12-per-quarter grid, or pitch + duration tokens.
 
-    python benchmarks/encodings.py                     # all three, 3 seeds, 15 epochs each (tens of minutes)
+    python benchmarks/encodings.py                     # all three, 3 seeds (tens of minutes)
     python benchmarks/encodings.py --seeds 1 --epochs 2 --samples 20 --max-tunes 200   # a quick look
 
 The corpus is music21's ``oneills1850`` loaded with the library's defaults:
@@ -25,7 +25,9 @@ or its length. Each tune is scored whole (evaluation windows longer than any
 tune). For ``grid16`` both are also given on the triplet-free test tunes,
 where the other two are scored as well. The model and training are those of
 ``lstmininet train`` (one-hot input unless ``--embedding``, LSTM 128, Adam
-3e-3, batch 32, clipping 5, ``--epochs`` 15); windows span the same music
+3e-3, batch 32, clipping 5, up to ``--epochs`` 50, stopping after ``--patience`` 3
+epochs without a better loss on the validation tunes and keeping the best
+epoch's weights); windows span the same music
 (64 steps of the 1/16 grid = 16 quarters: 192 fine-grid tokens; 64 duration
 tokens, the CLI's window).
 
@@ -88,10 +90,11 @@ def run_encoding(name, train, val, test, subset_test, args, seed):
     seq_len = 64 if name == "duration" else 16 * grid
     model = lm.LSTM(len(tokenizer), hidden_size=128, embedding_dim=args.embedding, seed=seed)
     start = time.perf_counter()
-    model.fit(
+    history = model.fit(
         sequences(train),
         val_data=sequences(val) if val else None,
         epochs=args.epochs,
+        patience=args.patience or None,
         batch_size=32,
         seq_len=seq_len,
         lr=3e-3,
@@ -124,6 +127,7 @@ def run_encoding(name, train, val, test, subset_test, args, seed):
         "tokens_per_event": statistics.fmean(len(tokenizer.melody_tokens(m)) / len(melody_events(m)) for m in train),
         "train_tokens": sum(len(s) for s in sequences(train)),
         "seconds": seconds,
+        "epochs": history.best_epoch if history.stopped_early else len(history["epoch"]),
         "test": nll(test) if test else (math.nan, math.nan),
         "subset": nll(subset_test),
         "samples": len(samples),
@@ -152,7 +156,7 @@ def run_seed(unique, args, seed):
         row["comparison"] = compare_melodies(row.pop("sampled"), test, args.grid)
         ratios = {h: row["comparison"].divergence[h] / row["comparison"].floor[h] for h in HISTOGRAMS}
         print(
-            f"  {name}: {row['seconds']:.0f} s, test NLL/event {row['test'][0]:.3f}, "
+            f"  {name}: {row['seconds']:.0f} s, weights of epoch {row['epochs']}, test NLL/event {row['test'][0]:.3f}, "
             f"triplet-free {row['subset'][0]:.3f}; {row['samples']} samples ({row['unfinished']} unfinished); "
             + ", ".join(f"{h} {ratios[h]:.1f}x" for h in HISTOGRAMS),
             flush=True,
@@ -176,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="oneills1850", help="a music21 corpus path, score folder or file")
     parser.add_argument("--grid", type=int, default=12, help="fine grid: steps per quarter note")
-    parser.add_argument("--epochs", type=int, default=15, help="as lstmininet train")
+    parser.add_argument("--epochs", type=int, default=50, help="as lstmininet train")
+    parser.add_argument("--patience", type=int, default=3, help="as lstmininet train (0: every epoch)")
     parser.add_argument("--embedding", type=int, default=None, help="embedding size (default: one-hot, as the CLI)")
     parser.add_argument("--samples", type=int, default=200, help="tunes sampled per encoding and seed")
     parser.add_argument("--length", type=int, default=2000, help="most duration tokens sampled per tune")

@@ -208,7 +208,7 @@ def cmd_train(args) -> int:
         truncate=args.truncate,
         val_fraction=args.val_fraction,
         lr_step_epochs=args.lr_step,
-        patience=args.patience,
+        patience=args.patience or None,
         seed=args.seed,
         progress=not args.quiet,
         on_epoch=save_epoch,
@@ -217,7 +217,15 @@ def cmd_train(args) -> int:
     if past.get("train_loss"):
         plot = plot_loss_curves(past, _companion(args.out, ".loss.png"), title=f"{Path(args.out).name}")
         print(f"loss curve: {plot}", file=sys.stderr)
-    last = f"train loss {history['train_loss'][-1]:.4f}" if history["train_loss"] else "no full epoch"
+    if history.stopped_early:
+        best = history["val_loss"][history["epoch"].index(history.best_epoch)]
+        waited = f"{args.patience} epoch{'s' if args.patience > 1 else ''}"
+        last = f"stopped after {waited} without a better validation loss; kept epoch {history.best_epoch}'s weights, "
+        last += f"validation loss {best:.4f}"
+    elif history["train_loss"]:
+        last = f"train loss {history['train_loss'][-1]:.4f}"
+    else:
+        last = "no full epoch"
     print(f"saved {args.out} after {model.epochs_done} epochs ({last})", file=sys.stderr)
     return 130 if history.interrupted else 0
 
@@ -516,6 +524,10 @@ def _positive_int(text: str) -> int:
     return _bounded_int(text, 1, _MAX_INT, "a positive integer")
 
 
+def _count(text: str) -> int:
+    return _bounded_int(text, 0, _MAX_INT, "a non-negative integer")
+
+
 def _seed(text: str) -> int:
     return _bounded_int(text, 0, _MAX_SEED, "a non-negative integer")
 
@@ -580,7 +592,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Melody.txt file, a score file or folder, or a music21 corpus path (e.g. 'essenFolksong/erk*.abc')",
     )
     train.add_argument("--out", required=True, help="model file to write (atomically, after every epoch)")
-    train.add_argument("--epochs", type=_positive_int, default=15)
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=50,
+        help="the most epochs to train (fewer once validation stops improving)",
+    )
     train.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     train.add_argument("--hidden", type=_positive_int, default=128)
     train.add_argument("--layers", type=_positive_int, default=1)
@@ -595,7 +612,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=0.0)
     train.add_argument("--clip", type=float, default=5.0, help="clip the gradient's global norm")
     train.add_argument("--val-fraction", type=float, default=0.1)
-    train.add_argument("--patience", type=_positive_int, default=None, help="early stopping on validation loss")
+    train.add_argument(
+        "--patience",
+        type=_count,
+        default=3,
+        help="stop after this many epochs without a better validation loss and keep the best epoch's weights "
+        "(0: train every epoch)",
+    )
     train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--resume", action="store_true", help="continue training the model at --out")

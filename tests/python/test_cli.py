@@ -98,6 +98,25 @@ def test_train_writes_model_history_and_loss_plot(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_train_stops_when_validation_stops_improving_and_keeps_the_best_epoch(tmp_path, capsys):
+    # Three training tunes, a high rate: the model overfits and the held-out loss turns up within a few epochs.
+    data = write_melodies(tmp_path / "Melody.txt")
+    model = tmp_path / "tune.lmn"
+    flags = ["--hidden", "32", "--lr", "0.05", "--val-fraction", "0.4", "--patience", "2", "--quiet"]
+    code, _, err = run(capsys, "train", data, "--out", model, *flags)
+    assert code == 0, err
+    past = history(model)
+    val = past["val_loss"]
+    best = min(range(len(val)), key=val.__getitem__)
+    assert len(val) == best + 3 < 50, val  # two epochs after the best, far below the default cap of 50
+    assert f"kept epoch {best + 1}'s weights, validation loss {val[best]:.4f}" in err
+    # The file holds the best epoch's weights, not the last epoch's: it scores the held-out tunes as then.
+    trained = lstmininet.load(model)
+    tunes = [trained.tokenizer.encode_melody(line.split()) for line in TUNES]
+    _, held_out, _ = lstmininet.datasets.split_dataset(tunes, val_fraction=0.4, seed=0)
+    assert trained.evaluate(held_out, seq_len=64)["loss"] == pytest.approx(val[best], rel=1e-5)
+
+
 def test_train_creates_the_output_folder(tmp_path, capsys):
     data = write_melodies(tmp_path / "Melody.txt")
     model = tmp_path / "runs" / "today" / "tune.lmn"

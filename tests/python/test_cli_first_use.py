@@ -143,8 +143,14 @@ def test_train_help_shows_the_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     options = " ".join(capsys.readouterr().out.split("options:", 1)[1].split())
-    for option, default in (("--epochs EPOCHS", "15"), ("--lr LR", "0.003"), ("--hidden HIDDEN", "128")):
-        assert f"{option} default: {default}" in options, (option, options)
+    for option, default in (
+        ("--epochs EPOCHS", "50"),
+        ("--patience PATIENCE", "3"),
+        ("--lr LR", "0.003"),
+        ("--hidden HIDDEN", "128"),
+    ):
+        described = options.split(f"{option} ", 1)[1].split(" --", 1)[0]  # up to the next option
+        assert f"default: {default}" in described, (option, options)
 
 
 def test_count_says_which_numbered_files_it_writes(trained, tmp_path, capsys):
