@@ -127,7 +127,7 @@ def run_encoding(name, train, val, test, subset_test, args, seed):
         "tokens_per_event": statistics.fmean(len(tokenizer.melody_tokens(m)) / len(melody_events(m)) for m in train),
         "train_tokens": sum(len(s) for s in sequences(train)),
         "seconds": seconds,
-        "epochs": history.best_epoch if history.stopped_early else len(history["epoch"]),
+        "kept_epoch": history.best_epoch if history.stopped_early else history["epoch"][-1],
         "test": nll(test) if test else (math.nan, math.nan),
         "subset": nll(subset_test),
         "samples": len(samples),
@@ -156,7 +156,8 @@ def run_seed(unique, args, seed):
         row["comparison"] = compare_melodies(row.pop("sampled"), test, args.grid)
         ratios = {h: row["comparison"].divergence[h] / row["comparison"].floor[h] for h in HISTOGRAMS}
         print(
-            f"  {name}: {row['seconds']:.0f} s, weights of epoch {row['epochs']}, test NLL/event {row['test'][0]:.3f}, "
+            f"  {name}: {row['seconds']:.0f} s, weights of epoch {row['kept_epoch']}, "
+            f"test NLL/event {row['test'][0]:.3f}, "
             f"triplet-free {row['subset'][0]:.3f}; {row['samples']} samples ({row['unfinished']} unfinished); "
             + ", ".join(f"{h} {ratios[h]:.1f}x" for h in HISTOGRAMS),
             flush=True,
