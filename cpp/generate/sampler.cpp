@@ -17,6 +17,12 @@ namespace {
 // Tokens per timed block: long enough to time (tens of microseconds at
 // least), short enough to switch soon.
 constexpr std::size_t kTunedTokens = 256;
+// A block also ends after this long. With a core busy elsewhere a step of a
+// two-thread team can take a millisecond instead of ten microseconds, and
+// the tuner waits for ten blocks at the chosen count before it tries one
+// thread (and runs a whole block at a losing count): 256 slow steps per
+// block made the first generate() on a loaded machine 3-4x slower.
+constexpr auto kMaxBlockTime = std::chrono::milliseconds(5);
 }  // namespace
 
 void validate_sample_config(const SampleConfig& c, int vocab_size) {
@@ -138,7 +144,8 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
     long stepped = 0;  // row steps: the tuner's measure of work
     {
       ThreadLimit limit(tuner.threads());
-      for (std::size_t block_end = t + block_steps; t < block_end && running > 0; ++t) {
+      for (std::size_t block_end = t + block_steps;
+           t < block_end && running > 0 && std::chrono::steady_clock::now() - start < kMaxBlockTime; ++t) {
         poll_interrupt();
         for (int n = 0; n < N; ++n) feed[n] = t < primers[n].size() ? primers[n][t] : out[n].back();
         const float* logits = stepper.step(feed.data());
