@@ -212,8 +212,32 @@ def child_peak(spec: dict) -> dict:
                 out["torch"][str(n)] = _best_gflops(lambda a=a, b=b, c=c: torch.mm(a, b, out=c), n, reps)
         except Exception as exc:  # torch broken: numpy's figure still stands
             out["torch_error"] = repr(exc)
+        try:
+            out["torch_int8"] = _torch_int8_peak(sizes, reps)
+            out["int8_peak_gops"] = max(out["torch_int8"].values())
+        except Exception as exc:  # no quantized engine: the int8 rows go without a peak
+            out["torch_int8_error"] = repr(exc)
     values = list(out["numpy"].values()) + list(out["torch"].values()) + list(out["lstmininet"].values())
     out["peak_gflops"] = max(values)
+    return out
+
+
+def _torch_int8_peak(sizes: list, reps: int) -> dict:
+    """GOP/s (2 per multiply-add) of PyTorch's int8 GEMM (quantized linear, x86/fbgemm engine: VNNI
+    where the CPU has it), uint8 activations x int8 weights as in our int8 generation, n x n x n."""
+    import warnings
+
+    import torch
+
+    out, linear = {}, torch.ops.quantized.linear
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch 2.13 marks quantized tensors deprecated; the kernels are there
+        for n in sizes:
+            w = torch.quantize_per_tensor(torch.randn(n, n), 0.05, 0, torch.qint8)
+            packed = torch.ops.quantized.linear_prepack(w, None)
+            x = torch.quantize_per_tensor(torch.rand(n, n), 0.01, 0, torch.quint8)
+            linear(x, packed, 1.0, 0)  # warm-up
+            out[str(n)] = _best_gflops(lambda x=x, packed=packed: linear(x, packed, 1.0, 0), n, reps)
     return out
 
 
@@ -862,6 +886,19 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
         peak_rows.append([t, np_s, th_s, own_s, fmt(p.get("peak_used"), ".1f")])
     L += _md_table(["threads", "numpy GFLOP/s", "torch GFLOP/s", "lstmininet GFLOP/s", "peak used"], "rlllr", peak_rows)
     L.append("")
+    int8_rows = [
+        [t, ", ".join(f"n={n}: {g:.1f}" for n, g in p["torch_int8"].items()), fmt(p.get("int8_peak_used"), ".1f")]
+        for t, p in sorted(results["peak"].items(), key=lambda kv: int(kv[0]))
+        if p.get("torch_int8")
+    ]
+    if int8_rows:
+        L.append(
+            "int8 GEMM peak (the int8 generation rows' arithmetic ceiling): PyTorch's quantized linear "
+            "(uint8 x int8, x86/fbgemm engine), square n x n x n, GOP/s = 2 x multiply-adds / s."
+        )
+        L.append("")
+        L += _md_table(["threads", "torch int8 GOP/s", "peak used"], "rlr", int8_rows)
+        L.append("")
     L.append("## Training: forward + backward + clip 5.0 + Adam, tokens/s")
     L.append("")
     L.append("GFLOP/s counts matmul FLOPs only (3 x forward; see `train_matmul_flops_per_token`).")
@@ -969,7 +1006,8 @@ def roofline_rows(results: dict) -> list:
                 # the FMA-rate ceiling that batching runs into once bandwidth no longer binds.
                 weights = ((gens.get("float32/1") or {}).get("bytes_per_token") or 0) / 4
                 gflops = 2 * weights * g["tokens_per_sec"] / 1e9 if weights else None
-                peak = results["peak"].get(str(r["threads"]), {}).get("peak_used")
+                peaks = results["peak"].get(str(r["threads"]), {})
+                peak = peaks.get("int8_peak_used" if precision == "int8" else "peak_used")
                 rows.append(
                     dict(
                         config=r["config"],
@@ -985,8 +1023,8 @@ def roofline_rows(results: dict) -> list:
                         vs_one=g["tokens_per_sec"] / alone if alone else None,
                         vs_float32=g["tokens_per_sec"] / f32 if f32 else None,
                         gflops=gflops,
-                        # int8 products are integer dot products, not float FMAs: no float peak applies.
-                        pct_peak=100 * gflops / peak if gflops and peak and precision != "int8" else None,
+                        # int8 products are integer dot products: their peak is the int8 GEMM's.
+                        pct_peak=100 * gflops / peak if gflops and peak else None,
                     )
                 )
     return rows
@@ -1005,15 +1043,16 @@ def roofline_markdown(results: dict) -> list:
         "over a buffer of the weights' size at the same thread count, measured in the same process. "
         f"int8 dot-product kernel: {', '.join(kernels) or 'unknown'}. "
         "x N=1: tokens/s over the same precision at N = 1; x float32: over float32 at the same N (same run). "
-        "GFLOP/s = 2 x weights x tokens/s (one multiply-add per weight per sample); % peak = of the SGEMM peak "
-        "above at the same thread count (float32 and bfloat16, whose arithmetic is float32): once N samples "
-        "share each weight read, this FMA rate, not bandwidth, bounds the speed-up over N = 1."
+        "GOP/s = 2 x weights x tokens/s (one multiply-add per weight per sample); % peak = of the SGEMM peak "
+        "above at the same thread count for float32 and bfloat16 (whose arithmetic is float32), of the int8 "
+        "GEMM peak for int8: once N samples share each weight read, this arithmetic rate, not bandwidth, "
+        "bounds the speed-up over N = 1."
     )
     L.append("")
     L += _md_table(
         RUN_COLUMNS
         + ["precision", "N", "tok/s", "bytes/token", "GB/s", "roofline GB/s", "% roofline", "x N=1", "x float32"]
-        + ["GFLOP/s", "% peak"],
+        + ["GOP/s", "% peak"],
         "llrlr" + "r" * 9,
         [
             [r["config"], r["cell"], r["threads"], r["precision"], r["samples"], fmt(r["tokens_per_sec"])]
@@ -1121,6 +1160,9 @@ def measure_peak(args, results: dict, settings: dict, threads: list, sides: list
         measured = [g for g in measured if g]
         if measured:
             results["peak"][str(n)]["peak_used"] = max(measured)
+        int8 = [g for k in threads if k <= n and (g := results["peak"][str(k)].get("int8_peak_gops"))]
+        if int8:
+            results["peak"][str(n)]["int8_peak_used"] = max(int8)
 
 
 def measure_runs(args, results: dict, settings: dict, configs, cells, threads, sides, missing) -> None:

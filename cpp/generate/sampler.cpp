@@ -137,7 +137,9 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
   // Steps go in timed blocks: with a core busy elsewhere the stepper's
   // per-layer barriers stall as training's do, and the tuner then samples
   // on one thread (the tokens are the same either way).
-  ThreadTuner tuner(active_threads(), TunedWork::Generation);
+  // Blocks end by the clock too, so their tokens vary: a step's size for the
+  // tuner is the work of one token, rows x weights.
+  ThreadTuner tuner(active_threads(), TunedWork::Generation, static_cast<long>(N) * stepper.weights().weight_count);
   const std::size_t block_steps = std::max<std::size_t>(8, kTunedTokens / N);
   while (running > 0) {
     const auto start = std::chrono::steady_clock::now();

@@ -39,11 +39,14 @@ constexpr double kContentionWindow = 0.25;
 constexpr long kMinContendedPreemptions = 8;
 
 // A trial that was due when a tuner ended: of one thread (else of the
-// setting), against this timing of the chosen count, for steps of this size.
+// setting), against this timing of the chosen count, for steps of this
+// size, with what it had run so far (calls shorter than a trial add up).
 struct DueTrial {
   bool of_one_thread = false;
   double seconds = 0.0;
-  long tokens = 0, step_tokens = 0;  // step_tokens 0: none due
+  long tokens = 0, step_size = 0;  // step_size 0: none due
+  double trial_seconds = 0.0;
+  long trial_tokens = 0;
 };
 
 // What the last tuner of each kind of work in this process had learnt: the
@@ -72,9 +75,10 @@ long process_preemptions() {
   return getrusage(RUSAGE_SELF, &usage) == 0 ? usage.ru_nivcsw : 0;
 }
 
-ThreadTuner::ThreadTuner(int max_threads, TunedWork work)
+ThreadTuner::ThreadTuner(int max_threads, TunedWork work, long step_size)
     : work_(work),
       max_threads_(std::max(max_threads, 1)),
+      step_size_(step_size),
       wait_factor_(kFirstWait),
       preemptions_(process_preemptions()) {
   Memory& learnt = memory[static_cast<int>(work_)];
@@ -87,9 +91,10 @@ ThreadTuner::ThreadTuner(int max_threads, TunedWork work)
     const std::lock_guard<std::mutex> lock(learnt.due_lock);
     std::swap(due, learnt.due);  // taken by this call only
   }
-  if (max_threads_ > 1 && due.step_tokens > 0 && due.of_one_thread == (chosen_ > 1)) {
+  if (max_threads_ > 1 && due.step_size > 0 && due.of_one_thread == (chosen_ > 1)) {
     chosen_run_ = {due.seconds, due.tokens};
-    carried_step_tokens_ = due.step_tokens;
+    trial_ = {due.trial_seconds, due.trial_tokens};
+    carried_step_size_ = due.step_size;
     current_ = chosen_ == 1 ? max_threads_ : 1;
   }
 }
@@ -101,9 +106,10 @@ void ThreadTuner::record(double seconds, long tokens, long preemptions) {
   previous_ = current_;
   const bool long_step = seconds >= kLongStepSeconds;
   if (max_threads_ == 1 || tokens <= 0) return;
-  if (carried_step_tokens_ > 0 && tokens != carried_step_tokens_) {
+  const long step_size = step_size_ > 0 ? step_size_ : tokens;
+  if (carried_step_size_ > 0 && step_size != carried_step_size_) {
     // Other work than the last call's: its timing says nothing here.
-    carried_step_tokens_ = 0;
+    carried_step_size_ = 0;
     chosen_run_ = trial_ = {};
     current_ = chosen_;
     return;
@@ -113,22 +119,30 @@ void ThreadTuner::record(double seconds, long tokens, long preemptions) {
   stretch.seconds += seconds;
   stretch.tokens += tokens;
   if (current_ != chosen_) {
-    if (trial_.seconds >= kTrialSeconds) end_trial();
+    if (trial_.seconds >= kTrialSeconds) {
+      end_trial();
+    } else {
+      note_due_trial(step_size);  // still due if this call ends now
+    }
     return;
   }
   // The first step at a new count also counts its threads' wake-ups as
   // preemptions: a few, lost in a long step's rate but not in a short one's.
   if (!changed || long_step) note_preemptions(preempted, seconds);
   const double wait = contended() ? wait_factor_ / kFirstWait : wait_factor_;
-  if (chosen_run_.seconds >= wait * std::max(kTrialSeconds, seconds)) start_trial(tokens);
+  if (chosen_run_.seconds >= wait * std::max(kTrialSeconds, seconds)) start_trial(step_size);
 }
 
-void ThreadTuner::start_trial(long step_tokens) {
+void ThreadTuner::start_trial(long step_size) {
   current_ = chosen_ == 1 ? max_threads_ : 1;
-  // Due until it ends: if this call ends first, the next one runs it.
+  note_due_trial(step_size);
+}
+
+void ThreadTuner::note_due_trial(long step_size) {
+  // Due until it ends: if this call ends first, the next one goes on with it.
   Memory& learnt = memory[static_cast<int>(work_)];
   const std::lock_guard<std::mutex> lock(learnt.due_lock);
-  learnt.due = {current_ == 1, chosen_run_.seconds, chosen_run_.tokens, step_tokens};
+  learnt.due = {current_ == 1, chosen_run_.seconds, chosen_run_.tokens, step_size, trial_.seconds, trial_.tokens};
 }
 
 void ThreadTuner::note_preemptions(long count, double seconds) {
@@ -161,7 +175,7 @@ void ThreadTuner::end_trial() {
   current_ = chosen_;
   chosen_run_ = trial_ = {};
   window_ = {};
-  carried_step_tokens_ = 0;
+  carried_step_size_ = 0;
 }
 
 }  // namespace lmn

@@ -19,7 +19,10 @@
 // kind of work, measured against the timing the last call left, when its
 // steps are of the same size (a loop of short fit() calls, or the warm-up
 // call before a timed one: on a busy machine the first decision is then
-// made before a single step at the slow count).
+// made before a single step at the slow count), and goes on from where it
+// stopped: calls shorter than a trial add up to one. A step's size is its
+// tokens, or what the caller names when those vary (generation's timed
+// blocks end by the clock: rows x weights read per token).
 // Results do not depend on the thread count (every kernel sums in the same
 // order), so switching keeps runs deterministic.
 
@@ -35,7 +38,8 @@ long process_preemptions();
 class ThreadTuner {
  public:
   // max_threads: the setting; with 1 there is nothing to choose.
-  ThreadTuner(int max_threads, TunedWork work);
+  // step_size: the size of every step of this call (0: each step's tokens).
+  ThreadTuner(int max_threads, TunedWork work, long step_size = 0);
   int threads() const { return current_; }  // for the next step
   // The step just run with threads(): its wall time, how many tokens it
   // worked on, and process_preemptions() after it.
@@ -55,7 +59,8 @@ class ThreadTuner {
   };
   void note_preemptions(long count, double seconds);
   bool contended() const;
-  void start_trial(long step_tokens);
+  void start_trial(long step_size);
+  void note_due_trial(long step_size);
   void end_trial();
 
   TunedWork work_;
@@ -65,9 +70,10 @@ class ThreadTuner {
   int previous_ = 0;  // the count of the step recorded last (0: none yet)
   Stretch chosen_run_, trial_;
   Preempted window_;
-  long carried_step_tokens_ = 0;  // > 0: chosen_run_ came from the last call, for steps of this size
-  double wait_factor_;            // the next trial waits for wait_factor_ times its own length
-  long preemptions_;              // process_preemptions() after the previous step
+  long step_size_;              // 0: a step's size is its tokens
+  long carried_step_size_ = 0;  // > 0: chosen_run_ came from the last call, for steps of this size
+  double wait_factor_;          // the next trial waits for wait_factor_ times its own length
+  long preemptions_;            // process_preemptions() after the previous step
 };
 
 }  // namespace lmn

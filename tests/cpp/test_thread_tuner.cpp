@@ -234,6 +234,56 @@ TEST(a_due_trial_is_dropped_for_work_of_another_size) {
   CHECK(ThreadTuner(2, TunedWork::Training).threads() == 2);
 }
 
+// Generation's blocks end after 5 ms or 256 steps, so their tokens vary
+// with the speed; the step size it names (rows x weights) is what a due
+// trial must match. Busy: 1 ms per token at two threads, preempted 250
+// times a second; one thread 20 us per token.
+TEST(a_due_generation_trial_carries_over_blocks_of_any_length) {
+  ThreadTuner::forget_learnt();
+  constexpr long kStepSize = 70'000;
+  ThreadTuner warm_up(2, TunedWork::Generation, kStepSize);
+  long preemptions = process_preemptions();
+  for (int block = 0; block < 200 && warm_up.threads() == 2; ++block)
+    warm_up.record(0.005, 5, preemptions += 1);  // 5 tokens in 5 ms, preempted every 4 ms or so
+  CHECK(warm_up.threads() == 1);                 // the trial of one thread is due: the call ends here
+  ThreadTuner timed(2, TunedWork::Generation, kStepSize);
+  CHECK(timed.threads() == 1);
+  timed.record(0.005, 250, preemptions);  // a block of 250 tokens at one thread: 50x faster per token
+  CHECK(timed.threads() == 1);            // the carried timing was kept, not dropped for other block tokens
+  timed.record(0.03, 1500, preemptions);
+  CHECK(timed.threads() == 1);
+  CHECK(ThreadTuner(2, TunedWork::Generation, kStepSize).threads() == 1);  // decided and remembered
+
+  ThreadTuner::forget_learnt();
+  ThreadTuner again(2, TunedWork::Generation, kStepSize);
+  for (int block = 0; block < 200 && again.threads() == 2; ++block) again.record(0.005, 5, preemptions += 1);
+  ThreadTuner other_model(2, TunedWork::Generation, 2 * kStepSize);
+  CHECK(other_model.threads() == 1);  // opens with the due trial ...
+  other_model.record(0.005, 250, preemptions);
+  CHECK(other_model.threads() == 2);  // ... dropped at once: another model's steps
+}
+
+TEST(a_due_trial_goes_on_over_calls_shorter_than_a_trial) {
+  ThreadTuner::forget_learnt();
+  constexpr long kStepSize = 70'000;
+  ThreadTuner warm_up(2, TunedWork::Generation, kStepSize);
+  long preemptions = process_preemptions();
+  for (int block = 0; block < 200 && warm_up.threads() == 2; ++block) warm_up.record(0.005, 5, preemptions += 1);
+  CHECK(warm_up.threads() == 1);  // a 30 ms trial of one thread is due
+  // Three calls of 15 ms at one thread: the first block of each is not
+  // timed (it also starts threads), so each adds 10 ms to the trial.
+  for (int call = 0; call < 3; ++call) {
+    ThreadTuner next(2, TunedWork::Generation, kStepSize);
+    CHECK(next.threads() == 1);
+    for (int block = 0; block < 3; ++block) next.record(0.005, 250, preemptions);
+  }
+  // Decided for one thread: work of any size now starts there and stays
+  // (a trial still running would be dropped for another size).
+  ThreadTuner other(2, TunedWork::Generation, 2 * kStepSize);
+  other.record(0.005, 250, preemptions);
+  CHECK(other.threads() == 1);
+}
+
 TEST(one_thread_setting_has_nothing_to_choose) {
   ThreadTuner::forget_learnt();
   ThreadTuner tuner(1, TunedWork::Training);
