@@ -36,7 +36,10 @@ What is measured, for each config x cell x thread count x library:
   with the weight bytes read per token, the achieved GB/s and its % of a
   streaming-read roofline measured by our own SIMD kernel
   (``lstmininet._core.read_bandwidth``) over a buffer of the weights' size
-  at the same thread count, in the same child process.
+  at the same thread count, in the same child process; and the arithmetic
+  rate (2 x weights x tokens/s) as a % of the SGEMM peak (float32,
+  bfloat16) or of the int8 GEMM peak (PyTorch's quantized linear, measured
+  beside the SGEMM peak), which bounds what N samples per pass can gain.
 * quality of the smaller weights (skip with ``--no-quality``): an LSTM
   trained on data/Melody.txt and one on this repository's text, held-out
   loss through the generation stepper in each precision.
