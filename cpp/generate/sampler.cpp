@@ -14,15 +14,12 @@
 namespace lmn {
 
 namespace {
-// Tokens per timed block: long enough to time (tens of microseconds at
-// least), short enough to switch soon.
-constexpr std::size_t kTunedTokens = 256;
-// A block also ends after this long. With a core busy elsewhere a step of a
-// two-thread team can take a millisecond instead of ten microseconds, and
-// the tuner waits for ten blocks at the chosen count before it tries one
-// thread (and runs a whole block at a losing count): 256 slow steps per
-// block made the first generate() on a loaded machine 3-4x slower.
-constexpr auto kMaxBlockTime = std::chrono::milliseconds(5);
+// Steps go to the thread tuner in blocks of this much time: long enough to
+// time, short enough that a block at a losing thread count costs little
+// (beside a busy process a step of a two-thread team can take milliseconds
+// instead of microseconds; blocks of 256 steps made the first generate()
+// there several times slower than one thread).
+constexpr auto kBlockTime = std::chrono::milliseconds(5);
 }  // namespace
 
 void validate_sample_config(const SampleConfig& c, int vocab_size) {
@@ -136,18 +133,16 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
   std::size_t t = 0;
   // Steps go in timed blocks: with a core busy elsewhere the stepper's
   // per-layer barriers stall as training's do, and the tuner then samples
-  // on one thread (the tokens are the same either way).
-  // Blocks end by the clock too, so their tokens vary: a step's size for the
-  // tuner is the work of one token, rows x weights.
+  // on one thread (the tokens are the same either way). Blocks end by the
+  // clock, so their tokens vary: a step's size for the tuner is the work of
+  // one token, rows x weights.
   ThreadTuner tuner(active_threads(), TunedWork::Generation, static_cast<long>(N) * stepper.weights().weight_count);
-  const std::size_t block_steps = std::max<std::size_t>(8, kTunedTokens / N);
   while (running > 0) {
     const auto start = std::chrono::steady_clock::now();
     long stepped = 0;  // row steps: the tuner's measure of work
     {
       ThreadLimit limit(tuner.threads());
-      for (std::size_t block_end = t + block_steps;
-           t < block_end && running > 0 && std::chrono::steady_clock::now() - start < kMaxBlockTime; ++t) {
+      for (; running > 0 && std::chrono::steady_clock::now() - start < kBlockTime; ++t) {
         poll_interrupt();
         for (int n = 0; n < N; ++n) feed[n] = t < primers[n].size() ? primers[n][t] : out[n].back();
         const float* logits = stepper.step(feed.data());

@@ -234,7 +234,7 @@ TEST(a_due_trial_is_dropped_for_work_of_another_size) {
   CHECK(ThreadTuner(2, TunedWork::Training).threads() == 2);
 }
 
-// Generation's blocks end after 5 ms or 256 steps, so their tokens vary
+// Generation's blocks end after 5 ms, so their tokens vary
 // with the speed; the step size it names (rows x weights) is what a due
 // trial must match. Busy: 1 ms per token at two threads, preempted 250
 // times a second; one thread 20 us per token.
