@@ -37,9 +37,10 @@ What is measured, for each config x cell x thread count x library:
   streaming-read roofline measured by our own SIMD kernel
   (``lstmininet._core.read_bandwidth``) over a buffer of the weights' size
   at the same thread count, in the same child process; and the arithmetic
-  rate (2 x weights x tokens/s) as a % of the SGEMM peak (float32,
-  bfloat16) or of the int8 GEMM peak (PyTorch's quantized linear, measured
-  beside the SGEMM peak), which bounds what N samples per pass can gain.
+  rate (2 x weights x tokens/s) as a % of the SGEMM peak (float32), the
+  bfloat16 GEMM peak (PyTorch's bfloat16 torch.mm) or the int8 GEMM peak
+  (PyTorch's quantized linear), all measured beside the SGEMM peak, which
+  bounds what N samples per pass can gain.
 * quality of the smaller weights (skip with ``--no-quality``): an LSTM
   trained on data/Melody.txt and one on this repository's text, held-out
   loss through the generation stepper in each precision.
@@ -220,6 +221,11 @@ def child_peak(spec: dict) -> dict:
             out["int8_peak_gops"] = max(out["torch_int8"].values())
         except Exception as exc:  # no quantized engine: the int8 rows go without a peak
             out["torch_int8_error"] = repr(exc)
+        try:
+            out["torch_bf16"] = _torch_bf16_peak(sizes, reps)
+            out["bf16_peak_gflops"] = max(out["torch_bf16"].values())
+        except Exception as exc:  # no bfloat16 GEMM: the bfloat16 rows go without a peak
+            out["torch_bf16_error"] = repr(exc)
     values = list(out["numpy"].values()) + list(out["torch"].values()) + list(out["lstmininet"].values())
     out["peak_gflops"] = max(values)
     return out
@@ -241,6 +247,20 @@ def _torch_int8_peak(sizes: list, reps: int) -> dict:
             x = torch.quantize_per_tensor(torch.rand(n, n), 0.01, 0, torch.quint8)
             linear(x, packed, 1.0, 0)  # warm-up
             out[str(n)] = _best_gflops(lambda x=x, packed=packed: linear(x, packed, 1.0, 0), n, reps)
+    return out
+
+
+def _torch_bf16_peak(sizes: list, reps: int) -> dict:
+    """GFLOP/s of PyTorch's bfloat16 GEMM (float32 sums; AVX512_BF16 dot products where the CPU has
+    them, as in our bfloat16 generation), n x n x n."""
+    import torch
+
+    out = {}
+    for n in sizes:
+        a = torch.randn(n, n, dtype=torch.bfloat16)
+        b = torch.randn(n, n, dtype=torch.bfloat16)
+        c = a @ b  # warm-up
+        out[str(n)] = _best_gflops(lambda a=a, b=b, c=c: torch.mm(a, b, out=c), n, reps)
     return out
 
 
@@ -517,6 +537,8 @@ def child_lstmininet(spec: dict, result: dict) -> None:
                 result["errors"][f"gen {key}"] = traceback.format_exc()
     if core is not None and hasattr(core, "int8_kernel"):
         result["int8_kernel"] = core.int8_kernel()
+    if core is not None and hasattr(core, "bf16_kernel"):
+        result["bf16_kernel"] = core.bf16_kernel()
     # the comparison with PyTorch's loop: batch 1, float32 (and the opt-in bfloat16 copy)
     result["gen"] = result["gen_lmn"].get("float32/1")
     result["gen_bf16"] = result["gen_lmn"].get("bfloat16/1")
@@ -889,19 +911,32 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
         peak_rows.append([t, np_s, th_s, own_s, fmt(p.get("peak_used"), ".1f")])
     L += _md_table(["threads", "numpy GFLOP/s", "torch GFLOP/s", "lstmininet GFLOP/s", "peak used"], "rlllr", peak_rows)
     L.append("")
-    int8_rows = [
-        [t, ", ".join(f"n={n}: {g:.1f}" for n, g in p["torch_int8"].items()), fmt(p.get("int8_peak_used"), ".1f")]
-        for t, p in sorted(results["peak"].items(), key=lambda kv: int(kv[0]))
-        if p.get("torch_int8")
-    ]
-    if int8_rows:
-        L.append(
+    low_precision_peaks = [
+        (
+            "torch_int8",
+            "int8_peak_used",
             "int8 GEMM peak (the int8 generation rows' arithmetic ceiling): PyTorch's quantized linear "
-            "(uint8 x int8, x86/fbgemm engine), square n x n x n, GOP/s = 2 x multiply-adds / s."
-        )
-        L.append("")
-        L += _md_table(["threads", "torch int8 GOP/s", "peak used"], "rlr", int8_rows)
-        L.append("")
+            "(uint8 x int8, x86/fbgemm engine), square n x n x n, GOP/s = 2 x multiply-adds / s.",
+            "torch int8 GOP/s",
+        ),
+        (
+            "torch_bf16",
+            "bf16_peak_used",
+            "bfloat16 GEMM peak (the bfloat16 generation rows' arithmetic ceiling): PyTorch's torch.mm of "
+            "bfloat16 matrices, square n x n x n, GFLOP/s = 2 x multiply-adds / s.",
+            "torch bfloat16 GFLOP/s",
+        ),
+    ]
+    for measured, used, caption, column in low_precision_peaks:
+        peak_table = [
+            [t, ", ".join(f"n={n}: {g:.1f}" for n, g in p[measured].items()), fmt(p.get(used), ".1f")]
+            for t, p in sorted(results["peak"].items(), key=lambda kv: int(kv[0]))
+            if p.get(measured)
+        ]
+        if peak_table:
+            L += [caption, ""]
+            L += _md_table(["threads", column, "peak used"], "rlr", peak_table)
+            L.append("")
     L.append("## Training: forward + backward + clip 5.0 + Adam, tokens/s")
     L.append("")
     L.append("GFLOP/s counts matmul FLOPs only (3 x forward; see `train_matmul_flops_per_token`).")
@@ -927,8 +962,9 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
     L.append("")
     L.append(
         "Both libraries compute in float32. The last two columns are lstmininet's opt-in "
-        '`precision="bfloat16"`: it reads a copy of the weights rounded to bfloat16 (arithmetic '
-        "stays float32), so its samples differ slightly from float32's; PyTorch still runs float32."
+        '`precision="bfloat16"`: it reads a copy of the weights rounded to bfloat16 and rounds the '
+        "products' inputs too (sums stay float32), so its samples differ slightly from float32's; "
+        "PyTorch still runs float32."
     )
     L.append("")
     L += _md_table(
@@ -1010,7 +1046,7 @@ def roofline_rows(results: dict) -> list:
                 weights = ((gens.get("float32/1") or {}).get("bytes_per_token") or 0) / 4
                 gflops = 2 * weights * g["tokens_per_sec"] / 1e9 if weights else None
                 peaks = results["peak"].get(str(r["threads"]), {})
-                peak = peaks.get("int8_peak_used" if precision == "int8" else "peak_used")
+                peak = peaks.get({"int8": "int8_peak_used", "bfloat16": "bf16_peak_used"}.get(precision, "peak_used"))
                 rows.append(
                     dict(
                         config=r["config"],
@@ -1037,17 +1073,21 @@ def roofline_markdown(results: dict) -> list:
     rows = roofline_rows(results)
     if not rows:
         return []
-    kernels = sorted({(r.get("lstmininet") or {}).get("int8_kernel") for r in results["runs"]} - {None})
+    kernels = {
+        key: sorted({(r.get("lstmininet") or {}).get(key) for r in results["runs"]} - {None})
+        for key in ("int8_kernel", "bf16_kernel")
+    }
     L = ["## lstmininet generation at the memory roofline", ""]
     L.append(
         "Per token, generation reads every weight once per step, and a step serves N samples "
         "(`generate(..., num_samples=N)`), so bytes/token = weight bytes / N. GB/s = tokens/s x bytes/token. "
         "Roofline = the streaming-read bandwidth of our own SIMD kernel (`lstmininet._core.read_bandwidth`) "
         "over a buffer of the weights' size at the same thread count, measured in the same process. "
-        f"int8 dot-product kernel: {', '.join(kernels) or 'unknown'}. "
+        f"int8 dot-product kernel: {', '.join(kernels['int8_kernel']) or 'unknown'}; "
+        f"bfloat16: {', '.join(kernels['bf16_kernel']) or 'unknown'}. "
         "x N=1: tokens/s over the same precision at N = 1; x float32: over float32 at the same N (same run). "
         "GOP/s = 2 x weights x tokens/s (one multiply-add per weight per sample); % peak = of the SGEMM peak "
-        "above at the same thread count for float32 and bfloat16 (whose arithmetic is float32), of the int8 "
+        "above at the same thread count for float32, of the bfloat16 GEMM peak for bfloat16 and of the int8 "
         "GEMM peak for int8: once N samples share each weight read, this arithmetic rate, not bandwidth, "
         "bounds the speed-up over N = 1."
     )
@@ -1163,9 +1203,10 @@ def measure_peak(args, results: dict, settings: dict, threads: list, sides: list
         measured = [g for g in measured if g]
         if measured:
             results["peak"][str(n)]["peak_used"] = max(measured)
-        int8 = [g for k in threads if k <= n and (g := results["peak"][str(k)].get("int8_peak_gops"))]
-        if int8:
-            results["peak"][str(n)]["int8_peak_used"] = max(int8)
+        for key in ("int8_peak_gops", "bf16_peak_gflops"):
+            low = [g for k in threads if k <= n and (g := results["peak"][str(k)].get(key))]
+            if low:
+                results["peak"][str(n)][key.split("_peak")[0] + "_peak_used"] = max(low)
 
 
 def measure_runs(args, results: dict, settings: dict, configs, cells, threads, sides, missing) -> None:

@@ -12,6 +12,7 @@
 
 #include "base/read_bandwidth.hpp"
 #include "fit_binding.hpp"
+#include "generate/bf16_products.hpp"
 #include "generate/int8_products.hpp"
 #include "generate/sampler.hpp"
 #include "generate/stepper_cache.hpp"
@@ -93,6 +94,9 @@ void bind_model(py::module_& m) {
   m.def(
       "int8_kernel", [] { return int8::kernel_name(int8::active_kernel()); },
       "The int8 dot-product kernel generation uses on this CPU.");
+  m.def(
+      "bf16_kernel", [] { return bf16::kernel_name(bf16::active_kernel()); },
+      "The bfloat16 product kernel generation uses on this CPU.");
   m.def("sample_seed", &sample_seed, py::arg("seed"), py::arg("index"),
         "The seed of sample `index` of a batch drawn with `seed` (generate(..., num_samples=N)).");
   py::class_<Model>(m, "Model")

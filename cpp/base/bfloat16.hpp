@@ -3,7 +3,8 @@
 // bytes and about 3 significant digits. Used only for the opt-in
 // low-precision copy of the weights that generation reads (stepper.hpp):
 // a batch-1 step is bound by reading weights, so half the bytes is close to
-// twice the speed. Arithmetic stays float32.
+// twice the speed. The products round their inputs too and sum in float32
+// (generate/bf16_products.hpp).
 #include <bit>
 #include <cstdint>
 #include <cstring>

@@ -11,7 +11,6 @@
 // stay in L1 and run every batch row over a chunk before the next one, a
 // few rows at a time sharing each register of weights: the sums, and so
 // the logits, are bit for bit those of one row alone.
-#include "base/bfloat16.hpp"
 #include "base/simd.hpp"
 
 namespace lmn::lanes {
@@ -20,6 +19,12 @@ constexpr int kLanes = simd::kVecWidth;
 
 template <int Rows>
 constexpr int kChains = Rows >= 4 ? 2 : 8 / Rows;
+
+// Rows that share each register of weights: as many as the registers hold
+// (accumulators R * chains * Rows), 32 registers with AVX-512, 16 below.
+// (Every Rows here gives at least one.)
+template <int Rows>
+constexpr int kRowsAtOnce = (simd::kVecBytes == 64 ? 24 : 12) / (kChains<Rows> * Rows);
 
 template <int Rows>
 struct Partials {
@@ -54,35 +59,6 @@ inline void accumulate(const float* block, const float* const* x, int k, int k1,
       for (int q = 0; q < R; ++q) p[q][0][r] += x[q][k] * weights;
     }
   }
-  for (int q = 0; q < R; ++q)
-    for (int c = 0; c < C; ++c)
-      for (int r = 0; r < Rows; ++r) sums[q]->part[c][r] = p[q][c][r];
-}
-
-// The same for a bfloat16 block whose columns come in pairs (see
-// paired_bfloat16 in stepper.cpp); k and k1 are even. Chain c takes the
-// same columns as above; a last odd pair goes to chains 0 and 1.
-template <int Rows, int R = 1>
-inline void accumulate(const BFloat16* block, const float* const* x, int k, int k1, Partials<Rows>* const* sums) {
-  constexpr int C = kChains<Rows>;
-  simd::vfloat p[R][C][Rows];
-  for (int q = 0; q < R; ++q)
-    for (int c = 0; c < C; ++c)
-      for (int r = 0; r < Rows; ++r) p[q][c][r] = sums[q]->part[c][r];
-  const auto add_pair = [&](int k, int even) {
-    const BFloat16* pair = block + static_cast<long>(k) * Rows * kLanes;
-    for (int r = 0; r < Rows; ++r) {
-      simd::vfloat low, high;
-      simd::load_pairs(pair + 2 * r * kLanes, low, high);
-      for (int q = 0; q < R; ++q) {
-        p[q][even][r] += x[q][k] * low;
-        p[q][even + 1][r] += x[q][k + 1] * high;
-      }
-    }
-  };
-  for (; k + C <= k1; k += C)
-    for (int c = 0; c < C; c += 2) add_pair(k + c, c);
-  for (; k < k1; k += 2) add_pair(k, 0);
   for (int q = 0; q < R; ++q)
     for (int c = 0; c < C; ++c)
       for (int r = 0; r < Rows; ++r) sums[q]->part[c][r] = p[q][c][r];

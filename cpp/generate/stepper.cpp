@@ -4,9 +4,11 @@
 #include <cmath>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "base/parallel.hpp"
 #include "base/simd.hpp"
+#include "generate/bf16_products.hpp"
 #include "generate/int8_products.hpp"
 #include "generate/lane_products.hpp"
 #include "nn/gate_math.hpp"
@@ -23,10 +25,6 @@ constexpr int kLanes = simd::kVecWidth;
 constexpr int kChunkColumns = 64;
 // Rows whose partial sums are kept at once; larger batches take turns.
 constexpr int kRowGroup = 32;
-// Rows that share each register of weights: as many as the registers hold
-// (accumulators R * chains * Rows), 32 registers with AVX-512, 16 below.
-template <int Rows>
-constexpr int kRowsAtOnce = std::max(1, (simd::kVecBytes == 64 ? 24 : 12) / (lanes::kChains<Rows> * Rows));
 
 // A bfloat16 copy of float32 lane blocks (`rows` registers per column, K
 // columns, K even) that pairs up columns: for columns k, k + 1 and register
@@ -64,31 +62,67 @@ inline long lane_block_index(int gates, int K, int g, int unit, int k) {
   return ((block * K + k) * gates + g) * kLanes + unit % kLanes;
 }
 
+// What the products of weights W read: float32 inputs, or for bfloat16
+// weights the inputs rounded to bfloat16, a 32-bit word per pair of columns
+// (bf16_products.hpp). An "input column" below is one of these.
+template <class W>
+using InputOf = std::conditional_t<std::is_same_v<W, BFloat16>, std::uint32_t, float>;
+template <class W>
+constexpr int kColumnsPerInput = std::is_same_v<W, BFloat16> ? 2 : 1;
+
+// The inputs of N rows of `len` floats (`stride` apart) as the products of
+// W read them, and the stride between rows: the floats themselves, or their
+// rounded pairs in this thread's scratch (valid until its next call).
+template <class W>
+std::pair<const InputOf<W>*, int> product_inputs(const float* x, int stride, int len, int N) {
+  if constexpr (std::is_same_v<W, BFloat16>) {
+    thread_local std::vector<std::uint32_t> words;
+    words.resize(static_cast<std::size_t>(N) * len / 2);
+    for (int n = 0; n < N; ++n) bf16::round_pairs(x + static_cast<long>(n) * stride, len, words.data() + n * len / 2);
+    return {words.data(), len / 2};
+  } else {
+    return {x, stride};
+  }
+}
+
+// Columns [k, k1) of a block times inputs x[0, count) into sums[0, count).
+template <int Rows>
+void accumulate(const float* block, const float* const* x, int count, int k, int k1,
+                lanes::Partials<Rows>* const* sums) {
+  if (count == 1) return lanes::accumulate<Rows>(block, x, k, k1, sums);
+  lanes::accumulate<Rows, lanes::kRowsAtOnce<Rows>>(block, x, k, k1, sums);
+}
+template <int Rows>
+void accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int k, int k1,
+                lanes::Partials<Rows>* const* sums) {
+  bf16::accumulate<Rows>(block, x, count, k, k1, sums);
+}
+
 // For each of `rows` inputs (x + n * x_stride): out[n * Rows + r] = register
-// r of the block's product over columns [k0, k1). One row reads the block
-// straight through; several read it chunk by chunk, each chunk once from
-// memory and then from L1 (lane_products.hpp: the same sums either way).
+// r of the block's product over input columns [k0, k1). One row reads the
+// block straight through; several read it chunk by chunk, each chunk once
+// from memory and then from L1 (lane_products.hpp: the same sums either way).
 template <int Rows, class W>
-void block_products(const W* block, const float* x, int x_stride, int rows, int k0, int k1, simd::vfloat* out) {
+void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows, int k0, int k1, simd::vfloat* out) {
   if (rows == 1) {
     lanes::Partials<Rows> sums = {};
     lanes::Partials<Rows>* sums_ptr = &sums;
-    lanes::accumulate<Rows>(block, &x, k0, k1, &sums_ptr);
+    accumulate<Rows>(block, &x, 1, k0, k1, &sums_ptr);
     lanes::total<Rows>(sums, out);
     return;
   }
-  constexpr int R = kRowsAtOnce<Rows>;
+  constexpr int R = lanes::kRowsAtOnce<Rows>, chunk = kChunkColumns / kColumnsPerInput<W>;
   for (int n0 = 0; n0 < rows; n0 += kRowGroup) {
     const int group = std::min(kRowGroup, rows - n0);
     lanes::Partials<Rows> sums[kRowGroup] = {};
-    const float* xs[kRowGroup];
+    const InputOf<W>* xs[kRowGroup];
     lanes::Partials<Rows>* sum_ptrs[kRowGroup];
     for (int n = 0; n < group; ++n) xs[n] = x + static_cast<long>(n0 + n) * x_stride, sum_ptrs[n] = &sums[n];
-    for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
-      const int c1 = std::min(k1, c0 + kChunkColumns);
+    for (int c0 = k0; c0 < k1; c0 += chunk) {
+      const int c1 = std::min(k1, c0 + chunk);
       int n = 0;
-      for (; n + R <= group; n += R) lanes::accumulate<Rows, R>(block, xs + n, c0, c1, sum_ptrs + n);
-      for (; n < group; ++n) lanes::accumulate<Rows>(block, xs + n, c0, c1, sum_ptrs + n);
+      for (; n + R <= group; n += R) accumulate<Rows>(block, xs + n, R, c0, c1, sum_ptrs + n);
+      for (; n < group; ++n) accumulate<Rows>(block, xs + n, 1, c0, c1, sum_ptrs + n);
     }
     for (int n = 0; n < group; ++n) lanes::total<Rows>(sums[n], out + (n0 + n) * Rows);
   }
@@ -262,16 +296,18 @@ void Stepper::layer_products(std::size_t l, int b0, int b1) {
   const StepperWeights::Layer& layer = w.layers[l];
   const W* weights = weights_of<W>(layer.rows, layer.rows_bf16);
   const int stride = w.blocks * kLanes, row_len = layer.row_len, gate_len = 4 * stride, N = batch_;
-  const float* x = layers_[l].input[parity_].data();
+  // Each thread rounds every row's inputs itself (bfloat16), as for int8.
+  const auto [x, x_stride] = product_inputs<W>(layers_[l].input[parity_].data(), row_len, row_len, N);
+  const int in_end = layer.in_len / kColumnsPerInput<W>, end = row_len / kColumnsPerInput<W>;
   std::vector<simd::vfloat> acc(static_cast<std::size_t>(N) * 4), hidden;
   if (w.cell == CellType::GRU) hidden.resize(static_cast<std::size_t>(N) * 3);
   for (int b = b0; b < b1; ++b) {
     const W* block = weights + static_cast<long>(b) * kLanes * w.gates * row_len;
     if (w.cell == CellType::LSTM) {
-      block_products<4>(block, x, row_len, N, 0, row_len, acc.data());
+      block_products<4>(block, x, x_stride, N, 0, end, acc.data());
     } else {  // r and z take both parts; n keeps its input and hidden parts apart
-      block_products<3>(block, x, row_len, N, 0, layer.in_len, acc.data());
-      block_products<3>(block, x, row_len, N, layer.in_len, row_len, hidden.data());
+      block_products<3>(block, x, x_stride, N, 0, in_end, acc.data());
+      block_products<3>(block, x, x_stride, N, in_end, end, hidden.data());
     }
     for (int n = 0; n < N; ++n) {
       float* out = gates_buf_.data() + static_cast<long>(n) * gate_len + b * kLanes;
@@ -442,10 +478,11 @@ template <class W>
 void Stepper::output_blocks(int b0, int b1) {
   const StepperWeights& w = *w_;
   const W* weights = weights_of<W>(w.out_rows, w.out_rows_bf16);
+  const auto [x, x_stride] = product_inputs<W>(out_input_.data(), w.out_len, w.out_len, batch_);
   std::vector<simd::vfloat> acc(batch_);
   for (int b = b0; b < b1; ++b) {
-    block_products<1>(weights + static_cast<long>(b) * kLanes * w.out_len, out_input_.data(), w.out_len, batch_, 0,
-                      w.out_len, acc.data());
+    block_products<1>(weights + static_cast<long>(b) * kLanes * w.out_len, x, x_stride, batch_, 0,
+                      w.out_len / kColumnsPerInput<W>, acc.data());
     const simd::vfloat bias = simd::load(w.fc_b.data() + b * kLanes);
     for (int n = 0; n < batch_; ++n)
       simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + b * kLanes, acc[n] + bias);

@@ -28,7 +28,8 @@
 namespace lmn {
 
 // The weights a Stepper reads: float32 (exact), a bfloat16 copy that
-// halves the bytes read per token (weights rounded to ~3 digits), or an
+// halves the bytes read per token (weights, and the inputs of each product,
+// rounded to ~3 digits; bf16_products.hpp), or an
 // int8 copy that quarters them: each output row scaled by its largest
 // weight / 127, and the inputs of each product ([input | h] of one row, all
 // within (-1, 1)) rounded the same way per step, so the products run in

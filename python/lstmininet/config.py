@@ -13,12 +13,14 @@ def show_config(print_out: bool = True) -> dict:
     The instruction-set level chosen at import among those built (x86-64-v2/v3/v4,
     see ``lstmininet._core``) and why, the SIMD set the kernels were compiled for,
     whether the build is native (``-march=native``: runs only on CPUs like the
-    build machine's) or portable, the compiler, OpenMP, the GEMM kernel's tile, the int8
-    dot-product kernel (chosen from the CPU at run time, for ``precision="int8"`` generation),
+    build machine's) or portable, the compiler, OpenMP, the GEMM kernel's tile, the int8 and
+    bfloat16 dot-product kernels (chosen from the CPU at run time, for ``precision="int8"`` and
+    ``"bfloat16"`` generation),
     the CPU running it (name, x86 family/model, usable vector features) and the thread setting.
     """
     info = dict(_core.build_config())
     info["int8_kernel"] = _core.int8_kernel()
+    info["bf16_kernel"] = _core.bf16_kernel()
     info["version"] = _core.__version__
     info["isa_reason"] = _core.ISA_REASON
     info["isa_levels_built"] = list(_core.ISA_LEVELS_BUILT)
@@ -46,6 +48,7 @@ def format_config(info: dict) -> str:
             f"  kernels:  {info['simd']} ({info['simd_floats']} floats per register){unused}",
             f"  gemm:     {info['gemm_kernel']}",
             f"  int8:     {info['int8_kernel']} dot products (chosen at run time from the CPU)",
+            f"  bfloat16: {info['bf16_kernel']} dot products (chosen at run time from the CPU)",
             f"  cpu:      {info['cpu_brand'] or '?'} (family {info['cpu_family']}, model {info['cpu_model']}), "
             f"{os.cpu_count()} logical CPUs",
             f"  features: {' '.join(info['cpu_features']) or '-'}",

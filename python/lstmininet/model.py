@@ -381,9 +381,11 @@ class _RecurrentModel:
         temperature 0 is greedy; top_k keeps the k likeliest tokens; top_p keeps
         the smallest set whose probability reaches p. precision "bfloat16"
         reads a copy of the weights rounded to bfloat16 (about 3 significant
-        digits; arithmetic stays float32): generation reads every weight per
-        token, so this is up to twice as fast on larger models, but the
-        probabilities, and so the samples, differ slightly from float32.
+        digits) and rounds each product's inputs the same way, summing in
+        float32 (AVX512_BF16 dot products where the CPU has them): generation
+        reads every weight per token, so this is up to twice as fast on larger
+        models, but the probabilities, and so the samples, differ slightly
+        from float32.
         precision "int8" reads int8 weights (each output row scaled by its
         largest weight) and rounds each step's inputs to int8 too, so the
         products run as integer dot products (VNNI where the CPU has it):

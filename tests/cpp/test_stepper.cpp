@@ -1,14 +1,19 @@
 // Generation's graph-free Stepper against the reference sequence forward:
 // float32 weights give the same logits at any thread count; bfloat16
-// weights give the logits of the model with its weights rounded.
+// weights and inputs give products of the rounded values, and logits near
+// those of the model with its weights rounded.
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include "base/bfloat16.hpp"
 #include "base/parallel.hpp"
+#include "base/rng.hpp"
 #include "check.hpp"
+#include "generate/bf16_products.hpp"
+#include "generate/lane_products.hpp"
 #include "generate/stepper.hpp"
 #include "nn/model.hpp"
 #include "tensor/gemm.hpp"
@@ -119,10 +124,81 @@ TEST(bfloat16_rounds_to_nearest_even) {
   }
 }
 
+namespace {
+
+// Every bfloat16 kernel this CPU runs, 1 input and kRowsAtOnce at a time,
+// over two chunks of pairs (the second ending in a partial group of
+// chains): sums of the rounded weights times the inputs rounded to
+// bfloat16, and the same bits whatever the kernel (two multiply-adds per
+// pair in the instruction's order) and the count.
+template <int Rows>
+void check_bfloat16_products() {
+  constexpr int kLanes = simd::kVecWidth, kPairs = 37, kSplit = 32, R = lanes::kRowsAtOnce<Rows>;
+  Rng rng(Rows);
+  std::vector<BFloat16> block(static_cast<std::size_t>(kPairs) * Rows * 2 * kLanes);
+  for (auto& w : block) w = to_bfloat16(rng.uniform(-1.0f, 1.0f));
+  std::vector<float> x[R];
+  std::vector<std::uint32_t> words[R];
+  for (int q = 0; q < R; ++q) {
+    for (int k = 0; k < 2 * kPairs; ++k) x[q].push_back(rng.uniform(-1.0f, 1.0f));
+    words[q].resize(kPairs);
+    bf16::round_pairs(x[q].data(), 2 * kPairs, words[q].data());
+    for (int p = 0; p < kPairs; ++p) {
+      CHECK(words[q][p] == (to_bfloat16(x[q][2 * p]).bits | std::uint32_t{to_bfloat16(x[q][2 * p + 1]).bits} << 16));
+    }
+  }
+  std::vector<float> first;  // the first kernel's sums, 1 input at a time
+  for (bf16::Kernel kernel : bf16::available_kernels()) {
+    bf16::set_kernel(kernel);
+    for (int count : {1, R}) {
+      for (int q0 = 0; q0 < R; q0 += count) {
+        lanes::Partials<Rows> sums[R] = {};
+        const std::uint32_t* xs[R];
+        lanes::Partials<Rows>* sum_ptrs[R];
+        for (int q = 0; q < count; ++q) xs[q] = words[q0 + q].data(), sum_ptrs[q] = &sums[q];
+        bf16::accumulate<Rows>(block.data(), xs, count, 0, kSplit, sum_ptrs);
+        bf16::accumulate<Rows>(block.data(), xs, count, kSplit, kPairs, sum_ptrs);
+        for (int q = 0; q < count; ++q) {
+          simd::vfloat total[Rows];
+          lanes::total<Rows>(sums[q], total);
+          for (int r = 0; r < Rows; ++r) {
+            for (int u = 0; u < kLanes; ++u) {
+              double expected = 0.0, unrounded = 0.0;
+              for (int k = 0; k < 2 * kPairs; ++k) {
+                const double w = to_float(block[((k / 2 * Rows + r) * kLanes + u) * 2 + k % 2]);
+                expected += w * to_float(to_bfloat16(x[q0 + q][k]));
+                unrounded += w * x[q0 + q][k];
+              }
+              CHECK_NEAR(total[r][u], expected, 2e-5);
+              CHECK(std::abs(expected - unrounded) > 0.0);
+              const std::size_t i = ((q0 + q) * Rows + r) * kLanes + u;
+              if (first.size() <= i) first.resize(i + 1, std::numeric_limits<float>::quiet_NaN());
+              if (std::isnan(first[i])) first[i] = total[r][u];
+              CHECK(total[r][u] == first[i]);
+            }
+          }
+        }
+      }
+    }
+  }
+  bf16::set_kernel(bf16::available_kernels().back());
+}
+
+}  // namespace
+
+TEST(bfloat16_products_round_weights_and_inputs) {
+  check_bfloat16_products<1>();
+  check_bfloat16_products<3>();
+  check_bfloat16_products<4>();
+}
+
 TEST(bfloat16_stepper_computes_the_rounded_model) {
   for_each_model([](const SequenceModel& model) {
-    // The weights a bfloat16 Stepper reads are rounded; biases and the first
-    // layer's input table stay float32.
+    // The weights a bfloat16 Stepper reads are rounded, and so are the
+    // inputs of its products; biases and the first layer's input table stay
+    // float32. The rounded inputs are the difference from the model with
+    // rounded weights (bfloat16_products_round_weights_and_inputs holds the
+    // products to them exactly).
     const SequenceModel rounded =
         random_model(model.config().cell, model.config().embedding_dim, model.config().hidden_size);
     for (const auto& [name, p] : rounded.named_parameters()) {
@@ -132,20 +208,30 @@ TEST(bfloat16_stepper_computes_the_rounded_model) {
       for (std::size_t i = 0; i < p->value.size(); ++i) p->value[i] = to_float(to_bfloat16(p->value[i]));
     }
     const Matrix exact = reference_logits(model), expected = reference_logits(rounded);
-    for (int threads : {1, 2}) {
-      set_num_threads(threads);
-      Stepper stepper(model, WeightPrecision::BFloat16);
-      float worst_vs_exact = 0.0f;
-      for (int t = 0; t < kSteps; ++t) {
-        const float* step_logits = stepper.step(tokens()[t]);
-        for (int v = 0; v < kVocab; ++v) {
-          CHECK_NEAR(step_logits[v], expected(t, v), 2e-6);
-          worst_vs_exact = std::max(worst_vs_exact, std::abs(step_logits[v] - exact(t, v)));
+    const auto weights = std::make_shared<const StepperWeights>(model, WeightPrecision::BFloat16);
+    std::vector<float> first;
+    for (bf16::Kernel kernel : bf16::available_kernels()) {
+      bf16::set_kernel(kernel);
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        Stepper stepper(weights);
+        float worst_vs_exact = 0.0f;
+        for (int t = 0; t < kSteps; ++t) {
+          const float* step_logits = stepper.step(tokens()[t]);
+          for (int v = 0; v < kVocab; ++v) {
+            CHECK_NEAR(step_logits[v], expected(t, v), 3e-3);
+            worst_vs_exact = std::max(worst_vs_exact, std::abs(step_logits[v] - exact(t, v)));
+            // every kernel and thread count: the same logits, bit for bit
+            const std::size_t i = static_cast<std::size_t>(t) * kVocab + v;
+            if (first.size() <= i) first.push_back(step_logits[v]);
+            CHECK(step_logits[v] == first[i]);
+          }
         }
+        CHECK(worst_vs_exact > 0.0f);   // the rounding is real...
+        CHECK(worst_vs_exact < 2e-2f);  // ...and small
       }
-      CHECK(worst_vs_exact > 0.0f);   // the rounding is real...
-      CHECK(worst_vs_exact < 2e-2f);  // ...and small
     }
+    bf16::set_kernel(bf16::available_kernels().back());
     set_num_threads(1);
   });
 }

@@ -24,6 +24,7 @@ def test_show_config_prints_the_build_and_the_cpu(capsys):
     printed = capsys.readouterr().out
     assert info["simd"] in printed and info["gemm_kernel"] in printed
     assert f"int8:     {info['int8_kernel']} dot products" in printed
+    assert f"bfloat16: {info['bf16_kernel']} dot products" in printed
     assert ("native" if info["native"] else "portable") in printed
     assert info["threads"] == lstmininet.get_num_threads()
     assert info["simd_floats"] in (4, 8, 16)
@@ -60,3 +61,13 @@ def test_int8_kernel_is_the_fastest_this_cpu_and_build_run():
     else:
         expected = "portable"
     assert info["int8_kernel"] == expected
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not Path("/proc/cpuinfo").exists(), reason="cpuid facts are x86 only"
+)
+def test_bf16_kernel_is_the_instruction_when_the_cpu_has_it():
+    info = lstmininet.show_config(print_out=False)
+    flags = set(proc_cpuinfo()["flags"].split())
+    has_instruction = info["simd_floats"] == 16 and {"avx512f", "avx512_bf16"} <= flags
+    assert info["bf16_kernel"] == ("avx512_bf16" if has_instruction else "portable")

@@ -74,8 +74,8 @@ def _module_file(level: str) -> Path:
 
 ROOT = TESTS.parents[1]
 # Kernels compiled with a target attribute and called only after a CPUID check
-# (cpp/generate/int8_products.cpp): the only code allowed above its level.
-CPUID_DISPATCHED = re.compile(r"(avx2|avxvnni|avx512vnni)_quads?<")
+# (cpp/generate/int8_products.cpp, bf16_products.cpp): the only code allowed above its level.
+CPUID_DISPATCHED = re.compile(r"((avx2|avxvnni|avx512vnni)_quads?|avx512bf16_pairs?)<")
 
 
 def _disassembly(path: Path) -> str:

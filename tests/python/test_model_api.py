@@ -116,7 +116,7 @@ def _round_to_bfloat16(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cls", [LSTM, GRU])
-def test_bfloat16_generation_samples_the_rounded_model(cls):
+def test_bfloat16_generation_is_near_the_rounded_model(cls):
     model = cls(11, hidden_size=40, num_layers=2, embedding_dim=6, seed=3)
     model.fit(np.random.default_rng(0).integers(0, 11, (8, 33)), epochs=2, batch_size=4, seq_len=32, progress=False)
     rounded = cls(11, hidden_size=40, num_layers=2, embedding_dim=6, seed=3)
@@ -132,14 +132,16 @@ def test_bfloat16_generation_samples_the_rounded_model(cls):
     }
     rounded.load_state_dict(state)
     fast = model.generate([1, 2], 2000, seed=4, precision="bfloat16")
-    assert fast == rounded.generate([1, 2], 2000, seed=4)
     assert fast == model.generate([1, 2], 2000, seed=4, precision="bfloat16")
-    # The rounding shifts the probabilities only a little (a sample may well
-    # not change), so the proof that bfloat16 reads other weights than
-    # float32 is the loss through the same stepper.
+    # The products' inputs are rounded too (tests/cpp/test_stepper.cpp holds
+    # the products to that exactly), so the loss through the stepper is near
+    # the rounded model's, and equal to neither it nor float32's.
     held_out = np.random.default_rng(1).integers(0, 11, (4, 50))
-    assert model.generation_loss(held_out, precision="bfloat16") == rounded.generation_loss(held_out)
-    assert model.generation_loss(held_out, precision="bfloat16") != model.generation_loss(held_out)
+    loss = model.generation_loss(held_out, precision="bfloat16")["loss"]
+    loss_rounded = rounded.generation_loss(held_out)["loss"]
+    loss_float32 = model.generation_loss(held_out)["loss"]
+    assert loss == pytest.approx(loss_rounded, rel=1e-3)
+    assert loss not in (loss_rounded, loss_float32)
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, int8, got 'float16'"):
         model.generate([1], 5, precision="float16")
 

@@ -1,0 +1,149 @@
+#include "generate/bf16_products.hpp"
+
+#include <atomic>
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace lmn::bf16 {
+
+namespace {
+
+constexpr int kLanes = simd::kVecWidth;
+
+inline simd::vfloat broadcast(float x) { return simd::vfloat{} + x; }
+
+// The float halves of an input word: column 2p's value, column 2p + 1's.
+inline float low_half(std::uint32_t word) { return std::bit_cast<float>(word << 16); }
+inline float high_half(std::uint32_t word) { return std::bit_cast<float>(word & 0xffff0000u); }
+
+// Two multiply-adds per pair of columns, odd column first: the reference
+// the instruction is held to.
+template <int Rows, int R>
+void portable_pairs(const BFloat16* block, const std::uint32_t* const* x, int p, int p1,
+                    lanes::Partials<Rows>* const* sums) {
+  constexpr int C = lanes::kChains<Rows>;
+  simd::vfloat s[R][C][Rows];
+  for (int q = 0; q < R; ++q)
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < Rows; ++r) s[q][c][r] = sums[q]->part[c][r];
+  const auto add_pair = [&](int pair, int c) {
+    const BFloat16* column = block + static_cast<long>(pair) * Rows * 2 * kLanes;
+    simd::vfloat even[R], odd[R];
+    for (int q = 0; q < R; ++q) even[q] = broadcast(low_half(x[q][pair])), odd[q] = broadcast(high_half(x[q][pair]));
+    for (int r = 0; r < Rows; ++r) {
+      simd::vfloat low, high;
+      simd::load_pairs(column + r * 2 * kLanes, low, high);
+      for (int q = 0; q < R; ++q) {
+        s[q][c][r] += odd[q] * high;
+        s[q][c][r] += even[q] * low;
+      }
+    }
+  };
+  for (; p + C <= p1; p += C)
+    for (int c = 0; c < C; ++c) add_pair(p + c, c);
+  for (; p < p1; ++p) add_pair(p, 0);
+  for (int q = 0; q < R; ++q)
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < Rows; ++r) sums[q]->part[c][r] = s[q][c][r];
+}
+
+#if defined(__x86_64__)
+// AVX512_BF16: one vdpbf16ps per register of weights and input, the input
+// word broadcast. Built only where a register holds a whole lane block.
+template <int Rows, int R, int C>
+__attribute__((target("avx512f,avx512bf16"), always_inline)) inline void avx512bf16_pair(const BFloat16* block,
+                                                                                         const std::uint32_t* const* x,
+                                                                                         int pair, int c,
+                                                                                         __m512 (&s)[R][C][Rows]) {
+  const BFloat16* column = block + static_cast<long>(pair) * Rows * 2 * kLanes;
+  __m512bh inputs[R];
+  for (int q = 0; q < R; ++q) inputs[q] = (__m512bh)_mm512_set1_epi32(static_cast<int>(x[q][pair]));
+  for (int r = 0; r < Rows; ++r) {
+    const __m512bh weights = (__m512bh)_mm512_loadu_si512(column + r * 2 * kLanes);
+    for (int q = 0; q < R; ++q) s[q][c][r] = _mm512_dpbf16_ps(s[q][c][r], weights, inputs[q]);
+  }
+}
+
+template <int Rows, int R>
+__attribute__((target("avx512f,avx512bf16"))) void avx512bf16_pairs(const BFloat16* block,
+                                                                    const std::uint32_t* const* x, int p, int p1,
+                                                                    lanes::Partials<Rows>* const* sums) {
+  if constexpr (kLanes == 16) {
+    constexpr int C = lanes::kChains<Rows>;
+    __m512 s[R][C][Rows];
+    for (int q = 0; q < R; ++q)
+      for (int c = 0; c < C; ++c)
+        for (int r = 0; r < Rows; ++r) std::memcpy(&s[q][c][r], &sums[q]->part[c][r], sizeof(__m512));
+    for (; p + C <= p1; p += C)
+      for (int c = 0; c < C; ++c) avx512bf16_pair<Rows, R, C>(block, x, p + c, c, s);
+    for (; p < p1; ++p) avx512bf16_pair<Rows, R, C>(block, x, p, 0, s);
+    for (int q = 0; q < R; ++q)
+      for (int c = 0; c < C; ++c)
+        for (int r = 0; r < Rows; ++r) std::memcpy(&sums[q]->part[c][r], &s[q][c][r], sizeof(__m512));
+  }
+}
+#endif
+
+Kernel fastest() { return available_kernels().back(); }
+
+std::atomic<Kernel>& chosen() {
+  static std::atomic<Kernel> kernel{fastest()};
+  return kernel;
+}
+
+}  // namespace
+
+std::string kernel_name(Kernel kernel) { return kernel == Kernel::Avx512Bf16 ? "avx512_bf16" : "portable"; }
+
+std::vector<Kernel> available_kernels() {
+  std::vector<Kernel> out{Kernel::Portable};
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (kLanes == 16 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16"))
+    out.push_back(Kernel::Avx512Bf16);
+#endif
+  return out;
+}
+
+Kernel active_kernel() { return chosen().load(std::memory_order_relaxed); }
+
+void set_kernel(Kernel kernel) {
+  for (Kernel k : available_kernels()) {
+    if (k == kernel) {
+      chosen().store(kernel);
+      return;
+    }
+  }
+  throw std::invalid_argument("bfloat16 kernel " + kernel_name(kernel) + " is not available on this CPU or build");
+}
+
+void round_pairs(const float* x, int count, std::uint32_t* words) {
+  for (int j = 0; j < count / 2; ++j)
+    words[j] = to_bfloat16(x[2 * j]).bits | static_cast<std::uint32_t>(to_bfloat16(x[2 * j + 1]).bits) << 16;
+}
+
+template <int Rows>
+void accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
+                lanes::Partials<Rows>* const* sums) {
+  constexpr int kMany = lanes::kRowsAtOnce<Rows>;
+  if (count != 1 && count != kMany) throw std::invalid_argument("bf16::accumulate: count must be 1 or kRowsAtOnce");
+#if defined(__x86_64__)
+  if (active_kernel() == Kernel::Avx512Bf16) {
+    if (count == 1) return avx512bf16_pairs<Rows, 1>(block, x, p, p1, sums);
+    return avx512bf16_pairs<Rows, kMany>(block, x, p, p1, sums);
+  }
+#endif
+  if (count == 1) return portable_pairs<Rows, 1>(block, x, p, p1, sums);
+  portable_pairs<Rows, kMany>(block, x, p, p1, sums);
+}
+
+template void accumulate<1>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<1>* const*);
+template void accumulate<3>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<3>* const*);
+template void accumulate<4>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<4>* const*);
+
+}  // namespace lmn::bf16
