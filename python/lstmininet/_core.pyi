@@ -136,6 +136,9 @@ def read_bandwidth(bytes: int, threads: int, seconds: float = 0.2) -> float:
 def int8_kernel() -> str:
     """The int8 dot-product kernel generation uses on this CPU: avx512_vnni, avx_vnni, avx2 or portable."""
 
+def bf16_kernel() -> str:
+    """The bfloat16 product kernel generation uses on this CPU: avx512_bf16 or portable."""
+
 def sample_seed(seed: int, index: int) -> int:
     """The seed of sample `index` of a batch drawn with `seed`."""
 
