@@ -127,13 +127,14 @@ TEST(bfloat16_rounds_to_nearest_even) {
 namespace {
 
 // Every bfloat16 kernel this CPU runs, 1 input and kRowsAtOnce at a time,
-// over two chunks of pairs (the second ending in a partial group of
-// chains): sums of the rounded weights times the inputs rounded to
-// bfloat16, and the same bits whatever the kernel (two multiply-adds per
-// pair in the instruction's order) and the count.
+// over two chunks of pairs (the second longer than the portable kernel's
+// span of 64 pairs and ending in a partial group of chains): sums of the
+// rounded weights times the inputs rounded to bfloat16, and the same bits
+// whatever the kernel (two multiply-adds per pair in the instruction's
+// order) and the count.
 template <int Rows>
 void check_bfloat16_products() {
-  constexpr int kLanes = simd::kVecWidth, kPairs = 37, kSplit = 32, R = lanes::kRowsAtOnce<Rows>;
+  constexpr int kLanes = simd::kVecWidth, kPairs = 137, kSplit = 64, R = lanes::kRowsAtOnce<Rows>;
   Rng rng(Rows);
   std::vector<BFloat16> block(static_cast<std::size_t>(kPairs) * Rows * 2 * kLanes);
   for (auto& w : block) w = to_bfloat16(rng.uniform(-1.0f, 1.0f));
