@@ -113,15 +113,15 @@ void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows,
     lanes::total<Rows>(sums, out);
     return;
   }
-  constexpr int R = lanes::kRowsAtOnce<Rows>, chunk = kChunkColumns;
+  constexpr int R = lanes::kRowsAtOnce<Rows>;
   for (int n0 = 0; n0 < rows; n0 += kRowGroup) {
     const int group = std::min(kRowGroup, rows - n0);
     lanes::Partials<Rows> sums[kRowGroup] = {};
     const InputOf<W>* xs[kRowGroup];
     lanes::Partials<Rows>* sum_ptrs[kRowGroup];
     for (int n = 0; n < group; ++n) xs[n] = x + static_cast<long>(n0 + n) * x_stride, sum_ptrs[n] = &sums[n];
-    for (int c0 = k0; c0 < k1; c0 += chunk) {
-      const int c1 = std::min(k1, c0 + chunk);
+    for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
+      const int c1 = std::min(k1, c0 + kChunkColumns);
       int n = 0;
       for (; n + R <= group; n += R) accumulate<Rows>(block, xs + n, R, c0, c1, sum_ptrs + n);
       for (; n < group; ++n) accumulate<Rows>(block, xs + n, 1, c0, c1, sum_ptrs + n);
