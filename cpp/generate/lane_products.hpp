@@ -47,7 +47,8 @@ inline void accumulate(const float* block, const float* const* x, int k, int k1,
     for (int c = 0; c < C; ++c) {
       const float* column = block + static_cast<long>(k + c) * Rows * kLanes;
       for (int r = 0; r < Rows; ++r) {
-        const simd::vfloat weights = simd::load(column + r * kLanes);
+        simd::vfloat weights = simd::load(column + r * kLanes);
+        if constexpr (R > 1) simd::keep_in_register(weights);
         for (int q = 0; q < R; ++q) p[q][c][r] += x[q][k + c] * weights;
       }
     }
