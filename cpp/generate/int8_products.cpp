@@ -1,5 +1,6 @@
 #include "generate/int8_products.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <stdexcept>
@@ -149,16 +150,23 @@ __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const 
   }
 }
 
+// The sums as int32 lanes, vpdpbusd's own type: kept as __m256i / __m512i
+// (64-bit lanes), GCC 12 copied every sum into another register and back
+// around each vpdpbusd (two moves per instruction, and spills).
+using Sums256 = std::int32_t __attribute__((vector_size(32)));
+using Sums512 = std::int32_t __attribute__((vector_size(64)));
+
 // 256-bit VNNI: kLanes / 8 registers per lane block.
 template <int Rows, int R>
 __attribute__((target("avx2,avxvnni"))) void avxvnni_quads(const std::int8_t* block, const std::uint8_t* const* x,
                                                            int j0, int j1, std::int32_t* acc) {
   constexpr int kHalves = kLanes >= 8 ? kLanes / 8 : 1;  // chosen only when kLanes is a multiple of 8
-  __m256i a[R][Rows][kHalves];
+  Sums256 a[R][Rows][kHalves];
   for (int q = 0; q < R; ++q)
     for (int r = 0; r < Rows; ++r)
       for (int h = 0; h < kHalves; ++h)
-        a[q][r][h] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + (q * Rows + r) * kLanes + 8 * h));
+        a[q][r][h] =
+            (Sums256)_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + (q * Rows + r) * kLanes + 8 * h));
   for (int j = j0; j < j1; ++j) {
     const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
     __m256i xs[R];
@@ -166,27 +174,27 @@ __attribute__((target("avx2,avxvnni"))) void avxvnni_quads(const std::int8_t* bl
     for (int r = 0; r < Rows; ++r) {
       for (int h = 0; h < kHalves; ++h) {
         const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quad + r * kQuadBytes + 32 * h));
-        for (int q = 0; q < R; ++q) a[q][r][h] = _mm256_dpbusd_avx_epi32(a[q][r][h], xs[q], w);
+        for (int q = 0; q < R; ++q) a[q][r][h] = (Sums256)_mm256_dpbusd_avx_epi32((__m256i)a[q][r][h], xs[q], w);
       }
     }
   }
   for (int q = 0; q < R; ++q)
     for (int r = 0; r < Rows; ++r)
       for (int h = 0; h < kHalves; ++h)
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + (q * Rows + r) * kLanes + 8 * h), a[q][r][h]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + (q * Rows + r) * kLanes + 8 * h), (__m256i)a[q][r][h]);
 }
 
 // One quad into `sums` (a helper, not a lambda: a lambda would not inherit
 // the target).
 template <int Rows, int R>
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline void avx512vnni_quad(
-    const std::int8_t* block, const std::uint8_t* const* x, int j, __m512i (&sums)[R][Rows]) {
+    const std::int8_t* block, const std::uint8_t* const* x, int j, Sums512 (&sums)[R][Rows]) {
   const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
   __m512i xs[R];
   for (int q = 0; q < R; ++q) xs[q] = _mm512_set1_epi32(word_of(x[q] + 4 * j));
   for (int r = 0; r < Rows; ++r) {
     const __m512i w = _mm512_loadu_si512(quad + r * kQuadBytes);
-    for (int q = 0; q < R; ++q) sums[q][r] = _mm512_dpbusd_epi32(sums[q][r], xs[q], w);
+    for (int q = 0; q < R; ++q) sums[q][r] = (Sums512)_mm512_dpbusd_epi32((__m512i)sums[q][r], xs[q], w);
   }
 }
 
@@ -199,11 +207,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(con
   // Few inputs leave few independent sums: then alternate quads go to a
   // second set, to hide vpdpbusd's latency (integers: the order is free).
   constexpr int kSets = R * Rows >= 8 ? 1 : 2;
-  __m512i a[kSets][R][Rows];
+  Sums512 a[kSets][R][Rows];
   for (int q = 0; q < R; ++q) {
     for (int r = 0; r < Rows; ++r) {
-      a[0][q][r] = _mm512_loadu_si512(acc + (q * Rows + r) * kLanes);
-      if constexpr (kSets == 2) a[1][q][r] = _mm512_setzero_si512();
+      a[0][q][r] = (Sums512)_mm512_loadu_si512(acc + (q * Rows + r) * kLanes);
+      if constexpr (kSets == 2) a[1][q][r] = Sums512{};
     }
   }
   int j = j0;
@@ -212,8 +220,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(con
   for (; j < j1; ++j) avx512vnni_quad<Rows, R>(block, x, j, a[0]);
   for (int q = 0; q < R; ++q) {
     for (int r = 0; r < Rows; ++r) {
-      if constexpr (kSets == 2) a[0][q][r] = _mm512_add_epi32(a[0][q][r], a[1][q][r]);
-      _mm512_storeu_si512(acc + (q * Rows + r) * kLanes, a[0][q][r]);
+      if constexpr (kSets == 2) a[0][q][r] += a[1][q][r];
+      _mm512_storeu_si512(acc + (q * Rows + r) * kLanes, (__m512i)a[0][q][r]);
     }
   }
 }
@@ -221,9 +229,18 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(con
 
 using QuadFn = void (*)(const std::int8_t*, const std::uint8_t* const*, int, int, std::int32_t*);
 
-// Inputs per call: enough accumulators to share each weight register
-// without running out of registers.
+// Inputs per call: as many as can share each register of weights while
+// the sums, the broadcast inputs and the weights all stay in registers: 32
+// with AVX-512; VEX-encoded AVX-VNNI reaches 16, so there 4 inputs of 4
+// gates spilled sums to the stack on every quad. (The AVX2 kernel groups
+// its sums itself.)
 constexpr int kMaxInputs = 4;
+int max_inputs(Kernel kernel, int rows) {
+  if (kernel != Kernel::AvxVnni) return kMaxInputs;
+  const int registers_per_input = rows * (kLanes >= 8 ? kLanes / 8 : 1) + 1;  // its sums and its broadcast
+  const int free_registers = 16 - 2;                                          // less the weights and a spare
+  return std::clamp(free_registers / registers_per_input, 1, kMaxInputs);
+}
 
 template <int Rows>
 QuadFn pick(Kernel kernel, int count) {
@@ -295,8 +312,9 @@ void set_kernel(Kernel kernel) {
 Inputs block_products(const std::int8_t* block, int rows, const std::uint8_t* const* x, int count, int j0, int j1,
                       std::int32_t* acc) {
   const Kernel kernel = active_kernel();
-  for (int q = 0; q < count; q += kMaxInputs) {
-    const int n = count - q < kMaxInputs ? count - q : kMaxInputs;
+  const int most = max_inputs(kernel, rows);
+  for (int q = 0; q < count; q += most) {
+    const int n = std::min(count - q, most);
     std::int32_t* a = acc + static_cast<long>(q) * rows * kLanes;
     switch (rows) {
       case 1: pick<1>(kernel, n)(block, x + q, j0, j1, a); break;
