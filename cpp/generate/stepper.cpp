@@ -178,10 +178,12 @@ float quantize_input(const float* x, int in_cols, int in_len, int H, const Int8R
   std::fill_n(out, q.row_len, std::uint8_t{128});
   // x * inverse is in [-127, 127], so + 128.5 truncated is round-half-up + 128
   const auto byte = [inverse](float v) { return static_cast<std::uint8_t>(static_cast<int>(v * inverse + 128.5f)); };
+  // (out_h read once: a byte store may alias q.in_len, which kept the loop scalar)
+  std::uint8_t* out_h = out + q.in_len;
 #pragma omp simd
   for (int k = 0; k < in_cols; ++k) out[k] = byte(x[k]);
 #pragma omp simd
-  for (int k = 0; k < H; ++k) out[q.in_len + k] = byte(x[in_len + k]);
+  for (int k = 0; k < H; ++k) out_h[k] = byte(x[in_len + k]);
   return scale;
 }
 
