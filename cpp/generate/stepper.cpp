@@ -116,10 +116,13 @@ void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows,
   constexpr int R = lanes::kRowsAtOnce<Rows>;
   for (int n0 = 0; n0 < rows; n0 += kRowGroup) {
     const int group = std::min(kRowGroup, rows - n0);
-    lanes::Partials<Rows> sums[kRowGroup] = {};
+    lanes::Partials<Rows> sums[kRowGroup];  // only the group's are zeroed (zeroing all was 3% of a step)
     const InputOf<W>* xs[kRowGroup];
     lanes::Partials<Rows>* sum_ptrs[kRowGroup];
-    for (int n = 0; n < group; ++n) xs[n] = x + static_cast<long>(n0 + n) * x_stride, sum_ptrs[n] = &sums[n];
+    for (int n = 0; n < group; ++n) {
+      sums[n] = {};
+      xs[n] = x + static_cast<long>(n0 + n) * x_stride, sum_ptrs[n] = &sums[n];
+    }
     for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
       const int c1 = std::min(k1, c0 + kChunkColumns);
       int n = 0;
