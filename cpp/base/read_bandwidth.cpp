@@ -47,13 +47,7 @@ double read_bandwidth(std::size_t bytes, int threads, double seconds) {
   for (;;) {
     const auto t0 = std::chrono::steady_clock::now();
     float grand_total = 0.0f;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      int thread = 0, team = 1;
-#ifdef _OPENMP
-      thread = omp_get_thread_num();
-      team = omp_get_num_threads();
-#endif
+    run_team(threads, [&](int thread, int team) {
       // shares in whole cache lines
       const std::size_t lines = floats / 16;
       const float* begin = buffer.data() + lines * thread / team * 16;
@@ -61,11 +55,14 @@ double read_bandwidth(std::size_t bytes, int threads, double seconds) {
       float total = 0.0f;
       for (long p = 0; p < passes; ++p) {
         total += stream_sum(begin, end);
-#pragma omp barrier
+        // The buffer "may have changed": each pass reads it again (the
+        // compiler would otherwise sum it once and multiply).
+        asm volatile("" ::: "memory");
+        team_barrier(team);
       }
 #pragma omp atomic
       grand_total += total;
-    }
+    });
     read_sink = grand_total;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (dt < seconds / 10) {

@@ -539,13 +539,7 @@ void Stepper::run(const int* tokens) {
   // A second thread pays off once a step has enough work: weights times rows.
   const int threads = w_->weight_count * batch_ >= kParallelStepFloats ? active_threads() : 1;
   const int blocks = w_->blocks, out_blocks = w_->out_blocks;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    int thread = 0, team = 1;
-#ifdef _OPENMP
-    thread = omp_get_thread_num();
-    team = omp_get_num_threads();
-#endif
+  run_team(threads, [&](int thread, int team) {
     const int b0 = blocks * thread / team, b1 = blocks * (thread + 1) / team;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       if constexpr (std::is_same_v<W, std::int8_t>) {
@@ -554,14 +548,14 @@ void Stepper::run(const int* tokens) {
         layer_products<W>(l, b0, b1);
       }
       cell_update(l, tokens, b0, b1);
-#pragma omp barrier
+      team_barrier(team);
     }
     if constexpr (std::is_same_v<W, std::int8_t>) {
       output_blocks_int8(out_blocks * thread / team, out_blocks * (thread + 1) / team);
     } else {
       output_blocks<W>(out_blocks * thread / team, out_blocks * (thread + 1) / team);
     }
-  }
+  });
 }
 
 }  // namespace lmn
