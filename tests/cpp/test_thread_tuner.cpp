@@ -1,5 +1,8 @@
 // The trainer's thread tuner on a simulated machine (step time = tokens x
-// seconds per token at the chosen count), and the per-thread ThreadLimit.
+// seconds per token at the chosen count), the per-thread ThreadLimit and run_team.
+#include <atomic>
+#include <thread>
+
 #include "base/parallel.hpp"
 #include "check.hpp"
 #include "train/thread_tuner.hpp"
@@ -308,6 +311,33 @@ TEST(thread_limit_caps_and_restores) {
   CHECK(active_threads() == 4);
   CHECK(get_num_threads() == 4);
   CHECK_THROWS(std::invalid_argument, ThreadLimit(0), "at least 1 thread");
+}
+
+TEST(run_team_runs_one_thread_inline_and_splits_a_team) {
+  const std::thread::id caller = std::this_thread::get_id();
+  int calls = 0;
+  run_team(1, [&](int thread, int team) {
+    ++calls;
+    CHECK(thread == 0 && team == 1);
+    CHECK(std::this_thread::get_id() == caller);  // no OpenMP region at all
+    team_barrier(team);
+  });
+  CHECK(calls == 1);
+#ifdef _OPENMP
+  // Each thread writes its slot, waits at the barrier, then sees the other's.
+  std::atomic<int> slots[2] = {0, 0}, seen_other[2] = {0, 0}, teams[2] = {0, 0};
+  for (int round = 0; round < 100; ++round) {
+    run_team(2, [&](int thread, int team) {
+      teams[thread] = team;
+      slots[thread] = round + 1;
+      team_barrier(team);
+      if (slots[1 - thread] == round + 1) ++seen_other[thread];
+      team_barrier(team);
+    });
+  }
+  CHECK(teams[0] == 2 && teams[1] == 2);
+  CHECK(seen_other[0] == 100 && seen_other[1] == 100);
+#endif
 }
 
 TEST_MAIN()
