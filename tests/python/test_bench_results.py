@@ -1,4 +1,5 @@
-"""The benchmark keeps results per CPU: CPUs are told apart by family/model, and another CPU's results stay put."""
+"""The benchmark keeps results per CPU: CPUs are told apart by family/model, and another CPU's results stay put;
+its generation rows are judged against the right arithmetic peak."""
 
 import importlib.util
 import json
@@ -45,3 +46,23 @@ def test_old_results_are_known_by_their_folder(tmp_path):
     (folder / "bench.json").write_text(json.dumps({"machine": {"cpu": "AMD EPYC"}}))
     assert bench.results_cpu(folder) == "amd-epyc-zen4"
     assert bench.results_cpu(tmp_path / "empty") is None
+
+
+def _bf16_row_pct_peak(sgemm: float, bf16: float) -> float:
+    gen = {
+        "float32/1": dict(tokens_per_sec=1000.0, bytes_per_token=4.0e6),
+        "bfloat16/1": dict(tokens_per_sec=1000.0, bytes_per_token=2.0e6),
+    }
+    results = dict(
+        runs=[dict(config="char", cell="lstm", threads=1, lstmininet=dict(gen_lmn=gen))],
+        peak={"1": dict(peak_used=sgemm, bf16_peak_used=bf16)},
+    )
+    (row,) = [r for r in bench.roofline_rows(results) if r["precision"] == "bfloat16"]
+    return row["pct_peak"]  # 1e6 weights x 1000 tokens/s x 2 = 2 GFLOP/s
+
+
+def test_bfloat16_rows_use_the_higher_of_the_bfloat16_and_sgemm_peaks():
+    # A CPU without bfloat16 arithmetic: PyTorch's bfloat16 mm crawls, our kernel runs float32 FMAs.
+    assert _bf16_row_pct_peak(sgemm=100.0, bf16=1.0) == pytest.approx(2.0)
+    # AVX512_BF16: the bfloat16 peak is the higher one.
+    assert _bf16_row_pct_peak(sgemm=100.0, bf16=400.0) == pytest.approx(0.5)
