@@ -29,7 +29,8 @@ inline void store(float* p, vfloat v) { std::memcpy(p, &v, sizeof v); }
 // several multiply-adds share is otherwise folded into each of them as a
 // memory operand, one load per use: at 3 uses a batched step on Zen 4 ran
 // as many loads as multiply-adds.
-inline void keep_in_register(vfloat& v) {
+template <class Vector>
+inline void keep_in_register(Vector& v) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   asm("" : "+v"(v));
 #endif

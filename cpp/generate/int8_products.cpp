@@ -44,6 +44,12 @@ void portable_quads(const std::int8_t* block, const std::uint8_t* const* x, int 
 }
 
 #if defined(__x86_64__)
+// The sums as int32 lanes, their own type: kept as __m256i / __m512i
+// (64-bit lanes), GCC 12 copied every sum into another register and back
+// around each vpdpbusd or vpaddd (moves per instruction, and spills).
+using Sums256 = std::int32_t __attribute__((vector_size(32)));
+using Sums512 = std::int32_t __attribute__((vector_size(64)));
+
 // AVX2 without VNNI. vpmaddubsw multiplies unsigned by signed bytes and adds
 // the pairs into 16 bits, saturating: unsigned inputs times weights could
 // overflow (2 * 255 * 127 > 32767). So it multiplies |x - 128| (at most 128)
@@ -56,19 +62,19 @@ void portable_quads(const std::int8_t* block, const std::uint8_t* const* x, int 
 // rows (with 4 lanes and odd rows, the last piece has 4 words).
 template <int Words>
 __attribute__((target("avx2"), always_inline)) inline void avx2_piece(const std::int8_t* w, __m256i x_abs,
-                                                                      __m256i x_signed, __m256i& sum) {
+                                                                      __m256i x_signed, Sums256& sum) {
   static_assert(Words == 8 || Words == 4);
   const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (Words == 8) {
     const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
     const __m256i pairs = _mm256_maddubs_epi16(x_abs, _mm256_sign_epi8(weights, x_signed));
-    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
+    sum += (Sums256)_mm256_madd_epi16(pairs, ones);
   } else {
     const __m128i weights = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
     const __m128i pairs =
         _mm_maddubs_epi16(_mm256_castsi256_si128(x_abs), _mm_sign_epi8(weights, _mm256_castsi256_si128(x_signed)));
     const __m128i words = _mm_madd_epi16(pairs, _mm256_castsi256_si128(ones));
-    sum = _mm256_add_epi32(sum, _mm256_zextsi128_si256(words));
+    sum += (Sums256)_mm256_zextsi128_si256(words);
   }
 }
 
@@ -113,9 +119,9 @@ __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const 
     const int s1 = j1 - s0 < kSpan ? j1 : s0 + kSpan;
     avx2_inputs<R>(x, s0, s1, signed_words, abs_words);
     for (int p0 = 0; p0 < kPieces; p0 += kGroup) {
-      __m256i sums[R][kGroup];
+      Sums256 sums[R][kGroup];
       for (int q = 0; q < R; ++q)
-        for (int g = 0; g < kGroup; ++g) sums[q][g] = _mm256_setzero_si256();
+        for (int g = 0; g < kGroup; ++g) sums[q][g] = Sums256{};
       for (int j = s0; j < s1; ++j) {
         const std::int8_t* quad = block + static_cast<long>(j) * kWords * 4;
         __m256i x_signed[R], x_abs[R];
@@ -139,22 +145,17 @@ __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const 
           std::int32_t* a = acc + q * kWords + 8 * (p0 + g);
           if (8 * (p0 + g) + 8 <= kWords) {
             const __m256i old = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(a), _mm256_add_epi32(old, sums[q][g]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(a), _mm256_add_epi32(old, (__m256i)sums[q][g]));
           } else {
             const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(a), _mm_add_epi32(old, _mm256_castsi256_si128(sums[q][g])));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(a),
+                             _mm_add_epi32(old, _mm256_castsi256_si128((__m256i)sums[q][g])));
           }
         }
       }
     }
   }
 }
-
-// The sums as int32 lanes, vpdpbusd's own type: kept as __m256i / __m512i
-// (64-bit lanes), GCC 12 copied every sum into another register and back
-// around each vpdpbusd (two moves per instruction, and spills).
-using Sums256 = std::int32_t __attribute__((vector_size(32)));
-using Sums512 = std::int32_t __attribute__((vector_size(64)));
 
 // 256-bit VNNI: kLanes / 8 registers per lane block.
 template <int Rows, int R>
