@@ -86,64 +86,95 @@ void Optimizer::reconfigure(const OptimizerConfig& config) {
 void Optimizer::zero_grad() { zero_grads(params_); }
 
 void Optimizer::step() {
-  // Keep what the step changes; copying is a small part of a training step
-  // (it is linear in the weights, the step's forward and backward are that
-  // times the tokens of the batch).
-  const std::size_t n_params = params_.size();
-  undo_.resize(n_params + buffers_.size());
-  for (std::size_t p = 0; p < n_params; ++p) undo_[p] = params_[p]->value;
-  for (std::size_t b = 0; b < buffers_.size(); ++b) undo_[n_params + b] = buffers_[b];
-  update();
+  // The step writes every result beside what it replaces (next_) and takes
+  // the results only when all are finite: a refused step changes nothing,
+  // and an accepted one swaps buffers instead of copying them (a copy and a
+  // check pass were ~3% of a char LSTM step on Zen 3).
+  const std::size_t n = params_.size();
+  next_.resize(n + buffers_.size());
+  for (std::size_t i = 0; i < next_.size(); ++i) {
+    const Matrix& now = i < n ? params_[i]->value : buffers_[i - n];
+    if (next_[i].rows() != now.rows() || next_[i].cols() != now.cols()) next_[i] = Matrix(now.rows(), now.cols());
+  }
+  const float probe = update();
+  const auto written = [&](std::size_t i) {  // next_[i] holds a result of this step
+    const std::size_t p = i % n;
+    if (params_[p]->grad.empty()) return false;
+    return i < n || config_.kind != OptimizerKind::SGD || config_.momentum > 0.0f;
+  };
+  if (std::isfinite(probe)) {
+    for (std::size_t i = 0; i < next_.size(); ++i) {
+      if (!written(i)) continue;
+      std::swap(i < n ? params_[i]->value : buffers_[i - n], next_[i]);
+    }
+    ++steps_;
+    return;
+  }
   std::string bad;
-  for (std::size_t p = 0; p < n_params && bad.empty(); ++p)
-    if (!all_finite(params_[p]->value)) bad = "'" + params_[p]->op + "'";
-  for (std::size_t b = 0; b < buffers_.size() && bad.empty(); ++b)
-    if (!all_finite(buffers_[b])) bad = "the optimizer state of '" + params_[b % n_params]->op + "'";
-  if (bad.empty()) return;
-  for (std::size_t p = 0; p < n_params; ++p) std::swap(params_[p]->value, undo_[p]);
-  for (std::size_t b = 0; b < buffers_.size(); ++b) std::swap(buffers_[b], undo_[n_params + b]);
-  --steps_;
+  for (std::size_t i = 0; i < next_.size() && bad.empty(); ++i) {
+    if (!written(i) || all_finite(next_[i])) continue;
+    bad = i < n ? "'" + params_[i]->op + "'" : "the optimizer state of '" + params_[i % n]->op + "'";
+  }
   throw NonFiniteStep("the update made " + bad + " NaN or infinite; it was undone");
 }
 
-void Optimizer::update() {
-  ++steps_;
+float Optimizer::update() {
   const OptimizerConfig& c = config_;
   const std::size_t n = params_.size();
+  const double step = static_cast<double>(steps_ + 1);
   // Adam's bias corrections, in double: 0.999^t underflows float precision.
-  const double correction1 = 1.0 - std::pow(static_cast<double>(c.beta1), static_cast<double>(steps_));
-  const double correction2 = 1.0 - std::pow(static_cast<double>(c.beta2), static_cast<double>(steps_));
+  const double correction1 = 1.0 - std::pow(static_cast<double>(c.beta1), step);
+  const double correction2 = 1.0 - std::pow(static_cast<double>(c.beta2), step);
   const float step_size = static_cast<float>(c.lr / correction1);
   const float inv_sqrt_c2 = static_cast<float>(1.0 / std::sqrt(correction2));
+  // Sum of every result times zero: 0 unless one is NaN or infinite.
+  float probe = 0.0f;
   for (std::size_t p = 0; p < n; ++p) {
     Node& param = *params_[p];
     if (param.grad.empty()) continue;
-    float* w = param.value.data();
+    const float* w = param.value.data();
     const float* g = param.grad.data();
+    float* w_next = next_[p].data();
     const std::size_t size = param.value.size();
     if (c.kind == OptimizerKind::SGD) {
-      float* velocity = buffers_[p].data();
-#pragma omp parallel for simd schedule(static) if (size >= kParallelUpdate)
-      for (std::size_t i = 0; i < size; ++i) {
-        float grad = g[i] + c.weight_decay * w[i];
-        if (c.momentum > 0.0f) grad = velocity[i] = c.momentum * velocity[i] + grad;
-        w[i] -= c.lr * grad;
+      const float* velocity = buffers_[p].data();
+      float* velocity_next = next_[n + p].data();
+      if (c.momentum > 0.0f) {
+#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate)
+        for (std::size_t i = 0; i < size; ++i) {
+          const float grad = c.momentum * velocity[i] + (g[i] + c.weight_decay * w[i]);
+          velocity_next[i] = grad;
+          w_next[i] = w[i] - c.lr * grad;
+          probe += (grad + w_next[i]) * 0.0f;
+        }
+      } else {
+#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate)
+        for (std::size_t i = 0; i < size; ++i) {
+          w_next[i] = w[i] - c.lr * (g[i] + c.weight_decay * w[i]);
+          probe += w_next[i] * 0.0f;
+        }
       }
       continue;
     }
-    float* m = buffers_[p].data();
-    float* v = buffers_[n + p].data();
+    const float* m = buffers_[p].data();
+    const float* v = buffers_[n + p].data();
+    float* m_next = next_[n + p].data();
+    float* v_next = next_[2 * n + p].data();
     const bool decoupled = c.kind == OptimizerKind::AdamW;
     const float l2 = decoupled ? 0.0f : c.weight_decay;
     const float shrink = decoupled ? 1.0f - c.lr * c.weight_decay : 1.0f;
-#pragma omp parallel for simd schedule(static) if (size >= kParallelUpdate)
+#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate)
     for (std::size_t i = 0; i < size; ++i) {
       const float grad = g[i] + l2 * w[i];
-      m[i] = c.beta1 * m[i] + (1.0f - c.beta1) * grad;
-      v[i] = c.beta2 * v[i] + (1.0f - c.beta2) * grad * grad;
-      w[i] = w[i] * shrink - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + c.eps);
+      const float m1 = c.beta1 * m[i] + (1.0f - c.beta1) * grad;
+      const float v1 = c.beta2 * v[i] + (1.0f - c.beta2) * grad * grad;
+      m_next[i] = m1;
+      v_next[i] = v1;
+      w_next[i] = w[i] * shrink - step_size * m1 / (std::sqrt(v1) * inv_sqrt_c2 + c.eps);
+      probe += (m1 + v1 + w_next[i]) * 0.0f;
     }
   }
+  return probe;
 }
 
 void clip_grad_value(const std::vector<Var>& params, float limit) {

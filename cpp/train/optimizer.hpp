@@ -57,14 +57,16 @@ class Optimizer {
   void restore(long steps, std::vector<Matrix> buffers);
 
  private:
-  void update();  // the step itself, unchecked
+  // The step's results into next_, changing nothing else; returns a sum
+  // that is finite exactly when every result is.
+  float update();
 
   OptimizerConfig config_;
   std::vector<Var> params_;
   std::vector<Matrix> buffers_;
   long steps_ = 0;
-  // Weights then buffers as they were before the current step (reused).
-  std::vector<Matrix> undo_;
+  // Weights then buffers as the current step computes them (reused).
+  std::vector<Matrix> next_;
 };
 
 // Clamp every gradient element to [-limit, limit].

@@ -78,6 +78,33 @@ TEST(a_step_that_would_make_a_weight_non_finite_is_undone) {
   CHECK(opt.steps() == 1);
 }
 
+TEST(an_adam_step_whose_second_moment_overflows_is_refused_though_the_weight_stays_finite) {
+  // (1 - beta2) grad^2 = 1e41 overflows float: v becomes infinite while the weight's
+  // update, m / sqrt(v), is 0. An accepted step would poison every later one.
+  Var ok = param_with_grad(1.0f, 0.5f);
+  Var huge = param_with_grad(2.0f, 1e22f);
+  ok->op = "ok";
+  huge->op = "huge";
+  Optimizer opt(OptimizerConfig{}, {ok, huge});
+  CHECK_THROWS(NonFiniteStep, opt.step(), "the optimizer state of 'huge'");
+  CHECK(ok->value[0] == 1.0f && huge->value[0] == 2.0f && opt.steps() == 0);
+  for (const Matrix& b : opt.buffers()) CHECK(b[0] == 0.0f);
+  huge->grad[0] = 0.5f;
+  opt.step();  // the refused step left no trace: the same update as a first step
+  CHECK(opt.steps() == 1);
+  CHECK_NEAR(ok->value[0], 1.0 - 1e-3, 1e-6);
+  CHECK_NEAR(huge->value[0], 2.0 - 1e-3, 1e-6);
+}
+
+TEST(steps_alternate_buffers_without_losing_a_parameter_that_has_no_gradient) {
+  Var with = param_with_grad(1.0f, 0.5f);
+  Var without = make_leaf(Matrix(1, 1, 3.0f), true);
+  Optimizer opt(OptimizerConfig{}, {with, without});
+  for (int k = 0; k < 3; ++k) opt.step();
+  CHECK(without->value[0] == 3.0f && opt.steps() == 3);
+  CHECK(with->value[0] < 1.0f - 2.9e-3f);  // three steps of ~lr each
+}
+
 TEST(restore_refuses_damaged_state) {
   Var p = param_with_grad(1.0f, 0.5f);
   Optimizer opt(OptimizerConfig{}, {p});
