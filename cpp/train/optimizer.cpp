@@ -127,7 +127,8 @@ float Optimizer::update() {
   const double correction2 = 1.0 - std::pow(static_cast<double>(c.beta2), step);
   const float step_size = static_cast<float>(c.lr / correction1);
   const float inv_sqrt_c2 = static_cast<float>(1.0 / std::sqrt(correction2));
-  // Sum of every result times zero: 0 unless one is NaN or infinite.
+  // Every result times zero, summed: 0 unless one is NaN or infinite (a
+  // result is never added to another, which could overflow).
   float probe = 0.0f;
   for (std::size_t p = 0; p < n; ++p) {
     Node& param = *params_[p];
@@ -145,7 +146,7 @@ float Optimizer::update() {
           const float grad = c.momentum * velocity[i] + (g[i] + c.weight_decay * w[i]);
           velocity_next[i] = grad;
           w_next[i] = w[i] - c.lr * grad;
-          probe += (grad + w_next[i]) * 0.0f;
+          probe += grad * 0.0f + w_next[i] * 0.0f;
         }
       } else {
 #pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate)
@@ -171,7 +172,7 @@ float Optimizer::update() {
       m_next[i] = m1;
       v_next[i] = v1;
       w_next[i] = w[i] * shrink - step_size * m1 / (std::sqrt(v1) * inv_sqrt_c2 + c.eps);
-      probe += (m1 + v1 + w_next[i]) * 0.0f;
+      probe += m1 * 0.0f + v1 * 0.0f + w_next[i] * 0.0f;
     }
   }
   return probe;

@@ -96,6 +96,15 @@ TEST(an_adam_step_whose_second_moment_overflows_is_refused_though_the_weight_sta
   CHECK_NEAR(huge->value[0], 2.0 - 1e-3, 1e-6);
 }
 
+TEST(a_step_whose_results_are_all_finite_is_taken_however_large_they_are) {
+  // w ~ 3e38 and v ~ 2e38 are finite; their sum would not be.
+  Var big = param_with_grad(3e38f, 4.5e20f);
+  Optimizer opt(OptimizerConfig{}, {big});
+  opt.step();
+  CHECK(opt.steps() == 1 && std::isfinite(big->value[0]) && big->value[0] > 2.9e38f);
+  CHECK(std::isfinite(opt.buffers()[1][0]) && opt.buffers()[1][0] > 1e38f);
+}
+
 TEST(steps_alternate_buffers_without_losing_a_parameter_that_has_no_gradient) {
   Var with = param_with_grad(1.0f, 0.5f);
   Var without = make_leaf(Matrix(1, 1, 3.0f), true);
