@@ -134,6 +134,45 @@ TEST(every_gemm_blocking_matches_reference) {
   CHECK_THROWS(std::invalid_argument, set_gemm_blocking({7, 64}), "6 or 8 rows");
 }
 
+TEST(every_row_panel_height_matches_reference) {
+  // M rows are split into panels of as equal height as can be: every M up to
+  // three panels of either register tile gives every height from 1 to 8.
+  const GemmBlocking chosen = gemm_blocking();
+  std::vector<std::array<int, 3>> shapes;
+  for (int M = 2; M <= 3 * 8; ++M) shapes.push_back({M, 37, 19});
+  for (int mr : {6, 8}) {
+    set_gemm_blocking({mr, chosen.block_cols});
+    check_against_reference(shapes, 0.7f, 0.3f,
+                            [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
+                              gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, C.data(), N);
+                            });
+  }
+  set_gemm_blocking(chosen);
+}
+
+TEST(a_row_of_a_product_does_not_depend_on_the_rows_beside_it) {
+  // 32 rows run as panels of 6 6 5 5 5 5 (or 8 x 4), 7 rows as 4 3: each
+  // element's sum runs in the same order, so the rows agree to the bit.
+  const GemmBlocking chosen = gemm_blocking();
+  Rng rng(11);
+  const int K = 300, N = 70;
+  const Matrix A = uniform_matrix(32, K, 1, rng), B = uniform_matrix(K, N, 1, rng);
+  for (int mr : {6, 8}) {
+    set_gemm_blocking({mr, chosen.block_cols});
+    Matrix all(32, N), first(7, N), last(7, N);
+    gemm(false, false, 32, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, all.data(), N);
+    gemm(false, false, 7, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, first.data(), N);
+    gemm(false, false, 7, N, K, 1.0f, A.row(25), K, B.data(), N, 0.0f, last.data(), N);
+    for (int i = 0; i < 7; ++i) {
+      for (int j = 0; j < N; ++j) {
+        CHECK(first(i, j) == all(i, j));
+        CHECK(last(i, j) == all(25 + i, j));
+      }
+    }
+  }
+  set_gemm_blocking(chosen);
+}
+
 TEST(gemm_blocking_is_rounded_to_whole_panels_once) {
   const GemmBlocking chosen = gemm_blocking();
   set_gemm_blocking({6, 1});
