@@ -50,54 +50,24 @@ void portable_quads(const std::int8_t* block, const std::uint8_t* const* x, int 
 using Sums256 = std::int32_t __attribute__((vector_size(32)));
 using Sums512 = std::int32_t __attribute__((vector_size(64)));
 
-// AVX2 without VNNI. vpmaddubsw multiplies unsigned by signed bytes and adds
-// the pairs into 16 bits, saturating: unsigned inputs times weights could
-// overflow (2 * 255 * 127 > 32767). So it multiplies |x - 128| (at most 128)
-// by the weight carrying the sign of x - 128: pairs stay within 2 * 128 * 127
-// = 32512, exact for weights in [-127, 127] (vpsignb cannot negate -128).
-// vpmaddwd by ones adds the pairs into 32 bits: sums of w * (x - 128).
+// AVX2 without VNNI: vpmaddubsw multiplies the input bytes by the weights
+// and adds pairs into 16 bits (exact for inputs up to kMaxInput:
+// int8_products.hpp), vpmaddwd by ones adds those pairs into 32 bits.
 //
 // A quad's Rows registers are Rows * kLanes words laid out as an input's
 // accumulators are, so the kernel runs over 8-word pieces regardless of
 // rows (with 4 lanes and odd rows, the last piece has 4 words).
 template <int Words>
-__attribute__((target("avx2"), always_inline)) inline void avx2_piece(const std::int8_t* w, __m256i x_abs,
-                                                                      __m256i x_signed, Sums256& sum) {
+__attribute__((target("avx2"), always_inline)) inline void avx2_piece(const std::int8_t* w, __m256i x, Sums256& sum) {
   static_assert(Words == 8 || Words == 4);
   const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (Words == 8) {
     const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    const __m256i pairs = _mm256_maddubs_epi16(x_abs, _mm256_sign_epi8(weights, x_signed));
-    sum += (Sums256)_mm256_madd_epi16(pairs, ones);
+    sum += (Sums256)_mm256_madd_epi16(_mm256_maddubs_epi16(x, weights), ones);
   } else {
     const __m128i weights = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
-    const __m128i pairs =
-        _mm_maddubs_epi16(_mm256_castsi256_si128(x_abs), _mm_sign_epi8(weights, _mm256_castsi256_si128(x_signed)));
-    const __m128i words = _mm_madd_epi16(pairs, _mm256_castsi256_si128(ones));
-    sum += (Sums256)_mm256_zextsi128_si256(words);
-  }
-}
-
-// x - 128 and |x - 128| of inputs q < R, quads [j0, j1) (at most kSpan), as
-// words to broadcast.
-constexpr int kSpan = 64;
-template <int R>
-__attribute__((target("avx2"), always_inline)) inline void avx2_inputs(const std::uint8_t* const* x, int j0, int j1,
-                                                                       std::int32_t (&signed_words)[R][kSpan],
-                                                                       std::int32_t (&abs_words)[R][kSpan]) {
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int q = 0; q < R; ++q) {
-    int j = j0;
-    for (; j + 8 <= j1; j += 8) {  // 8 quads at a time
-      const __m256i s = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[q] + 4 * j)), flip);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&signed_words[q][j - j0]), s);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&abs_words[q][j - j0]), _mm256_abs_epi8(s));
-    }
-    for (; j < j1; ++j) {
-      const __m128i s = _mm_xor_si128(_mm_cvtsi32_si128(word_of(x[q] + 4 * j)), _mm256_castsi256_si128(flip));
-      signed_words[q][j - j0] = _mm_cvtsi128_si32(s);
-      abs_words[q][j - j0] = _mm_cvtsi128_si32(_mm_abs_epi8(s));
-    }
+    const __m128i pairs = _mm_maddubs_epi16(_mm256_castsi256_si128(x), weights);
+    sum += (Sums256)_mm256_zextsi128_si256(_mm_madd_epi16(pairs, _mm256_castsi256_si128(ones)));
   }
 }
 
@@ -107,50 +77,42 @@ __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const 
   constexpr int kWords = Rows * kLanes;  // per quad, and per input's accumulators
   constexpr int kPieces = (kWords + 7) / 8;
   // Pieces summed per pass over the quads: as many as the registers hold
-  // (R * kGroup sums, 2 * R inputs); more passes re-read the quads from L1.
+  // (R * kGroup sums, R inputs, a weight and the ones); more passes re-read
+  // the quads from L1.
   constexpr int kGroup = [] {
     int g = kPieces;
-    while (g > 1 && (kPieces % g != 0 || R * g + 2 * R > 14)) --g;
+    while (g > 1 && (kPieces % g != 0 || R * g + R > 14)) --g;
     return g;
   }();
-  // The inputs are prepared once per span of quads, not once per pass.
-  std::int32_t signed_words[R][kSpan], abs_words[R][kSpan];
-  for (int s0 = j0; s0 < j1; s0 += kSpan) {
-    const int s1 = j1 - s0 < kSpan ? j1 : s0 + kSpan;
-    avx2_inputs<R>(x, s0, s1, signed_words, abs_words);
-    for (int p0 = 0; p0 < kPieces; p0 += kGroup) {
-      Sums256 sums[R][kGroup];
-      for (int q = 0; q < R; ++q)
-        for (int g = 0; g < kGroup; ++g) sums[q][g] = Sums256{};
-      for (int j = s0; j < s1; ++j) {
-        const std::int8_t* quad = block + static_cast<long>(j) * kWords * 4;
-        __m256i x_signed[R], x_abs[R];
+  for (int p0 = 0; p0 < kPieces; p0 += kGroup) {
+    Sums256 sums[R][kGroup];
+    for (int q = 0; q < R; ++q)
+      for (int g = 0; g < kGroup; ++g) sums[q][g] = Sums256{};
+    for (int j = j0; j < j1; ++j) {
+      const std::int8_t* quad = block + static_cast<long>(j) * kWords * 4;
+      __m256i xs[R];
+      for (int q = 0; q < R; ++q) xs[q] = _mm256_set1_epi32(word_of(x[q] + 4 * j));
+      for (int g = 0; g < kGroup; ++g) {
+        const int piece = p0 + g;
         for (int q = 0; q < R; ++q) {
-          x_signed[q] = _mm256_set1_epi32(signed_words[q][j - s0]);
-          x_abs[q] = _mm256_set1_epi32(abs_words[q][j - s0]);
-        }
-        for (int g = 0; g < kGroup; ++g) {
-          const int piece = p0 + g;
-          for (int q = 0; q < R; ++q) {
-            if (8 * piece + 8 <= kWords) {
-              avx2_piece<8>(quad + 32 * piece, x_abs[q], x_signed[q], sums[q][g]);
-            } else {
-              avx2_piece<4>(quad + 32 * piece, x_abs[q], x_signed[q], sums[q][g]);
-            }
+          if (8 * piece + 8 <= kWords) {
+            avx2_piece<8>(quad + 32 * piece, xs[q], sums[q][g]);
+          } else {
+            avx2_piece<4>(quad + 32 * piece, xs[q], sums[q][g]);
           }
         }
       }
-      for (int q = 0; q < R; ++q) {
-        for (int g = 0; g < kGroup; ++g) {
-          std::int32_t* a = acc + q * kWords + 8 * (p0 + g);
-          if (8 * (p0 + g) + 8 <= kWords) {
-            const __m256i old = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(a), _mm256_add_epi32(old, (__m256i)sums[q][g]));
-          } else {
-            const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(a),
-                             _mm_add_epi32(old, _mm256_castsi256_si128((__m256i)sums[q][g])));
-          }
+    }
+    for (int q = 0; q < R; ++q) {
+      for (int g = 0; g < kGroup; ++g) {
+        std::int32_t* a = acc + q * kWords + 8 * (p0 + g);
+        if (8 * (p0 + g) + 8 <= kWords) {
+          const __m256i old = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(a), _mm256_add_epi32(old, (__m256i)sums[q][g]));
+        } else {
+          const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(a),
+                           _mm_add_epi32(old, _mm256_castsi256_si128((__m256i)sums[q][g])));
         }
       }
     }
@@ -310,8 +272,8 @@ void set_kernel(Kernel kernel) {
   throw std::invalid_argument("int8 kernel " + kernel_name(kernel) + " is not available on this CPU or build");
 }
 
-Inputs block_products(const std::int8_t* block, int rows, const std::uint8_t* const* x, int count, int j0, int j1,
-                      std::int32_t* acc) {
+void block_products(const std::int8_t* block, int rows, const std::uint8_t* const* x, int count, int j0, int j1,
+                    std::int32_t* acc) {
   const Kernel kernel = active_kernel();
   const int most = max_inputs(kernel, rows);
   for (int q = 0; q < count; q += most) {
@@ -324,7 +286,6 @@ Inputs block_products(const std::int8_t* block, int rows, const std::uint8_t* co
       default: throw std::invalid_argument("int8::block_products: rows must be 1, 3 or 4");
     }
   }
-  return kernel == Kernel::Avx2 ? Inputs::Signed : Inputs::Unsigned;
 }
 
 }  // namespace lmn::int8

@@ -169,18 +169,21 @@ Int8Rows quantize(int gates, int units, int blocks, int in_cols, int H, Weight w
 }
 
 // Row n's inputs [input | h] (float layout: hidden part at in_len) as bytes
-// in the int8 layout (hidden part at q.in_len): round(x / scale) + 128 with
-// scale = max |x| / 127; returns the scale.
+// in the int8 layout (hidden part at q.in_len): round(x / scale) + 64 with
+// scale = max |x| / 64 (int8_products.hpp); returns the scale.
 float quantize_input(const float* x, int in_cols, int in_len, int H, const Int8Rows& q, std::uint8_t* out) {
+  constexpr float kOffset = int8::kInputOffset;
   float largest = 0.0f;
 #pragma omp simd reduction(max : largest)
   for (int k = 0; k < in_cols; ++k) largest = std::max(largest, std::abs(x[k]));
 #pragma omp simd reduction(max : largest)
   for (int k = 0; k < H; ++k) largest = std::max(largest, std::abs(x[in_len + k]));
-  const float scale = largest > 0.0f ? largest / 127.0f : 1.0f, inverse = 1.0f / scale;
-  std::fill_n(out, q.row_len, std::uint8_t{128});
-  // x * inverse is in [-127, 127], so + 128.5 truncated is round-half-up + 128
-  const auto byte = [inverse](float v) { return static_cast<std::uint8_t>(static_cast<int>(v * inverse + 128.5f)); };
+  const float scale = largest > 0.0f ? largest / kOffset : 1.0f, inverse = 1.0f / scale;
+  std::fill_n(out, q.row_len, std::uint8_t{int8::kInputOffset});
+  // x * inverse is in [-64, 64], so + 64.5 truncated is round-half-up + 64
+  const auto byte = [inverse](float v) {
+    return static_cast<std::uint8_t>(static_cast<int>(v * inverse + (kOffset + 0.5f)));
+  };
   // (out_h read once: a byte store may alias q.in_len, which kept the loop scalar)
   std::uint8_t* out_h = out + q.in_len;
 #pragma omp simd
@@ -369,17 +372,13 @@ void quantize_rows(const float* x, int x_stride, int in_cols, int in_len, int H,
 
 // int8 products of `rows` registers per quad for the N rows of s over quads
 // [j0, j1), added to acc[(n * rows + r) * kLanes + u], chunk by chunk as in
-// block_products so each chunk is read once from memory. Returns what to
-// multiply a row's weight sum by and subtract to make them products with the
-// signed inputs (int8_products.hpp): 128, or 0 if they are already.
-int int8_block_products(const std::int8_t* block, int rows, const Int8Scratch& s, int N, int j0, int j1,
-                        std::int32_t* acc) {
+// block_products so each chunk is read once from memory.
+void int8_block_products(const std::int8_t* block, int rows, const Int8Scratch& s, int N, int j0, int j1,
+                         std::int32_t* acc) {
   // One row reads the block straight through (chunks would only add calls).
   const int chunk_quads = N == 1 ? j1 - j0 : 64;  // 64 quads of 4 gates: 16 KB
-  int8::Inputs inputs = int8::Inputs::Unsigned;
   for (int c0 = j0; c0 < j1; c0 += chunk_quads)
-    inputs = int8::block_products(block, rows, s.rows.data(), N, c0, std::min(j1, c0 + chunk_quads), acc);
-  return inputs == int8::Inputs::Unsigned ? 128 : 0;
+    int8::block_products(block, rows, s.rows.data(), N, c0, std::min(j1, c0 + chunk_quads), acc);
 }
 
 }  // namespace
@@ -405,14 +404,14 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
     const int g1 = std::min(b1, g0 + group);
     std::fill_n(s.acc.data(), (g1 - g0) * per_block, 0);
     if (w.cell == CellType::GRU) std::fill_n(s.hidden.data(), (g1 - g0) * per_block, 0);
-    int offset = 0, offset_h = 0;
     for (int b = g0; b < g1; ++b) {
       const std::int8_t* block = q.weights.data() + static_cast<long>(b) * kLanes * G * q.row_len;
       std::int32_t *acc = s.acc.data() + (b - g0) * per_block, *hidden = s.hidden.data() + (b - g0) * per_block;
       // LSTM: one sum over all quads; GRU: the input and hidden parts apart.
-      offset = int8_block_products(block, G, s, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
-      if (w.cell == CellType::GRU) offset_h = int8_block_products(block, G, s, N, quads_in, quads, hidden);
+      int8_block_products(block, G, s, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
+      if (w.cell == CellType::GRU) int8_block_products(block, G, s, N, quads_in, quads, hidden);
     }
+    constexpr int offset = int8::kInputOffset;
     for (int b = g0; b < g1; ++b) {
       for (int n = 0; n < N; ++n) {
         float* out = gates_buf_.data() + static_cast<long>(n) * gate_len;
@@ -437,7 +436,7 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
           for (int i = 0; i < kLanes; ++i) {
             const float unit = scale[i] * xs;
             const float in = static_cast<float>(a[i] - offset * sum_in[i]) * unit;
-            const float hid = static_cast<float>(h[i] - offset_h * sum_h[i]) * unit;
+            const float hid = static_cast<float>(h[i] - offset * sum_h[i]) * unit;
             if (g < 2) {
               o[i] = in + hid;
             } else {
@@ -525,8 +524,9 @@ void Stepper::output_blocks_int8(int b0, int b1) {
   acc.resize(static_cast<std::size_t>(N) * kLanes);
   for (int b = b0; b < b1; ++b) {
     std::fill(acc.begin(), acc.end(), 0);
-    const int offset = int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, s, N, 0,
-                                           q.row_len / 4, acc.data());
+    int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, s, N, 0, q.row_len / 4,
+                        acc.data());
+    constexpr int offset = int8::kInputOffset;
     for (int n = 0; n < N; ++n) {
       float* out = logits_.data() + static_cast<long>(n) * logits_stride();
       for (int i = 0; i < kLanes; ++i) {

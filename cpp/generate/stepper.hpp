@@ -32,8 +32,8 @@ namespace lmn {
 // rounded to ~3 digits; bf16_products.hpp), or an
 // int8 copy that quarters them: each output row scaled by its largest
 // weight / 127, and the inputs of each product ([input | h] of one row, all
-// within (-1, 1)) rounded the same way per step, so the products run in
-// integers (int8_products.hpp). Biases and the first layer's input table
+// within (-1, 1)) to multiples of their largest / 64 per step, so the
+// products run in integers (int8_products.hpp). Biases and the first layer's input table
 // stay float32 in all three.
 enum class WeightPrecision { Float32, BFloat16, Int8 };
 constexpr int kWeightPrecisions = 3;
