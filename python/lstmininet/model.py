@@ -387,8 +387,8 @@ class _RecurrentModel:
         models, but the probabilities, and so the samples, differ slightly
         from float32.
         precision "int8" reads int8 weights (each output row scaled by its
-        largest weight) and rounds each step's inputs to int8 too, so the
-        products run as integer dot products (VNNI where the CPU has it):
+        largest weight) and rounds each step's inputs to steps of 1/64 of
+        their largest, so the products run as integer dot products (VNNI where the CPU has it):
         a quarter of the bytes of float32, at a small cost in accuracy that
         ``benchmarks/bench.py`` measures as held-out loss.
         Returns the new tokens.
