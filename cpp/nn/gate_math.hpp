@@ -37,13 +37,20 @@ struct LSTMCell {
 
 // From the gate pre-activations (x W_*^T + b_i* + h W_h*^T + b_h*) and c_{t-1}:
 //   i, f, o = sigmoid(pre),  g = tanh(pre),  c = f * c_prev + i * g,  h = o * tanh(c)
+// The second half apart (the generation stepper takes the activations in a
+// pass of their own): c, tanh(c) and h into s from s.i, s.f, s.g, s.o.
+template <class M, class T>
+inline void lstm_state(LSTMCell<T>& s, const T& c_prev) {
+  s.c = M::add(M::mul(s.f, c_prev), M::mul(s.i, s.g));
+  s.tanh_c = M::tanh(s.c);
+  s.h = M::mul(s.o, s.tanh_c);
+}
+
 template <class M, class T>
 inline LSTMCell<T> lstm_cell(const T& pre_i, const T& pre_f, const T& pre_g, const T& pre_o, const T& c_prev) {
   LSTMCell<T> s;
   s.i = M::sigmoid(pre_i), s.f = M::sigmoid(pre_f), s.g = M::tanh(pre_g), s.o = M::sigmoid(pre_o);
-  s.c = M::add(M::mul(s.f, c_prev), M::mul(s.i, s.g));
-  s.tanh_c = M::tanh(s.c);
-  s.h = M::mul(s.o, s.tanh_c);
+  lstm_state<M>(s, c_prev);
   return s;
 }
 
@@ -70,12 +77,18 @@ struct GRUCell {
 // pre_r, pre_z: whole pre-activations; x_n = x W_in^T + b_in and
 // h_n = h W_hn^T + b_hn stay apart because r multiplies only h_n:
 //   n = tanh(x_n + r * h_n),  h = n + z * (h_prev - n)  ( = (1 - z) * n + z * h_prev )
+// The part after r and z (as lstm_state): n and h into s from s.r, s.z.
+template <class M, class T>
+inline void gru_state(GRUCell<T>& s, const T& x_n, const T& h_n, const T& h_prev) {
+  s.n = M::tanh(M::add(x_n, M::mul(s.r, h_n)));
+  s.h = M::add(s.n, M::mul(s.z, M::sub(h_prev, s.n)));
+}
+
 template <class M, class T>
 inline GRUCell<T> gru_cell(const T& pre_r, const T& pre_z, const T& x_n, const T& h_n, const T& h_prev) {
   GRUCell<T> s;
   s.r = M::sigmoid(pre_r), s.z = M::sigmoid(pre_z);
-  s.n = M::tanh(M::add(x_n, M::mul(s.r, h_n)));
-  s.h = M::add(s.n, M::mul(s.z, M::sub(h_prev, s.n)));
+  gru_state<M>(s, x_n, h_n, h_prev);
   return s;
 }
 
