@@ -476,22 +476,16 @@ void Stepper::cell_update(std::size_t l, const int* tokens, int b0, int b1) {
                       ? layers_[l + 1].input[parity_].data() + static_cast<long>(n) * w.layers[l + 1].row_len
                       : out_input_.data() + static_cast<long>(n) * w.out_len;
     // Gate slices: products (this thread's units filled in above) plus
-    // biases, turned into activations one slice per pass, then the state.
-    // One pass of the whole cell ran a chain of ~160 cycles per register
-    // (five exp's, three of them one after another) with too few registers
-    // in flight to hide it: 11% of a large LSTM int8 step (Zen 3).
+    // biases, turned into activations a slice at a time (gate_math.hpp).
     float *a0 = dots, *a1 = dots + stride, *a2 = dots + 2 * stride, *a3 = dots + 3 * stride;
-    const auto activate = [u0, u1](float* a, const float* bias_slice, bool tanh) {
-      if (tanh) {
-#pragma omp simd
-        for (int u = u0; u < u1; ++u) a[u] = gates::FastMath::tanh(a[u] + bias_slice[u]);
-      } else {
-#pragma omp simd
-        for (int u = u0; u < u1; ++u) a[u] = gates::FastMath::sigmoid(a[u] + bias_slice[u]);
-      }
+    const auto plus = [](const float* a, const float* bias_slice) {
+      return [a, bias_slice](int u) { return a[u] + bias_slice[u]; };
     };
     if (w.cell == CellType::LSTM) {
-      activate(a0, q0, false), activate(a1, q1, false), activate(a2, q2, true), activate(a3, q3, false);
+      gates::sigmoid_slice(a0, u0, u1, plus(a0, q0));
+      gates::sigmoid_slice(a1, u0, u1, plus(a1, q1));
+      gates::tanh_slice(a2, u0, u1, plus(a2, q2));
+      gates::sigmoid_slice(a3, u0, u1, plus(a3, q3));
       float* c = state.c.data() + static_cast<long>(n) * H;
 #pragma omp simd
       for (int u = u0; u < u1; ++u) {
@@ -502,7 +496,8 @@ void Stepper::cell_update(std::size_t l, const int* tokens, int b0, int b1) {
         h_next[u] = s.h, h_up[u] = s.h;
       }
     } else {
-      activate(a0, q0, false), activate(a1, q1, false);
+      gates::sigmoid_slice(a0, u0, u1, plus(a0, q0));
+      gates::sigmoid_slice(a1, u0, u1, plus(a1, q1));
 #pragma omp simd
       for (int u = u0; u < u1; ++u) {
         gates::GRUCell<float> s;

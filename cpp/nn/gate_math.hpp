@@ -27,6 +27,22 @@ struct FastMath {
   static float mul(float a, float b) { return a * b; }
 };
 
+// out[j] = sigmoid / tanh of pre(j) for j in [begin, end): one gate slice of
+// the fast paths, in a loop of its own. A loop over whole cells runs a chain
+// of dependent exp's per register of units (LSTM: a gate, then tanh(c), ~160
+// cycles) with too few registers in flight to hide it; slice loops first,
+// then lstm_state / gru_state, keep several independent ones in flight.
+template <class Pre>
+inline void sigmoid_slice(float* out, int begin, int end, Pre pre) {
+#pragma omp simd
+  for (int j = begin; j < end; ++j) out[j] = fast::sigmoid(pre(j));
+}
+template <class Pre>
+inline void tanh_slice(float* out, int begin, int end, Pre pre) {
+#pragma omp simd
+  for (int j = begin; j < end; ++j) out[j] = fast::tanh(pre(j));
+}
+
 // ---- LSTM (gate order i, f, g, o) --------------------------------------------
 
 template <class T>
@@ -37,8 +53,8 @@ struct LSTMCell {
 
 // From the gate pre-activations (x W_*^T + b_i* + h W_h*^T + b_h*) and c_{t-1}:
 //   i, f, o = sigmoid(pre),  g = tanh(pre),  c = f * c_prev + i * g,  h = o * tanh(c)
-// The second half apart (the generation stepper takes the activations in a
-// pass of their own): c, tanh(c) and h into s from s.i, s.f, s.g, s.o.
+// The second half apart (after sigmoid_slice / tanh_slice passes): c,
+// tanh(c) and h into s from s.i, s.f, s.g, s.o.
 template <class M, class T>
 inline void lstm_state(LSTMCell<T>& s, const T& c_prev) {
   s.c = M::add(M::mul(s.f, c_prev), M::mul(s.i, s.g));

@@ -54,13 +54,18 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
       const float* ub = u + static_cast<long>(b) * G;
       const float* hb = hp.row(b);
       const float* bb = bias.data();
+      // r and z a slice at a time, then the cells (gate_math.hpp).
+      const auto pre = [ub, hb, bb](int j) { return ub[j] + hb[j] + bb[j]; };
+      gates::sigmoid_slice(ab, 0, H, pre);
+      gates::sigmoid_slice(ab, H, 2 * H, pre);
 #pragma omp simd
       for (int j = 0; j < H; ++j) {
         const int k = b * H + j;
         const float hn = hb[2 * H + j] + bb[G + j];
-        const auto s = gates::gru_cell<gates::FastMath>(ub[j] + hb[j] + bb[j], ub[H + j] + hb[H + j] + bb[H + j],
-                                                        ub[2 * H + j] + bb[2 * H + j], hn, h_prev[k]);
-        ab[j] = s.r, ab[H + j] = s.z, ab[2 * H + j] = s.n;
+        gates::GRUCell<float> s;
+        s.r = ab[j], s.z = ab[H + j];
+        gates::gru_state<gates::FastMath>(s, ub[2 * H + j] + bb[2 * H + j], hn, h_prev[k]);
+        ab[2 * H + j] = s.n;
         hpn[k] = hn;
         h[k] = s.h;
       }

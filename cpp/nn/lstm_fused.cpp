@@ -58,13 +58,18 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
       float* ab = a + static_cast<long>(b) * G;
       const float* ub = u + static_cast<long>(b) * G;
       const float* bb = bias.data();
+      // Activations a gate slice at a time, then the cells (gate_math.hpp).
+      const auto pre = [ab, ub, bb](int j) { return ab[j] + ub[j] + bb[j]; };
+      gates::sigmoid_slice(ab, 0, H, pre);
+      gates::sigmoid_slice(ab, H, 2 * H, pre);
+      gates::tanh_slice(ab, 2 * H, 3 * H, pre);
+      gates::sigmoid_slice(ab, 3 * H, 4 * H, pre);
 #pragma omp simd
       for (int j = 0; j < H; ++j) {
         const int k = b * H + j;
-        const auto s = gates::lstm_cell<gates::FastMath>(ab[j] + ub[j] + bb[j], ab[H + j] + ub[H + j] + bb[H + j],
-                                                         ab[2 * H + j] + ub[2 * H + j] + bb[2 * H + j],
-                                                         ab[3 * H + j] + ub[3 * H + j] + bb[3 * H + j], c_prev[k]);
-        ab[j] = s.i, ab[H + j] = s.f, ab[2 * H + j] = s.g, ab[3 * H + j] = s.o;
+        gates::LSTMCell<float> s;
+        s.i = ab[j], s.f = ab[H + j], s.g = ab[2 * H + j], s.o = ab[3 * H + j];
+        gates::lstm_state<gates::FastMath>(s, c_prev[k]);
         c[k] = s.c, tc[k] = s.tanh_c, h[k] = s.h;
       }
     }
