@@ -10,10 +10,11 @@
 // sum) afterwards. Weights lie in [-127, 127]. Inputs of 7 bits (and one
 // value) are what AVX2 needs: its vpmaddubsw adds pairs of products into 16
 // bits, saturating, and 2 * 128 * 127 fits where 2 * 255 * 127 would not.
-// Held-out loss in int8 is +0.02% (melodies) and +0.07% (text) over float32
-// with them, was +0.02% and +0.04% with 8-bit inputs, for which the AVX2
-// kernel needed a vpsignb per 32 products (Zen 3: the large LSTM sampled
-// 7,600-7,700 tokens/s with 16 samples per pass, 10,300-11,700 without).
+// The bench's two quality models, trained once, lost +0.024% (melodies) and
+// +0.071% (text) of held-out loss in int8 against float32 with them, +0.016%
+// and +0.039% with 8-bit inputs, for which the AVX2 kernel needed a vpsignb
+// per 32 products (Zen 3: the large LSTM sampled 7,600-7,700 tokens/s with
+// 16 samples per pass, 10,300-11,700 without).
 //
 // The kernel is picked at run time from what the CPU can do: AVX-512 VNNI
 // (when a register holds a whole lane block), AVX-VNNI, AVX2, or portable

@@ -33,8 +33,8 @@ namespace lmn {
 // int8 copy that quarters them: each output row scaled by its largest
 // weight / 127, and the inputs of each product ([input | h] of one row, all
 // within (-1, 1)) to multiples of their largest / 64 per step, so the
-// products run in integers (int8_products.hpp). Biases and the first layer's input table
-// stay float32 in all three.
+// products run in integers (int8_products.hpp). Biases and the first
+// layer's input table stay float32 in all three.
 enum class WeightPrecision { Float32, BFloat16, Int8 };
 constexpr int kWeightPrecisions = 3;
 WeightPrecision parse_precision(const std::string& name);  // "float32", "bfloat16", "int8"
