@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "base/parallel.hpp"
@@ -21,15 +22,17 @@ namespace {
 constexpr int kLanes = simd::kVecWidth;
 constexpr int kVocab = 9, kSteps = 8;
 
-// One weight in 29 is 6 times the others' range, as in trained models: rows
-// rounded to steps of their largest weight then move the logits further than
-// the inputs' rounding does, so the test can tell which weights were used.
-SequenceModel random_model(CellType cell, int embedding, int hidden) {
+// With `outliers`, one weight in 29 is 6 times the others' range, as in
+// trained models: rows rounded to steps of their largest weight then move the
+// logits further than the inputs' rounding does, so a test can tell which
+// weights were used.
+SequenceModel random_model(CellType cell, int embedding, int hidden, bool outliers = false) {
   SequenceModel model({cell, kVocab, hidden, 2, embedding, 0.0f}, 3);
   Rng rng(8);
   for (const auto& p : model.parameters()) {
-    for (std::size_t i = 0; i < p->value.size(); ++i)
-      p->value[i] = rng.uniform(-0.6f, 0.6f) / std::sqrt(hidden / 7.0f) * (i % 29 == 0 ? 6.0f : 1.0f);
+    for (std::size_t i = 0; i < p->value.size(); ++i) {
+      p->value[i] = rng.uniform(-0.6f, 0.6f) / std::sqrt(hidden / 7.0f) * (outliers && i % 29 == 0 ? 6.0f : 1.0f);
+    }
   }
   return model;
 }
@@ -122,8 +125,10 @@ TEST(every_int8_kernel_computes_the_exact_sums) {
 
 TEST(int8_stepper_computes_the_rounded_model) {
   for (CellType cell : {CellType::LSTM, CellType::GRU}) {
-    for (auto [embedding, hidden] : {std::pair{0, 7}, std::pair{5, 30}, std::pair{5, 300}}) {
-      const SequenceModel model = random_model(cell, embedding, hidden);
+    for (auto [embedding, hidden, outliers] :
+         {std::tuple{0, 7, false}, std::tuple{5, 30, false}, std::tuple{5, 300, false}, std::tuple{0, 7, true},
+          std::tuple{5, 30, true}, std::tuple{5, 300, true}}) {
+      const SequenceModel model = random_model(cell, embedding, hidden, outliers);
       const Matrix exact = reference_logits(model), expected = reference_logits(dequantised(model));
       const auto weights = std::make_shared<const StepperWeights>(model, WeightPrecision::Int8);
       CHECK(weights->weight_bytes == weights->weight_count);
@@ -149,11 +154,13 @@ TEST(int8_stepper_computes_the_rounded_model) {
             }
           }
           // Inputs are rounded to 1/128 of their largest value, so the
-          // logits are near the rounded model's (within 2.5% of the largest
-          // logit: measured 0.3-2.1%), and nearer than to the exact model's
-          // over all logits (the inputs' rounding adds to both distances).
-          CHECK(worst < 0.025f * largest);
-          CHECK(squares < squares_vs_exact);
+          // logits are near the rounded model's. With outliers the weights'
+          // rounding outweighs the inputs', so over all logits they are also
+          // nearer the rounded model's than the exact one's (without, input
+          // rounding is as large: LSTM 300 units, RMS 3.8e-4 against 3.7e-4).
+          if (!outliers) CHECK(worst < 0.005f);
+          if (outliers) CHECK(worst < 0.025f * largest);  // measured 0.3-2.1% (logits up to 3)
+          if (outliers) CHECK(squares < squares_vs_exact);
         }
       }
       set_num_threads(1);
