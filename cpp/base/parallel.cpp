@@ -1,6 +1,7 @@
 #include "base/parallel.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,16 @@ int& thread_setting() {
 // 0: no limit on this thread.
 thread_local int thread_limit = 0;
 
+// How long a thread at a TeamBarrier spins before it sleeps: many times
+// the gaps between meetings in a step, a small share of a scheduler slice.
+constexpr auto kSpinTime = std::chrono::microseconds(50);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 }  // namespace
 
 void set_num_threads(int n) {
@@ -56,6 +67,28 @@ void apply_thread_setting() {
   const int threads = active_threads();
   if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
 #endif
+}
+
+void TeamBarrier::wait(int size) {
+  // Read before arriving: the meeting cannot complete without this thread.
+  const unsigned generation = generation_.load(std::memory_order_relaxed);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == size - 1) {
+    arrived_.store(0, std::memory_order_relaxed);
+    // seq_cst: a thread going to sleep counts itself, then reads the
+    // generation; notify_all reads that count after this store (else the
+    // store could pass the read and a sleeper be missed).
+    generation_.fetch_add(1, std::memory_order_seq_cst);
+    generation_.notify_all();  // a system call only when a thread sleeps
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (int spin = 1; generation_.load(std::memory_order_acquire) == generation; ++spin) {
+    cpu_relax();
+    if (spin % 64 == 0 && std::chrono::steady_clock::now() - start > kSpinTime) {
+      while (generation_.load(std::memory_order_acquire) == generation) generation_.wait(generation);
+      return;
+    }
+  }
 }
 
 ThreadLimit::ThreadLimit(int max_threads) : previous_(thread_limit) {

@@ -47,18 +47,19 @@ double read_bandwidth(std::size_t bytes, int threads, double seconds) {
   for (;;) {
     const auto t0 = std::chrono::steady_clock::now();
     float grand_total = 0.0f;
-    run_team(threads, [&](int thread, int team) {
+    run_team(threads, [&](const Team& team) {
+      const int thread = team.thread, size = team.size;
       // shares in whole cache lines
       const std::size_t lines = floats / 16;
-      const float* begin = buffer.data() + lines * thread / team * 16;
-      const float* end = thread + 1 == team ? buffer.data() + floats : buffer.data() + lines * (thread + 1) / team * 16;
+      const float* begin = buffer.data() + lines * thread / size * 16;
+      const float* end = thread + 1 == size ? buffer.data() + floats : buffer.data() + lines * (thread + 1) / size * 16;
       float total = 0.0f;
       for (long p = 0; p < passes; ++p) {
         total += stream_sum(begin, end);
         // The buffer "may have changed": each pass reads it again (the
         // compiler would otherwise sum it once and multiply).
         asm volatile("" ::: "memory");
-        team_barrier(team);
+        team.barrier();
       }
 #pragma omp atomic
       grand_total += total;

@@ -23,6 +23,7 @@
 
 #include "base/aligned_buffer.hpp"
 #include "base/bfloat16.hpp"
+#include "base/parallel.hpp"
 #include "nn/model.hpp"
 
 namespace lmn {
@@ -89,6 +90,15 @@ class Stepper {
   // n * logits_stride(), valid until the next call.
   const float* step(const int* tokens);
   const float* step(int token) { return step(&token); }  // batch 1
+  // The same step, by a team that stays together from token to token
+  // (generate_batch: one team per stretch of tokens, not one per token):
+  // every member calls it with the same tokens, and it returns to each once
+  // the logits are complete. The tokens must be in the vocabulary: a team
+  // member cannot throw, so they are not checked here.
+  const float* step(const int* tokens, const Team& team);
+  // Threads worth using for a step: the thread setting, or one when a step
+  // is too small to split.
+  int step_threads() const;
 
  private:
   struct LayerState {
@@ -96,7 +106,7 @@ class Stepper {
     std::vector<float> c;    // per row LSTM cell state
   };
   template <class W>
-  void run(const int* tokens);
+  void run(const int* tokens, const Team& team);
   template <class W>
   void layer_products(std::size_t l, int b0, int b1);
   void layer_products_int8(std::size_t l, int b0, int b1);

@@ -2,8 +2,11 @@
 // shape the distribution as specified.
 #include <map>
 
+#include "base/parallel.hpp"
 #include "check.hpp"
 #include "generate/sampler.hpp"
+#include "generate/stepper.hpp"
+#include "train/thread_tuner.hpp"
 
 using namespace lmn;
 
@@ -61,6 +64,35 @@ TEST(generation_is_seeded_and_respects_stop_token) {
   c.stop_token = a[10];
   const auto stopped = generate(model, {1, 2}, c);
   CHECK(stopped.size() <= 11 && stopped.back() == a[10]);
+}
+
+TEST(generation_is_the_same_at_every_thread_count) {
+  // A model large enough for the stepper to split (step_threads), so a team
+  // of several threads steps and samples token after token in one region.
+  for (CellType cell : {CellType::LSTM, CellType::GRU}) {
+    SequenceModel model({cell, 20, 64, 2, 8, 0.0f}, 3);
+    for (WeightPrecision precision : {WeightPrecision::Float32, WeightPrecision::BFloat16, WeightPrecision::Int8}) {
+      auto weights = std::make_shared<const StepperWeights>(model, precision);
+      for (int stop_token : {-1, 7}) {  // with 7, rows end early, each on its own
+        SampleConfig c;
+        c.length = 400;
+        c.stop_token = stop_token;
+        const std::vector<std::vector<int>> primers = {{1, 2, 3}, {4}, {5, 6, 8, 9, 10}, {11, 12}};
+        const std::vector<std::uint64_t> seeds = {1, 2, 3, 4};
+        std::vector<std::vector<int>> first;
+        for (int threads : {1, 2, 3}) {
+          set_num_threads(threads);
+          ThreadTuner::forget_learnt();  // each count starts at the setting
+          CHECK(Stepper(weights, 4).step_threads() == threads);
+          const auto samples = generate_batch(weights, primers, seeds, c);
+          if (threads == 1) first = samples;
+          CHECK(samples == first);
+        }
+        set_num_threads(1);
+        for (const auto& sample : first) CHECK(stop_token == 7 ? sample.back() == 7 : sample.size() == 400);
+      }
+    }
+  }
 }
 
 TEST(bad_sampling_arguments_are_named) {

@@ -1,6 +1,8 @@
 // The trainer's thread tuner on a simulated machine (step time = tokens x
-// seconds per token at the chosen count), the per-thread ThreadLimit and run_team.
+// seconds per token at the chosen count), the per-thread ThreadLimit, run_team
+// and its barrier.
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "base/parallel.hpp"
@@ -316,28 +318,54 @@ TEST(thread_limit_caps_and_restores) {
 TEST(run_team_runs_one_thread_inline_and_splits_a_team) {
   const std::thread::id caller = std::this_thread::get_id();
   int calls = 0;
-  run_team(1, [&](int thread, int team) {
+  run_team(1, [&](const Team& team) {
     ++calls;
-    CHECK(thread == 0 && team == 1);
+    CHECK(team.thread == 0 && team.size == 1);
     CHECK(std::this_thread::get_id() == caller);  // no OpenMP region at all
-    team_barrier(team);
+    team.barrier();
   });
   CHECK(calls == 1);
 #ifdef _OPENMP
   // Each thread writes its slot, waits at the barrier, then sees the other's.
   std::atomic<int> slots[2] = {0, 0}, seen_other[2] = {0, 0}, teams[2] = {0, 0};
   for (int round = 0; round < 100; ++round) {
-    run_team(2, [&](int thread, int team) {
-      teams[thread] = team;
+    run_team(2, [&](const Team& team) {
+      const int thread = team.thread;
+      teams[thread] = team.size;
       slots[thread] = round + 1;
-      team_barrier(team);
+      team.barrier();
       if (slots[1 - thread] == round + 1) ++seen_other[thread];
-      team_barrier(team);
+      team.barrier();
     });
   }
   CHECK(teams[0] == 2 && teams[1] == 2);
   CHECK(seen_other[0] == 100 && seen_other[1] == 100);
 #endif
 }
+
+#ifdef _OPENMP
+TEST(team_barrier_waits_for_late_members_in_every_round) {
+  // One member arrives late each round (by more than the barrier's spin,
+  // so the others also go to sleep and must be woken); no member may pass
+  // a meeting before all have reached it, or miss one.
+  for (int size : {2, 3}) {
+    std::atomic<int> reached[3] = {0, 0, 0}, early = 0, team_sizes = 0;
+    run_team(size, [&](const Team& team) {
+      if (team.size == size) ++team_sizes;
+      for (int round = 1; round <= 20; ++round) {
+        if (round % team.size == team.thread) std::this_thread::sleep_for(std::chrono::milliseconds(round % 4));
+        reached[team.thread] = round;
+        team.barrier();
+        for (int other = 0; other < team.size; ++other)
+          if (reached[other] < round) ++early;
+        team.barrier();
+      }
+    });
+    CHECK(team_sizes == size);
+    CHECK(early == 0);
+    for (int thread = 0; thread < size; ++thread) CHECK(reached[thread] == 20);
+  }
+}
+#endif
 
 TEST_MAIN()
