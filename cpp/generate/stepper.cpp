@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -144,8 +145,8 @@ Int8Rows quantize(int gates, int units, int blocks, int in_cols, int H, Weight w
   const int stride = blocks * kLanes;
   out.weights = AlignedBuffer<std::int8_t>(static_cast<std::size_t>(blocks) * kLanes * gates * out.row_len);
   out.scale.assign(static_cast<std::size_t>(gates) * stride, 0.0f);
-  out.sum_in.assign(out.scale.size(), 0);
-  out.sum_h.assign(out.scale.size(), 0);
+  out.offset_in.assign(out.scale.size(), 0);
+  out.offset_h.assign(out.scale.size(), 0);
   for (int g = 0; g < gates; ++g) {
     for (int u = 0; u < units; ++u) {
       float largest = 0.0f;
@@ -161,8 +162,8 @@ Int8Rows quantize(int gates, int units, int blocks, int in_cols, int H, Weight w
         out.weights.data()[block + ((column / 4 * gates + g) * kLanes + u % kLanes) * 4 + column % 4] = q;
         return static_cast<std::int32_t>(q);
       };
-      for (int k = 0; k < in_cols; ++k) out.sum_in[row] += put(k, weight(g, u, k, false));
-      for (int k = 0; k < H; ++k) out.sum_h[row] += put(out.in_len + k, weight(g, u, k, true));
+      for (int k = 0; k < in_cols; ++k) out.offset_in[row] += int8::kInputOffset * put(k, weight(g, u, k, false));
+      for (int k = 0; k < H; ++k) out.offset_h[row] += int8::kInputOffset * put(out.in_len + k, weight(g, u, k, true));
     }
   }
   return out;
@@ -381,6 +382,22 @@ void int8_block_products(const std::int8_t* block, int rows, const Int8Scratch& 
     int8::block_products(block, rows, s.rows.data(), N, c0, std::min(j1, c0 + chunk_quads), acc);
 }
 
+// One register of products from integer sums: (sums - offsets) x weight
+// scales x the input scale, with offset_b (when given) taken off too.
+inline simd::vfloat int8_products(const std::int32_t* sums, const std::int32_t* offset_a, const std::int32_t* offset_b,
+                                  const float* scale, float input_scale) {
+  using Ints = std::int32_t __attribute__((vector_size(simd::kVecBytes)));
+  Ints a, offset;
+  std::memcpy(&a, sums, sizeof a);
+  std::memcpy(&offset, offset_a, sizeof offset);
+  a -= offset;
+  if (offset_b) {
+    std::memcpy(&offset, offset_b, sizeof offset);
+    a -= offset;
+  }
+  return __builtin_convertvector(a, simd::vfloat) * (simd::load(scale) * input_scale);
+}
+
 }  // namespace
 
 void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
@@ -411,38 +428,28 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
       int8_block_products(block, G, s, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
       if (w.cell == CellType::GRU) int8_block_products(block, G, s, N, quads_in, quads, hidden);
     }
-    constexpr int offset = int8::kInputOffset;
     for (int b = g0; b < g1; ++b) {
       for (int n = 0; n < N; ++n) {
-        float* out = gates_buf_.data() + static_cast<long>(n) * gate_len;
+        float* out = gates_buf_.data() + static_cast<long>(n) * gate_len + b * kLanes;
+        const long at = (b - g0) * per_block + static_cast<long>(n) * G * kLanes;
+        const std::int32_t *acc = s.acc.data() + at, *hidden = s.hidden.data() + at;
+        const float xs = s.scale[n];
         for (int g = 0; g < G; ++g) {
-          // products = (integer sum - offset * weight sum) * weight scale * input scale
-          const long at = (b - g0) * per_block + (static_cast<long>(n) * G + g) * kLanes;
-          const std::int32_t* a = s.acc.data() + at;
-          const int r0 = g * stride + b * kLanes;
+          const int r0 = g * stride + b * kLanes, a0 = g * kLanes;
           const float* scale = q.scale.data() + r0;
-          const std::int32_t *sum_in = q.sum_in.data() + r0, *sum_h = q.sum_h.data() + r0;
-          const float xs = s.scale[n];
-          float* o = out + r0;
+          const std::int32_t *offset_in = q.offset_in.data() + r0, *offset_h = q.offset_h.data() + r0;
           if (w.cell == CellType::LSTM) {
-#pragma omp simd
-            for (int i = 0; i < kLanes; ++i)
-              o[i] = static_cast<float>(a[i] - offset * (sum_in[i] + sum_h[i])) * (scale[i] * xs);
+            simd::store(out + g * stride, int8_products(acc + a0, offset_in, offset_h, scale, xs));
             continue;
           }
-          const std::int32_t* h = s.hidden.data() + at;
-          float* o_hidden = g < 2 ? o : o + stride;  // n: input part in slice 2, hidden part in slice 3
-#pragma omp simd
-          for (int i = 0; i < kLanes; ++i) {
-            const float unit = scale[i] * xs;
-            const float in = static_cast<float>(a[i] - offset * sum_in[i]) * unit;
-            const float hid = static_cast<float>(h[i] - offset * sum_h[i]) * unit;
-            if (g < 2) {
-              o[i] = in + hid;
-            } else {
-              o[i] = in;
-              o_hidden[i] = hid;
-            }
+          // GRU: r and z add both parts; n keeps its input part in slice 2, its hidden part in slice 3
+          const simd::vfloat in = int8_products(acc + a0, offset_in, nullptr, scale, xs);
+          const simd::vfloat hid = int8_products(hidden + a0, offset_h, nullptr, scale, xs);
+          if (g < 2) {
+            simd::store(out + g * stride, in + hid);
+          } else {
+            simd::store(out + 2 * stride, in);
+            simd::store(out + 3 * stride, hid);
           }
         }
       }
@@ -538,14 +545,11 @@ void Stepper::output_blocks_int8(int b0, int b1) {
     std::fill(acc.begin(), acc.end(), 0);
     int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, s, N, 0, q.row_len / 4,
                         acc.data());
-    constexpr int offset = int8::kInputOffset;
+    const long v = b * kLanes;
     for (int n = 0; n < N; ++n) {
-      float* out = logits_.data() + static_cast<long>(n) * logits_stride();
-      for (int i = 0; i < kLanes; ++i) {
-        const int v = b * kLanes + i;
-        out[v] = static_cast<float>(acc[n * kLanes + i] - offset * q.sum_h[v]) * (q.scale[v] * s.scale[n]) +
-                 w.fc_b.data()[v];
-      }
+      const simd::vfloat logits =
+          int8_products(acc.data() + n * kLanes, q.offset_h.data() + v, nullptr, q.scale.data() + v, s.scale[n]);
+      simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + v, logits + simd::load(w.fc_b.data() + v));
     }
   }
 }

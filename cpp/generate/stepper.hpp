@@ -45,7 +45,9 @@ struct Int8Rows {
   AlignedBuffer<std::int8_t> weights;
   int in_len = 0, row_len = 0;  // input and total columns, multiples of 4 (the hidden part starts at in_len)
   std::vector<float> scale;     // per output row (gate g, unit u at g * blocks * kLanes + u): weight = q * scale
-  std::vector<std::int32_t> sum_in, sum_h;  // per output row: sum of q over the input part, the hidden part
+  // Per output row: kInputOffset x the sum of q over the input part, over
+  // the hidden part (what the inputs' offset added to the integer sums).
+  std::vector<std::int32_t> offset_in, offset_h;
 };
 
 struct StepperWeights {
