@@ -137,7 +137,7 @@ void round_pairs(const float* x, int count, std::uint32_t* words) {
 template <int Rows>
 void accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
                 lanes::Partials<Rows>* const* sums) {
-  constexpr int kMany = lanes::kRowsAtOnce<Rows>;
+  constexpr int kMany = kRowsAtOnce<Rows>;
   if (count != 1 && count != kMany) throw std::invalid_argument("bf16::accumulate: count must be 1 or kRowsAtOnce");
 #if defined(__x86_64__)
   if (active_kernel() == Kernel::Avx512Bf16) {

@@ -21,10 +21,11 @@ template <int Rows>
 constexpr int kChains = Rows >= 4 ? 2 : 8 / Rows;
 
 // Rows that share each register of weights: as many as the registers hold
-// (accumulators R * chains * Rows), 32 registers with AVX-512, 16 below.
-// (Every Rows here gives at least one.)
+// with one chain at a time: R * Rows sums, R broadcast inputs and the
+// weights, of 32 registers with AVX-512, 16 below. (On AVX2 a fourth row
+// of 3 gates spilled a sum to the stack: 0.6x the speed.)
 template <int Rows>
-constexpr int kRowsAtOnce = (simd::kVecBytes == 64 ? 24 : 12) / (kChains<Rows> * Rows);
+constexpr int kRowsAtOnce = (simd::kVecBytes == 64 ? 32 - 1 : 16 - 1) / (Rows + 1);
 
 template <int Rows>
 struct Partials {
@@ -35,34 +36,47 @@ struct Partials {
 // inputs at once (each weight register loaded once serves all R). k - (the
 // range's first column) must be a multiple of kChains<Rows>; columns past
 // the last whole group of chains go to chain 0. Each input's sums are the
-// same whatever R.
+// same whatever R: one input runs its chains side by side (they hide the
+// multiply-add latency); several run one chain after another (the rows
+// hide it), so the registers hold R rows' sums of one chain, not every
+// chain's sums of fewer rows (at 16 registers, 4 gates and 2 chains left
+// room for one row: each weight was loaded again for every row).
 template <int Rows, int R = 1>
 inline void accumulate(const float* block, const float* const* x, int k, int k1, Partials<Rows>* const* sums) {
   constexpr int C = kChains<Rows>;
-  simd::vfloat p[R][C][Rows];
-  for (int q = 0; q < R; ++q)
+  const auto column = [block](int j) { return block + static_cast<long>(j) * Rows * kLanes; };
+  const int whole = k + (k1 - k) / C * C;  // the end of the whole groups
+  if constexpr (R == 1) {
+    simd::vfloat p[C][Rows];
     for (int c = 0; c < C; ++c)
-      for (int r = 0; r < Rows; ++r) p[q][c][r] = sums[q]->part[c][r];
-  for (; k + C <= k1; k += C) {
+      for (int r = 0; r < Rows; ++r) p[c][r] = sums[0]->part[c][r];
+    const float* in = x[0];
+    for (int j = k; j < whole; j += C)
+      for (int c = 0; c < C; ++c)
+        for (int r = 0; r < Rows; ++r) p[c][r] += in[j + c] * simd::load(column(j + c) + r * kLanes);
+    for (int j = whole; j < k1; ++j)
+      for (int r = 0; r < Rows; ++r) p[0][r] += in[j] * simd::load(column(j) + r * kLanes);
+    for (int c = 0; c < C; ++c)
+      for (int r = 0; r < Rows; ++r) sums[0]->part[c][r] = p[c][r];
+  } else {
     for (int c = 0; c < C; ++c) {
-      const float* column = block + static_cast<long>(k + c) * Rows * kLanes;
-      for (int r = 0; r < Rows; ++r) {
-        simd::vfloat weights = simd::load(column + r * kLanes);
-        if constexpr (R > 1) simd::keep_in_register(weights);
-        for (int q = 0; q < R; ++q) p[q][c][r] += x[q][k + c] * weights;
-      }
+      simd::vfloat p[R][Rows];
+      for (int q = 0; q < R; ++q)
+        for (int r = 0; r < Rows; ++r) p[q][r] = sums[q]->part[c][r];
+      const auto add = [&](int j) {
+        for (int r = 0; r < Rows; ++r) {
+          simd::vfloat weights = simd::load(column(j) + r * kLanes);
+          simd::keep_in_register(weights);
+          for (int q = 0; q < R; ++q) p[q][r] += x[q][j] * weights;
+        }
+      };
+      for (int j = k + c; j < whole; j += C) add(j);
+      if (c == 0)
+        for (int j = whole; j < k1; ++j) add(j);
+      for (int q = 0; q < R; ++q)
+        for (int r = 0; r < Rows; ++r) sums[q]->part[c][r] = p[q][r];
     }
   }
-  for (; k < k1; ++k) {
-    const float* column = block + static_cast<long>(k) * Rows * kLanes;
-    for (int r = 0; r < Rows; ++r) {
-      const simd::vfloat weights = simd::load(column + r * kLanes);
-      for (int q = 0; q < R; ++q) p[q][0][r] += x[q][k] * weights;
-    }
-  }
-  for (int q = 0; q < R; ++q)
-    for (int c = 0; c < C; ++c)
-      for (int r = 0; r < Rows; ++r) sums[q]->part[c][r] = p[q][c][r];
 }
 
 // The registers' totals: the chains summed in order.

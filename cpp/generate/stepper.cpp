@@ -88,17 +88,23 @@ std::pair<const InputOf<W>*, int> product_inputs(const float* x, int stride, int
   }
 }
 
-// Columns [k, k1) of a block times inputs x[0, count) into sums[0, count).
-template <int Rows>
-void accumulate(const float* block, const float* const* x, int count, int k, int k1,
-                lanes::Partials<Rows>* const* sums) {
-  if (count == 1) return lanes::accumulate<Rows>(block, x, k, k1, sums);
-  lanes::accumulate<Rows, lanes::kRowsAtOnce<Rows>>(block, x, k, k1, sums);
+// Columns [k, k1) of a block times the first inputs of x[0, count) into
+// their sums; returns how many inputs it took (at least one).
+template <int Rows, int R = lanes::kRowsAtOnce<Rows>>
+int accumulate(const float* block, const float* const* x, int count, int k, int k1,
+               lanes::Partials<Rows>* const* sums) {
+  if constexpr (R > 1) {
+    if (count < R) return accumulate<Rows, R - 1>(block, x, count, k, k1, sums);
+  }
+  lanes::accumulate<Rows, R>(block, x, k, k1, sums);
+  return R;
 }
 template <int Rows>
-void accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int k, int k1,
-                lanes::Partials<Rows>* const* sums) {
-  bf16::accumulate<Rows>(block, x, count, k, k1, sums);
+int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int k, int k1,
+               lanes::Partials<Rows>* const* sums) {
+  const int taken = count >= bf16::kRowsAtOnce<Rows> ? bf16::kRowsAtOnce<Rows> : 1;
+  bf16::accumulate<Rows>(block, x, taken, k, k1, sums);
+  return taken;
 }
 
 // For each of `rows` inputs (x + n * x_stride): out[n * Rows + r] = register
@@ -114,7 +120,6 @@ void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows,
     lanes::total<Rows>(sums, out);
     return;
   }
-  constexpr int R = lanes::kRowsAtOnce<Rows>;
   for (int n0 = 0; n0 < rows; n0 += kRowGroup) {
     const int group = std::min(kRowGroup, rows - n0);
     lanes::Partials<Rows> sums[kRowGroup];  // only the group's are zeroed (zeroing all was 3% of a step)
@@ -126,9 +131,7 @@ void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows,
     }
     for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
       const int c1 = std::min(k1, c0 + kChunkColumns);
-      int n = 0;
-      for (; n + R <= group; n += R) accumulate<Rows>(block, xs + n, R, c0, c1, sum_ptrs + n);
-      for (; n < group; ++n) accumulate<Rows>(block, xs + n, 1, c0, c1, sum_ptrs + n);
+      for (int n = 0; n < group;) n += accumulate<Rows>(block, xs + n, group - n, c0, c1, sum_ptrs + n);
     }
     for (int n = 0; n < group; ++n) lanes::total<Rows>(sums[n], out + (n0 + n) * Rows);
   }

@@ -134,7 +134,7 @@ namespace {
 // order) and the count.
 template <int Rows>
 void check_bfloat16_products() {
-  constexpr int kLanes = simd::kVecWidth, kPairs = 137, kSplit = 64, R = lanes::kRowsAtOnce<Rows>;
+  constexpr int kLanes = simd::kVecWidth, kPairs = 137, kSplit = 64, R = bf16::kRowsAtOnce<Rows>;
   Rng rng(Rows);
   std::vector<BFloat16> block(static_cast<std::size_t>(kPairs) * Rows * 2 * kLanes);
   for (auto& w : block) w = to_bfloat16(rng.uniform(-1.0f, 1.0f));
