@@ -23,40 +23,48 @@ inline float high_half(std::uint32_t word) { return std::bit_cast<float>(word & 
 // the instruction is held to. The inputs are widened to floats a span at a
 // time first, so each multiply-add broadcasts straight from memory
 // (widening inside the loop cost Zen 4 at x86-64-v3 ~10% more at batch 1).
+// One input runs its chains side by side; several run one chain after
+// another, so a pair's widened weights serve every input (the same order
+// of sums either way: lane_products.hpp).
 template <int Rows, int R>
 void portable_pairs(const BFloat16* block, const std::uint32_t* const* x, int p, int p1,
                     lanes::Partials<Rows>* const* sums) {
   constexpr int C = lanes::kChains<Rows>;
   constexpr int kSpan = 64;  // pairs widened at a time: a multiple of every chain count
-  simd::vfloat s[R][C][Rows];
-  for (int q = 0; q < R; ++q)
-    for (int c = 0; c < C; ++c)
-      for (int r = 0; r < Rows; ++r) s[q][c][r] = sums[q]->part[c][r];
+  constexpr int kChainsAtOnce = R == 1 ? C : 1;
   float even[R][kSpan], odd[R][kSpan];
-  const auto add_pair = [&](const BFloat16* column, int j, int c) {
-    for (int r = 0; r < Rows; ++r) {
-      simd::vfloat low, high;
-      simd::load_pairs(column + r * 2 * kLanes, low, high);
-      for (int q = 0; q < R; ++q) {
-        s[q][c][r] += odd[q][j] * high;
-        s[q][c][r] += even[q][j] * low;
-      }
-    }
-  };
+  const auto column = [block](int pair) { return block + static_cast<long>(pair) * Rows * 2 * kLanes; };
   for (int s0 = p; s0 < p1; s0 += kSpan) {
     const int s1 = p1 - s0 < kSpan ? p1 : s0 + kSpan;  // only the last span can end in a partial group
+    const int whole = s0 + (s1 - s0) / C * C;
     for (int q = 0; q < R; ++q) {
       for (int j = s0; j < s1; ++j) even[q][j - s0] = low_half(x[q][j]), odd[q][j - s0] = high_half(x[q][j]);
     }
-    const auto column = [&](int pair) { return block + static_cast<long>(pair) * Rows * 2 * kLanes; };
-    int j = s0;
-    for (; j + C <= s1; j += C)
-      for (int c = 0; c < C; ++c) add_pair(column(j + c), j + c - s0, c);
-    for (; j < s1; ++j) add_pair(column(j), j - s0, 0);
+    // Chains [c0, c0 + kChainsAtOnce) of the span: all of them for one input.
+    for (int c0 = 0; c0 < C; c0 += kChainsAtOnce) {
+      simd::vfloat s[R][kChainsAtOnce][Rows];
+      for (int q = 0; q < R; ++q)
+        for (int c = 0; c < kChainsAtOnce; ++c)
+          for (int r = 0; r < Rows; ++r) s[q][c][r] = sums[q]->part[c0 + c][r];
+      const auto add_pair = [&](int pair, int c) {
+        for (int r = 0; r < Rows; ++r) {
+          simd::vfloat low, high;
+          simd::load_pairs(column(pair) + r * 2 * kLanes, low, high);
+          for (int q = 0; q < R; ++q) {
+            s[q][c][r] += odd[q][pair - s0] * high;
+            s[q][c][r] += even[q][pair - s0] * low;
+          }
+        }
+      };
+      for (int j = s0; j < whole; j += C)
+        for (int c = 0; c < kChainsAtOnce; ++c) add_pair(j + c0 + c, c);
+      if (c0 == 0)
+        for (int j = whole; j < s1; ++j) add_pair(j, 0);
+      for (int q = 0; q < R; ++q)
+        for (int c = 0; c < kChainsAtOnce; ++c)
+          for (int r = 0; r < Rows; ++r) sums[q]->part[c0 + c][r] = s[q][c][r];
+    }
   }
-  for (int q = 0; q < R; ++q)
-    for (int c = 0; c < C; ++c)
-      for (int r = 0; r < Rows; ++r) sums[q]->part[c][r] = s[q][c][r];
 }
 
 #if defined(__x86_64__)
@@ -95,6 +103,27 @@ __attribute__((target("avx512f,avx512bf16"))) void avx512bf16_pairs(const BFloat
   }
 }
 #endif
+
+// Inputs per call, as many as the registers hold: for AVX512_BF16 every
+// chain's sums of each (R * chains * Rows of 32 registers, less spares);
+// for the portable kernel one chain's sums of each, its two broadcast
+// inputs, and a pair of widened weights (R * (Rows + 2) + 2 of 32 or 16).
+template <int Rows>
+constexpr int kAvx512Inputs = 24 / (lanes::kChains<Rows> * Rows);
+template <int Rows>
+constexpr int kPortableInputs = (simd::kVecBytes == 64 ? 32 - 2 : 16 - 2) / (Rows + 2);
+
+// The portable kernel over the first of `count` inputs: as many as it
+// takes at once, or fewer; returns how many.
+template <int Rows, int R = kPortableInputs<Rows>>
+int portable_inputs(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
+                    lanes::Partials<Rows>* const* sums) {
+  if constexpr (R > 1) {
+    if (count < R) return portable_inputs<Rows, R - 1>(block, x, count, p, p1, sums);
+  }
+  portable_pairs<Rows, R>(block, x, p, p1, sums);
+  return R;
+}
 
 Kernel fastest() { return available_kernels().back(); }
 
@@ -135,22 +164,24 @@ void round_pairs(const float* x, int count, std::uint32_t* words) {
 }
 
 template <int Rows>
-void accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
-                lanes::Partials<Rows>* const* sums) {
-  constexpr int kMany = kRowsAtOnce<Rows>;
-  if (count != 1 && count != kMany) throw std::invalid_argument("bf16::accumulate: count must be 1 or kRowsAtOnce");
+int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
+               lanes::Partials<Rows>* const* sums) {
 #if defined(__x86_64__)
   if (active_kernel() == Kernel::Avx512Bf16) {
-    if (count == 1) return avx512bf16_pairs<Rows, 1>(block, x, p, p1, sums);
-    return avx512bf16_pairs<Rows, kMany>(block, x, p, p1, sums);
+    constexpr int R = kAvx512Inputs<Rows>;
+    if (count < R) {
+      avx512bf16_pairs<Rows, 1>(block, x, p, p1, sums);
+      return 1;
+    }
+    avx512bf16_pairs<Rows, R>(block, x, p, p1, sums);
+    return R;
   }
 #endif
-  if (count == 1) return portable_pairs<Rows, 1>(block, x, p, p1, sums);
-  portable_pairs<Rows, kMany>(block, x, p, p1, sums);
+  return portable_inputs<Rows>(block, x, count, p, p1, sums);
 }
 
-template void accumulate<1>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<1>* const*);
-template void accumulate<3>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<3>* const*);
-template void accumulate<4>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<4>* const*);
+template int accumulate<1>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<1>* const*);
+template int accumulate<3>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<3>* const*);
+template int accumulate<4>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<4>* const*);
 
 }  // namespace lmn::bf16

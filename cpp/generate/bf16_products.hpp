@@ -36,18 +36,13 @@ void set_kernel(Kernel kernel);           // for tests and benchmarks; throws if
 // x[2j] in its low half and x[2j + 1] in its high half.
 void round_pairs(const float* x, int count, std::uint32_t* words);
 
-// Inputs that share each register of weights: every chain of each in
-// registers (accumulators R * chains * Rows), 32 registers with AVX-512,
-// 16 below. (Every Rows here gives at least one.)
+// Adds pairs [p, p1) of a block times the words x[q] to sums[q] for the
+// first of `count` inputs, as many at once as the active kernel takes (each
+// register of weights read once serves them all); returns how many (at
+// least one). p - (the range's first pair) is a multiple of
+// kChains<Rows>. Rows: 1, 3 or 4.
 template <int Rows>
-constexpr int kRowsAtOnce = (simd::kVecBytes == 64 ? 24 : 12) / (lanes::kChains<Rows> * Rows);
-
-// Adds pairs [p, p1) of a block times the words x[q] to sums[q], for
-// `count` inputs at once (each register of weights read once serves them
-// all): 1 or kRowsAtOnce<Rows>. p - (the range's first pair) is a
-// multiple of kChains<Rows>. Rows: 1, 3 or 4.
-template <int Rows>
-void accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
-                lanes::Partials<Rows>* const* sums);
+int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
+               lanes::Partials<Rows>* const* sums);
 
 }  // namespace lmn::bf16

@@ -102,9 +102,7 @@ int accumulate(const float* block, const float* const* x, int count, int k, int 
 template <int Rows>
 int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int k, int k1,
                lanes::Partials<Rows>* const* sums) {
-  const int taken = count >= bf16::kRowsAtOnce<Rows> ? bf16::kRowsAtOnce<Rows> : 1;
-  bf16::accumulate<Rows>(block, x, taken, k, k1, sums);
-  return taken;
+  return bf16::accumulate<Rows>(block, x, count, k, k1, sums);
 }
 
 // For each of `rows` inputs (x + n * x_stride): out[n * Rows + r] = register

@@ -126,21 +126,21 @@ TEST(bfloat16_rounds_to_nearest_even) {
 
 namespace {
 
-// Every bfloat16 kernel this CPU runs, 1 input and kRowsAtOnce at a time,
-// over two chunks of pairs (the second longer than the portable kernel's
-// span of 64 pairs and ending in a partial group of chains): sums of the
-// rounded weights times the inputs rounded to bfloat16, and the same bits
-// whatever the kernel (two multiply-adds per pair in the instruction's
-// order) and the count.
+// Every bfloat16 kernel this CPU runs, 1 input at a time and as many at
+// once as it takes (R, then fewer for the last), over two chunks of pairs
+// (the second longer than the portable kernel's span of 64 pairs and ending
+// in a partial group of chains): sums of the rounded weights times the
+// inputs rounded to bfloat16, and the same bits whatever the kernel (two
+// multiply-adds per pair in the instruction's order) and the count.
 template <int Rows>
 void check_bfloat16_products() {
-  constexpr int kLanes = simd::kVecWidth, kPairs = 137, kSplit = 64, R = bf16::kRowsAtOnce<Rows>;
+  constexpr int kLanes = simd::kVecWidth, kPairs = 137, kSplit = 64, N = 17;  // N: more than any kernel takes
   Rng rng(Rows);
   std::vector<BFloat16> block(static_cast<std::size_t>(kPairs) * Rows * 2 * kLanes);
   for (auto& w : block) w = to_bfloat16(rng.uniform(-1.0f, 1.0f));
-  std::vector<float> x[R];
-  std::vector<std::uint32_t> words[R];
-  for (int q = 0; q < R; ++q) {
+  std::vector<float> x[N];
+  std::vector<std::uint32_t> words[N];
+  for (int q = 0; q < N; ++q) {
     for (int k = 0; k < 2 * kPairs; ++k) x[q].push_back(rng.uniform(-1.0f, 1.0f));
     words[q].resize(kPairs);
     bf16::round_pairs(x[q].data(), 2 * kPairs, words[q].data());
@@ -151,15 +151,18 @@ void check_bfloat16_products() {
   std::vector<float> first;  // the first kernel's sums, 1 input at a time
   for (bf16::Kernel kernel : bf16::available_kernels()) {
     bf16::set_kernel(kernel);
-    for (int count : {1, R}) {
-      for (int q0 = 0; q0 < R; q0 += count) {
-        lanes::Partials<Rows> sums[R] = {};
-        const std::uint32_t* xs[R];
-        lanes::Partials<Rows>* sum_ptrs[R];
+    for (bool one_at_a_time : {true, false}) {
+      for (int q0 = 0, taken = 0; q0 < N; q0 += taken) {
+        const int count = one_at_a_time ? 1 : N - q0;
+        lanes::Partials<Rows> sums[N] = {};
+        const std::uint32_t* xs[N];
+        lanes::Partials<Rows>* sum_ptrs[N];
         for (int q = 0; q < count; ++q) xs[q] = words[q0 + q].data(), sum_ptrs[q] = &sums[q];
-        bf16::accumulate<Rows>(block.data(), xs, count, 0, kSplit, sum_ptrs);
-        bf16::accumulate<Rows>(block.data(), xs, count, kSplit, kPairs, sum_ptrs);
-        for (int q = 0; q < count; ++q) {
+        taken = bf16::accumulate<Rows>(block.data(), xs, count, 0, kSplit, sum_ptrs);
+        CHECK(taken >= 1 && taken <= count);
+        if (!one_at_a_time && q0 == 0) CHECK(taken > 1);  // several at once
+        CHECK(bf16::accumulate<Rows>(block.data(), xs, taken, kSplit, kPairs, sum_ptrs) == taken);
+        for (int q = 0; q < taken; ++q) {
           simd::vfloat total[Rows];
           lanes::total<Rows>(sums[q], total);
           for (int r = 0; r < Rows; ++r) {
