@@ -1,8 +1,13 @@
 #pragma once
 // One SIMD register of floats as a GCC vector type: the compiler emits
 // AVX-512, AVX or SSE instructions for whichever the build targets, so the
-// kernels have no intrinsics and a portable fallback for free.
+// kernels have no intrinsics and a portable fallback for free (fma below is
+// the one exception).
 #include <cstring>
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 namespace lmn::simd {
 
@@ -24,6 +29,20 @@ inline vfloat load(const float* p) {
 }
 
 inline void store(float* p, vfloat v) { std::memcpy(p, &v, sizeof v); }
+// x * v + acc, rounded once where the build has FMA (x86-64-v3 and up),
+// else twice. Spelled out because loops that must agree bit for bit (a
+// batched product and the same rows alone) cannot rely on the optimizer
+// contracting both alike: at -O2 with sanitizers GCC left one as a
+// multiply and an add.
+inline vfloat fma(float x, vfloat v, vfloat acc) {
+#if defined(__AVX512F__)
+  return (vfloat)_mm512_fmadd_ps(_mm512_set1_ps(x), (__m512)v, (__m512)acc);
+#elif defined(__FMA__) && defined(__AVX__)
+  return (vfloat)_mm256_fmadd_ps(_mm256_set1_ps(x), (__m256)v, (__m256)acc);
+#else
+  return x * v + acc;
+#endif
+}
 
 // Makes the compiler hold v in a register. A register of weights that
 // several multiply-adds share is otherwise folded into each of them as a

@@ -51,8 +51,8 @@ void portable_pairs(const BFloat16* block, const std::uint32_t* const* x, int p,
           simd::vfloat low, high;
           simd::load_pairs(column(pair) + r * 2 * kLanes, low, high);
           for (int q = 0; q < R; ++q) {
-            s[q][c][r] += odd[q][pair - s0] * high;
-            s[q][c][r] += even[q][pair - s0] * low;
+            s[q][c][r] = simd::fma(odd[q][pair - s0], high, s[q][c][r]);
+            s[q][c][r] = simd::fma(even[q][pair - s0], low, s[q][c][r]);
           }
         }
       };

@@ -53,9 +53,9 @@ inline void accumulate(const float* block, const float* const* x, int k, int k1,
     const float* in = x[0];
     for (int j = k; j < whole; j += C)
       for (int c = 0; c < C; ++c)
-        for (int r = 0; r < Rows; ++r) p[c][r] += in[j + c] * simd::load(column(j + c) + r * kLanes);
+        for (int r = 0; r < Rows; ++r) p[c][r] = simd::fma(in[j + c], simd::load(column(j + c) + r * kLanes), p[c][r]);
     for (int j = whole; j < k1; ++j)
-      for (int r = 0; r < Rows; ++r) p[0][r] += in[j] * simd::load(column(j) + r * kLanes);
+      for (int r = 0; r < Rows; ++r) p[0][r] = simd::fma(in[j], simd::load(column(j) + r * kLanes), p[0][r]);
     for (int c = 0; c < C; ++c)
       for (int r = 0; r < Rows; ++r) sums[0]->part[c][r] = p[c][r];
   } else {
@@ -67,7 +67,7 @@ inline void accumulate(const float* block, const float* const* x, int k, int k1,
         for (int r = 0; r < Rows; ++r) {
           simd::vfloat weights = simd::load(column(j) + r * kLanes);
           simd::keep_in_register(weights);
-          for (int q = 0; q < R; ++q) p[q][r] += x[q][j] * weights;
+          for (int q = 0; q < R; ++q) p[q][r] = simd::fma(x[q][j], weights, p[q][r]);
         }
       };
       for (int j = k + c; j < whole; j += C) add(j);

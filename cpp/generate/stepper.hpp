@@ -7,7 +7,8 @@
 // one register's worth of hidden units with all their gates, and the
 // threads split a step by blocks: a thread reads only its own weights (which
 // stay in its core's cache from token to token when they fit) and finishes
-// its units' gates without waiting; the threads meet once per layer. With
+// its units' gates without waiting; the threads meet once per layer and
+// once when the logits are done (at their own barrier: parallel.hpp). With
 // several rows, each chunk of a block is read once from memory and then from
 // L1 for every row, so one weight read serves the whole batch. The first
 // layer's input projection of every vocabulary entry is computed once, so
