@@ -67,8 +67,8 @@ TEST(generation_is_seeded_and_respects_stop_token) {
 }
 
 TEST(generation_is_the_same_at_every_thread_count) {
-  // A model large enough for the stepper to split (step_threads), so a team
-  // of several threads steps and samples token after token in one region.
+  // A model large enough for the stepper to split (step_threads), so teams
+  // of several threads step it, meeting at their own barrier.
   for (CellType cell : {CellType::LSTM, CellType::GRU}) {
     SequenceModel model({cell, 20, 64, 2, 8, 0.0f}, 3);
     for (WeightPrecision precision : {WeightPrecision::Float32, WeightPrecision::BFloat16, WeightPrecision::Int8}) {
