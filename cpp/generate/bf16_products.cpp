@@ -113,18 +113,6 @@ constexpr int kAvx512Inputs = 24 / (lanes::kChains<Rows> * Rows);
 template <int Rows>
 constexpr int kPortableInputs = (simd::kVecBytes == 64 ? 32 - 2 : 16 - 2) / (Rows + 2);
 
-// The portable kernel over the first of `count` inputs: as many as it
-// takes at once, or fewer; returns how many.
-template <int Rows, int R = kPortableInputs<Rows>>
-int portable_inputs(const BFloat16* block, const std::uint32_t* const* x, int count, int p, int p1,
-                    lanes::Partials<Rows>* const* sums) {
-  if constexpr (R > 1) {
-    if (count < R) return portable_inputs<Rows, R - 1>(block, x, count, p, p1, sums);
-  }
-  portable_pairs<Rows, R>(block, x, p, p1, sums);
-  return R;
-}
-
 Kernel fastest() { return available_kernels().back(); }
 
 std::atomic<Kernel>& chosen() {
@@ -177,7 +165,7 @@ int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, 
     return R;
   }
 #endif
-  return portable_inputs<Rows>(block, x, count, p, p1, sums);
+  return lanes::at_most<kPortableInputs<Rows>>(count, [&]<int R>() { portable_pairs<Rows, R>(block, x, p, p1, sums); });
 }
 
 template int accumulate<1>(const BFloat16*, const std::uint32_t* const*, int, int, int, lanes::Partials<1>* const*);

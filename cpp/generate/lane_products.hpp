@@ -27,6 +27,18 @@ constexpr int kChains = Rows >= 4 ? 2 : 8 / Rows;
 template <int Rows>
 constexpr int kRowsAtOnce = (simd::kVecBytes == 64 ? 32 - 1 : 16 - 1) / (Rows + 1);
 
+// Runs f.template operator()<n>() for n = the most inputs, at most R, of
+// the `count` (>= 1) waiting, and returns n: a group's last inputs go
+// together too, with a kernel compiled for their number.
+template <int R, class F>
+inline int at_most(int count, F&& f) {
+  if constexpr (R > 1) {
+    if (count < R) return at_most<R - 1>(count, f);
+  }
+  f.template operator()<R>();
+  return R;
+}
+
 template <int Rows>
 struct Partials {
   simd::vfloat part[kChains<Rows>][Rows];

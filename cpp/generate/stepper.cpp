@@ -90,14 +90,11 @@ std::pair<const InputOf<W>*, int> product_inputs(const float* x, int stride, int
 
 // Columns [k, k1) of a block times the first inputs of x[0, count) into
 // their sums; returns how many inputs it took (at least one).
-template <int Rows, int R = lanes::kRowsAtOnce<Rows>>
+template <int Rows>
 int accumulate(const float* block, const float* const* x, int count, int k, int k1,
                lanes::Partials<Rows>* const* sums) {
-  if constexpr (R > 1) {
-    if (count < R) return accumulate<Rows, R - 1>(block, x, count, k, k1, sums);
-  }
-  lanes::accumulate<Rows, R>(block, x, k, k1, sums);
-  return R;
+  return lanes::at_most<lanes::kRowsAtOnce<Rows>>(count,
+                                                  [&]<int R>() { lanes::accumulate<Rows, R>(block, x, k, k1, sums); });
 }
 template <int Rows>
 int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, int k, int k1,
