@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <sched.h>
+
 namespace lmn {
 
 namespace {
@@ -69,7 +71,11 @@ void apply_thread_setting() {
 #endif
 }
 
-void TeamBarrier::wait(int size) {
+TeamBarrier::TeamBarrier() {
+  for (auto& where : where_) where.store(~std::uint64_t{0}, std::memory_order_relaxed);
+}
+
+void TeamBarrier::wait(int thread, int size) {
   // Read before arriving: the meeting cannot complete without this thread.
   const unsigned generation = generation_.load(std::memory_order_relaxed);
   if (arrived_.fetch_add(1, std::memory_order_acq_rel) == size - 1) {
@@ -82,13 +88,36 @@ void TeamBarrier::wait(int size) {
     return;
   }
   const auto start = std::chrono::steady_clock::now();
+  bool share_core = false;
   for (int spin = 1; generation_.load(std::memory_order_acquire) == generation; ++spin) {
-    cpu_relax();
-    if (spin % 64 == 0 && std::chrono::steady_clock::now() - start > kSpinTime) {
+    if (share_core) {
+      sched_yield();
+    } else {
+      cpu_relax();
+    }
+    if (spin % 64 != 0) continue;
+    if (spin == 64) share_core = shares_core(thread, size, generation);
+    if (std::chrono::steady_clock::now() - start > kSpinTime) {
       while (generation_.load(std::memory_order_acquire) == generation) generation_.wait(generation);
       return;
     }
   }
+}
+
+bool TeamBarrier::shares_core(int thread, int size, unsigned generation) {
+  const int core = sched_getcpu();
+  if (core < 0 || thread >= kTrackedMembers) return false;
+  where_[thread].store(std::uint64_t{generation} << 32 | static_cast<std::uint32_t>(core), std::memory_order_relaxed);
+  for (int other = 0; other < std::min(size, kTrackedMembers); ++other) {
+    const std::uint64_t where = where_[other].load(std::memory_order_relaxed);
+    const auto when = static_cast<unsigned>(where >> 32);
+    if (other != thread && where != ~std::uint64_t{0} && generation - when <= 1 &&
+        static_cast<int>(where & 0xffffffffu) == core) {
+      crowded_.store(true, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return false;
 }
 
 ThreadLimit::ThreadLimit(int max_threads) : previous_(thread_limit) {

@@ -5,6 +5,7 @@
 // contiguous column ranges. OpenMP when built with it.
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -66,13 +67,36 @@ constexpr long kParallelStepFloats = 1L << 14;
 // descheduled the thread waited for). libgomp's barrier instead makes a
 // system call (futex wake) at every meeting, sleepers or not: 0.5-0.7 us
 // per meeting on the Zen 3 VM, against 0.04 us here.
+//
+// Beside a busy process the scheduler may put two members on one core (a
+// woken thread goes where its waker runs). They can then only take turns,
+// and a member spinning for one that waits for its core stalls both: on
+// the Zen 3 VM a team that met 3 times a token went from ~1,000 tokens per
+// 5 ms to 6-29. A member that has waited a while therefore notes its core;
+// finding the member it waits for there too (as of that one's last long
+// wait, a meeting ago at most), it yields the core instead of spinning and
+// marks the team crowded: the team is then slower than one thread, and its
+// caller can stop using it (generate_batch ends the stretch of tokens and
+// tells the thread tuner).
 class TeamBarrier {
  public:
-  void wait(int size);  // returns once `size` threads (the whole team) have called it
+  TeamBarrier();
+  // Returns once all `size` members have called it; `thread` is the
+  // caller's member number.
+  void wait(int thread, int size);
+  bool crowded() const { return crowded_.load(std::memory_order_relaxed); }
 
  private:
+  // Notes the caller's core; true (and the team crowded) when another
+  // member was on it at this meeting or the last.
+  bool shares_core(int thread, int size, unsigned generation);
+
+  static constexpr int kTrackedMembers = 8;  // beyond these, members' cores go unnoted
   alignas(64) std::atomic<int> arrived_{0};
   alignas(64) std::atomic<unsigned> generation_{0};  // meetings completed
+  // Per member: (meeting << 32) | core, at its last long wait (~0: none).
+  alignas(64) std::atomic<std::uint64_t> where_[kTrackedMembers];
+  std::atomic<bool> crowded_{false};
 };
 
 // One member's view of a run_team team.
@@ -81,8 +105,9 @@ struct Team {
   int size;
   TeamBarrier* meeting;
   void barrier() const {  // nothing for a team of one
-    if (size > 1) meeting->wait(size);
+    if (size > 1) meeting->wait(thread, size);
   }
+  bool crowded() const { return size > 1 && meeting->crowded(); }
 };
 
 // Calls f(team) on each of `threads` threads, or on the calling thread

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -136,30 +137,62 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
   // on one thread (the tokens are the same either way). Blocks end by the
   // clock, so their tokens vary: a step's size for the tuner is the work of
   // one token, rows x weights.
-  ThreadTuner tuner(active_threads(), TunedWork::Generation, static_cast<long>(N) * stepper.weights().weight_count);
-  while (running > 0) {
-    const auto start = std::chrono::steady_clock::now();
-    long stepped = 0;  // row steps: the tuner's measure of work
-    {
-      ThreadLimit limit(tuner.threads());
-      for (; running > 0 && std::chrono::steady_clock::now() - start < kBlockTime; ++t) {
-        poll_interrupt();
-        for (int n = 0; n < N; ++n) feed[n] = t < primers[n].size() ? primers[n][t] : out[n].back();
-        const float* logits = stepper.step(feed.data());
-        stepped += N;
-        for (int n = 0; n < N; ++n) {
-          if (done[n] || t + 1 < primers[n].size()) continue;
-          const int token = sample_token(logits + static_cast<long>(n) * stride, V, config, rngs[n], scratch);
-          out[n].push_back(token);
-          if (token == config.stop_token || static_cast<int>(out[n].size()) == config.length) {
-            done[n] = 1;
-            --running;
-          }
-        }
+  ThreadTuner tuner(stepper.step_threads(), TunedWork::Generation,
+                    static_cast<long>(N) * stepper.weights().weight_count);
+  // Samples step t's logits for the rows that sample at t.
+  const auto sample_rows = [&](const float* logits) {
+    for (int n = 0; n < N; ++n) {
+      if (done[n] || t + 1 < primers[n].size()) continue;
+      const int token = sample_token(logits + static_cast<long>(n) * stride, V, config, rngs[n], scratch);
+      out[n].push_back(token);
+      if (token == config.stop_token || static_cast<int>(out[n].size()) == config.length) {
+        done[n] = 1;
+        --running;
       }
     }
-    tuner.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), stepped);
+    ++t;
+  };
+  std::exception_ptr failure;  // Ctrl-C (or no memory) inside a team: rethrown after it
+  while (running > 0 && !failure) {
+    const auto start = std::chrono::steady_clock::now();
+    long stepped = 0;  // row steps: the tuner's measure of work
+    bool more = true, crowded = false;
+    // One team for the whole block: a parallel region per token cost more
+    // than a small model's step (1.3 us to start and end one on the Zen 3
+    // VM). Thread 0 samples, decides and feeds; the others wait for it. A
+    // crowded team (two of its threads on one core, parallel.hpp) ends the
+    // block at once, and the tuner moves to one thread.
+    run_team(tuner.threads(), [&](const Team& team) {
+      const float* logits = nullptr;  // of the last step, not yet sampled
+      for (;;) {
+        if (team.thread == 0) {
+          try {
+            if (logits) sample_rows(logits);
+            more = running > 0 && std::chrono::steady_clock::now() - start < kBlockTime && !team.crowded();
+            if (more) poll_interrupt();
+          } catch (...) {
+            failure = std::current_exception();
+            more = false;
+          }
+          for (int n = 0; more && n < N; ++n) feed[n] = t < primers[n].size() ? primers[n][t] : out[n].back();
+          if (more) stepped += N;
+        }
+        team.barrier();  // `more` and the feed are set
+        if (!more) {
+          if (team.thread == 0) crowded = team.crowded();
+          return;
+        }
+        logits = stepper.step(feed.data(), team);
+      }
+    });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (crowded) {
+      tuner.record_crowded();
+    } else {
+      tuner.record(seconds, stepped);
+    }
   }
+  if (failure) std::rethrow_exception(failure);
   return out;
 }
 

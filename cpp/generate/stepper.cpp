@@ -559,12 +559,16 @@ const float* Stepper::step(const int* tokens) {
                               std::to_string(w_->V) + ")");
     }
   }
+  run_team(step_threads(), [&](const Team& team) { step(tokens, team); });
+  return logits_.data();
+}
+
+const float* Stepper::step(const int* tokens, const Team& team) {
   switch (w_->precision) {
-    case WeightPrecision::BFloat16: run<BFloat16>(tokens); break;
-    case WeightPrecision::Int8: run<std::int8_t>(tokens); break;
-    default: run<float>(tokens);
+    case WeightPrecision::BFloat16: run<BFloat16>(tokens, team); break;
+    case WeightPrecision::Int8: run<std::int8_t>(tokens, team); break;
+    default: run<float>(tokens, team);
   }
-  parity_ ^= 1;
   return logits_.data();
 }
 
@@ -573,34 +577,39 @@ int Stepper::step_threads() const {
   return w_->weight_count * batch_ >= kParallelStepFloats ? active_threads() : 1;
 }
 
-// W: float, BFloat16 or std::int8_t (the int8 products).
+// W: float, BFloat16 or std::int8_t (the int8 products). The team splits
+// every layer's lane blocks and meets once per layer and at the end.
 template <class W>
-void Stepper::run(const int* tokens) {
+void Stepper::run(const int* tokens, const Team& team) {
   const int blocks = w_->blocks, out_blocks = w_->out_blocks;
+  const int thread = team.thread, size = team.size;
   // The first layer's cell update adds each row's input table row (G floats,
   // a random one per token): fetch them while the products run, not after.
-  for (int n = 0; n < batch_; ++n) {
-    const char* table_row = reinterpret_cast<const char*>(w_->input_table.row(tokens[n]));
-    for (long byte = 0; byte < static_cast<long>(w_->G) * 4; byte += 64) __builtin_prefetch(table_row + byte);
+  if (thread == 0) {
+    for (int n = 0; n < batch_; ++n) {
+      const char* table_row = reinterpret_cast<const char*>(w_->input_table.row(tokens[n]));
+      for (long byte = 0; byte < static_cast<long>(w_->G) * 4; byte += 64) __builtin_prefetch(table_row + byte);
+    }
   }
-  run_team(step_threads(), [&](const Team& team) {
-    const int thread = team.thread, size = team.size;
-    const int b0 = blocks * thread / size, b1 = blocks * (thread + 1) / size;
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      if constexpr (std::is_same_v<W, std::int8_t>) {
-        layer_products_int8(l, b0, b1);
-      } else {
-        layer_products<W>(l, b0, b1);
-      }
-      cell_update(l, tokens, b0, b1);
-      team.barrier();
-    }
+  const int b0 = blocks * thread / size, b1 = blocks * (thread + 1) / size;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
     if constexpr (std::is_same_v<W, std::int8_t>) {
-      output_blocks_int8(out_blocks * thread / size, out_blocks * (thread + 1) / size);
+      layer_products_int8(l, b0, b1);
     } else {
-      output_blocks<W>(out_blocks * thread / size, out_blocks * (thread + 1) / size);
+      layer_products<W>(l, b0, b1);
     }
-  });
+    cell_update(l, tokens, b0, b1);
+    team.barrier();
+  }
+  // Every layer has read this token's inputs (the output blocks read
+  // out_input_): the next token reads the other buffers.
+  if (thread == 0) parity_ ^= 1;
+  if constexpr (std::is_same_v<W, std::int8_t>) {
+    output_blocks_int8(out_blocks * thread / size, out_blocks * (thread + 1) / size);
+  } else {
+    output_blocks<W>(out_blocks * thread / size, out_blocks * (thread + 1) / size);
+  }
+  team.barrier();  // the logits are complete
 }
 
 }  // namespace lmn

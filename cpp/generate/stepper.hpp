@@ -7,12 +7,12 @@
 // one register's worth of hidden units with all their gates, and the
 // threads split a step by blocks: a thread reads only its own weights (which
 // stay in its core's cache from token to token when they fit) and finishes
-// its units' gates without waiting; the threads meet once per layer (at
-// their own barrier: parallel.hpp). With several rows, each chunk of a
-// block is read once from memory and then from L1 for every row, so one
-// weight read serves the whole batch. The first layer's input projection
-// of every vocabulary entry is computed once, so feeding a token is a row
-// lookup.
+// its units' gates without waiting; the threads meet once per layer and
+// once when the logits are done (at their own barrier: parallel.hpp). With
+// several rows, each chunk of a block is read once from memory and then from
+// L1 for every row, so one weight read serves the whole batch. The first
+// layer's input projection of every vocabulary entry is computed once, so
+// feeding a token is a row lookup.
 //
 // StepperWeights is that layout: built once per model and precision,
 // read-only, shared (a model caches it, stepper_cache.hpp). A Stepper is
@@ -24,6 +24,7 @@
 
 #include "base/aligned_buffer.hpp"
 #include "base/bfloat16.hpp"
+#include "base/parallel.hpp"
 #include "nn/model.hpp"
 
 namespace lmn {
@@ -92,8 +93,14 @@ class Stepper {
   // n * logits_stride(), valid until the next call.
   const float* step(const int* tokens);
   const float* step(int token) { return step(&token); }  // batch 1
-  // Threads a step uses: the thread setting, or one when a step is too
-  // small to split.
+  // The same step, by a team that stays together from token to token
+  // (generate_batch: one team per stretch of tokens, not one per token):
+  // every member calls it with the same tokens, and it returns to each once
+  // the logits are complete. The tokens must be in the vocabulary: a team
+  // member cannot throw, so they are not checked here.
+  const float* step(const int* tokens, const Team& team);
+  // Threads worth using for a step: the thread setting, or one when a step
+  // is too small to split.
   int step_threads() const;
 
  private:
@@ -102,7 +109,7 @@ class Stepper {
     std::vector<float> c;    // per row LSTM cell state
   };
   template <class W>
-  void run(const int* tokens);
+  void run(const int* tokens, const Team& team);
   template <class W>
   void layer_products(std::size_t l, int b0, int b1);
   void layer_products_int8(std::size_t l, int b0, int b1);

@@ -165,6 +165,21 @@ void ThreadTuner::end_trial() {
   } else {
     wait_factor_ = std::min(2.0 * wait_factor_, kMaxWait);
   }
+  settle();
+}
+
+void ThreadTuner::record_crowded() {
+  preemptions_ = process_preemptions();
+  previous_ = current_;
+  if (current_ == 1) return;
+  // Crowded at the chosen count: one thread, trials at first as often as
+  // after a win; crowded in a trial of the setting: a lost trial.
+  wait_factor_ = chosen_ == 1 ? std::min(2.0 * wait_factor_, kMaxWait) : kFirstWait;
+  chosen_ = 1;
+  settle();
+}
+
+void ThreadTuner::settle() {
   Memory& learnt = memory[static_cast<int>(work_)];
   learnt.choice.store(chosen_);
   learnt.wait_factor.store(wait_factor_);

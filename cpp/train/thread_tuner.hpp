@@ -44,6 +44,11 @@ class ThreadTuner {
   // The step just run with threads(): its wall time, how many tokens it
   // worked on, and process_preemptions() after it.
   void record(double seconds, long tokens, long preemptions = process_preemptions());
+  // Instead of record(), for a step whose team found two of its threads on
+  // one core (TeamBarrier::crowded): they can only take turns there, so no
+  // team can win now. Chooses one thread at once (a trial of the setting
+  // comes later, as after any lost trial).
+  void record_crowded();
   // Drops what earlier tuners in this process learnt (new tuners start at the setting).
   static void forget_learnt();
 
@@ -62,6 +67,7 @@ class ThreadTuner {
   void start_trial(long step_size);
   void note_due_trial(long step_size);
   void end_trial();
+  void settle();  // after a decision: remember it, start timing afresh
 
   TunedWork work_;
   int max_threads_;

@@ -2,6 +2,9 @@
 // shape the distribution as specified.
 #include <map>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include "base/parallel.hpp"
 #include "check.hpp"
 #include "generate/sampler.hpp"
@@ -67,8 +70,8 @@ TEST(generation_is_seeded_and_respects_stop_token) {
 }
 
 TEST(generation_is_the_same_at_every_thread_count) {
-  // A model large enough for the stepper to split (step_threads), so teams
-  // of several threads step it, meeting at their own barrier.
+  // A model large enough for the stepper to split (step_threads), so a team
+  // of several threads steps and samples token after token in one region.
   for (CellType cell : {CellType::LSTM, CellType::GRU}) {
     SequenceModel model({cell, 20, 64, 2, 8, 0.0f}, 3);
     for (WeightPrecision precision : {WeightPrecision::Float32, WeightPrecision::BFloat16, WeightPrecision::Int8}) {
@@ -94,6 +97,42 @@ TEST(generation_is_the_same_at_every_thread_count) {
     }
   }
 }
+
+#ifdef _OPENMP
+TEST(generation_with_two_threads_on_one_core_is_the_same_and_moves_to_one_thread) {
+  // Two team threads pinned to one core (as the scheduler may place them
+  // beside a busy process) can only take turns: the call must still finish
+  // with the same tokens, and leave the tuner on one thread (the barrier
+  // marks the team crowded, test_thread_tuner.cpp; the timing agrees).
+  SequenceModel model({CellType::LSTM, 20, 64, 2, 8, 0.0f}, 3);
+  auto weights = std::make_shared<const StepperWeights>(model, WeightPrecision::Float32);
+  SampleConfig c;
+  c.length = 400;
+  set_num_threads(1);
+  const auto alone = generate_batch(weights, {{1, 2, 3}}, {5}, c);
+  set_num_threads(2);
+  ThreadTuner::forget_learnt();
+  cpu_set_t own[2], one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  int pinned = 0;
+  run_team(2, [&](const Team& team) {  // the pool threads the next team reuses
+    pthread_getaffinity_np(pthread_self(), sizeof own[team.thread], &own[team.thread]);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0) {
+#pragma omp atomic
+      ++pinned;
+    }
+  });
+  CHECK(pinned == 2);
+  const auto crowded = generate_batch(weights, {{1, 2, 3}}, {5}, c);
+  run_team(
+      2, [&](const Team& team) { pthread_setaffinity_np(pthread_self(), sizeof own[team.thread], &own[team.thread]); });
+  CHECK(crowded == alone);
+  CHECK(ThreadTuner(2, TunedWork::Generation).threads() == 1);  // what the call learnt
+  ThreadTuner::forget_learnt();
+  set_num_threads(1);
+}
+#endif
 
 TEST(bad_sampling_arguments_are_named) {
   SequenceModel model({CellType::LSTM, 6, 8, 1, 0, 0.0f}, 1);

@@ -4,6 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
+
+#include <pthread.h>
+#include <sched.h>
 
 #include "base/parallel.hpp"
 #include "check.hpp"
@@ -216,6 +220,33 @@ TEST(preemptions_at_one_thread_do_not_bring_trials_of_more_forward) {
   CHECK(run.steps_at_max <= 2);  // trials of two threads keep their idle spacing: one in 200 steps
 }
 
+TEST(a_crowded_team_switches_to_one_thread_at_once) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Generation, kTokens);
+  simulate(tuner, 0, 3, idle);
+  CHECK(tuner.threads() == 2);
+  tuner.record_crowded();
+  CHECK(tuner.threads() == 1);
+  ThreadTuner next(2, TunedWork::Generation, kTokens);  // the next call starts there
+  CHECK(next.threads() == 1);
+  // The setting is tried again later and wins back on an idle machine.
+  const Run run = simulate(next, 0, 2000, idle);
+  CHECK(run.last_threads == 2);
+  // Crowded again in that trial: a lost trial, back to one thread.
+  ThreadTuner::forget_learnt();
+  ThreadTuner again(2, TunedWork::Generation, kTokens);
+  again.record_crowded();
+  int steps = 0;
+  while (again.threads() == 1 && steps < 100000) {
+    again.record(kTokens * 1.6e-6, kTokens, process_preemptions());
+    ++steps;
+  }
+  CHECK(again.threads() == 2);  // the trial of the setting came
+  again.record_crowded();
+  CHECK(again.threads() == 1);
+  ThreadTuner::forget_learnt();
+}
+
 TEST(a_trial_due_when_a_call_ends_opens_the_next_call) {
   ThreadTuner::forget_learnt();
   ThreadTuner warm_up(2, TunedWork::Training);  // one long step on a busy machine, then the call ends
@@ -364,6 +395,54 @@ TEST(team_barrier_waits_for_late_members_in_every_round) {
     CHECK(team_sizes == size);
     CHECK(early == 0);
     for (int thread = 0; thread < size; ++thread) CHECK(reached[thread] == 20);
+  }
+}
+
+namespace {
+
+// Runs `rounds` meetings of a two-member team whose member t is pinned to
+// core cores[t] (its own affinity restored after); returns whether the
+// team ended crowded. Checks that no member passes a meeting early.
+bool pinned_team_crowded(const int cores[2], int rounds) {
+  std::atomic<int> reached[2] = {0, 0}, early = 0, pinned = 0;
+  bool crowded = false;
+  run_team(2, [&](const Team& team) {
+    cpu_set_t own, one;
+    pthread_getaffinity_np(pthread_self(), sizeof own, &own);
+    CPU_ZERO(&one);
+    CPU_SET(cores[team.thread], &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0) ++pinned;
+    for (int round = 1; round <= rounds; ++round) {
+      reached[team.thread] = round;
+      team.barrier();
+      if (reached[1 - team.thread] < round) ++early;
+      team.barrier();
+    }
+    if (team.thread == 0) crowded = team.crowded();
+    pthread_setaffinity_np(pthread_self(), sizeof own, &own);
+  });
+  CHECK(pinned == 2);
+  CHECK(early == 0);
+  CHECK(reached[0] == rounds && reached[1] == rounds);
+  return crowded;
+}
+
+}  // namespace
+
+TEST(team_barrier_marks_a_team_crowded_when_two_members_share_a_core) {
+  // Members on one core can only take turns: a waiter that finds the
+  // member it waits for on its own core yields to it (else each meeting
+  // costs the whole spin and a sleep) and marks the team crowded.
+  cpu_set_t allowed;
+  CHECK(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+  std::vector<int> cores;
+  for (int core = 0; core < CPU_SETSIZE; ++core)
+    if (CPU_ISSET(core, &allowed)) cores.push_back(core);
+  const int same[2] = {cores[0], cores[0]};
+  CHECK(pinned_team_crowded(same, 2000));
+  if (cores.size() >= 2) {  // members on two cores are never crowded
+    const int apart[2] = {cores[0], cores[1]};
+    CHECK(!pinned_team_crowded(apart, 2000));
   }
 }
 #endif
