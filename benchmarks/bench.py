@@ -30,7 +30,9 @@ What is measured, for each config x cell x thread count x library:
   figure measured at <= n threads, since a lower one was disturbed).
 * generation: batch 1, one token at a time, hidden state carried, sampling
   from softmax(logits / 1.0). lstmininet: ``m.generate`` (its loop is in
-  C++); PyTorch: the usual Python loop over single steps.
+  C++); PyTorch: the usual Python loop over single steps. Each side times
+  one call sized to last about ``--gen-time`` from the rate of the calls
+  before it (a short warm-up, then calibration calls of a tenth of that).
 * lstmininet generation at the memory roofline: float32, bfloat16 and
   int8 weights x N = 1 and 16 samples per pass (``num_samples``), each
   with the weight bytes read per token, the achieved GB/s and its % of a
@@ -445,10 +447,23 @@ def _measure_generation(generate, spec: dict, rows: int = 1) -> dict:
     ``rows`` samples are drawn per call (``length`` tokens each); tokens
     counts all of them.
     """
+    hi = max(64, spec["gen_max_tokens"] // rows)
     s = time.perf_counter()
     generate(spec["gen_warmup_tokens"])
     rate = spec["gen_warmup_tokens"] / max(time.perf_counter() - s, 1e-9)  # steps/s
-    n = _sample_count(rate, spec["gen_time"], lo=64, hi=max(64, spec["gen_max_tokens"] // rows))
+    # Calibration calls of about a tenth of gen_time, until one lasts half
+    # that at least: the warm-up's rate can be far below a long call's
+    # (beside a busy process its first two-thread step took 8 ms, and the
+    # timed call came out ~20 ms long).
+    for _ in range(3):
+        n = _sample_count(rate, spec["gen_time"] / 10, lo=64, hi=hi)
+        s = time.perf_counter()
+        generate(n)
+        seconds = max(time.perf_counter() - s, 1e-9)
+        rate = n / seconds
+        if seconds >= spec["gen_time"] / 20 or n == hi:
+            break
+    n = _sample_count(rate, spec["gen_time"], lo=64, hi=hi)
     s = time.perf_counter()
     out = generate(n)
     dt = time.perf_counter() - s
