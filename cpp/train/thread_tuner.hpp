@@ -46,8 +46,9 @@ class ThreadTuner {
   void record(double seconds, long tokens, long preemptions = process_preemptions());
   // Instead of record(), for a step whose team found two of its threads on
   // one core (TeamBarrier::crowded): they can only take turns there, so no
-  // team can win now. Chooses one thread at once (a trial of the setting
-  // comes later, as after any lost trial).
+  // team can win now. Chooses one thread at once; the setting is tried
+  // again as after a switch, or, when that trial was the crowded step, as
+  // after a lost trial.
   void record_crowded();
   // Drops what earlier tuners in this process learnt (new tuners start at the setting).
   static void forget_learnt();
