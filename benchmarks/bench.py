@@ -169,8 +169,27 @@ def _timed_loop(
     return dict(warmup_steps=w, steps=len(times), seconds=total, step_times=times)
 
 
-def _sample_count(rate_per_s: float, target_s: float, lo: int, hi: int) -> int:
-    return int(min(hi, max(lo, rate_per_s * target_s)))
+def _calibrated_call(call, first: int, target_s: float, lo: int, hi: int) -> tuple:
+    """Times one ``call(n, seed)`` sized to last about target_s; returns (n, seconds, what it returned).
+
+    n counts steps or tokens, from lo to hi. A warm-up call of n = first, then calibration calls of about a
+    tenth of target_s (up to three, until one lasts half that) size it: a warm-up alone can run several times
+    slower than later calls (first allocations; beside a busy process a first two-thread step waits for a
+    descheduled thread), and calls sized from it ran a third of target_s (training) or ~20 ms (generation).
+    """
+    n = first
+    for attempt in range(4):
+        s = time.perf_counter()
+        call(n, 3 + attempt)
+        seconds = max(time.perf_counter() - s, 1e-9)
+        rate = n / seconds
+        if attempt > 0 and (seconds >= target_s / 20 or n >= hi):
+            break
+        n = int(min(hi, max(1, rate * target_s / 10)))
+    n = int(min(hi, max(lo, math.ceil(rate * target_s))))
+    s = time.perf_counter()
+    result = call(n, 42)
+    return n, time.perf_counter() - s, result
 
 
 # ---------------------------------------------------------------------------
@@ -417,20 +436,17 @@ def _lmn_regression(lstmininet, cfg: dict, cell: str, spec: dict, result: dict) 
     B, T = cfg["batch"], cfg["seq"]
     kwargs = dict(epochs=1, batch_size=B, seq_len=T, lr=LR, optimizer="adam", clip_norm=CLIP_NORM, progress=False)
     try:
-        warm = max(1, spec["min_warmup_steps"])
-        x, y = _random_floats(cfg, warm, seed=3)
-        s = time.perf_counter()
-        m.fit(x, y, **kwargs)
-        per_step = (time.perf_counter() - s) / warm
-        n = int(min(spec["max_steps"], max(spec["min_steps"], math.ceil(spec["train_time"] / per_step))))
-        x, y = _random_floats(cfg, n, seed=4)
-        s = time.perf_counter()
-        m.fit(x, y, **kwargs)
-        wall = time.perf_counter() - s
+
+        def fit(steps: int, seed: int):
+            return m.fit(*_random_floats(cfg, steps, seed), **kwargs)
+
+        n, wall, _ = _calibrated_call(
+            fit, spec["min_warmup_steps"], spec["train_time"], spec["min_steps"], spec["max_steps"]
+        )
         tokens = n * B * T
         result["train"] = dict(
             method="fit(): one call, wall time around it",
-            warmup_steps=warm,
+            warmup_steps=max(1, spec["min_warmup_steps"]),
             steps=n,
             seconds=wall,
             tokens=tokens,
@@ -442,31 +458,15 @@ def _lmn_regression(lstmininet, cfg: dict, cell: str, spec: dict, result: dict) 
 
 
 def _measure_generation(generate, spec: dict, rows: int = 1) -> dict:
-    """Warm up, calibrate a length that takes about gen_time, time one call.
+    """Time one call sized to last about gen_time (_calibrated_call).
 
     ``rows`` samples are drawn per call (``length`` tokens each); tokens
     counts all of them.
     """
     hi = max(64, spec["gen_max_tokens"] // rows)
-    s = time.perf_counter()
-    generate(spec["gen_warmup_tokens"])
-    rate = spec["gen_warmup_tokens"] / max(time.perf_counter() - s, 1e-9)  # steps/s
-    # Calibration calls of about a tenth of gen_time, until one lasts half
-    # that at least: the warm-up's rate can be far below a long call's
-    # (beside a busy process its first two-thread step took 8 ms, and the
-    # timed call came out ~20 ms long).
-    for _ in range(3):
-        n = _sample_count(rate, spec["gen_time"] / 10, lo=64, hi=hi)
-        s = time.perf_counter()
-        generate(n)
-        seconds = max(time.perf_counter() - s, 1e-9)
-        rate = n / seconds
-        if seconds >= spec["gen_time"] / 20 or n == hi:
-            break
-    n = _sample_count(rate, spec["gen_time"], lo=64, hi=hi)
-    s = time.perf_counter()
-    out = generate(n)
-    dt = time.perf_counter() - s
+    n, dt, out = _calibrated_call(
+        lambda length, _: generate(length), spec["gen_warmup_tokens"], spec["gen_time"], 64, hi
+    )
     returned = len(out) if rows == 1 else sum(len(o) for o in out)
     return dict(
         tokens=n * rows, returned=returned, seconds=dt, tokens_per_sec=n * rows / dt, primer_len=PRIMER_LEN, rows=rows
@@ -624,20 +624,17 @@ def _lmn_train(m, cfg: dict, spec: dict) -> dict:
         return _random_tokens(cfg, n_batches, seed).reshape(-1, T + 1).tolist()
 
     kwargs = dict(epochs=1, batch_size=B, seq_len=T, lr=LR, optimizer="adam", clip_norm=CLIP_NORM, progress=False)
-    warm = max(1, spec["min_warmup_steps"])
-    seqs = sequences(warm, seed=3)
-    s = time.perf_counter()
-    m.fit(seqs, **kwargs)
-    per_step = (time.perf_counter() - s) / warm
-    n = int(min(spec["max_steps"], max(spec["min_steps"], math.ceil(spec["train_time"] / per_step))))
-    seqs = sequences(n, seed=4)
-    s = time.perf_counter()
-    hist = m.fit(seqs, **kwargs)
-    wall = time.perf_counter() - s
+
+    def fit(steps: int, seed: int):
+        return m.fit(sequences(steps, seed), **kwargs)
+
+    n, wall, hist = _calibrated_call(
+        fit, spec["min_warmup_steps"], spec["train_time"], spec["min_steps"], spec["max_steps"]
+    )
     tokens = n * B * T
     out = dict(
         method="fit(): one call, wall time around it",
-        warmup_steps=warm,
+        warmup_steps=max(1, spec["min_warmup_steps"]),
         steps=n,
         seconds=wall,
         tokens=tokens,
