@@ -3,6 +3,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "tensor/gemm.hpp"
 #include "tensor/matrix_math.hpp"
 
 namespace lmn {
@@ -125,7 +126,27 @@ void zero_grads(const std::vector<Var>& params) {
 }
 
 void accumulate_grad(Node& p, const Matrix& g) {
-  if (p.requires_grad) axpy(p.grad_buffer(), 1.0f, g);
+  if (!p.requires_grad) return;
+  if (p.grad.empty() && g.same_shape(p.value)) {
+    p.grad = g;
+    return;
+  }
+  axpy(p.grad_buffer(), 1.0f, g);  // a wrong shape is named here
+}
+
+void accumulate_grad(Node& p, Matrix&& g) {
+  if (!p.requires_grad) return;
+  if (p.grad.empty() && g.same_shape(p.value)) {
+    p.grad = std::move(g);
+    return;
+  }
+  axpy(p.grad_buffer(), 1.0f, g);
+}
+
+void accumulate_product(Node& p, const Matrix& a, bool trans_a, const Matrix& b, bool trans_b) {
+  if (!p.requires_grad) return;
+  if (p.grad.empty()) return accumulate_grad(p, lmn::matmul(a, b, trans_a, trans_b));
+  matmul_into(p.grad_buffer(), a, b, trans_a, trans_b, 1.0f, 1.0f);
 }
 
 }  // namespace lmn

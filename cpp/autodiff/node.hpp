@@ -40,8 +40,13 @@ struct Node {
   void zero_grad() { grad = Matrix(); }
 };
 
-// Adds g into p's gradient when p takes part in differentiation.
+// Adds g into p's gradient when p takes part in differentiation. The first
+// gradient to arrive is copied (or moved) in: no zeros written, then added to.
 void accumulate_grad(Node& p, const Matrix& g);
+void accumulate_grad(Node& p, Matrix&& g);
+// Adds op(a) op(b) into p's gradient; the first such gradient is the product
+// itself (written by the GEMM, beta 0).
+void accumulate_product(Node& p, const Matrix& a, bool trans_a, const Matrix& b, bool trans_b);
 
 // A leaf: a parameter (requires_grad) or a constant input.
 Var make_leaf(Matrix value, bool requires_grad = false, std::string name = "leaf");

@@ -1,6 +1,7 @@
 // Activations. Derivatives use what is saved explicitly: sigmoid and tanh
 // differentiate through their output, relu, exp and log through their input.
 #include <cmath>
+#include <utility>
 
 #include "ops/ops.hpp"
 
@@ -44,7 +45,7 @@ Var log(const Var& x) {
     const Matrix& input = self.parents[0]->value;
     Matrix g(input.rows(), input.cols());
     for (std::size_t i = 0; i < g.size(); ++i) g[i] = self.grad[i] / input[i];
-    accumulate_grad(*self.parents[0], g);
+    accumulate_grad(*self.parents[0], std::move(g));
   });
 }
 
@@ -58,7 +59,7 @@ Var softmax(const Var& x) {
       for (int c = 0; c < y.cols(); ++c) dot += self.grad(r, c) * y(r, c);
       for (int c = 0; c < y.cols(); ++c) g(r, c) = y(r, c) * (self.grad(r, c) - static_cast<float>(dot));
     }
-    accumulate_grad(*self.parents[0], g);
+    accumulate_grad(*self.parents[0], std::move(g));
   });
 }
 
@@ -73,7 +74,7 @@ Var log_softmax(const Var& x) {
       for (int c = 0; c < logp.cols(); ++c)
         g(r, c) = self.grad(r, c) - std::exp(logp(r, c)) * static_cast<float>(total);
     }
-    accumulate_grad(*self.parents[0], g);
+    accumulate_grad(*self.parents[0], std::move(g));
   });
 }
 

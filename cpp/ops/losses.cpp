@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/parallel.hpp"
@@ -30,7 +31,7 @@ Var l1_loss(const Var& prediction, const Matrix& target) {
     Matrix g(diff.rows(), diff.cols());
     const float s = self.grad[0] / n;
     for (std::size_t i = 0; i < g.size(); ++i) g[i] = diff[i] > 0.0f ? s : (diff[i] < 0.0f ? -s : 0.0f);
-    accumulate_grad(*self.parents[0], g);
+    accumulate_grad(*self.parents[0], std::move(g));
   });
 }
 
@@ -49,7 +50,7 @@ Var huber_loss(const Var& prediction, const Matrix& target, float delta) {
     Matrix g(diff.rows(), diff.cols());
     const float s = self.grad[0] / n;
     for (std::size_t i = 0; i < g.size(); ++i) g[i] = s * std::clamp(diff[i], -delta, delta);
-    accumulate_grad(*self.parents[0], g);
+    accumulate_grad(*self.parents[0], std::move(g));
   });
 }
 
@@ -75,7 +76,7 @@ Var bce_loss(const Var& probability, const Matrix& target) {
       const float denom = std::max(p[i] * (1.0f - p[i]), kEps);
       g[i] = self.grad[0] * (p[i] - target[i]) / denom / n;
     }
-    accumulate_grad(*self.parents[0], g);
+    accumulate_grad(*self.parents[0], std::move(g));
   });
 }
 
@@ -93,7 +94,7 @@ Var bce_with_logits_loss(const Var& logits, const Matrix& target) {
                    const Matrix& z = self.parents[0]->value;
                    Matrix g(z.rows(), z.cols());
                    for (std::size_t i = 0; i < g.size(); ++i) g[i] = self.grad[0] * (sigmoid(z[i]) - target[i]) / n;
-                   accumulate_grad(*self.parents[0], g);
+                   accumulate_grad(*self.parents[0], std::move(g));
                  });
 }
 
@@ -124,15 +125,18 @@ Var cross_entropy_loss(const Var& logits, const std::vector<int>& targets) {
   return make_op(Matrix(1, 1, static_cast<float>(total) / n), {logits}, "cross_entropy_loss",
                  [probs = std::move(probs), targets, n](Node& self) {
                    // d/dz of mean(-log softmax(z)[t]) = (softmax(z) - onehot(t)) / n
-                   Matrix g(probs.rows(), probs.cols());
+                   Matrix g(probs.rows(), probs.cols(), Matrix::kUninitialized);
                    const float s = self.grad[0] / n;
 #pragma omp parallel for schedule(static) if (g.size() >= kParallelRowValues)
                    for (int r = 0; r < g.rows(); ++r) {
-                     if (targets[r] == kIgnoreIndex) continue;
+                     if (targets[r] == kIgnoreIndex) {
+                       std::fill_n(g.row(r), g.cols(), 0.0f);
+                       continue;
+                     }
                      for (int c = 0; c < g.cols(); ++c) g(r, c) = s * probs(r, c);
                      g(r, targets[r]) -= s;
                    }
-                   accumulate_grad(*self.parents[0], g);
+                   accumulate_grad(*self.parents[0], std::move(g));
                  });
 }
 

@@ -10,8 +10,8 @@ Var matmul(const Var& a, const Var& b) {
     Node& x = *self.parents[0];
     Node& w = *self.parents[1];
     // C = X W:  dX = dC W^T,  dW = X^T dC
-    if (x.requires_grad) matmul_into(x.grad_buffer(), self.grad, w.value, false, true, 1.0f, 1.0f);
-    if (w.requires_grad) matmul_into(w.grad_buffer(), x.value, self.grad, true, false, 1.0f, 1.0f);
+    accumulate_product(x, self.grad, false, w.value, true);
+    accumulate_product(w, x.value, true, self.grad, false);
   });
 }
 
@@ -33,8 +33,8 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     Node& in = *self.parents[0];
     Node& weight = *self.parents[1];
     // y = x W^T + b:  dx = dy W,  dW = dy^T x,  db = column sums of dy
-    if (in.requires_grad) matmul_into(in.grad_buffer(), self.grad, weight.value, false, false, 1.0f, 1.0f);
-    if (weight.requires_grad) matmul_into(weight.grad_buffer(), self.grad, in.value, true, false, 1.0f, 1.0f);
+    accumulate_product(in, self.grad, false, weight.value, false);
+    accumulate_product(weight, self.grad, true, in.value, false);
     if (self.parents.size() > 2 && self.parents[2]->requires_grad)
       accumulate_grad(*self.parents[2], sum_rows(self.grad));
   });

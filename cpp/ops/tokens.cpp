@@ -67,13 +67,13 @@ Var token_projection(const Var& table, const Var& weight, const std::vector<int>
       }
     });
     if (self.parents.size() == 1) {  // one-hot: P = W^T, so dW = dP^T
-      if (weight.requires_grad) axpy(weight.grad_buffer(), 1.0f, lmn::transpose(dP));
+      accumulate_grad(weight, lmn::transpose(dP));
       return;
     }
     Node& table = *self.parents[1];
     // P = E W^T:  dW = dP^T E,  dE = dP W
-    if (weight.requires_grad) matmul_into(weight.grad_buffer(), dP, table.value, true, false, 1.0f, 1.0f);
-    if (table.requires_grad) matmul_into(table.grad_buffer(), dP, weight.value, false, false, 1.0f, 1.0f);
+    accumulate_product(weight, dP, true, table.value, false);
+    accumulate_product(table, dP, false, weight.value, false);
   });
 }
 

@@ -281,21 +281,25 @@ void PackedMatrix::pack(const float* B, int ldb, bool trans, int K, int N) {
   const int panels = (N + NR - 1) / NR;
   padded_cols_ = panels * NR;
   data_.resize(static_cast<std::size_t>(K) * padded_cols_);
-  for (int k0 = 0; k0 < K; k0 += KC) {
+  // Every (depth block, column panel) in one parallel region: a deep, narrow
+  // B (dW = dG^T Y over all steps, 4032 x 128) has 16 blocks of 8 panels,
+  // each block too small for a region of its own, and was packed by one
+  // thread.
+  const int blocks = (K + KC - 1) / KC;
+#pragma omp parallel for schedule(static) if (static_cast<long>(N) * K > kParallelWork)
+  for (int bp = 0; bp < blocks * panels; ++bp) {
+    const int k0 = bp / panels * KC, p = bp % panels;
     const int kc = std::min(KC, K - k0);
-#pragma omp parallel for schedule(static) if (static_cast<long>(N) * kc > kParallelWork)
-    for (int p = 0; p < panels; ++p) {
-      float* dst = data_.data() + static_cast<long>(k0) * padded_cols_ + static_cast<long>(p) * kc * NR;
-      const int j0 = p * NR;
-      const int cols = std::min(NR, N - j0);
-      for (int k = 0; k < kc; ++k) {
-        if (!trans && cols == NR) {
-          std::memcpy(dst + k * NR, B + static_cast<long>(k0 + k) * ldb + j0, NR * sizeof(float));
-          continue;
-        }
-        for (int j = 0; j < cols; ++j) dst[k * NR + j] = b_at(B, ldb, trans, k0 + k, j0 + j);
-        for (int j = cols; j < NR; ++j) dst[k * NR + j] = 0.0f;
+    float* dst = data_.data() + static_cast<long>(k0) * padded_cols_ + static_cast<long>(p) * kc * NR;
+    const int j0 = p * NR;
+    const int cols = std::min(NR, N - j0);
+    for (int k = 0; k < kc; ++k) {
+      if (!trans && cols == NR) {
+        std::memcpy(dst + k * NR, B + static_cast<long>(k0 + k) * ldb + j0, NR * sizeof(float));
+        continue;
       }
+      for (int j = 0; j < cols; ++j) dst[k * NR + j] = b_at(B, ldb, trans, k0 + k, j0 + j);
+      for (int j = cols; j < NR; ++j) dst[k * NR + j] = 0.0f;
     }
   }
 }

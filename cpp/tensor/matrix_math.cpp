@@ -57,7 +57,7 @@ Matrix add_row_vector(const Matrix& x, const Matrix& bias) {
     throw ShapeError("add_row_vector: bias shape " + bias.shape_str() + " does not broadcast over " + x.shape_str() +
                      " (expected (1, " + std::to_string(x.cols()) + "))");
   }
-  Matrix out(x.rows(), x.cols());
+  Matrix out(x.rows(), x.cols(), Matrix::kUninitialized);  // every entry written below
   for (int r = 0; r < x.rows(); ++r) {
     const float* src = x.row(r);
     float* dst = out.row(r);
