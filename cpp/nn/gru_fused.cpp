@@ -5,8 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "base/interrupt.hpp"
-#include "base/parallel.hpp"
+#include "nn/batch_rows.hpp"
 #include "nn/gate_math.hpp"
 #include "nn/recurrent_layer.hpp"
 #include "tensor/gemm.hpp"
@@ -40,16 +39,15 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
 
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
-  for (int t = 0; t < T; ++t) {
-    poll_interrupt();  // a long sequence can be stopped (Ctrl-C)
+  for_batch_rows(T, B, H, false, [&](int t, int b0, int b1) {
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
-    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 0.0f, hp.data(), G);  // + b_hh below
+    gemm_packed_on_this_thread(false, b1 - b0, 1.0f, h_prev + static_cast<long>(b0) * H, H, w_hh_t, 0.0f, hp.row(b0),
+                               G);  // + b_hh below
     const float* u = projected->value.row(t * B);
     float* a = acts.row(t * B);
     float* hpn = tape->hp_n.row(t * B);
     float* h = out.row(t * B);
-#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
-    for (int b = 0; b < B; ++b) {
+    for (int b = b0; b < b1; ++b) {
       float* ab = a + static_cast<long>(b) * G;
       const float* ub = u + static_cast<long>(b) * G;
       const float* hb = hp.row(b);
@@ -70,7 +68,7 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
         h[k] = s.h;
       }
     }
-  }
+  });
   state.h = Matrix(B, H, out.row((T - 1) * B));
 
   return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "gru_fused", [tape](Node& self) {
@@ -88,15 +86,14 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
     Matrix dh_next(B, H);
     PackedMatrix w_hh_packed;
     w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
-    for (int t = T - 1; t >= 0; --t) {
+    for_batch_rows(T, B, H, true, [&](int t, int b0, int b1) {
       const float* h_prev = t == 0 ? tape->h0.data() : Y.row((t - 1) * B);
       const float* a = tape->acts.row(t * B);
       const float* hpn = tape->hp_n.row(t * B);
       const float* dy = dY.row(t * B);
       float* dxp = dXp.row(t * B);
       float* dhp = dHp.row(t * B);
-#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
-      for (int b = 0; b < B; ++b) {
+      for (int b = b0; b < b1; ++b) {
         const float* ab = a + static_cast<long>(b) * G;
         float* dxb = dxp + static_cast<long>(b) * G;
         float* dhb = dhp + static_cast<long>(b) * G;
@@ -110,8 +107,11 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
           dh_next[k] = d.h_prev;  // the GEMM below adds the path through W_hh
         }
       }
-      if (t > 0) gemm_packed(false, B, 1.0f, dhp, G, w_hh_packed, 1.0f, dh_next.data(), H);
-    }
+      if (t > 0) {
+        gemm_packed_on_this_thread(false, b1 - b0, 1.0f, dhp + static_cast<long>(b0) * G, G, w_hh_packed, 1.0f,
+                                   dh_next.row(b0), H);
+      }
+    });
     if (w_hh.requires_grad) {
       Matrix& dw = w_hh.grad_buffer();
       gemm(true, false, G, H, B, 1.0f, dHp.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);

@@ -7,8 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "base/interrupt.hpp"
-#include "base/parallel.hpp"
+#include "nn/batch_rows.hpp"
 #include "nn/gate_math.hpp"
 #include "nn/recurrent_layer.hpp"
 #include "tensor/gemm.hpp"
@@ -43,18 +42,18 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
 
   PackedMatrix w_hh_t;  // W_hh^T, packed once for all T steps
   w_hh_t.pack(weight_hh->value.data(), H, true, H, G);
-  for (int t = 0; t < T; ++t) {
-    poll_interrupt();  // a long sequence can be stopped (Ctrl-C)
+  for_batch_rows(T, B, H, false, [&](int t, int b0, int b1) {
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
     float* a = acts.row(t * B);
     const float* u = projected->value.row(t * B);
-    gemm_packed(false, B, 1.0f, h_prev, H, w_hh_t, 0.0f, a, G);  // the pass below adds U + bias
+    // the pass below adds U + bias
+    gemm_packed_on_this_thread(false, b1 - b0, 1.0f, h_prev + static_cast<long>(b0) * H, H, w_hh_t, 0.0f,
+                               a + static_cast<long>(b0) * G, G);
     float* c = tape->cells.row(t * B);
     float* tc = tape->tanh_c.row(t * B);
     float* h = out.row(t * B);
-#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
-    for (int b = 0; b < B; ++b) {
+    for (int b = b0; b < b1; ++b) {
       float* ab = a + static_cast<long>(b) * G;
       const float* ub = u + static_cast<long>(b) * G;
       const float* bb = bias.data();
@@ -73,7 +72,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
         c[k] = s.c, tc[k] = s.tanh_c, h[k] = s.h;
       }
     }
-  }
+  });
   state.h = Matrix(B, H, out.row((T - 1) * B));
   state.c = Matrix(B, H, tape->cells.row((T - 1) * B));
 
@@ -91,14 +90,13 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     Matrix dh_next(B, H), dc_next(B, H);
     PackedMatrix w_hh_packed;
     w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
-    for (int t = T - 1; t >= 0; --t) {
+    for_batch_rows(T, B, H, true, [&](int t, int b0, int b1) {
       const float* a = tape->acts.row(t * B);
       const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
       const float* tc = tape->tanh_c.row(t * B);
       const float* dy = dY.row(t * B);
       float* dg = dG.row(t * B);
-#pragma omp parallel for schedule(static) if (B * H >= kParallelPointwise)
-      for (int b = 0; b < B; ++b) {
+      for (int b = b0; b < b1; ++b) {
         const float* ab = a + static_cast<long>(b) * G;
         float* dgb = dg + static_cast<long>(b) * G;
 #pragma omp simd
@@ -111,8 +109,11 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
         }
       }
       // dh_{t-1} = dG_t W_hh (the initial state is a constant: skip it)
-      if (t > 0) gemm_packed(false, B, 1.0f, dg, G, w_hh_packed, 0.0f, dh_next.data(), H);
-    }
+      if (t > 0) {
+        gemm_packed_on_this_thread(false, b1 - b0, 1.0f, dg + static_cast<long>(b0) * G, G, w_hh_packed, 0.0f,
+                                   dh_next.row(b0), H);
+      }
+    });
     if (w_hh.requires_grad) {
       // dW_hh = sum_t dG_t^T h_{t-1}; h_{t-1} is h0 for t = 0, else Y rows.
       Matrix& dw = w_hh.grad_buffer();

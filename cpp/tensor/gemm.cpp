@@ -161,7 +161,7 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
 // reads only its part of B); each thread packs the A panels of its own tiles.
 template <int MR>
 void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float* C,
-                     int ldc, bool overwrite, int block_panels) {
+                     int ldc, bool overwrite, int block_panels, bool parallel) {
   const int K = B.depth(), N = B.cols();
   const int a_panels = (M + MR - 1) / MR;
   const int base_rows = M / a_panels, taller = M % a_panels;  // the first `taller` panels have a row more
@@ -169,14 +169,7 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
   block_panels = std::min(block_panels, b_panels);
   const long block_tiles = static_cast<long>(a_panels) * block_panels;  // all blocks but the last are full
   const long tiles = static_cast<long>(a_panels) * b_panels;
-  const long work = static_cast<long>(M) * N * K;
-#pragma omp parallel if (work > kParallelWork)
-  {
-    int thread = 0, threads = 1;
-#ifdef _OPENMP
-    thread = omp_get_thread_num();
-    threads = omp_get_num_threads();
-#endif
+  const auto tiles_of = [&](int thread, int threads) {
     const long first = tiles * thread / threads, last = tiles * (thread + 1) / threads;
     alignas(64) float panel[kMaxMR * KC];
     for (int k0 = 0; k0 < K; k0 += KC) {
@@ -203,15 +196,25 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
         width = std::min(block_panels, b_panels - block * block_panels);
       }
     }
+  };
+  if (!parallel || static_cast<long>(M) * N * K <= kParallelWork) return tiles_of(0, 1);
+#pragma omp parallel
+  {
+#ifdef _OPENMP
+    tiles_of(omp_get_thread_num(), omp_get_num_threads());
+#else
+    tiles_of(0, 1);
+#endif
   }
 }
 
 void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float* C,
-                     int ldc, bool overwrite) {
+                     int ldc, bool overwrite, bool parallel) {
   const GemmBlocking blocking = gemm_blocking();
   const int block_panels = blocking.block_cols / NR;  // a whole number (set_gemm_blocking)
-  if (blocking.mr == 8) return multiply_packed<8>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels);
-  multiply_packed<6>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels);
+  if (blocking.mr == 8)
+    return multiply_packed<8>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
+  multiply_packed<6>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
 }
 
 // One row of op(A) times op(B): generation at batch 1 lives here.
@@ -256,6 +259,16 @@ void require_gemm_args(int M, int N, int K) {
     throw ShapeError("gemm: negative size M=" + std::to_string(M) + " N=" + std::to_string(N) +
                      " K=" + std::to_string(K));
   }
+}
+
+// gemm_packed's work, split over the threads when `parallel`.
+void packed_product(bool parallel, bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B,
+                    float beta, float* C, int ldc) {
+  require_gemm_args(M, B.cols(), B.depth());
+  if (M == 0 || B.cols() == 0) return;
+  if (B.depth() == 0 || alpha == 0.0f) return scale_c(M, B.cols(), beta, C, ldc);
+  if (beta != 0.0f) scale_c(M, B.cols(), beta, C, ldc);
+  multiply_packed(trans_a, M, alpha, A, lda, B, C, ldc, beta == 0.0f, parallel);
 }
 
 }  // namespace
@@ -311,12 +324,13 @@ const float* PackedMatrix::panel(int k0, int p) const {
 
 void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta, float* C,
                  int ldc) {
-  require_gemm_args(M, B.cols(), B.depth());
   apply_thread_setting();
-  if (M == 0 || B.cols() == 0) return;
-  if (B.depth() == 0 || alpha == 0.0f) return scale_c(M, B.cols(), beta, C, ldc);
-  if (beta != 0.0f) scale_c(M, B.cols(), beta, C, ldc);
-  multiply_packed(trans_a, M, alpha, A, lda, B, C, ldc, beta == 0.0f);
+  packed_product(true, trans_a, M, alpha, A, lda, B, beta, C, ldc);
+}
+
+void gemm_packed_on_this_thread(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B,
+                                float beta, float* C, int ldc) {
+  packed_product(false, trans_a, M, alpha, A, lda, B, beta, C, ldc);
 }
 
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
@@ -333,7 +347,7 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
   if (beta != 0.0f) scale_c(M, N, beta, C, ldc);
   thread_local PackedMatrix packed;  // reused: the hot loop does not allocate
   packed.pack(B, ldb, trans_b, K, N);
-  multiply_packed(trans_a, M, alpha, A, lda, packed, C, ldc, beta == 0.0f);
+  multiply_packed(trans_a, M, alpha, A, lda, packed, C, ldc, beta == 0.0f, true);
 }
 
 namespace {

@@ -34,6 +34,11 @@ class PackedMatrix {
 // C (M, N) = alpha * op(A) * B + beta * C for a packed B.
 void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float beta, float* C,
                  int ldc);
+// The same on the calling thread alone, for a caller that is one of a team
+// of threads already, each with its own rows of C. The same bits as
+// gemm_packed: an element's sum runs in one order whatever the split.
+void gemm_packed_on_this_thread(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B,
+                                float beta, float* C, int ldc);
 
 // How the packed kernel tiles a product: rows of its register tile (6 or 8)
 // and columns of B per cache block. Chosen for the running CPU on first use

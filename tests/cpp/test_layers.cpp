@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "check.hpp"
 #include "nn/model.hpp"
@@ -84,18 +85,42 @@ TEST(fused_equals_reference_with_dropout_in_training) {
 }
 
 TEST(fused_path_is_the_same_with_two_threads) {
-  // Larger than the kernels' parallel threshold so threads really split work.
-  SequenceModel model({CellType::LSTM, 40, 96, 2, 32, 0.0f}, 2);
-  Rng rng(4);
-  const int T = 16, B = 32;
+  // Batch x hidden above kParallelPointwise, so each thread runs the
+  // recurrence for its own rows (33: 16 and 17), and GEMMs above theirs.
+  for (CellType cell : {CellType::LSTM, CellType::GRU}) {
+    SequenceModel model({cell, 40, 128, 2, 32, 0.0f}, 2);
+    Rng rng(4);
+    const int T = 16, B = 33;
+    CHECK(B * 128 >= kParallelPointwise);
+    const auto x = random_tokens(T * B, 40, rng), y = random_tokens(T * B, 40, rng);
+    set_num_threads(1);
+    const Outcome one = run(model, x, y, T, B, true, false);
+    set_num_threads(2);
+    const Outcome two = run(model, x, y, T, B, true, false);
+    set_num_threads(1);
+    CHECK(max_abs(subtract(one.logits, two.logits)) == 0.0f);
+    for (std::size_t i = 0; i < one.grads.size(); ++i) CHECK(max_abs(subtract(one.grads[i], two.grads[i])) == 0.0f);
+    for (std::size_t l = 0; l < one.final_state.size(); ++l) {
+      CHECK(max_abs(subtract(one.final_state[l].h, two.final_state[l].h)) == 0.0f);
+    }
+  }
+}
+
+TEST(a_recurrence_split_over_threads_stops_on_ctrl_c) {
+  // Thread 0 of the team polls; the throw cannot leave the team, so it is
+  // passed on after it: Interrupted, and the next call runs normally.
+  SequenceModel model({CellType::GRU, 40, 128, 1, 32, 0.0f}, 2);
+  Rng rng(5);
+  const int T = 40, B = 64;  // 80 polls a run: more than the 32 calls between clock reads
   const auto x = random_tokens(T * B, 40, rng), y = random_tokens(T * B, 40, rng);
-  set_num_threads(1);
-  const Outcome one = run(model, x, y, T, B, true, false);
   set_num_threads(2);
-  const Outcome two = run(model, x, y, T, B, true, false);
+  const Outcome before = run(model, x, y, T, B, true, false);
+  set_interrupt_hook([] { return true; });
+  CHECK_THROWS(Interrupted, run(model, x, y, T, B, true, false), "interrupted");
+  set_interrupt_hook(nullptr);
+  const Outcome after = run(model, x, y, T, B, true, false);
   set_num_threads(1);
-  CHECK(max_abs(subtract(one.logits, two.logits)) == 0.0f);
-  for (std::size_t i = 0; i < one.grads.size(); ++i) CHECK(max_abs(subtract(one.grads[i], two.grads[i])) == 0.0f);
+  CHECK(max_abs(subtract(before.logits, after.logits)) == 0.0f);
 }
 
 TEST(parameter_names_follow_torch) {

@@ -173,6 +173,30 @@ TEST(a_row_of_a_product_does_not_depend_on_the_rows_beside_it) {
   set_gemm_blocking(chosen);
 }
 
+TEST(packed_products_split_by_rows_over_a_team_equal_the_whole_product) {
+  // The fused recurrences give each thread of a team its own batch rows and
+  // call gemm_packed_on_this_thread for them: the same bits as one product.
+  Rng rng(13);
+  const int M = 61, N = 200, K = 130;
+  const Matrix A = uniform_matrix(M, K, 1, rng), W = uniform_matrix(N, K, 1, rng), C0 = uniform_matrix(M, N, 1, rng);
+  PackedMatrix packed;
+  packed.pack(W.data(), K, true, K, N);  // op(B) = W^T, as the recurrences pack W_hh
+  set_num_threads(2);
+  for (float beta : {0.0f, 1.0f}) {
+    Matrix whole = C0, split = C0;
+    gemm_packed(false, M, 1.0f, A.data(), K, packed, beta, whole.data(), N);
+    run_team(2, [&](const Team& team) {
+      const int r0 = M * team.thread / team.size, r1 = M * (team.thread + 1) / team.size;
+      gemm_packed_on_this_thread(false, r1 - r0, 1.0f, A.row(r0), K, packed, beta, split.row(r0), N);
+    });
+    CHECK(max_abs(subtract(whole, split)) == 0.0f);
+    Matrix want = C0;
+    gemm_reference(false, true, M, N, K, 1.0f, A.data(), K, W.data(), K, beta, want.data(), N);
+    CHECK(max_abs(subtract(split, want)) <= 1e-4f);
+  }
+  set_num_threads(1);
+}
+
 TEST(gemm_blocking_is_rounded_to_whole_panels_once) {
   const GemmBlocking chosen = gemm_blocking();
   set_gemm_blocking({6, 1});
