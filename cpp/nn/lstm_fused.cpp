@@ -47,7 +47,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
     float* a = acts.row(t * B);
     const float* u = projected->value.row(t * B);
-    // the pass below adds U + bias
+    // a = h_prev W_hh^T for these rows; the pass below adds U + bias
     gemm_packed_on_this_thread(false, b1 - b0, 1.0f, h_prev + static_cast<long>(b0) * H, H, w_hh_t, 0.0f,
                                a + static_cast<long>(b0) * G, G);
     float* c = tape->cells.row(t * B);
