@@ -125,22 +125,28 @@ void zero_grads(const std::vector<Var>& params) {
   for (const auto& p : params) p->zero_grad();
 }
 
+namespace {
+// g can become p's gradient as it is: nothing has arrived there yet (a
+// wrong shape goes on to axpy, which names it).
+bool first_gradient(const Node& p, const Matrix& g) { return p.grad.empty() && g.same_shape(p.value); }
+}  // namespace
+
 void accumulate_grad(Node& p, const Matrix& g) {
   if (!p.requires_grad) return;
-  if (p.grad.empty() && g.same_shape(p.value)) {
+  if (first_gradient(p, g)) {
     p.grad = g;
-    return;
+  } else {
+    axpy(p.grad_buffer(), 1.0f, g);
   }
-  axpy(p.grad_buffer(), 1.0f, g);  // a wrong shape is named here
 }
 
 void accumulate_grad(Node& p, Matrix&& g) {
   if (!p.requires_grad) return;
-  if (p.grad.empty() && g.same_shape(p.value)) {
+  if (first_gradient(p, g)) {
     p.grad = std::move(g);
-    return;
+  } else {
+    axpy(p.grad_buffer(), 1.0f, g);
   }
-  axpy(p.grad_buffer(), 1.0f, g);
 }
 
 void accumulate_product(Node& p, const Matrix& a, bool trans_a, const Matrix& b, bool trans_b) {
