@@ -4,7 +4,8 @@
 # onnxruntime for the export tests), then checks and
 # runs everything: formatting and lint, the C++ layer order, the C++ unit
 # tests (ctest) in three builds — the default portable one (every x86-64
-# level, each level's tests run where this CPU can) with warnings as errors,
+# level, each level's tests run where this CPU can, and the AVX-512 paths
+# emulated on AVX2 as one more level) with warnings as errors,
 # native, and native with AddressSanitizer + UBSan — and the Python tests
 # (pytest), then the tests marked `sanitize` (fuzzing, stress, bad input)
 # again against the extension built with the sanitizers.
@@ -31,12 +32,16 @@ ctest_build() {  # ctest_build DIR CMAKE_ARGS...: configure, build and run the C
   cmake --build "$dir" --parallel
   ctest --test-dir "$dir" --output-on-failure
 }
-ctest_build build/ctest-portable -DCMAKE_BUILD_TYPE=Release -DLSTMININET_WERROR=ON
+python_module=("-DPython_EXECUTABLE=$(command -v python)"
+  "-Dpybind11_DIR=$(python -c 'import pybind11; print(pybind11.get_cmake_dir())')")
+# The portable build also makes the emulated AVX-512 core (and its Python
+# module, which pytest's test_isa_dispatch.py runs the numeric tests against).
+ctest_build build/ctest-portable -DCMAKE_BUILD_TYPE=Release -DLSTMININET_WERROR=ON -DLSTMININET_EMULATE_AVX512=ON \
+  "${python_module[@]}"
 ctest_build build/ctest -DCMAKE_BUILD_TYPE=Release -DLSTMININET_NATIVE=ON
 # The sanitized build also makes the Python extension from the same objects.
 ctest_build build/ctest-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSTMININET_NATIVE=ON \
-  "-DLSTMININET_SANITIZE=address;undefined" -DLSTMININET_PYTHON_MODULE=ON "-DPython_EXECUTABLE=$(command -v python)" \
-  "-Dpybind11_DIR=$(python -c 'import pybind11; print(pybind11.get_cmake_dir())')"
+  "-DLSTMININET_SANITIZE=address;undefined" -DLSTMININET_PYTHON_MODULE=ON "${python_module[@]}"
 
 echo "== pytest"
 python -m pytest tests/python

@@ -66,7 +66,9 @@ BuildInfo build_info() {
 #else
   info.compiler = "unknown";
 #endif
-#if defined(__AVX512F__)
+#if defined(LSTMININET_EMULATE_AVX512)
+  info.simd = "AVX-512 modelled on AVX2 (a test build)";
+#elif defined(__AVX512F__)
   info.simd = "AVX-512";
 #elif defined(__AVX2__) && defined(__FMA__)
   info.simd = "AVX2+FMA";

@@ -9,6 +9,16 @@
 #include <immintrin.h>
 #endif
 
+// Compiles a kernel for instructions beyond the build's level; it runs
+// only where CPUID reports them. The emulated-AVX-512 test core compiles it
+// at its own level, each such instruction modelled in C++
+// (tests/cpp/avx512_emulation.hpp).
+#if defined(LSTMININET_EMULATE_AVX512)
+#define LMN_TARGET(isa)
+#else
+#define LMN_TARGET(isa) __attribute__((target(isa)))
+#endif
+
 namespace lmn::simd {
 
 #if defined(__AVX512F__)
@@ -49,8 +59,8 @@ inline vfloat fma(float x, vfloat v, vfloat acc) {
 // memory operand, one load per use: at 3 uses a batched step on Zen 4 ran
 // as many loads as multiply-adds.
 template <class Vector>
-inline void keep_in_register(Vector& v) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+inline void keep_in_register([[maybe_unused]] Vector& v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(LSTMININET_EMULATE_AVX512)
   asm("" : "+v"(v));
 #endif
 }

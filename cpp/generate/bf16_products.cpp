@@ -9,6 +9,8 @@
 #include <immintrin.h>
 #endif
 
+#include "base/simd.hpp"
+
 namespace lmn::bf16 {
 
 namespace {
@@ -71,10 +73,9 @@ void portable_pairs(const BFloat16* block, const std::uint32_t* const* x, int p,
 // AVX512_BF16: one vdpbf16ps per register of weights and input, the input
 // word broadcast. Built only where a register holds a whole lane block.
 template <int Rows, int R, int C>
-__attribute__((target("avx512f,avx512bf16"), always_inline)) inline void avx512bf16_pair(const BFloat16* block,
-                                                                                         const std::uint32_t* const* x,
-                                                                                         int pair, int c,
-                                                                                         __m512 (&s)[R][C][Rows]) {
+LMN_TARGET("avx512f,avx512bf16")
+__attribute__((always_inline)) inline void avx512bf16_pair(const BFloat16* block, const std::uint32_t* const* x,
+                                                           int pair, int c, __m512 (&s)[R][C][Rows]) {
   const BFloat16* column = block + static_cast<long>(pair) * Rows * 2 * kLanes;
   __m512bh inputs[R];
   for (int q = 0; q < R; ++q) inputs[q] = (__m512bh)_mm512_set1_epi32(static_cast<int>(x[q][pair]));
@@ -85,9 +86,9 @@ __attribute__((target("avx512f,avx512bf16"), always_inline)) inline void avx512b
 }
 
 template <int Rows, int R>
-__attribute__((target("avx512f,avx512bf16"))) void avx512bf16_pairs(const BFloat16* block,
-                                                                    const std::uint32_t* const* x, int p, int p1,
-                                                                    lanes::Partials<Rows>* const* sums) {
+LMN_TARGET("avx512f,avx512bf16")
+void avx512bf16_pairs(const BFloat16* block, const std::uint32_t* const* x, int p, int p1,
+                      lanes::Partials<Rows>* const* sums) {
   if constexpr (kLanes == 16) {
     constexpr int C = lanes::kChains<Rows>;
     __m512 s[R][C][Rows];

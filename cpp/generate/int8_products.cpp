@@ -58,7 +58,8 @@ using Sums512 = std::int32_t __attribute__((vector_size(64)));
 // accumulators are, so the kernel runs over 8-word pieces regardless of
 // rows (with 4 lanes and odd rows, the last piece has 4 words).
 template <int Words>
-__attribute__((target("avx2"), always_inline)) inline void avx2_piece(const std::int8_t* w, __m256i x, Sums256& sum) {
+LMN_TARGET("avx2")
+__attribute__((always_inline)) inline void avx2_piece(const std::int8_t* w, __m256i x, Sums256& sum) {
   static_assert(Words == 8 || Words == 4);
   const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (Words == 8) {
@@ -72,8 +73,8 @@ __attribute__((target("avx2"), always_inline)) inline void avx2_piece(const std:
 }
 
 template <int Rows, int R>
-__attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const std::uint8_t* const* x, int j0, int j1,
-                                                std::int32_t* acc) {
+LMN_TARGET("avx2")
+void avx2_quads(const std::int8_t* block, const std::uint8_t* const* x, int j0, int j1, std::int32_t* acc) {
   constexpr int kWords = Rows * kLanes;  // per quad, and per input's accumulators
   constexpr int kPieces = (kWords + 7) / 8;
   // Pieces summed per pass over the quads: as many as the registers hold
@@ -121,8 +122,8 @@ __attribute__((target("avx2"))) void avx2_quads(const std::int8_t* block, const 
 
 // 256-bit VNNI: kLanes / 8 registers per lane block.
 template <int Rows, int R>
-__attribute__((target("avx2,avxvnni"))) void avxvnni_quads(const std::int8_t* block, const std::uint8_t* const* x,
-                                                           int j0, int j1, std::int32_t* acc) {
+LMN_TARGET("avx2,avxvnni")
+void avxvnni_quads(const std::int8_t* block, const std::uint8_t* const* x, int j0, int j1, std::int32_t* acc) {
   constexpr int kHalves = kLanes >= 8 ? kLanes / 8 : 1;  // chosen only when kLanes is a multiple of 8
   Sums256 a[R][Rows][kHalves];
   for (int q = 0; q < R; ++q)
@@ -150,8 +151,9 @@ __attribute__((target("avx2,avxvnni"))) void avxvnni_quads(const std::int8_t* bl
 // One quad into `sums` (a helper, not a lambda: a lambda would not inherit
 // the target).
 template <int Rows, int R>
-__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline void avx512vnni_quad(
-    const std::int8_t* block, const std::uint8_t* const* x, int j, Sums512 (&sums)[R][Rows]) {
+LMN_TARGET("avx512f,avx512bw,avx512vnni")
+__attribute__((always_inline)) inline void avx512vnni_quad(const std::int8_t* block, const std::uint8_t* const* x,
+                                                           int j, Sums512 (&sums)[R][Rows]) {
   const std::int8_t* quad = block + static_cast<long>(j) * Rows * kQuadBytes;
   __m512i xs[R];
   for (int q = 0; q < R; ++q) xs[q] = _mm512_set1_epi32(word_of(x[q] + 4 * j));
@@ -163,9 +165,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) inline voi
 
 // 512-bit VNNI: one register per lane block (builds with 16 lanes).
 template <int Rows, int R>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_quads(const std::int8_t* block,
-                                                                             const std::uint8_t* const* x, int j0,
-                                                                             int j1, std::int32_t* acc) {
+LMN_TARGET("avx512f,avx512bw,avx512vnni")
+void avx512vnni_quads(const std::int8_t* block, const std::uint8_t* const* x, int j0, int j1, std::int32_t* acc) {
   // chosen only when kLanes == 16 (available_kernels)
   // Few inputs leave few independent sums: then alternate quads go to a
   // second set, to hide vpdpbusd's latency (integers: the order is free).

@@ -15,11 +15,15 @@ import importlib.util
 
 LEVELS = ("v2", "v3", "v4")  # x86-64 levels, lowest first
 SINGLE_LEVELS = ("native", "generic")  # builds with one level: -march=native, or not x86-64
+# Test builds only (CMake's LSTMININET_EMULATE_AVX512): the AVX-512 paths with
+# each AVX-512 instruction modelled in C++, on an AVX2 CPU. Imported only when asked for.
+EMULATED_LEVELS = ("v4emu",)
 
 
 def built_levels() -> list[str]:
     """The levels installed, lowest first."""
-    return [level for level in (*LEVELS, *SINGLE_LEVELS) if importlib.util.find_spec(f"{__package__}._core_{level}")]
+    names = (*LEVELS, *SINGLE_LEVELS, *EMULATED_LEVELS)
+    return [level for level in names if importlib.util.find_spec(f"{__package__}._core_{level}")]
 
 
 def choose_level(built: list[str], runs: list[str], asked: str) -> tuple[str, str]:
@@ -31,6 +35,8 @@ def choose_level(built: list[str], runs: list[str], asked: str) -> tuple[str, st
             raise ImportError(f"LSTMININET_ISA={asked}: this installation has the levels {', '.join(built)}")
         if asked in LEVELS and asked not in runs:
             raise ImportError(f"LSTMININET_ISA={asked}: this CPU cannot execute x86-64-{asked} instructions")
+        if asked in EMULATED_LEVELS and "v3" not in runs:
+            raise ImportError(f"LSTMININET_ISA={asked}: the emulation runs on x86-64-v3 (AVX2 + FMA) CPUs")
         return asked, "LSTMININET_ISA"
     for level in SINGLE_LEVELS:
         if level in built:

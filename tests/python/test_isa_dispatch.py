@@ -8,6 +8,7 @@ execute reproduces the PyTorch reference tensors (the fixture tests run under ea
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import platform
 import re
@@ -37,6 +38,9 @@ needs_dispatched_build = pytest.mark.skipif(
         (["v2", "v3", "v4"], ["v2"], "", "v2"),  # pre-AVX2 machine
         (["v2", "v3", "v4"], ["v2", "v3", "v4"], "v2", "v2"),  # asked for a lower level
         (["native"], [], "", "native"),
+        (["v2", "v3", "v4", "v4emu"], ["v2", "v3", "v4"], "", "v4"),  # the emulation only when asked for
+        (["native", "v4emu"], ["v2", "v3"], "", "native"),
+        (["v2", "v3", "v4", "v4emu"], ["v2", "v3"], "v4emu", "v4emu"),
     ],
 )
 def test_the_best_level_the_cpu_runs_is_chosen(built, runs, asked, level):
@@ -50,6 +54,7 @@ def test_the_best_level_the_cpu_runs_is_chosen(built, runs, asked, level):
         (["v2", "v3", "v4"], ["v2", "v3", "v4"], "native", "this installation has the levels v2, v3, v4"),
         (["v2", "v3", "v4"], [], "", "x86-64-v2 (SSE4.2) is the minimum"),
         ([], [], "", "no compiled core"),
+        (["v2", "v3", "v4emu"], ["v2"], "v4emu", "the emulation runs on x86-64-v3"),
     ],
 )
 def test_a_level_that_cannot_run_is_an_import_error(built, runs, asked, message):
@@ -135,6 +140,47 @@ def test_every_level_matches_the_pytorch_fixtures(level):
     assert check.stdout.split() == [level, level]
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(TESTS / "test_parity_fixtures.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+# The tests of the numerics, run again against the emulated AVX-512 core.
+EMULATED_SUITES = (
+    "test_parity_fixtures.py",
+    "test_parity_torch_live.py",
+    "test_regression_parity.py",
+    "test_generation.py",
+    "test_tensor.py",
+    "test_thread_limit.py",
+)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the AVX-512 emulation is x86-64 only")
+def test_the_avx512_paths_pass_the_numeric_tests_on_any_cpu(tmp_path):
+    """The v4 core's own tests need an AVX-512 CPU. Its code built at x86-64-v3 with each AVX-512
+    instruction modelled in C++ (tests/cpp/avx512_emulation.hpp; scripts/test.sh builds it in
+    build/ctest-portable) runs on any AVX2 CPU: there it takes the 16-lane layouts, the 8-row GEMM
+    tile and the VNNI and BF16 kernels, and must pass the parity and generation tests."""
+    build = ROOT / "build" / "ctest-portable"
+    modules = [*build.glob("_core_v4emu*.so"), *build.glob("_isa*.so")]
+    if len(modules) != 2:
+        pytest.skip("run scripts/test.sh first: it builds the emulated core in build/ctest-portable")
+    if "v3" not in _isa.supported_levels():
+        pytest.skip("the emulation runs on x86-64-v3 (AVX2 + FMA) CPUs")
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "python" / "lstmininet", site / "lstmininet")
+    for module in modules:
+        shutil.copy(module, site / "lstmininet")
+    env = {**os.environ, "LSTMININET_ISA": "v4emu", "PYTHONPATH": str(site)}
+    show = "import json, lstmininet; print(json.dumps(lstmininet.show_config(print_out=False)))"
+    info = json.loads(subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, check=True).stdout)
+    paths = (info["isa_level"], info["simd_floats"], info["int8_kernel"], info["bf16_kernel"], info["gemm_kernel"][:3])
+    assert paths == ("v4emu", 16, "avx512_vnni", "avx512_bf16", "8x3")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(TESTS / s) for s in EMULATED_SUITES)],
         env=env,
         capture_output=True,
         text=True,
