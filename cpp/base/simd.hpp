@@ -57,7 +57,8 @@ inline vfloat fma(float x, vfloat v, vfloat acc) {
 // Makes the compiler hold v in a register. A register of weights that
 // several multiply-adds share is otherwise folded into each of them as a
 // memory operand, one load per use: at 3 uses a batched step on Zen 4 ran
-// as many loads as multiply-adds.
+// as many loads as multiply-adds. (Not in the emulated AVX-512 build: no
+// register holds 16 floats there.)
 template <class Vector>
 inline void keep_in_register([[maybe_unused]] Vector& v) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(LSTMININET_EMULATE_AVX512)
