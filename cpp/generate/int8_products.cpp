@@ -275,17 +275,25 @@ void set_kernel(Kernel kernel) {
 
 void block_products(const std::int8_t* block, int rows, const std::uint8_t* const* x, int count, int j0, int j1,
                     std::int32_t* acc) {
+  block_products(block, 0, 1, rows, x, count, j0, j1, acc);
+}
+
+void block_products(const std::int8_t* first_block, long stride, int blocks, int rows, const std::uint8_t* const* x,
+                    int count, int j0, int j1, std::int32_t* acc) {
   const Kernel kernel = active_kernel();
   const int most = max_inputs(kernel, rows);
+  const long acc_stride = static_cast<long>(count) * rows * kLanes;
   for (int q = 0; q < count; q += most) {
     const int n = std::min(count - q, most);
-    std::int32_t* a = acc + static_cast<long>(q) * rows * kLanes;
+    QuadFn fn = nullptr;
     switch (rows) {
-      case 1: pick<1>(kernel, n)(block, x + q, j0, j1, a); break;
-      case 3: pick<3>(kernel, n)(block, x + q, j0, j1, a); break;
-      case 4: pick<4>(kernel, n)(block, x + q, j0, j1, a); break;
+      case 1: fn = pick<1>(kernel, n); break;
+      case 3: fn = pick<3>(kernel, n); break;
+      case 4: fn = pick<4>(kernel, n); break;
       default: throw std::invalid_argument("int8::block_products: rows must be 1, 3 or 4");
     }
+    for (int b = 0; b < blocks; ++b)
+      fn(first_block + b * stride, x + q, j0, j1, acc + b * acc_stride + static_cast<long>(q) * rows * kLanes);
   }
 }
 

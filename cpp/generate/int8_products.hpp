@@ -41,4 +41,10 @@ constexpr int kMaxInput = 2 * kInputOffset;
 void block_products(const std::int8_t* block, int rows, const std::uint8_t* const* x, int count, int j0, int j1,
                     std::int32_t* acc);
 
+// The same for `blocks` lane blocks `stride` bytes apart, block b's sums at
+// acc + b * count * rows * kLanes: one call for a run of blocks (at one
+// input, the call and dispatch per block were a tenth of an int8 step).
+void block_products(const std::int8_t* first_block, long stride, int blocks, int rows, const std::uint8_t* const* x,
+                    int count, int j0, int j1, std::int32_t* acc);
+
 }  // namespace lmn::int8

@@ -350,7 +350,9 @@ struct Int8Scratch {
   std::vector<std::int32_t> acc, hidden;
 };
 
-Int8Scratch& int8_scratch() {
+// Not inlined: GCC recomputed an inlined thread_local's address (a call to
+// __tls_get_addr) after every call in the loops that use it.
+__attribute__((noinline)) Int8Scratch& int8_scratch() {
   thread_local Int8Scratch scratch;
   return scratch;
 }
@@ -370,14 +372,22 @@ void quantize_rows(const float* x, int x_stride, int in_cols, int in_len, int H,
 }
 
 // int8 products of `rows` registers per quad for the N rows of s over quads
-// [j0, j1), added to acc[(n * rows + r) * kLanes + u], chunk by chunk as in
-// block_products so each chunk is read once from memory.
-void int8_block_products(const std::int8_t* block, int rows, const Int8Scratch& s, int N, int j0, int j1,
-                         std::int32_t* acc) {
-  // One row reads the block straight through (chunks would only add calls).
-  const int chunk_quads = N == 1 ? j1 - j0 : 64;  // 64 quads of 4 gates: 16 KB
-  for (int c0 = j0; c0 < j1; c0 += chunk_quads)
-    int8::block_products(block, rows, s.rows.data(), N, c0, std::min(j1, c0 + chunk_quads), acc);
+// [j0, j1) of `blocks` lane blocks (`stride` bytes apart), added to
+// acc[((b * N + n) * rows + r) * kLanes + u]; several rows go chunk by chunk
+// as in block_products, so each chunk is read once from memory.
+void int8_block_products(const std::int8_t* first_block, long stride, int blocks, int rows, const Int8Scratch& s, int N,
+                         int j0, int j1, std::int32_t* acc) {
+  if (N == 1) {  // one row reads the blocks straight through
+    int8::block_products(first_block, stride, blocks, rows, s.rows.data(), 1, j0, j1, acc);
+    return;
+  }
+  constexpr int kChunkQuads = 64;  // of 4 gates: 16 KB
+  for (int b = 0; b < blocks; ++b) {
+    for (int c0 = j0; c0 < j1; c0 += kChunkQuads) {
+      int8::block_products(first_block + b * stride, rows, s.rows.data(), N, c0, std::min(j1, c0 + kChunkQuads),
+                           acc + static_cast<long>(b) * N * rows * kLanes);
+    }
+  }
 }
 
 // One register of products from integer sums: (sums - offsets) x weight
@@ -419,13 +429,13 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
     const int g1 = std::min(b1, g0 + group);
     std::fill_n(s.acc.data(), (g1 - g0) * per_block, 0);
     if (w.cell == CellType::GRU) std::fill_n(s.hidden.data(), (g1 - g0) * per_block, 0);
-    for (int b = g0; b < g1; ++b) {
-      const std::int8_t* block = q.weights.data() + static_cast<long>(b) * kLanes * G * q.row_len;
-      std::int32_t *acc = s.acc.data() + (b - g0) * per_block, *hidden = s.hidden.data() + (b - g0) * per_block;
-      // LSTM: one sum over all quads; GRU: the input and hidden parts apart.
-      int8_block_products(block, G, s, N, 0, w.cell == CellType::LSTM ? quads : quads_in, acc);
-      if (w.cell == CellType::GRU) int8_block_products(block, G, s, N, quads_in, quads, hidden);
-    }
+    const long block_bytes = static_cast<long>(kLanes) * G * q.row_len;
+    const std::int8_t* first = q.weights.data() + g0 * block_bytes;
+    // LSTM: one sum over all quads; GRU: the input and hidden parts apart.
+    int8_block_products(first, block_bytes, g1 - g0, G, s, N, 0, w.cell == CellType::LSTM ? quads : quads_in,
+                        s.acc.data());
+    if (w.cell == CellType::GRU)
+      int8_block_products(first, block_bytes, g1 - g0, G, s, N, quads_in, quads, s.hidden.data());
     for (int b = g0; b < g1; ++b) {
       for (int n = 0; n < N; ++n) {
         float* out = gates_buf_.data() + static_cast<long>(n) * gate_len + b * kLanes;
@@ -537,17 +547,24 @@ void Stepper::output_blocks_int8(int b0, int b1) {
   const int N = batch_;
   Int8Scratch& s = int8_scratch();
   quantize_rows(out_input_.data(), w.out_len, 0, 0, w.H, q, N, s);
+  // Blocks in groups, as in layer_products_int8.
+  const int group = std::max(1, 8 / N), per_block = N * kLanes;
+  const long block_bytes = static_cast<long>(kLanes) * q.row_len;
   std::vector<std::int32_t>& acc = s.acc;
-  acc.resize(static_cast<std::size_t>(N) * kLanes);
-  for (int b = b0; b < b1; ++b) {
-    std::fill(acc.begin(), acc.end(), 0);
-    int8_block_products(q.weights.data() + static_cast<long>(b) * kLanes * q.row_len, 1, s, N, 0, q.row_len / 4,
+  acc.resize(static_cast<std::size_t>(group) * per_block);
+  for (int g0 = b0; g0 < b1; g0 += group) {
+    const int g1 = std::min(b1, g0 + group);
+    std::fill_n(acc.data(), (g1 - g0) * per_block, 0);
+    int8_block_products(q.weights.data() + g0 * block_bytes, block_bytes, g1 - g0, 1, s, N, 0, q.row_len / 4,
                         acc.data());
-    const long v = b * kLanes;
-    for (int n = 0; n < N; ++n) {
-      const simd::vfloat logits =
-          int8_products(acc.data() + n * kLanes, q.offset_h.data() + v, nullptr, q.scale.data() + v, s.scale[n]);
-      simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + v, logits + simd::load(w.fc_b.data() + v));
+    for (int b = g0; b < g1; ++b) {
+      const long v = b * kLanes;
+      for (int n = 0; n < N; ++n) {
+        const simd::vfloat logits = int8_products(acc.data() + (b - g0) * per_block + n * kLanes, q.offset_h.data() + v,
+                                                  nullptr, q.scale.data() + v, s.scale[n]);
+        simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + v,
+                    logits + simd::load(w.fc_b.data() + v));
+      }
     }
   }
 }

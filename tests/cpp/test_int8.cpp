@@ -123,6 +123,36 @@ TEST(every_int8_kernel_computes_the_exact_sums) {
   int8::set_kernel(int8::available_kernels().back());
 }
 
+// A run of blocks in one call: block b's sums equal those of the block alone,
+// at acc + b * count * rows * kLanes (with a gap between the blocks in memory).
+TEST(a_run_of_blocks_sums_each_block_as_alone) {
+  Rng rng(2);
+  constexpr int kQuads = 19, kBlocks = 5;
+  for (int rows : {1, 3, 4}) {
+    for (int count : {1, 2, 5}) {
+      const long block_bytes = static_cast<long>(kQuads) * rows * 4 * kLanes, stride = block_bytes + 64;
+      std::vector<std::int8_t> blocks(static_cast<std::size_t>(stride) * kBlocks);
+      for (auto& w : blocks) w = static_cast<std::int8_t>(static_cast<int>(rng.uniform(-127.99f, 127.99f)));
+      std::vector<std::vector<std::uint8_t>> x(count, std::vector<std::uint8_t>(4 * kQuads));
+      std::vector<const std::uint8_t*> xs;
+      for (auto& v : x) {
+        for (auto& b : v) b = static_cast<std::uint8_t>(rng.uniform(0.0f, int8::kMaxInput + 0.99f));
+        xs.push_back(v.data());
+      }
+      const long per_block = static_cast<long>(count) * rows * kLanes;
+      for (int8::Kernel kernel : int8::available_kernels()) {
+        int8::set_kernel(kernel);
+        std::vector<std::int32_t> expected(per_block * kBlocks, 5), acc(expected.size(), 5);
+        for (int b = 0; b < kBlocks; ++b)
+          int8::block_products(blocks.data() + b * stride, rows, xs.data(), count, 2, kQuads, &expected[b * per_block]);
+        int8::block_products(blocks.data(), stride, kBlocks, rows, xs.data(), count, 2, kQuads, acc.data());
+        CHECK(acc == expected);
+      }
+    }
+  }
+  int8::set_kernel(int8::available_kernels().back());
+}
+
 TEST(int8_stepper_computes_the_rounded_model) {
   for (CellType cell : {CellType::LSTM, CellType::GRU}) {
     for (auto [embedding, hidden, outliers] :
