@@ -97,7 +97,8 @@ Var SequenceModel::embed(const std::vector<int>& tokens) const {
 
 Var SequenceModel::forward(const std::vector<int>& tokens, int T, int B, ModelState& state, bool training,
                            Rng& dropout_rng, bool fused) const {
-  if (T <= 0 || B <= 0 || static_cast<long>(tokens.size()) != static_cast<long>(T) * B) {
+  if (T <= 0 || B <= 0 || static_cast<long>(tokens.size()) != static_cast<long>(T) * B ||
+      tokens.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw ShapeError("forward: " + std::to_string(tokens.size()) + " tokens do not form T=" + std::to_string(T) +
                      " steps of batch B=" + std::to_string(B));
   }

@@ -47,9 +47,10 @@ Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState&
   if (T <= 0 || B <= 0) {
     throw ShapeError("recurrent layer: need T > 0 and B > 0, got T=" + std::to_string(T) + " B=" + std::to_string(B));
   }
-  if (x->value.rows() != T * B || x->value.cols() != input_size_) {
-    throw ShapeError("recurrent layer: input " + x->value.shape_str() + " should be (" + std::to_string(T * B) + ", " +
-                     std::to_string(input_size_) + ") for T=" + std::to_string(T) + " B=" + std::to_string(B));
+  if (x->value.rows() != static_cast<long>(T) * B || x->value.cols() != input_size_) {
+    throw ShapeError("recurrent layer: input " + x->value.shape_str() + " should be (" +
+                     std::to_string(static_cast<long>(T) * B) + ", " + std::to_string(input_size_) +
+                     ") for T=" + std::to_string(T) + " B=" + std::to_string(B));
   }
   require_state(B, state);
   if (!fused) return forward_reference(x, T, B, state);
@@ -59,10 +60,10 @@ Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState&
 
 Var RecurrentLayer::forward_projected(const Var& projected, int T, int B, RecurrentState& state) const {
   const int G = weight_ih->value.rows();
-  if (T <= 0 || B <= 0 || projected->value.rows() != T * B || projected->value.cols() != G) {
+  if (T <= 0 || B <= 0 || projected->value.rows() != static_cast<long>(T) * B || projected->value.cols() != G) {
     throw ShapeError("recurrent layer: projected input " + projected->value.shape_str() + " should be (" +
-                     std::to_string(T * B) + ", " + std::to_string(G) + ") for T=" + std::to_string(T) +
-                     " B=" + std::to_string(B));
+                     std::to_string(static_cast<long>(T) * B) + ", " + std::to_string(G) +
+                     ") for T=" + std::to_string(T) + " B=" + std::to_string(B));
   }
   require_state(B, state);
   return forward_recurrence(projected, T, B, state);

@@ -58,15 +58,15 @@ ModelState SequenceRegressor::zero_state(int B) const { return stack_->zero_stat
 
 Var SequenceRegressor::forward(const Var& x, int T, int B, ModelState& state, bool training, Rng& dropout_rng,
                                const std::vector<int>* rows, bool fused) const {
-  if (T <= 0 || B <= 0 || x->value.rows() != T * B || x->value.cols() != config_.input_size) {
-    throw ShapeError("regressor forward: input " + x->value.shape_str() + " should be (" + std::to_string(T * B) +
-                     ", " + std::to_string(config_.input_size) + ") for T=" + std::to_string(T) +
-                     " B=" + std::to_string(B));
+  if (T <= 0 || B <= 0 || x->value.rows() != static_cast<long>(T) * B || x->value.cols() != config_.input_size) {
+    throw ShapeError("regressor forward: input " + x->value.shape_str() + " should be (" +
+                     std::to_string(static_cast<long>(T) * B) + ", " + std::to_string(config_.input_size) +
+                     ") for T=" + std::to_string(T) + " B=" + std::to_string(B));
   }
   stack_->check_state(state, "regressor forward");
   Var h = stack_->forward(x, T, B, state, training, dropout_rng, fused);
   // Asking for every row in order (outputs at every step, no padding) needs no gather.
-  bool every_row = !rows || static_cast<int>(rows->size()) == T * B;
+  bool every_row = !rows || static_cast<long>(rows->size()) == static_cast<long>(T) * B;
   for (std::size_t i = 0; every_row && rows && i < rows->size(); ++i) every_row = (*rows)[i] == static_cast<int>(i);
   if (!every_row) h = gather_rows(h, *rows);
   return fc_->forward(h);

@@ -81,6 +81,14 @@ RegressionBatch make_regression_batch(const RegressionData& data, const std::vec
   RegressionBatch batch;
   batch.B = static_cast<int>(std::min<std::size_t>(batch_size, windows.size() - first));
   for (int b = 0; b < batch.B; ++b) batch.T = std::max(batch.T, windows[first + b].length);
+  // Every sequence pads to the longest of its batch: one long series among
+  // many short ones can ask for more grid rows than an int counts.
+  const long grid_rows = static_cast<long>(batch.T) * batch.B;
+  if (grid_rows > std::numeric_limits<int>::max()) {
+    throw std::invalid_argument("a batch of " + std::to_string(batch.B) + " sequences, padded to its longest (" +
+                                std::to_string(batch.T) + " steps), needs " + std::to_string(grid_rows) +
+                                " rows, more than 2^31 - 1: pass fewer sequences at once (a smaller batch_size)");
+  }
   const int F = data[windows[first].sequence].x.cols(), O = data[windows[first].sequence].y.cols();
   batch.inputs = Matrix(batch.T * batch.B, F);
   std::vector<const float*> target_rows;

@@ -169,6 +169,21 @@ def test_bad_input_is_named():
         LSTMRegressor(2, 4, many_to_one=True, seed=0).fit([np.zeros((3, 2))], [1.0, 2.0], progress=False)
 
 
+def test_a_batch_padded_past_two_billion_rows_is_refused():
+    # One long series pads every other one of its batch to its length: 65,536
+    # series of which one has 65,536 steps (0.5 MB of data) need 2^32 grid rows,
+    # which wrapped to 0 in an int and wrote past the buffer; 32,769 steps, a
+    # negative row count.
+    m = LSTMRegressor(1, 1, seed=0, scaler=None)
+    for steps in (65536, 32769):
+        X = [np.zeros((steps, 1), np.float32)] + [np.zeros((1, 1), np.float32)] * 65535
+        with pytest.raises(ValueError, match=rf"65536 sequences, padded to its longest \({steps} steps\).*batch_size"):
+            m.predict(X, batch_size=65536)
+        with pytest.raises(ValueError, match="more than 2\\^31 - 1"):
+            m.loss_and_grads(X, X)
+    assert len(m.predict(X[:3], batch_size=65536)) == 3  # the same model still works
+
+
 def test_fit_keywords_are_the_token_models_and_all_reach_the_trainer():
     # Each fit spells out its keywords (for help() and IDEs) and hands them to _fit_options
     # whole: the two lists must not drift apart, and none may be left unread.
