@@ -88,3 +88,50 @@ def test_text_files_are_replaced_atomically_too(tmp_path):
     (tmp_path / "d.json").mkdir()
     with pytest.raises(OSError, match="not a regular file"):
         write_text_atomically(tmp_path / "d.json", "{}")
+
+
+def save_model(path):
+    LSTM(5, hidden_size=4, seed=0).save(path)
+
+
+def save_text(path):
+    write_text_atomically(path, "{}")
+
+
+@pytest.mark.parametrize("save", [save_model, save_text], ids=["checkpoint", "text"])
+def test_a_file_saved_again_keeps_its_permissions_and_links(tmp_path, save):
+    # The temporary file replaces the target: it used to come with 0644 (a
+    # private checkpoint became world-readable) and to replace a symbolic
+    # link with a file, leaving the file the link named stale.
+    private = tmp_path / "private.lmn"
+    save(private)
+    os.chmod(private, 0o600)
+    save(private)
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    (tmp_path / "runs").mkdir()
+    run = tmp_path / "runs" / "run3.lmn"
+    save(run)
+    before = os.stat(run).st_mtime_ns
+    latest = tmp_path / "latest.lmn"
+    latest.symlink_to(run)
+    time.sleep(0.01)
+    save(latest)
+    assert latest.is_symlink() and latest.resolve() == run
+    assert os.stat(run).st_mtime_ns > before
+    dangling = tmp_path / "next.lmn"
+    dangling.symlink_to(tmp_path / "runs" / "run4.lmn")
+    save(dangling)
+    assert dangling.is_symlink() and (tmp_path / "runs" / "run4.lmn").is_file()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["run3.lmn", "run4.lmn"]
+
+
+@pytest.mark.parametrize("save", [save_model, save_text], ids=["checkpoint", "text"])
+def test_a_long_file_name_saves(tmp_path, save):
+    # A name of 250 bytes is legal; with ".tmp-PID-N" added, its temporary
+    # file's was not (ENAMETOOLONG).
+    target = tmp_path / ("m" * 246 + ".lmn")
+    stale = tmp_path / ("m" * 233 + f".tmp-{dead_pid()}-1")
+    stale.write_bytes(b"partial")
+    save(target)
+    save(target)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
