@@ -25,8 +25,9 @@ int initial_threads() {
 #endif
 }
 
-int& thread_setting() {
-  static int threads = initial_threads();
+// Atomic: one Python thread may set it while others read it.
+std::atomic<int>& thread_setting() {
+  static std::atomic<int> threads{initial_threads()};
   return threads;
 }
 
@@ -51,16 +52,16 @@ void set_num_threads(int n) {
     throw std::invalid_argument("set_num_threads: at most " + std::to_string(kMaxThreads) + " threads, got " +
                                 std::to_string(n));
   }
-  thread_setting() = n;
+  thread_setting().store(n);
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
 }
 
-int get_num_threads() { return thread_setting(); }
+int get_num_threads() { return thread_setting().load(); }
 
 int active_threads() {
-  const int setting = thread_setting();
+  const int setting = thread_setting().load();
   return thread_limit > 0 && thread_limit < setting ? thread_limit : setting;
 }
 

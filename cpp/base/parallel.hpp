@@ -133,7 +133,7 @@ void run_team(int threads, F f) {
 // keep each thread's reads of a row in one piece.
 template <class F>
 void for_column_ranges(int cols, bool parallel, F f) {
-#pragma omp parallel if (parallel)
+#pragma omp parallel if (parallel) num_threads(active_threads())
   {
     int thread = 0, team = 1;
 #ifdef _OPENMP

@@ -127,7 +127,7 @@ Var cross_entropy_loss(const Var& logits, const std::vector<int>& targets) {
                    // d/dz of mean(-log softmax(z)[t]) = (softmax(z) - onehot(t)) / n
                    Matrix g(probs.rows(), probs.cols(), Matrix::kUninitialized);
                    const float s = self.grad[0] / n;
-#pragma omp parallel for schedule(static) if (g.size() >= kParallelRowValues)
+#pragma omp parallel for schedule(static) if (g.size() >= kParallelRowValues) num_threads(active_threads())
                    for (int r = 0; r < g.rows(); ++r) {
                      if (targets[r] == kIgnoreIndex) {
                        std::fill_n(g.row(r), g.cols(), 0.0f);

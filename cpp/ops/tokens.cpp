@@ -49,7 +49,8 @@ Var token_projection(const Var& table, const Var& weight, const std::vector<int>
   }
   const int rows = static_cast<int>(tokens.size());
   Matrix out(rows, G, Matrix::kUninitialized);
-#pragma omp parallel for schedule(static) if (static_cast<long>(rows) * G >= kParallelCopy)
+#pragma omp parallel for schedule(static) if (static_cast<long>(rows) * G >= kParallelCopy) \
+    num_threads(active_threads())
   for (int r = 0; r < rows; ++r) std::copy_n(P.row(tokens[r]), G, out.row(r));
   std::vector<Var> parents{weight};
   if (table) parents.push_back(table);

@@ -299,7 +299,7 @@ void PackedMatrix::pack(const float* B, int ldb, bool trans, int K, int N) {
   // each block too small for a region of its own, and was packed by one
   // thread.
   const int blocks = (K + KC - 1) / KC;
-#pragma omp parallel for schedule(static) if (static_cast<long>(N) * K > kParallelWork)
+#pragma omp parallel for schedule(static) if (static_cast<long>(N) * K > kParallelWork) num_threads(active_threads())
   for (int bp = 0; bp < blocks * panels; ++bp) {
     const int k0 = bp / panels * KC, p = bp % panels;
     const int kc = std::min(KC, K - k0);

@@ -116,7 +116,7 @@ Matrix softmax_rows(const Matrix& x, std::vector<SoftmaxNorm>* norms) {
   Matrix out(x.rows(), x.cols(), Matrix::kUninitialized);
   if (norms) norms->resize(x.rows());
   const int C = x.cols();
-#pragma omp parallel for schedule(static) if (x.size() >= kParallelRowValues)
+#pragma omp parallel for schedule(static) if (x.size() >= kParallelRowValues) num_threads(active_threads())
   for (int r = 0; r < x.rows(); ++r) {
     const float* z = x.row(r);
     float* p = out.row(r);

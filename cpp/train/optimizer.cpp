@@ -141,7 +141,8 @@ float Optimizer::update() {
       const float* velocity = buffers_[p].data();
       float* velocity_next = next_[n + p].data();
       if (c.momentum > 0.0f) {
-#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate)
+#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate) \
+    num_threads(active_threads())
         for (std::size_t i = 0; i < size; ++i) {
           const float grad = c.momentum * velocity[i] + (g[i] + c.weight_decay * w[i]);
           velocity_next[i] = grad;
@@ -149,7 +150,8 @@ float Optimizer::update() {
           probe += grad * 0.0f + w_next[i] * 0.0f;
         }
       } else {
-#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate)
+#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate) \
+    num_threads(active_threads())
         for (std::size_t i = 0; i < size; ++i) {
           w_next[i] = w[i] - c.lr * (g[i] + c.weight_decay * w[i]);
           probe += w_next[i] * 0.0f;
@@ -164,7 +166,8 @@ float Optimizer::update() {
     const bool decoupled = c.kind == OptimizerKind::AdamW;
     const float l2 = decoupled ? 0.0f : c.weight_decay;
     const float shrink = decoupled ? 1.0f - c.lr * c.weight_decay : 1.0f;
-#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate)
+#pragma omp parallel for simd schedule(static) reduction(+ : probe) if (size >= kParallelUpdate) \
+    num_threads(active_threads())
     for (std::size_t i = 0; i < size; ++i) {
       const float grad = g[i] + l2 * w[i];
       const float m1 = c.beta1 * m[i] + (1.0f - c.beta1) * grad;

@@ -53,3 +53,33 @@ def test_the_cli_refuses_too_many_threads(tmp_path, capsys):
     assert code == 2, err
     assert "at most 1024" in err and "Traceback" not in err
     assert not (tmp_path / "m.lmn").exists()
+
+
+def test_one_thread_holds_on_every_python_thread_for_every_parallel_loop():
+    # OpenMP's thread count is per thread: set_num_threads(1) on the main
+    # thread reached only the loops that applied it themselves (the GEMM), so
+    # a softmax, a loss or an optimizer step on another Python thread started
+    # a second OpenMP thread.
+    code = """
+import os, threading
+import numpy as np
+import lstmininet
+from lstmininet import LSTM
+def threads(): return len(os.listdir("/proc/self/task"))
+lstmininet.set_num_threads(1)
+x = lstmininet.Tensor(np.ones((512, 512), np.float32))
+model = LSTM(300, hidden_size=64, seed=0)
+tokens = np.random.default_rng(0).integers(0, 300, 20_000)
+before = threads()
+def work():
+    x.softmax()
+    model.fit(tokens, epochs=1, seq_len=64, batch_size=64, progress=False)
+    print(threads() - before)
+t = threading.Thread(target=work)
+t.start()
+t.join()
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "LSTMININET_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "1", out.stdout + out.stderr  # the worker itself, no OpenMP thread
