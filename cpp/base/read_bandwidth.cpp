@@ -35,7 +35,14 @@ volatile float read_sink = 0.0f;
 
 double read_bandwidth(std::size_t bytes, int threads, double seconds) {
   if (bytes < 4096) throw std::invalid_argument("read_bandwidth: bytes must be >= 4096, got " + std::to_string(bytes));
-  if (threads < 1) throw std::invalid_argument("read_bandwidth: threads must be >= 1, got " + std::to_string(threads));
+  if (threads < 1 || threads > kMaxThreads) {
+    throw std::invalid_argument("read_bandwidth: threads must be in [1, " + std::to_string(kMaxThreads) + "], got " +
+                                std::to_string(threads));
+  }
+  // NaN or infinity would never end the loop below (NaN: no comparison holds)
+  if (!(seconds > 0.0 && seconds <= 3600.0)) {
+    throw std::invalid_argument("read_bandwidth: seconds must be in (0, 3600], got " + std::to_string(seconds));
+  }
   const std::size_t floats = bytes / sizeof(float);
   AlignedFloats buffer(floats);
   std::fill_n(buffer.data(), floats, 1.0f);

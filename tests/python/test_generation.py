@@ -151,8 +151,13 @@ def test_read_bandwidth_measures_a_stream():
     assert 0.5 < gbs < 10_000
     with pytest.raises(ValueError, match="bytes must be >= 4096"):
         _core.read_bandwidth(100, 1)
-    with pytest.raises(ValueError, match="threads must be >= 1"):
+    with pytest.raises(ValueError, match=r"threads must be in \[1, 1024\], got 0"):
         _core.read_bandwidth(1 << 20, 0)
+    with pytest.raises(ValueError, match="got 1025"):
+        _core.read_bandwidth(1 << 20, 1025)
+    for seconds in (float("nan"), float("inf"), 0.0, -1.0):  # NaN looped for ever
+        with pytest.raises(ValueError, match=r"seconds must be in \(0, 3600\]"):
+            _core.read_bandwidth(1 << 20, 1, seconds)
     assert _core.int8_kernel() in ("avx512_vnni", "avx_vnni", "avx2", "portable")
     model = LSTM(7, hidden_size=40, num_layers=2, seed=6)
     weights = 4 * 40 * 40 + 4 * 40 * 80 + 7 * 40
