@@ -244,6 +244,10 @@ std::vector<Matrix> predict(const SequenceRegressor& model, const std::vector<Ma
   }
   std::vector<SeqWindow> windows;
   for (std::size_t s = 0; s < data.size(); ++s) windows.push_back({static_cast<int>(s), 0, data[s].x.rows()});
+  // Longest first, so a batch pads its sequences to similar lengths (in the
+  // order given, one long series padded every other one of its batch).
+  std::stable_sort(windows.begin(), windows.end(),
+                   [](const SeqWindow& a, const SeqWindow& b) { return a.length > b.length; });
   NoGradGuard no_grad;
   Rng unused(0);
   std::vector<Matrix> outputs(data.size());
@@ -253,10 +257,12 @@ std::vector<Matrix> predict(const SequenceRegressor& model, const std::vector<Ma
     ModelState state = model.zero_state(batch.B);
     const Matrix out =
         model.forward(make_leaf(batch.inputs), batch.T, batch.B, state, false, unused, &batch.rows)->value;
-    for (int b = 0; b < batch.B; ++b) outputs[first + b] = Matrix(many_to_one ? 1 : windows[first + b].length, O);
+    for (int b = 0; b < batch.B; ++b) {
+      outputs[windows[first + b].sequence] = Matrix(many_to_one ? 1 : windows[first + b].length, O);
+    }
     for (std::size_t i = 0; i < batch.rows.size(); ++i) {
       const int t = batch.rows[i] / batch.B, b = batch.rows[i] % batch.B;
-      std::copy_n(out.row(static_cast<int>(i)), O, outputs[first + b].row(many_to_one ? 0 : t));
+      std::copy_n(out.row(static_cast<int>(i)), O, outputs[windows[first + b].sequence].row(many_to_one ? 0 : t));
     }
   }
   return outputs;

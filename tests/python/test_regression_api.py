@@ -169,6 +169,23 @@ def test_bad_input_is_named():
         LSTMRegressor(2, 4, many_to_one=True, seed=0).fit([np.zeros((3, 2))], [1.0, 2.0], progress=False)
 
 
+@pytest.mark.parametrize("many_to_one", [False, True])
+def test_predict_of_ragged_sequences_keeps_their_order(many_to_one):
+    # predict batches the longest sequences together; each output goes back
+    # to its input's place and equals the sequence predicted alone (up to the
+    # rounding of other batch sizes' products).
+    rng = np.random.default_rng(0)
+    m = GRURegressor(3, 16, 2, 2, seed=1, many_to_one=many_to_one, scaler=None)
+    X = [rng.standard_normal((n, 3)).astype(np.float32) for n in (3, 50, 7, 50, 1, 20, 200, 9)]
+    alone = [m.predict([x])[0] for x in X]
+    for batch_size in (2, 3, 8):
+        out = m.predict(X, batch_size=batch_size)
+        assert len(out) == len(X)
+        for x, o, a in zip(X, out, alone, strict=True):
+            assert o.shape == ((2,) if many_to_one else (len(x), 2))
+            np.testing.assert_allclose(o, a, rtol=1e-5, atol=1e-6)
+
+
 def test_a_batch_padded_past_two_billion_rows_is_refused():
     # One long series pads every other one of its batch to its length: 65,536
     # series of which one has 65,536 steps (0.5 MB of data) need 2^32 grid rows,
