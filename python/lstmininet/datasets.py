@@ -23,12 +23,13 @@ import sys
 from pathlib import Path
 
 from .corpus_cache import cache_key, default_cache_dir, read_cached_corpus, write_cached_corpus
-from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS, check_limit_values
+from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS, check_grid_events, check_limit_values
 from .melody import (
     DEFAULT_STEPS_PER_QUARTER,
     MELODY_FILE_EXTENSIONS,
     augment_transpositions,
     change_grid,
+    melody_events,
     transpose_melody,
 )
 from .melody_file import load_melody_file, parse_melody_lines, read_melody_file, save_melody_file
@@ -84,10 +85,36 @@ def _transpose_melodies_to_c(melodies: list[list[str]], report: LoadReport, step
     return result
 
 
-def _change_grid(melodies: list[list[str]], source: int, target: int, off_grid: str, report: LoadReport):
-    """Melodies from a file's grid to the one asked for; off-grid tunes skipped or rounded as ``off_grid`` says."""
+def _events_on_grid(melody: list[str], source: int, target: int) -> list[list]:
+    """A melody's [pitch or None, start, end] events in steps of the ``target`` grid (rounded down)."""
+    events, start = [], 0
+    for pitch, length in melody_events(melody):
+        events.append([pitch, start * target // source, (start + length) * target // source])
+        start += length
+    return events
+
+
+def _change_grid(
+    melodies: list[list[str]],
+    source: int,
+    target: int,
+    off_grid: str,
+    report: LoadReport,
+    where: str,
+    max_note_steps: int,
+    max_tune_steps: int,
+):
+    """Melodies from a file's grid to the one asked for; off-grid tunes skipped or rounded as ``off_grid`` says.
+
+    On a finer grid every length grows: the limits are checked on the new
+    grid before anything is spelled (at 10**6 steps per quarter one tune
+    took gigabytes).
+    """
     result = []
-    for melody in melodies:
+    for number, melody in enumerate(melodies, start=1):
+        if target > source:
+            events = _events_on_grid(melody, source, target)
+            check_grid_events(events, f"{where}, tune {number}", max_note_steps, max_tune_steps, target)
         changed = change_grid(melody, source, target, quantize=off_grid == "quantize")
         report.songs_quantized += 1 if changed.notes_quantized else 0
         report.notes_quantized += changed.notes_quantized
@@ -105,6 +132,8 @@ def _resolve_score_files(spec: str) -> list[Path]:
     path = Path(spec).expanduser()
     if path.is_dir():
         return score_files_in(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path}: not a regular file (a device, FIFO or socket)")
     if path.is_file():
         if not is_score_file(path):
             raise ValueError(
@@ -152,7 +181,16 @@ def load_melodies_with_report(
             melodies = [split_header(melody)[1] for melody in melodies]
         report = LoadReport(files_read=1, songs_loaded=len(melodies), steps_per_quarter=form.steps_per_quarter)
         if steps_per_quarter is not None and steps_per_quarter != form.steps_per_quarter:
-            melodies = _change_grid(melodies, form.steps_per_quarter, steps_per_quarter, off_grid, report)
+            melodies = _change_grid(
+                melodies,
+                form.steps_per_quarter,
+                steps_per_quarter,
+                off_grid,
+                report,
+                spec_text,
+                max_note_steps,
+                max_tune_steps,
+            )
             report.steps_per_quarter = steps_per_quarter
             if progress:
                 print(

@@ -259,6 +259,9 @@ def split_melody_lines(text: str) -> list[str]:
 def read_utf8_file(path: str | os.PathLike, what: str = "text file") -> str:
     """A UTF-8 file's text (a BOM is dropped); errors name the file, and the line for bad bytes."""
     path = Path(path).expanduser()
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # a FIFO would block the read, a device like /dev/zero never end it
+        raise ValueError(f"{path}: not a regular file (a device, FIFO or socket), expected a {what}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -1,5 +1,6 @@
 """Dataset loading: Melody.txt files, score conversion rules, corpus cache, splits."""
 
+import os
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -333,3 +334,15 @@ def test_transpose_melody_and_augmentation_stay_in_midi_range():
         transpose_melody(["60", "125"], 5)
     augmented = augment_transpositions([["60", "_"], ["126"]], semitones=[-1, 0, 2])
     assert augmented == [["59", "_"], ["60", "_"], ["62", "_"], ["125"], ["126"]]
+
+
+def test_a_fifo_or_device_as_data_is_named_not_a_regular_file(tmp_path):
+    # A FIFO named like a melody file blocked the read for ever; without the
+    # suffix, a FIFO or /dev/zero was "no such file or folder".
+    for name in ("melodies.txt", "melodies"):
+        fifo = tmp_path / name
+        os.mkfifo(fifo)
+        with pytest.raises(ValueError, match=rf"{name}: not a regular file \(a device, FIFO or socket\)"):
+            load_melodies(fifo, progress=False, cache=False)
+    with pytest.raises(ValueError, match="/dev/zero: not a regular file"):
+        load_melodies("/dev/zero", progress=False, cache=False)

@@ -227,3 +227,21 @@ def test_music21_errors_spanning_lines_become_one_line(tmp_path):
         warnings.simplefilter("ignore", ResourceWarning)
         del error
         gc.collect()
+
+
+def test_a_melody_file_read_on_a_finer_grid_is_held_to_the_limits(tmp_path):
+    # The limits were checked on the file's own grid only: re-read at 10**6
+    # steps per quarter, a 6-quarter tune was spelled as 6 million tokens
+    # each (the process was OOM-killed); now checked on the grid asked for.
+    data = tmp_path / "m.txt"
+    data.write_text("60 _ _ _ 62 _ 64 _\n67 _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ r _ _ _ 65 _ _ _\n")  # 4 steps per quarter
+    with pytest.raises(InputLimitError) as error:
+        load_melodies(data, steps_per_quarter=10**6, progress=False)
+    assert str(error.value).startswith(f"{data}, tune 1: a note (pitch 60) at quarter note 0 lasts 1 quarter notes")
+    assert "(max_note_steps, --max-note-steps)" in str(error.value)
+    with pytest.raises(InputLimitError, match=r"m.txt, tune 2: the tune lasts 6 quarter notes = 6,000 grid steps"):
+        load_melodies(data, steps_per_quarter=1000, progress=False, max_note_steps=4000, max_tune_steps=5999)
+    assert [len(m) for m in load_melodies(data, steps_per_quarter=1000, progress=False, max_note_steps=4000)] == [
+        2000,
+        6000,
+    ]
