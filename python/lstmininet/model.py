@@ -60,12 +60,20 @@ def _as_int_array(values, what: str) -> np.ndarray:
 
 
 def _is_primer_list(primer) -> bool:
-    """A list of primers (one per sample) rather than one primer."""
+    """A list of primers (one per sample) rather than one primer: a list of
+    sequences, or a 2-D array (one row per sample, as forward's (B, T))."""
+    if isinstance(primer, np.ndarray):
+        return primer.ndim == 2
     return isinstance(primer, (list, tuple)) and len(primer) > 0 and not np.isscalar(primer[0])
 
 
 def _primer_ids(primer, what: str) -> list[int]:
-    ids = _as_int_array(primer, what).reshape(-1).tolist()
+    if primer is None:
+        raise TypeError(f"{what} is None: pass token ids, or meter= / key= to start from a tune header alone")
+    ids = _as_int_array(primer, what)
+    if ids.ndim > 1:  # flattening would join several primers into one
+        raise ValueError(f"{what} must be a sequence of token ids, got an array of shape {ids.shape}")
+    ids = ids.reshape(-1).tolist()
     if not ids:
         raise ValueError(f"{what} must hold at least one token")
     return ids

@@ -79,6 +79,18 @@ def test_num_samples_with_one_primer_and_seeds():
     assert lstmininet.sample_seed(8, 0) != seeds[0]
 
 
+def test_a_2d_array_primer_is_one_primer_per_row():
+    # np.array([[1, 2], [3, 4]]) was flattened into the one primer [1, 2, 3, 4]
+    model = LSTM(5, hidden_size=24, seed=2)
+    rows = np.array([[1, 2], [3, 4], [0, 0]])
+    assert model.generate(rows, 20, seed=7) == model.generate([[1, 2], [3, 4], [0, 0]], 20, seed=7)
+    assert len(model.generate(rows, 20, seed=7)) == 3
+    with pytest.raises(ValueError, match=r"primer 0 must be a sequence of token ids, got an array of shape \(1, 2\)"):
+        model.generate([np.array([[1, 2]])], 20)
+    with pytest.raises(TypeError, match="primer is None: pass token ids, or meter= / key="):
+        model.generate(None, 20)
+
+
 def test_stop_tokens_end_each_sample_on_its_own():
     model = LSTM(5, hidden_size=24, seed=2)
     batch = model.generate([0], 300, seed=1, stop_token=4, num_samples=8)
