@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/interrupt.hpp"
+
 namespace lmn {
 
 StepperLoss stepper_loss(std::shared_ptr<const StepperWeights> weights, const std::vector<std::vector<int>>& sequences,
@@ -20,6 +22,7 @@ StepperLoss stepper_loss(std::shared_ptr<const StepperWeights> weights, const st
     }
     if (sequences[i].size() >= 2) todo.push_back(&sequences[i]);
   }
+  if (todo.empty()) throw std::invalid_argument("generation_loss: no sequence has two or more tokens");
   // Longest first, so the sequences stepping together have similar lengths.
   std::stable_sort(todo.begin(), todo.end(), [](auto* a, auto* b) { return a->size() > b->size(); });
   StepperLoss out;
@@ -30,6 +33,7 @@ StepperLoss stepper_loss(std::shared_ptr<const StepperWeights> weights, const st
     const std::size_t steps = todo[first]->size() - 1;
     std::vector<int> feed(N);
     for (std::size_t t = 0; t < steps; ++t) {
+      poll_interrupt();
       for (int n = 0; n < N; ++n) {
         const auto& s = *todo[first + n];
         feed[n] = t < s.size() ? s[t] : 0;  // finished rows idle on token 0
@@ -47,7 +51,7 @@ StepperLoss stepper_loss(std::shared_ptr<const StepperWeights> weights, const st
       }
     }
   }
-  out.loss = out.tokens > 0 ? total / static_cast<double>(out.tokens) : 0.0;
+  out.loss = total / static_cast<double>(out.tokens);
   return out;
 }
 

@@ -472,7 +472,8 @@ class _RecurrentModel:
         if precision not in GENERATION_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(GENERATION_PRECISIONS)}, got {precision!r}")
         loss, tokens = self._core.generation_loss(_as_sequences(sequences, "sequences"), precision)
-        return {"loss": loss, "perplexity": math.exp(loss), "tokens": tokens}
+        perplexity = math.exp(loss) if loss < 700 else math.inf  # as evaluate's; math.exp raises beyond ~709
+        return {"loss": loss, "perplexity": perplexity, "tokens": tokens}
 
     # -- persistence --------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -1,5 +1,7 @@
 """Generation: the cached stepper weights, batched sampling, per-sample seeds."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -154,6 +156,14 @@ def test_generation_loss_is_the_evaluated_loss(cls):
         assert loss != got["loss"] and loss == pytest.approx(got["loss"], rel=2e-2)
     with pytest.raises(IndexError, match="sequence 1 has token 7"):
         model.generation_loss([[1, 2], [7, 1]])
+    # as evaluate: nothing to score is an error (it was loss 0, perplexity 1)
+    with pytest.raises(ValueError, match="generation_loss: no sequence has two or more tokens"):
+        model.generation_loss([[1], [3]])
+    # a loss past exp's range is perplexity inf, as evaluate's (it was OverflowError)
+    state = model.state_dict()
+    model.load_state_dict({**state, "fc.weight": state["fc.weight"] * 1e6})
+    huge = model.generation_loss(data)
+    assert huge["loss"] > 1000 and huge["perplexity"] == math.inf == model.evaluate(data)["perplexity"]
 
 
 def test_read_bandwidth_measures_a_stream():

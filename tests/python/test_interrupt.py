@@ -43,6 +43,11 @@ CASES = {
         tokens = np.zeros((1, 6000), dtype=np.int32)
         call = lambda: model.forward(tokens)
     """,
+    "generation_loss": """
+        model = LSTM(40, hidden_size=512, num_layers=2, seed=0)
+        data = [list(range(40)) * 250] * 32  # ~40 s uninterrupted on one Zen 3 core
+        call = lambda: model.generation_loss(data)
+    """,
     "fit": """
         model = LSTM(40, hidden_size=256, seed=0)
         data = [list(range(40)) * 7] * 2000
