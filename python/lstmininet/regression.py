@@ -158,6 +158,13 @@ class _SequenceRegressor:
             ys, _ = _float_sequences(Y, self.output_size, what)
             if len(ys) != count:
                 raise ValueError(f"{what} has {len(ys)} sequences for {count} input sequences")
+        if self.loss == "bce_with_logits":  # probabilities: outside [0, 1] the loss goes negative
+            for i, y in enumerate(ys):
+                if y.size and (y.min() < 0.0 or y.max() > 1.0):
+                    raise ValueError(
+                        f"{what}[{i}] has a target of {float(y.min() if y.min() < 0.0 else y.max()):g}: "
+                        "loss bce_with_logits needs targets in [0, 1]"
+                    )
         if self.y_scaler is not None and self.y_scaler.fitted:
             ys = [self.y_scaler.transform(y) for y in ys]
         return ys

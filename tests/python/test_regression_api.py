@@ -167,6 +167,13 @@ def test_bad_input_is_named():
         m.predict(np.zeros((5, 2)))  # a 2-D array is ambiguous: one sequence or B of width 1?
     with pytest.raises(ValueError, match="2 targets for 1 sequences"):
         LSTMRegressor(2, 4, many_to_one=True, seed=0).fit([np.zeros((3, 2))], [1.0, 2.0], progress=False)
+    # probabilities only: a target of 7 made the loss negative, -50 trained without a word
+    bce = LSTMRegressor(2, 4, loss="bce_with_logits", seed=0)
+    with pytest.raises(ValueError, match=r"Y\[1\] has a target of 7: loss bce_with_logits needs targets in \[0, 1\]"):
+        bce.evaluate([np.zeros((3, 2))] * 2, [np.full((3, 1), 0.5), np.full((3, 1), 7.0)])
+    with pytest.raises(ValueError, match=r"Y\[0\] has a target of -50"):
+        bce.fit([np.zeros((3, 2))], [np.full((3, 1), -50.0)], progress=False)
+    assert np.isfinite(bce.evaluate([np.zeros((3, 2))], [np.array([[0.0], [1.0], [0.5]])])["loss"])
 
 
 @pytest.mark.parametrize("many_to_one", [False, True])
