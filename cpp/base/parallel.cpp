@@ -16,7 +16,9 @@ int initial_threads() {
   if (const char* env = std::getenv("LSTMININET_NUM_THREADS")) {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
-    if (end != env && n > 0) return static_cast<int>(std::min<long>(n, kMaxThreads));
+    while (*end == ' ' || *end == '\t' || *end == '\n') ++end;
+    // the whole value, or not at all ("1.5" is not 1; lstmininet/_core.py warns)
+    if (end != env && *end == '\0' && n > 0) return static_cast<int>(std::min<long>(n, kMaxThreads));
   }
 #ifdef _OPENMP
   return omp_get_num_procs();

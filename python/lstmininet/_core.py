@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 from ._isa import supported_levels
 from .isa import built_levels, choose_level
@@ -20,3 +21,14 @@ _module.ISA_LEVEL = _level
 _module.ISA_REASON = _reason
 _module.ISA_LEVELS_BUILT = _built
 sys.modules[__name__] = _module
+
+# The core reads LSTMININET_NUM_THREADS when it loads and ignores a value
+# that is not a positive whole number: say so rather than silently use all cores.
+_threads = os.environ.get("LSTMININET_NUM_THREADS")
+if _threads is not None and not (_threads.strip().isdigit() and int(_threads) > 0):
+    warnings.warn(
+        f"LSTMININET_NUM_THREADS={_threads!r} is not a positive whole number; "
+        f"it is ignored and {_module.get_num_threads()} threads are used",
+        RuntimeWarning,
+        stacklevel=2,
+    )

@@ -83,3 +83,21 @@ t.join()
     env["OPENBLAS_NUM_THREADS"] = "1"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip() == "1", out.stdout + out.stderr  # the worker itself, no OpenMP thread
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5", ""])
+def test_an_environment_variable_that_is_no_thread_count_is_named(value):
+    # These were ignored without a word ("1.5" even became 1 thread).
+    code = "import lstmininet; print(lstmininet.get_num_threads())"
+    plain = {k: v for k, v in os.environ.items() if k != "LSTMININET_NUM_THREADS"}
+    default = subprocess.run([sys.executable, "-c", code], env=plain, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**plain, "LSTMININET_NUM_THREADS": value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout == default.stdout
+    assert f"LSTMININET_NUM_THREADS={value!r} is not a positive whole number" in out.stderr
