@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -23,14 +24,25 @@ namespace {
 constexpr auto kBlockTime = std::chrono::milliseconds(5);
 }  // namespace
 
+namespace {
+// As Python prints it (inf, nan, -1, 0.5), not std::to_string's "-1.000000".
+std::string format_float(float v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(v));
+  return text;
+}
+}  // namespace
+
 void validate_sample_config(const SampleConfig& c, int vocab_size) {
   if (c.length < 0) throw std::invalid_argument("length must be >= 0, got " + std::to_string(c.length));
   if (!(c.temperature >= 0.0f) || !std::isfinite(c.temperature)) {
-    throw std::invalid_argument("temperature must be >= 0, got " + std::to_string(c.temperature));
+    throw std::invalid_argument("temperature must be a finite number >= 0, got " + format_float(c.temperature));
   }
   if (c.top_k < 0) throw std::invalid_argument("top_k must be positive (or None), got " + std::to_string(c.top_k));
   if (!(c.top_p > 0.0f && c.top_p <= 1.0f)) {
-    throw std::invalid_argument("top_p must be in (0, 1], got " + std::to_string(c.top_p));
+    throw std::invalid_argument("top_p must be in (0, 1], got " + format_float(c.top_p));
   }
   if (c.stop_token >= vocab_size) {
     throw std::out_of_range("stop token " + std::to_string(c.stop_token) + " is outside the vocabulary [0, " +

@@ -51,11 +51,10 @@ from ._core import (
     get_num_threads,
     mse_loss,
     no_grad,
-    sample_seed,
     set_num_threads,
 )
 from .config import show_config
-from .model import GRU, LSTM, History, from_torch, load
+from .model import GRU, LSTM, History, from_torch, load, sample_seed
 from .regression import GRURegressor, LSTMRegressor
 from .scaling import MinMaxScaler, StandardScaler
 

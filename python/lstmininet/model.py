@@ -59,6 +59,13 @@ def _as_int_array(values, what: str) -> np.ndarray:
     return arr.astype(np.int32)
 
 
+def sample_seed(seed: int, index: int) -> int:
+    """The seed of sample ``index`` of a batch drawn with ``seed``
+    (``generate(..., num_samples=N)``): drawn alone with it, a sample is the same."""
+    seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
+    return _core.sample_seed(seed, _check_int(index, "index", minimum=0, maximum=_UINT64_MAX))
+
+
 def _is_primer_list(primer) -> bool:
     """A list of primers (one per sample) rather than one primer: a list of
     sequences, or a 2-D array (one row per sample, as forward's (B, T))."""
@@ -260,7 +267,10 @@ class _RecurrentModel:
         for name, value in state.items():
             if hasattr(value, "detach"):  # a torch tensor
                 value = value.detach().cpu().numpy()
-            arrays[str(name)] = np.asarray(value, dtype=np.float32)
+            try:
+                arrays[str(name)] = np.asarray(value, dtype=np.float32)
+            except (TypeError, ValueError) as error:  # strings, objects: name the tensor
+                raise ValueError(f"tensor {name!r} is not numbers: {error}") from None
         self._core.load_state_dict(arrays)
 
     # -- hand-off to PyTorch and ONNX ----------------------------------------

@@ -207,7 +207,10 @@ class _SequenceRegressor:
         for name, value in state.items():
             if hasattr(value, "detach"):  # a torch tensor
                 value = value.detach().cpu().numpy()
-            arrays[str(name)] = np.asarray(value, dtype=np.float32)
+            try:
+                arrays[str(name)] = np.asarray(value, dtype=np.float32)
+            except (TypeError, ValueError) as error:  # strings, objects: name the tensor
+                raise ValueError(f"tensor {name!r} is not numbers: {error}") from None
         self._core.load_state_dict(arrays)
 
     # -- training -----------------------------------------------------------

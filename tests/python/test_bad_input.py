@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import lstmininet
 from lstmininet import GRU, LSTM
 
 # Also run against the ASan+UBSan build of the extension (scripts/test.sh).
@@ -75,10 +76,21 @@ def test_bad_training_and_sampling_arguments(model):
         model.fit([[1], [2]], epochs=1, progress=False)
     with pytest.raises(ValueError, match="is empty"):
         model.fit([], epochs=1, progress=False)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0, got -0.5$"):
         model.generate([1], 3, temperature=-0.5)
-    with pytest.raises(ValueError, match="top_p"):
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0, got inf$"):
+        model.generate([1], 3, temperature=float("inf"))  # it said "must be >= 0, got inf"
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got 1.5$"):
         model.generate([1], 3, top_p=1.5)
+    with pytest.raises(ValueError, match="tensor 'fc.bias' is not numbers: could not convert string to float"):
+        model.load_state_dict({**model.state_dict(), "fc.bias": np.array(["x"] * model.vocab_size)})
+    # named like every other argument (these were pybind11's "incompatible function arguments")
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        lstmininet.sample_seed(-1, 0)
+    with pytest.raises(ValueError, match="index must be >= 0, got -2"):
+        lstmininet.sample_seed(1, -2)
+    with pytest.raises(TypeError, match="index must be an integer, got float"):
+        lstmininet.sample_seed(1, 0.5)
     with pytest.raises(ValueError, match="primer"):
         model.generate([], 3)
 
