@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .tokenizers import BOS, MelodyTokenizer
-from .tune_header import KEY_PREFIX, METER_PREFIX, make_header, split_header
+from .tune_header import KEY_PREFIX, METER_PREFIX, key_tonic_pitch_class, make_header, split_header
 
 
 def known_headers(tokenizer) -> tuple[list[str], list[str]]:
@@ -41,6 +41,17 @@ def _check_known(tokenizer: MelodyTokenizer, token: str, asked: str | None) -> N
     raise ValueError(f"{named} is not in this model's vocabulary; it knows {', '.join(known)}")
 
 
+def _as_spelled_by(tokenizer: MelodyTokenizer, key: str) -> str:
+    """A key token as the vocabulary spells it: ``K:A#maj`` is ``K:Bbmaj`` when only that one is known."""
+    if key in tokenizer:
+        return key
+    mode, tonic = key[-3:], key_tonic_pitch_class(key)
+    for token in known_headers(tokenizer)[1]:
+        if token.endswith(mode) and key_tonic_pitch_class(KEY_PREFIX + token) == tonic:
+            return KEY_PREFIX + token
+    return key
+
+
 def conditioned_primer(
     tokenizer, primer: Sequence[str] = (), meter: str | None = None, key: str | None = None
 ) -> list[str]:
@@ -64,6 +75,8 @@ def conditioned_primer(
     asked = {METER_PREFIX: meter, KEY_PREFIX: key}
     for token in make_header(meter, key):
         kind = token[:2]
+        if kind == KEY_PREFIX:
+            token = _as_spelled_by(tokenizer, token)
         if header.get(kind, token) != token:
             name = "meter" if kind == METER_PREFIX else "key"
             raise ValueError(f"{name} {asked[kind]!r} ({token}) but the primer starts with {header[kind]}")

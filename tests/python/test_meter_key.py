@@ -291,6 +291,16 @@ def test_conditioning_errors_name_the_meter_or_key_and_list_the_known_ones(heade
     assert known_headers(tok) == (["3/4", "6/8"], ["Dmaj", "Gmaj"])
 
 
+def test_a_key_is_found_under_the_vocabularys_spelling():
+    # --key A# was refused although the model knew K:Bbmaj, the same key
+    tok = MelodyTokenizer.build([["K:Bbmaj", "70", "_"], ["K:F#min", "66", "_"]], add_bos_eos=True)
+    assert conditioned_primer(tok, key="A#") == ["K:Bbmaj"]
+    assert conditioned_primer(tok, key="Gbm") == ["K:F#min"]
+    assert conditioned_primer(tok, key="F#m") == ["K:F#min"]
+    with pytest.raises(ValueError, match=r"key 'A#m' \(K:A#min\) is not in this model's vocabulary"):
+        conditioned_primer(tok, key="A#m")  # B-flat minor is another key
+
+
 def test_models_without_headers_say_they_cannot_be_conditioned():
     plain = MelodyTokenizer.build([["60", "_", "62"]], add_bos_eos=True)
     with pytest.raises(ValueError, match="trained on tunes without meter tokens"):
