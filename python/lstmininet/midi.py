@@ -17,10 +17,23 @@ signature holds only major or minor, so a modal key (``K:Ador``) is also
 written as a text event that reading puts back
 (:func:`lstmininet.score_header.midi_bytes_with_mode`); other programs see
 its signature (one sharp).
+
+A MIDI file stores its tempo as microseconds per quarter note in three
+bytes, so :func:`write_midi` takes ``tempo_bpm`` from :data:`MIN_TEMPO_BPM`
+(about 3.576: 16,777,215 microseconds a quarter note) to
+:data:`MAX_TEMPO_BPM` (60,000,000: one microsecond) quarter notes per minute
+and refuses the rest (:func:`check_tempo`). The WAV synthesiser keeps to the
+same range, so ``generate --tempo`` means the same for every file it writes.
+
+Pitches 0-11 are octave -1 (``C-1`` is 0). The MIDI file holds them as
+given; a MusicXML file writes ``<octave>-1</octave>``, which music21 reads
+back but the MusicXML schema (octaves 0-9) does not allow, so stricter
+programs may refuse those notes.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +44,35 @@ from .score_header import midi_bytes_with_mode
 from .scores import DEFAULT_OFF_GRID, LoadReport, parse_score_file, score_to_tokens, tokens_to_stream
 
 # melody_events and tokens_to_stream used to live here; re-exported so those imports keep working.
-__all__ = ["melody_events", "read_midi", "tokens_to_stream", "write_midi", "write_musicxml"]
+__all__ = [
+    "MAX_TEMPO_BPM",
+    "MIN_TEMPO_BPM",
+    "check_tempo",
+    "melody_events",
+    "read_midi",
+    "tokens_to_stream",
+    "write_midi",
+    "write_musicxml",
+]
+
+# music21 writes round(60e6 / bpm) into the three bytes of the Set Tempo event, keeping only
+# the low 24 bits of a larger count (3.5 bpm came out as 164) and 0 for a huge tempo.
+MAX_MICROSECONDS_PER_QUARTER = 2**24 - 1
+MIN_TEMPO_BPM = 60_000_000 / MAX_MICROSECONDS_PER_QUARTER  # 3.576279... quarter notes per minute
+MAX_TEMPO_BPM = 60_000_000.0  # one microsecond per quarter note
+
+
+def check_tempo(tempo: float, name: str = "tempo_bpm") -> None:
+    """ValueError naming ``name`` unless ``tempo`` (quarter notes per minute) is one a MIDI file can store."""
+    if isinstance(tempo, bool) or not isinstance(tempo, numbers.Real):
+        raise ValueError(f"{name} {tempo!r}: expected a number of quarter notes per minute")
+    # Compared as given (NaN fails, and an int too large for a float is no error).
+    if not MIN_TEMPO_BPM <= tempo <= MAX_TEMPO_BPM:
+        shown = repr(float(tempo)) if isinstance(tempo, float) else repr(tempo)  # all digits: 60000001.0, not 6e+07
+        raise ValueError(
+            f"{name} {shown}: expected {MIN_TEMPO_BPM:.7g} to {MAX_TEMPO_BPM:,.0f} quarter notes per minute, "
+            "the tempos a MIDI file can store"
+        )
 
 
 def write_midi(
@@ -42,7 +83,12 @@ def write_midi(
     tempo_bpm: float = 120.0,
     instrument: str | int | None = None,
 ) -> Path:
-    """Write a melody as a Standard MIDI File; returns the path."""
+    """Write a melody as a Standard MIDI File; returns the path.
+
+    ValueError names a bad token, or a ``tempo_bpm`` outside the range a MIDI
+    file can store (:func:`check_tempo`), before anything is written.
+    """
+    check_tempo(tempo_bpm, "tempo_bpm")
     return _write_score(
         "midi", tokens, path, steps_per_quarter=steps_per_quarter, tempo_bpm=tempo_bpm, instrument=instrument
     )

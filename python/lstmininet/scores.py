@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import io
+import math
 import os
 import sys
 import traceback
@@ -549,8 +550,8 @@ def tokens_to_stream(
 
     if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
         raise ValueError(f"steps_per_quarter must be a positive integer, got {steps_per_quarter!r}")
-    if not tempo_bpm > 0:
-        raise ValueError(f"tempo_bpm must be positive, got {tempo_bpm!r}")
+    if not (math.isfinite(tempo_bpm) and tempo_bpm > 0):  # infinity made music21 raise OverflowError
+        raise ValueError(f"tempo_bpm must be positive and finite, got {tempo_bpm!r}")
     part = stream.Part()
     if instrument is not None:
         part.insert(0, _make_instrument(instrument))
@@ -560,7 +561,8 @@ def tokens_to_stream(
         part.insert(0, signature)
     for pitch, length in events:
         quarter_length = Fraction(length, steps_per_quarter)  # exact, no float drift
-        element = note.Rest() if pitch is None else note.Note(pitch)
+        # midi=, not Note(pitch): music21 reads a number below 12 as a pitch class in octave 4 (5 -> F4 = 65).
+        element = note.Rest() if pitch is None else note.Note(midi=pitch)
         element.quarterLength = quarter_length
         part.append(element)
     score = stream.Score()

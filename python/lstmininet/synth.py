@@ -6,13 +6,14 @@ notes never click against their neighbours, a repeated pitch is heard as two
 notes, and rests are silence. There is no sound font: the point is to hear a
 generated tune at once, not to imitate an instrument (use the MIDI file for
 that). A header (``M:6/8 K:Dmaj``) is skipped; the tempo counts quarter notes,
-as :func:`lstmininet.midi.write_midi`'s does.
+as :func:`lstmininet.midi.write_midi`'s does, in the same range
+(:func:`lstmininet.midi.check_tempo`), and a tempo so fast that a note would
+last less than one sample is refused rather than rendered as silence.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import numbers
 import os
 import wave
@@ -23,6 +24,7 @@ import numpy as np
 
 from .atomic_file import write_bytes_atomically
 from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
+from .midi import check_tempo
 
 DEFAULT_TEMPO = 120.0  # quarter notes per minute
 DEFAULT_SAMPLE_RATE = 44100  # holds every MIDI pitch's fundamental (127: 12.5 kHz); 22050 stops at pitch 124
@@ -74,8 +76,7 @@ def _check_settings(steps_per_quarter: int, tempo: float, sample_rate: int) -> N
         or steps_per_quarter < 1
     ):
         raise ValueError(f"steps_per_quarter {steps_per_quarter!r}: expected a positive integer")
-    if isinstance(tempo, bool) or not isinstance(tempo, numbers.Real) or not (math.isfinite(tempo) and tempo > 0):
-        raise ValueError(f"tempo {tempo!r}: expected a positive number of quarter notes per minute")
+    check_tempo(tempo, "tempo")  # one range for WAV and MIDI: --tempo means the same for both
     low, high = SAMPLE_RATES
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or not low <= sample_rate <= high:
         raise ValueError(f"sample_rate {sample_rate!r}: expected an integer from {low} to {high} Hz, e.g. 44100")
@@ -111,11 +112,19 @@ def render_melody(
             f"melody lasts {seconds:,.0f} s at tempo {tempo:g}; the synthesiser renders at most {MAX_SECONDS} s"
         )
     waveform = np.zeros(round(total_steps * samples_per_step))
+    too_fast = f"tempo {float(tempo):g} is too fast for sample_rate {sample_rate}"
+    if len(waveform) == 0:  # a WAV file of no samples
+        raise ValueError(f"{too_fast}: the melody would last less than one sample")
     step = 0
     for pitch, length in events:
         # Boundaries are rounded from the step count, so rounding errors never add up along the tune.
         start, end = round(step * samples_per_step), round((step + length) * samples_per_step)
-        if pitch is not None and end > start:
+        if pitch is not None:
+            if end == start:  # the note would be lost without a word
+                raise ValueError(
+                    f"{too_fast}: a note of {length} step(s) at {steps_per_quarter} steps per quarter note "
+                    "would last less than one sample"
+                )
             waveform[start:end] = note_tone(pitch, end - start, sample_rate)
         step += length
     peak = np.max(np.abs(waveform), initial=0.0)

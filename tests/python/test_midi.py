@@ -1,13 +1,26 @@
 """Tokens -> music21 -> MIDI / MusicXML and back, checked by music21 itself."""
 
+import math
+import re
 from fractions import Fraction
 
 import pytest
 
 from lstmininet.datasets import read_melody_file
-from lstmininet.midi import melody_events, read_midi, tokens_to_stream, write_midi, write_musicxml
+from lstmininet.midi import (
+    MAX_TEMPO_BPM,
+    MIN_TEMPO_BPM,
+    melody_events,
+    read_midi,
+    tokens_to_stream,
+    write_midi,
+    write_musicxml,
+)
 
 GRID_MELODY = "67 _ _ 69 71 _ r _ 72 _ _ _ _ _ _ _ r 74 _ 64 _ _ _".split()
+# Octave -1 (0..11, which music21 once took for pitch classes in octave 4) and the ends of MIDI's range.
+EDGE_PITCHES = [0, 1, 5, 11, 12, 127]
+EDGE_MELODY = ["M:4/4", *[token for pitch in EDGE_PITCHES for token in (str(pitch), "_", "_", "_")]]
 
 
 def _sounding_notes(score):
@@ -58,6 +71,27 @@ def test_original_melody_txt_line_midi_round_trip(original_melody_txt, tmp_path)
     assert read_midi(path, steps_per_quarter=form.steps_per_quarter, headers=False) == melody
 
 
+def test_pitches_at_the_ends_of_the_midi_range_are_written_as_given(tmp_path):
+    from music21 import midi
+
+    path = write_midi(EDGE_MELODY, tmp_path / "edges.mid", steps_per_quarter=4)
+    midi_file = midi.MidiFile()  # the file's events as stored, before music21 builds any pitch
+    midi_file.open(str(path))
+    midi_file.read()
+    midi_file.close()
+    note_ons = [event.pitch for track in midi_file.tracks for event in track.events if event.isNoteOn()]
+    assert note_ons == EDGE_PITCHES
+    assert read_midi(path, steps_per_quarter=4) == EDGE_MELODY
+
+
+def test_pitches_at_the_ends_of_the_midi_range_survive_musicxml(tmp_path):
+    from music21 import converter
+
+    path = write_musicxml(EDGE_MELODY, tmp_path / "edges.musicxml", steps_per_quarter=4)
+    assert [note[0] for note in _sounding_notes(converter.parse(path))] == EDGE_PITCHES
+    assert read_midi(path, steps_per_quarter=4) == EDGE_MELODY
+
+
 def test_musicxml_round_trip(tmp_path):
     from music21 import converter
 
@@ -103,6 +137,63 @@ def test_bad_options_are_rejected():
         tokens_to_stream(["60"], instrument="Kazoophone")
     with pytest.raises(ValueError, match="tempo_bpm must be positive"):
         tokens_to_stream(["60"], tempo_bpm=0)
+
+
+def _stored_microseconds_per_quarter(path) -> int:
+    """The file's Set Tempo event (FF 51 03 and three bytes), read from the bytes."""
+    data = path.read_bytes()
+    at = data.index(b"\xff\x51\x03") + 3
+    return int.from_bytes(data[at : at + 3], "big")
+
+
+@pytest.mark.parametrize("tempo_bpm", [3.6, 300, MIN_TEMPO_BPM, MAX_TEMPO_BPM])
+def test_tempos_a_midi_file_can_store_are_written_to_the_microsecond(tmp_path, tempo_bpm):
+    path = write_midi(["60", "_"], tmp_path / "tempo.mid", tempo_bpm=tempo_bpm)
+    microseconds = _stored_microseconds_per_quarter(path)
+    assert microseconds == round(60_000_000 / tempo_bpm)
+    assert 60_000_000 / microseconds == pytest.approx(tempo_bpm, rel=1e-7)  # off by the microsecond's rounding
+
+
+@pytest.mark.parametrize("tempo_bpm", [3.6, 300])
+def test_tempo_reads_back_through_music21(tmp_path, tempo_bpm):
+    from music21 import converter, tempo
+
+    path = write_midi(["60", "_"], tmp_path / "tempo.mid", tempo_bpm=tempo_bpm)
+    marks = list(converter.parse(path).recurse().getElementsByClass(tempo.MetronomeMark))
+    assert [mark.number for mark in marks] == [pytest.approx(tempo_bpm, abs=0.005)]  # music21 keeps 2 decimals
+
+
+@pytest.mark.parametrize(
+    "tempo_bpm, shown",
+    [
+        (3.5, "3.5"),  # was stored as 164 bpm: 17,142,857 microseconds lost its 25th bit
+        (math.nextafter(MIN_TEMPO_BPM, 0), repr(math.nextafter(MIN_TEMPO_BPM, 0))),
+        (1e12, "1000000000000.0"),  # was stored as 0 microseconds per quarter note
+        (60_000_001.0, "60000001.0"),
+        (0, "0"),
+        (-120, "-120"),
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+    ],
+)
+def test_tempos_a_midi_file_cannot_store_are_refused(tmp_path, tempo_bpm, shown):
+    expected = rf"tempo_bpm {re.escape(shown)}: expected 3\.576279 to 60,000,000 quarter notes per minute"
+    with pytest.raises(ValueError, match=expected):
+        write_midi(["60", "_"], tmp_path / "tempo.mid", tempo_bpm=tempo_bpm)
+    assert not (tmp_path / "tempo.mid").exists()
+
+
+def test_a_tempo_that_is_not_a_number_is_refused(tmp_path):
+    for tempo_bpm in ("120", True, None):
+        with pytest.raises(ValueError, match=rf"tempo_bpm {re.escape(repr(tempo_bpm))}: expected a number"):
+            write_midi(["60", "_"], tmp_path / "tempo.mid", tempo_bpm=tempo_bpm)
+    assert not (tmp_path / "tempo.mid").exists()
+
+
+def test_musicxml_refuses_an_infinite_tempo(tmp_path):
+    # MusicXML writes any finite tempo as a decimal; infinity made music21 raise OverflowError.
+    with pytest.raises(ValueError, match="tempo_bpm must be positive and finite, got inf"):
+        write_musicxml(["60", "_"], tmp_path / "tempo.musicxml", tempo_bpm=math.inf)
 
 
 def test_unreadable_midi_names_the_file(tmp_path):

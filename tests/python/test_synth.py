@@ -7,6 +7,7 @@ out, and durations are counted from the tokens here, not by the synthesiser.
 from __future__ import annotations
 
 import math
+import re
 import wave
 from pathlib import Path
 
@@ -179,9 +180,33 @@ def test_bad_settings_are_named(options, fragment):
 
 
 def test_hours_of_audio_are_refused():
-    # At 1 quarter per minute, 61 quarters last 61 minutes.
+    # At 4 quarters per minute (1 is below the tempos a MIDI file stores), 241 quarters last 60.25 minutes.
     with pytest.raises(ValueError, match="at most 3600 s"):
-        render_melody(["60", *["_"] * 60], steps_per_quarter=1, tempo=1)
+        render_melody(["60", *["_"] * 240], steps_per_quarter=1, tempo=4)
+
+
+@pytest.mark.parametrize("tempo", [3.6, 300])
+def test_tempos_midi_can_store_render(tempo):
+    waveform = render_melody("60 _ 62 _".split(), steps_per_quarter=4, tempo=tempo, sample_rate=8000)
+    assert len(waveform) == round(seconds(4, 4, tempo) * 8000)
+
+
+@pytest.mark.parametrize("tempo", [3.5, 1e12])
+def test_tempos_midi_cannot_store_write_no_wav(tmp_path, tempo):
+    # 1e12 rendered no samples at all: a WAV file of 44 header bytes, written without a word.
+    expected = rf"tempo {re.escape(repr(tempo))}: expected 3\.576279 to 60,000,000 quarter notes per minute"
+    with pytest.raises(ValueError, match=expected):
+        write_wav(["60", "_"], tmp_path / "x.wav", tempo=tempo)
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_tempo_too_fast_for_the_sample_rate_writes_no_wav(tmp_path):
+    # A MIDI file stores 1,000,000 quarters per minute, but a step lasts 0.22 samples at 44100 Hz.
+    with pytest.raises(ValueError, match=r"tempo 1e\+06 is too fast for sample_rate 44100: a note of 1 step"):
+        write_wav(["60", "62", "_", "_", "_", "_"], tmp_path / "x.wav", tempo=1e6, sample_rate=44100)
+    with pytest.raises(ValueError, match=r"tempo 6e\+07 is too fast for sample_rate 8000: the melody would last"):
+        write_wav(["r", "_"], tmp_path / "x.wav", tempo=6e7, sample_rate=8000)
+    assert not (tmp_path / "x.wav").exists()
 
 
 def test_paths_that_cannot_be_written_are_named(tmp_path):
@@ -245,6 +270,15 @@ def test_generate_wav_with_a_bad_tempo_is_a_one_line_error(melody_model, tmp_pat
     assert code == 2
     assert err.strip().splitlines()[-1].startswith("lstmininet: error: tempo 0")
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_generate_wav_with_a_tempo_midi_cannot_store_is_a_one_line_error(melody_model, tmp_path, capsys):
+    argv = ["generate", melody_model, "--seed", "1", "--length", "16", "--primer", "60 _ 62 _", "--tempo", "1e12"]
+    code = main([str(a) for a in [*argv, "--wav", tmp_path / "fast.wav"]])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("lstmininet: error: tempo 1000000000000.0: expected 3.576279")
+    assert not (tmp_path / "fast.wav").exists()
 
 
 def test_generate_wav_refuses_a_text_model(tmp_path, capsys):
