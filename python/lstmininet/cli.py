@@ -17,6 +17,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from ._core import set_num_threads
 from .atomic_file import write_text_atomically
@@ -26,7 +28,7 @@ from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import change_grid, read_utf8_file
 from .melody_file import MelodyFormat
 from .metrics import compare_melodies
-from .midi import write_midi, write_musicxml
+from .midi import check_tempo, write_midi, write_musicxml
 from .model import GENERATION_PRECISIONS, GRU, LSTM, load
 from .pitch_mapping import PitchFitReport, fit_melodies
 from .plots import plot_loss_curves, plot_melody_histograms, plot_piano_roll
@@ -51,6 +53,16 @@ _USER_ERRORS = (CommandError, ValueError, OSError, MemoryError)
 _MAX_INT = 2**31 - 1  # sizes and counts are 32-bit ints in the C++ core
 _MAX_SEED = 2**63 - 1  # generate adds the sample number; the core takes 64 bits
 _MAX_MESSAGE = 1000
+# The model's shape when train builds one. The options default to None so that
+# --resume can tell an option given (checked against the saved model) from one left out.
+_SHAPE_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "embedding": None, "dropout": 0.0}
+_SHAPE_IN_CONFIG = {
+    "cell": "cell",
+    "hidden": "hidden_size",
+    "layers": "num_layers",
+    "embedding": "embedding_dim",
+    "dropout": "dropout",
+}
 
 # -- data --------------------------------------------------------------------
 
@@ -120,11 +132,15 @@ def _companion(model_path: str, suffix: str) -> Path:
 # -- commands ------------------------------------------------------------------
 
 
-def _check_output_file(path: str, option: str, create_folder: bool = False) -> None:
-    """Refuse an output path that is a folder, or whose folder is missing, before any work."""
+def _check_output_file(path: str | Path, option: str, create_folder: bool = False) -> None:
+    """Refuse an output path that is a folder or another non-regular file, or whose folder is missing, before any
+    work."""
     target = Path(path)
     if target.is_dir():
         raise CommandError(f"{option} {path}: is a folder, expected a file name")
+    # A device or FIFO: the atomic writers would refuse it only after the work, and writing into a FIFO blocks.
+    if target.exists() and not target.is_file():
+        raise CommandError(f"{option} {path}: exists and is not a regular file")
     if not create_folder and not target.parent.is_dir():
         raise CommandError(f"{option} {path}: the folder {target.parent} does not exist")
 
@@ -156,6 +172,8 @@ def cmd_train(args) -> int:
     if args.threads:
         set_num_threads(args.threads)
     _check_output_file(args.out, "--out", create_folder=True)
+    for suffix in (".history.json", ".data.json", ".loss.png"):  # written beside the model: checked before training
+        _check_output_file(_companion(args.out, suffix), f"--out {args.out} writes", create_folder=True)
     history_path = _companion(args.out, ".history.json")
     past = {}
     if args.resume:
@@ -164,22 +182,32 @@ def cmd_train(args) -> int:
         model = load(args.out)
         if model.tokenizer is None:
             raise CommandError(f"--resume: {args.out} carries no tokenizer")
+        is_text_model = isinstance(model.tokenizer, CharTokenizer)
+        if is_text_model and not args.text:
+            raise CommandError(f"--resume: {args.out} is a character model; pass --text or use a melody model")
+        if args.text and not is_text_model:
+            raise CommandError(f"--resume --text: {args.out} is a melody model; drop --text or use a character model")
         trained_with = getattr(model.tokenizer, "encoding", "character")
         if args.encoding and args.encoding != trained_with:
             raise CommandError(f"--encoding {args.encoding}: {args.out} was trained on {trained_with} tokens")
+        _check_shape_options(args, model)
         sequences, tokenizer = _load_training_data(args, model.tokenizer)
         if history_path.exists():
             past = _read_history(history_path)
     else:
         sequences, tokenizer = _load_training_data(args)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # --out runs/today/tune.lmn just works
-        cls = {"lstm": LSTM, "gru": GRU}[args.cell]
+        shape = {
+            name: default if getattr(args, name) is None else getattr(args, name)
+            for name, default in _SHAPE_DEFAULTS.items()
+        }
+        cls = {"lstm": LSTM, "gru": GRU}[shape["cell"]]
         model = cls(
             len(tokenizer),
-            hidden_size=args.hidden,
-            num_layers=args.layers,
-            embedding_dim=args.embedding,
-            dropout=args.dropout,
+            hidden_size=shape["hidden"],
+            num_layers=shape["layers"],
+            embedding_dim=shape["embedding"],
+            dropout=shape["dropout"],
             seed=args.seed,
             tokenizer=tokenizer,
         )
@@ -230,6 +258,23 @@ def cmd_train(args) -> int:
     return 130 if history.interrupted else 0
 
 
+def _check_shape_options(args, model) -> None:
+    """--resume keeps the saved model's shape: refuse each shape option given with another value."""
+    conflicts = []
+    for name, key in _SHAPE_IN_CONFIG.items():
+        given, saved = getattr(args, name), model.config[key]
+        if given is None:
+            continue
+        if name == "dropout":  # kept as a 32-bit float: 0.3 comes back as 0.30000001192...
+            same, saved = np.float32(given) == np.float32(saved), f"{saved:g}"
+        else:
+            same = given == saved
+        if not same:
+            conflicts.append(f"--{name} {given} (saved: {'one-hot' if saved is None else saved})")
+    if conflicts:
+        raise CommandError(f"--resume: {args.out} keeps the shape it was saved with: {', '.join(conflicts)}")
+
+
 def _record_training_data(args, sequences, tokenizer) -> None:
     """Write MODEL.data.json: fingerprints of the training and validation sequences (the split fit makes)."""
     if args.text:  # chapters of one text: the record is the whole text (evaluate cuts it differently)
@@ -263,10 +308,15 @@ def _report_held_out(args, sequences, tokenizer) -> None:
     print(f"note: {describe_overlap(*counts)}", file=sys.stderr)
 
 
+def _numbered(args, path: str, index: int) -> Path:
+    """Sample ``index``'s output file: with --count N > 1, NAME_1.mid ... NAME_N.mid."""
+    p = Path(path)
+    return p if args.count == 1 else p.with_name(f"{p.stem}_{index + 1}{p.suffix}")
+
+
 def _write_outputs(args, index: int, melody: list[str], steps_per_quarter: int) -> None:
     def numbered(path: str) -> Path:
-        p = Path(path)
-        return p if args.count == 1 else p.with_name(f"{p.stem}_{index + 1}{p.suffix}")
+        return _numbered(args, path, index)
 
     if args.midi:
         out = write_midi(melody, numbered(args.midi), steps_per_quarter=steps_per_quarter, tempo_bpm=args.tempo)
@@ -331,13 +381,25 @@ def _cut_greedy_loop(args, k: int, primer: list[int], ids: list[int]) -> list[in
     return ids[:keep]
 
 
-def _announce_numbered_files(args) -> None:
-    """--count N writes NAME_1.mid ... NAME_N.mid: say so before writing."""
+def _announce_numbered_files(args, empty: list[int]) -> None:
+    """--count N writes NAME_1.mid ... NAME_N.mid, none for an empty sample: say so before writing."""
     names = [Path(p) for p in (args.midi, args.musicxml, args.piano_roll, args.wav) if p]
     if args.count == 1 or not names:
         return
     shown = ", ".join(f"{p.with_name(p.stem + '_1' + p.suffix)} … {p.stem}_{args.count}{p.suffix}" for p in names)
+    if empty:
+        numbers = ", ".join(str(k + 1) for k in empty)
+        shown += f" (none for empty melod{'ies' if len(empty) > 1 else 'y'} {numbers})"
     print(f"--count {args.count}: one file per sample, numbered: {shown}", file=sys.stderr)
+
+
+def _why_empty(tokenizer: MelodyTokenizer, ids: list[int], stop: int | None) -> str:
+    """Why a sample decoded to no note or rest: the model ended the song, or never sampled a note."""
+    if stop is not None and stop in ids:
+        return "the model ended the song before its first note"
+    # e.g. greedy sampling that repeats a length token: with no note before it, decode_melody drops it
+    lengths = "; a length token counts only after a note" if tokenizer.encoding == "duration" else ""
+    return f"the model never ended the song, but none of its {len(ids)} tokens is a note or rest{lengths}"
 
 
 def cmd_generate(args) -> int:
@@ -350,8 +412,7 @@ def cmd_generate(args) -> int:
     for option, path in outputs:
         if path:
             _check_output_file(path, option)
-    if not (math.isfinite(args.tempo) and args.tempo > 0):  # checked before sampling: an empty tune writes nothing
-        raise CommandError(f"tempo {args.tempo:g}: expected a positive number of quarter notes per minute")
+    check_tempo(args.tempo, "tempo")  # before sampling; the range a MIDI file can store, for every output
     model = load(args.model)
     tokenizer = model.tokenizer
     if tokenizer is None:
@@ -363,7 +424,6 @@ def cmd_generate(args) -> int:
         raise CommandError("--meter and --key need a melody model")
     if is_melody:
         primer, stop = _melody_primer(args, tokenizer)
-        _announce_numbered_files(args)
     else:
         (primer, shown_primer), stop = _text_primer(args, tokenizer), None
 
@@ -380,20 +440,29 @@ def cmd_generate(args) -> int:
         precision=args.precision,
         num_samples=args.count,
     )
-    # The printed tunes are a Melody.txt: its first line, before the first tune, says the grid (the model's).
-    grid_line = f"# {MelodyFormat(tokenizer.steps_per_quarter).directive()}" if is_melody else None
+    if not is_melody:
+        for k, ids in enumerate(samples):
+            print(shown_primer + tokenizer.decode_text(_cut_greedy_loop(args, k, primer, ids)))
+        return 0
+    tunes = {}  # sample number -> its melody, for the samples that hold a note or rest
     for k, ids in enumerate(samples):
         ids = _cut_greedy_loop(args, k, primer, ids)
-        if isinstance(tokenizer, CharTokenizer):
-            print(shown_primer + tokenizer.decode_text(ids))
-            continue
         melody = tokenizer.decode_melody(primer + ids)
-        if not split_header(melody)[1]:  # no note or rest, at most a meter and key
-            print(f"melody {k + 1}: empty (the model ended the song at once)", file=sys.stderr)
-            continue
-        if grid_line:
-            print(grid_line)
-            grid_line = None
+        if split_header(melody)[1]:
+            tunes[k] = melody
+        else:  # no note or rest, at most a meter and key: no tune to print or write
+            print(f"melody {k + 1}: empty ({_why_empty(tokenizer, ids, stop)})", file=sys.stderr)
+    if not tunes:
+        every = "the sample was" if args.count == 1 else f"all {args.count} samples were"
+        raise CommandError(f"{args.model}: no tune came out, {every} empty")
+    _announce_numbered_files(args, [k for k in range(args.count) if k not in tunes])
+    for k in tunes:  # the numbered names, checked before the first file is written
+        for option, path in outputs:
+            if path:
+                _check_output_file(_numbered(args, path, k), option)
+    # The printed tunes are a Melody.txt: its first line, before the first tune, says the grid (the model's).
+    print(f"# {MelodyFormat(tokenizer.steps_per_quarter).directive()}")
+    for k, melody in tunes.items():
         print(" ".join(melody))
         _write_outputs(args, k, melody, tokenizer.steps_per_quarter)
     return 0
@@ -471,8 +540,14 @@ def _load_on_one_grid(args, specs: list[str]) -> tuple[list[list[list[str]]], in
 def cmd_score(args) -> int:
     """Compare generated tunes with reference tunes: histogram divergences beside the reference's own floor."""
     specs = [args.generated, args.reference] + ([args.training] if args.training else [])
+    if args.plot:
+        _check_output_file(args.plot, "--plot")
     sets, grid = _load_on_one_grid(args, specs)
     generated, reference = sets[:2]
+    if len(reference) < 4:  # the split-half floor compares two halves of at least two tunes each
+        raise CommandError(
+            f"{args.reference}: need at least 4 reference tunes for the split-half floor, got {len(reference)}"
+        )
     training = sets[2] if args.training else None
     result = compare_melodies(generated, reference, grid, training=training)
     print(result.table())
@@ -598,11 +673,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=50,
         help="the most epochs to train (fewer once validation stops improving)",
     )
-    train.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    train.add_argument("--hidden", type=_positive_int, default=128)
-    train.add_argument("--layers", type=_positive_int, default=1)
+    # The shape options default to None (see _SHAPE_DEFAULTS), so their defaults are written out here.
+    train.add_argument("--cell", choices=["lstm", "gru"], default=None, help=f"default: {_SHAPE_DEFAULTS['cell']}")
+    train.add_argument("--hidden", type=_positive_int, default=None, help=f"default: {_SHAPE_DEFAULTS['hidden']}")
+    train.add_argument("--layers", type=_positive_int, default=None, help=f"default: {_SHAPE_DEFAULTS['layers']}")
     train.add_argument("--embedding", type=_positive_int, default=None, help="embedding size (default: one-hot)")
-    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--dropout", type=float, default=None, help=f"default: {_SHAPE_DEFAULTS['dropout']}")
     train.add_argument("--seq-len", type=_positive_int, default=64)
     train.add_argument("--truncate", type=_positive_int, default=None, help="truncated BPTT length (default: seq-len)")
     train.add_argument("--batch-size", type=_positive_int, default=32)
@@ -621,7 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--threads", type=_positive_int, default=None)
-    train.add_argument("--resume", action="store_true", help="continue training the model at --out")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue training the model at --out (its shape is kept: --cell, --hidden, --layers, --embedding "
+        "and --dropout must match it or be left out)",
+    )
     train.add_argument(
         "--encoding",
         choices=["duration", "grid"],

@@ -19,7 +19,7 @@ import pytest
 
 import lstmininet as lm
 from lstmininet.cli import main
-from lstmininet.tokenizers import MelodyTokenizer
+from lstmininet.tokenizers import CharTokenizer, MelodyTokenizer
 
 TUNES = [
     "60 _ 62 _ 64 _ 65 _ 67 _ _ _",
@@ -165,6 +165,92 @@ def test_resume_with_a_damaged_history_names_the_history_file(workspace, tmp_pat
     (tmp_path / "model.history.json").write_text(history)
     code, _, err = run_cli("train", workspace / "tunes.txt", "--out", model, "--resume", *QUICK, cwd=tmp_path)
     assert_one_line_error(code, err, "model.history.json", "damaged history")
+
+
+def test_resume_with_the_other_kind_of_data_names_the_model_kind(workspace, tmp_path):
+    text_model = tmp_path / "text.lmn"
+    lm.LSTM(3, hidden_size=8, tokenizer=CharTokenizer.build("ab\n")).save(text_model)
+    code, _, err = run_cli("train", workspace / "tunes.txt", "--out", text_model, "--resume", *QUICK, cwd=tmp_path)
+    assert_one_line_error(code, err, "text.lmn is a character model", "--text")
+
+    melody_model = tmp_path / "model.lmn"
+    melody_model.write_bytes((workspace / "model.lmn").read_bytes())
+    (tmp_path / "text.txt").write_text("hello\n" * 20)
+    code, _, err = run_cli("train", "text.txt", "--text", "--out", melody_model, "--resume", *QUICK, cwd=tmp_path)
+    assert_one_line_error(code, err, "model.lmn is a melody model", "--text")
+
+
+def test_resume_refuses_shape_options_that_differ_from_the_saved_model(workspace, tmp_path):
+    tunes = workspace / "tunes.txt"
+    model = tmp_path / "model.lmn"
+    model.write_bytes((workspace / "model.lmn").read_bytes())  # LSTM, hidden 8 (QUICK), 1 layer, one-hot
+    shape = ["--cell", "gru", "--layers", "2", "--embedding", "4", "--dropout", "0.5"]
+    code, _, err = run_cli("train", tunes, "--out", model, "--resume", *QUICK, *shape, cwd=tmp_path)
+    assert_one_line_error(
+        code,
+        err,
+        "model.lmn",
+        "--cell gru (saved: lstm)",
+        "--layers 2 (saved: 1)",
+        "--embedding 4 (saved: one-hot)",
+        "--dropout 0.5 (saved: 0)",
+    )
+    assert "--hidden" not in err  # QUICK's --hidden 8 is the saved size
+    assert model.read_bytes() == (workspace / "model.lmn").read_bytes()
+
+    # The same values again, or none, resume; 0.3 comes back from the file as a 32-bit float.
+    shaped = tmp_path / "shaped.lmn"
+    assert run_cli("train", tunes, "--out", shaped, *QUICK, *shape[:-1], "0.3", cwd=tmp_path)[0] == 0
+    code, _, err = run_cli("train", tunes, "--out", shaped, "--resume", *QUICK, *shape[:-1], "0.3", cwd=tmp_path)
+    assert code == 0, err
+    code, _, err = run_cli("train", tunes, "--out", shaped, "--resume", "--epochs", "1", "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    assert lm.load(shaped).config["num_layers"] == 2 and lm.load(shaped).epochs_done == 3
+
+
+def test_score_with_fewer_than_4_reference_tunes_names_the_reference(workspace, tmp_path):
+    (tmp_path / "three.txt").write_text("\n".join(TUNES[:3]) + "\n")
+    code, _, err = run_cli("score", workspace / "tunes.txt", "three.txt", "--quiet", cwd=tmp_path)
+    assert_one_line_error(code, err, "three.txt: need at least 4 reference tunes", "got 3")
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+
+
+@needs_fifo
+@pytest.mark.parametrize("name", ["m.lmn", "m.data.json", "m.history.json"])
+def test_train_refuses_an_output_that_is_not_a_regular_file_before_loading(workspace, tmp_path, name):
+    if name == "m.data.json":  # written with a plain open: into a FIFO that would wait for a reader
+        (tmp_path / name).symlink_to(os.devnull)
+    else:
+        os.mkfifo(tmp_path / name)
+    code, _, err = run_cli("train", workspace / "tunes.txt", "--out", "m.lmn", *QUICK, cwd=tmp_path)
+    assert_one_line_error(code, err, "--out m.lmn", f"{name}: exists and is not a regular file")
+    assert "sequences" not in err  # before the data was loaded
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # and before anything was written beside it
+
+
+@pytest.mark.skipif(os.devnull != "/dev/null", reason="needs /dev/null")
+@pytest.mark.parametrize("command", ["generate", "score"])
+def test_an_output_that_is_a_device_is_refused_before_the_work(workspace, tmp_path, command):
+    (tmp_path / "out").symlink_to(os.devnull)  # writing into it only discards bytes
+    tunes, model = workspace / "tunes.txt", workspace / "model.lmn"
+    argv = {
+        "generate": ["generate", model, "--seed", "0", "--midi", "out"],
+        "score": ["score", tunes, tunes, "--quiet", "--plot", "out"],
+    }[command]
+    code, out, err = run_cli(*argv, cwd=tmp_path)
+    assert_one_line_error(code, err, "out: exists and is not a regular file")
+    assert out == ""  # refused before sampling or scoring
+
+
+@pytest.mark.skipif(os.devnull != "/dev/null", reason="needs /dev/null")
+def test_a_numbered_output_that_is_a_device_is_refused_before_any_file_is_written(workspace, tmp_path):
+    (tmp_path / "out_2.mid").symlink_to(os.devnull)
+    argv = ["generate", workspace / "model.lmn", "--count", "2", "--primer", "60 _", "--midi", "out.mid"]
+    code, out, err = run_cli(*argv, cwd=tmp_path)
+    assert_one_line_error(code, err, "--midi out_2.mid: exists and is not a regular file")
+    assert out == "" and [p.name for p in tmp_path.iterdir()] == ["out_2.mid"]  # no out_1.mid either
 
 
 def test_a_bug_keeps_its_traceback_and_says_it_is_a_bug(workspace, capsys, monkeypatch):

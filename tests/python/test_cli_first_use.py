@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import lstmininet
+import lstmininet.cli
 from lstmininet.cli import _cut_greedy_loop, main
+from lstmininet.duration_tokens import is_duration_token
 from lstmininet.model import _ProgressBar
 from lstmininet.repetition import endless_loop
 
@@ -162,6 +165,32 @@ def test_count_says_which_numbered_files_it_writes(trained, tmp_path, capsys):
     first = err.splitlines()[0]
     assert "tune_1.mid" in first and "tune_3.mid" in first and "numbered" in first
     assert sorted(p.name for p in tmp_path.glob("*.mid")) == ["tune_1.mid", "tune_2.mid", "tune_3.mid"]
+
+
+def test_count_with_empty_samples_says_which_files_are_missing_and_why(trained, tmp_path, capsys, monkeypatch):
+    # Sampled tokens fixed here: one song ended by the model, one tune, one of length tokens alone.
+    model = lstmininet.load(trained[0])
+    tok = model.tokenizer
+    length = next(t for t in tok.vocab if is_duration_token(t))
+    ended, tune, lengths = tok.encode(["</s>"]), tok.encode(["60", length, "</s>"]), tok.encode([length] * 5)
+    samples = [ended, tune, lengths]
+    monkeypatch.setattr(model, "generate", lambda *args, num_samples, **options: samples[:num_samples])
+    monkeypatch.setattr(lstmininet.cli, "load", lambda path: model)
+
+    code, out, err = run(capsys, "generate", "m.lmn", "--count", "3", "--midi", tmp_path / "tune.mid")
+    assert code == 0, err
+    assert len(out.splitlines()) == 2  # the grid line and one tune
+    assert [p.name for p in tmp_path.glob("*.mid")] == ["tune_2.mid"]
+    assert "melody 1: empty (the model ended the song before its first note)" in err
+    assert "melody 3: empty (the model never ended the song, but none of its 5 tokens is a note or rest" in err
+    announced = next(line for line in err.splitlines() if "numbered" in line)
+    assert "tune_1.mid … tune_3.mid (none for empty melodies 1, 3)" in announced
+
+    samples = [ended, lengths]  # no tune at all: an error, not success with nothing written
+    code, out, err = run(capsys, "generate", "m.lmn", "--count", "2", "--midi", tmp_path / "none.mid")
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1] == "lstmininet: error: m.lmn: no tune came out, all 2 samples were empty"
+    assert not list(tmp_path.glob("none*"))
 
 
 def test_endless_loop_finds_a_phrase_repeated_to_the_end():

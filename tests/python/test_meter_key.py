@@ -398,9 +398,11 @@ def test_cli_reports_a_tune_that_ends_right_after_its_header_as_empty(tmp_path, 
     state["fc.bias"][tok.encode(["</s>"])[0]] = 50.0  # always end the tune
     trained.load_state_dict(state)
     trained.save(model)
-    assert main(["generate", str(model), "--meter", "6/8", "--midi", str(tmp_path / "t.mid")]) == 0
+    # no tune at all came out: an error (status 2), not a silent success
+    assert main(["generate", str(model), "--meter", "6/8", "--midi", str(tmp_path / "t.mid")]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and "melody 1: empty" in captured.err
+    assert captured.out == "" and "melody 1: empty (the model ended the song before its first note)" in captured.err
+    assert "no tune came out, the sample was empty" in captured.err
     assert not (tmp_path / "t.mid").exists()
 
 
