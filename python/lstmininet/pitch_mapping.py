@@ -96,6 +96,8 @@ def _fit_pitches(tokens: list[str], vocabulary, report: PitchFitReport, first_po
     """The body of :func:`fit_melody` (no header); error positions count from ``first_position``."""
     pitches = [parse_pitch(t) for t in tokens]
     for position, (token, pitch) in enumerate(zip(tokens, pitches, strict=True), start=first_position):
+        if pitch is not None and not 0 <= pitch <= 127:  # moved by octaves, 200 had passed as 80
+            raise ValueError(f"token {token[:20]!r} at position {position}: not a MIDI pitch (0..127)")
         if pitch is None and token not in vocabulary:
             if token in (REST, HOLD):
                 what = "rests" if token == REST else "held notes"

@@ -51,6 +51,10 @@ def test_a_vocabulary_without_holds_skips_held_tunes_with_the_reason():
 def test_a_bad_token_is_named():
     with pytest.raises(ValueError, match="'x9' at position 1: not a melody token"):
         fit_melody(["60", "x9"], VOCAB)
+    # not moved by octaves into the range: 200 (or -5) is no MIDI pitch at all (--primer "200 _" became 80)
+    for token in ("200", "128", "-5"):
+        with pytest.raises(ValueError, match=f"'{token}' at position 1: not a MIDI pitch \\(0..127\\)"):
+            fit_melody(["60", token], VOCAB)
 
 
 def test_encode_melody_fits_pitches_only_when_asked():
