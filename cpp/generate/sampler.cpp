@@ -22,9 +22,7 @@ namespace {
 // instead of microseconds; blocks of 256 steps made the first generate()
 // there several times slower than one thread).
 constexpr auto kBlockTime = std::chrono::milliseconds(5);
-}  // namespace
 
-namespace {
 // As Python prints it (inf, nan, -1, 0.5), not std::to_string's "-1.000000".
 std::string format_float(float v) {
   if (std::isnan(v)) return "nan";

@@ -492,14 +492,14 @@ LoadedCheckpointOf<Net> load_any(const std::string& path) {
   }
   // Looked up by name in a map: a search per tensor made a deep model's
   // load quadratic (20,000 layers: 26 s).
-  std::unordered_map<std::string, Var> unread(out.model->named_parameters().begin(),
-                                              out.model->named_parameters().end());
+  std::unordered_map<std::string, Var> by_name(out.model->named_parameters().begin(),
+                                               out.model->named_parameters().end());
   std::set<std::string> seen;
   for (std::uint32_t i = 0; i < tensors; ++i) {
     const std::string name = r.get_string("tensor name");
     if (!seen.insert(name).second) r.fail("tensor '" + printable(name) + "' appears twice");
-    const auto found = unread.find(name);
-    if (found == unread.end()) r.fail("unexpected tensor '" + printable(name) + "'");
+    const auto found = by_name.find(name);
+    if (found == by_name.end()) r.fail("unexpected tensor '" + printable(name) + "'");
     const Var param = found->second;
     param->value = r.get_matrix("tensor '" + name + "'", param->value);
   }
