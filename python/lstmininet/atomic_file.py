@@ -10,6 +10,7 @@ and a file that exists keeps its permission bits.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import re
@@ -66,7 +67,10 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
 def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that it is replaced all at once."""
     given = Path(path)
-    path = given.resolve() if given.is_symlink() else given
+    try:
+        path = given.resolve() if given.is_symlink() else given
+    except RuntimeError:  # Python 3.11's resolve() reports a loop so
+        raise OSError(errno.ELOOP, "too many levels of symbolic links", str(given)) from None
     if path.exists() and not path.is_file():
         raise OSError(f"cannot write '{given}': it exists and is not a regular file")
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None

@@ -122,6 +122,10 @@ def test_a_file_saved_again_keeps_its_permissions_and_links(tmp_path, save):
     dangling.symlink_to(tmp_path / "runs" / "run4.lmn")
     save(dangling)
     assert dangling.is_symlink() and (tmp_path / "runs" / "run4.lmn").is_file()
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    with pytest.raises(OSError, match="too many levels of symbolic links"):
+        save(tmp_path / "loop_a")
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["run3.lmn", "run4.lmn"]
 
 
