@@ -35,7 +35,9 @@ using lmn::py_state::named_arrays;
 
 namespace {
 
-using TokenArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
+// int32 token ids only (no forcecast: 1.7 was read as token 1 and int64 2^32 + 1
+// as token 1; lstmininet.model converts and range-checks before calling).
+using TokenArray = py::array_t<int, py::array::c_style>;
 
 struct Model {
   std::unique_ptr<SequenceModel> net;

@@ -24,6 +24,15 @@ def test_a_hidden_size_that_overflows_names_the_size():
         LSTM(5, hidden_size=2**31)
 
 
+def test_the_core_takes_int32_token_arrays_only():
+    # With pybind11's forcecast, _core read 1.7 as token 1 and int64 2**32 + 1 as 1.
+    core = LSTM(5, hidden_size=4, seed=0)._core
+    assert core.forward(np.array([[1, 2]], dtype=np.int32)).shape == (1, 2, 5)
+    for tokens in (np.array([[1.7, 2.2]]), np.array([[2**32 + 1]], dtype=np.int64)):
+        with pytest.raises(TypeError, match="incompatible function arguments"):
+            core.forward(tokens)
+
+
 @pytest.fixture(scope="module")
 def model():
     return LSTM(5, hidden_size=4, seed=0)
