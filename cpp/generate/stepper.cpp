@@ -390,6 +390,11 @@ void int8_block_products(const std::int8_t* first_block, long stride, int blocks
   }
 }
 
+// Lane blocks whose integer sums are computed before any are converted to
+// floats: converting each block's sums right after its products made the
+// next block's products wait (9% of a char LSTM step at one row, Zen 4).
+inline int int8_blocks_per_group(int rows) { return std::max(1, 8 / rows); }
+
 // One register of products from integer sums: (sums - offsets) x weight
 // scales x the input scale, with offset_b (when given) taken off too.
 inline simd::vfloat int8_products(const std::int32_t* sums, const std::int32_t* offset_a, const std::int32_t* offset_b,
@@ -419,10 +424,7 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
   Int8Scratch& s = int8_scratch();
   quantize_rows(x, layer.row_len, l == 0 ? 0 : w.H, layer.in_len, w.H, q, N, s);
   const int quads_in = q.in_len / 4, quads = q.row_len / 4;
-  // The integer sums of a group of blocks first, then their conversion to
-  // floats: converting each block's sums right after its products made the
-  // next block's products wait (9% of a char LSTM step at one row, Zen 4).
-  const int group = std::max(1, 8 / N), per_block = N * G * kLanes;
+  const int group = int8_blocks_per_group(N), per_block = N * G * kLanes;
   s.acc.resize(static_cast<std::size_t>(group) * per_block);
   s.hidden.resize(s.acc.size());
   for (int g0 = b0; g0 < b1; g0 += group) {
@@ -547,8 +549,7 @@ void Stepper::output_blocks_int8(int b0, int b1) {
   const int N = batch_;
   Int8Scratch& s = int8_scratch();
   quantize_rows(out_input_.data(), w.out_len, 0, 0, w.H, q, N, s);
-  // Blocks in groups, as in layer_products_int8.
-  const int group = std::max(1, 8 / N), per_block = N * kLanes;
+  const int group = int8_blocks_per_group(N), per_block = N * kLanes;
   const long block_bytes = static_cast<long>(kLanes) * q.row_len;
   std::vector<std::int32_t>& acc = s.acc;
   acc.resize(static_cast<std::size_t>(group) * per_block);

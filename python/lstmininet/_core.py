@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import warnings
 
@@ -24,8 +25,9 @@ sys.modules[__name__] = _module
 
 # The core reads LSTMININET_NUM_THREADS when it loads and ignores a value
 # that is not a positive whole number: say so rather than silently use all cores.
+# The pattern is what the core's strtol takes whole (cpp/base/parallel.cpp).
 _threads = os.environ.get("LSTMININET_NUM_THREADS")
-if _threads is not None and not (_threads.strip().isdigit() and int(_threads) > 0):
+if _threads is not None and not (re.fullmatch(r"[ \t\n\v\f\r]*[+-]?[0-9]+[ \t\n]*", _threads) and int(_threads) > 0):
     warnings.warn(
         f"LSTMININET_NUM_THREADS={_threads!r} is not a positive whole number; "
         f"it is ignored and {_module.get_num_threads()} threads are used",

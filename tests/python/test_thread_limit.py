@@ -101,3 +101,11 @@ def test_an_environment_variable_that_is_no_thread_count_is_named(value):
     )
     assert out.stdout == default.stdout
     assert f"LSTMININET_NUM_THREADS={value!r} is not a positive whole number" in out.stderr
+
+
+@pytest.mark.parametrize("value", ["1", "+1", " 1\n"])
+def test_a_thread_count_the_core_takes_gets_no_warning(value):
+    code = "import lstmininet; print(lstmininet.get_num_threads())"
+    env = {**os.environ, "LSTMININET_NUM_THREADS": value}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "1" and "LSTMININET_NUM_THREADS" not in out.stderr
