@@ -51,6 +51,14 @@ inline py::dict epoch_row(const EpochStats& e) {
   return row;
 }
 
+// The batches done of the epoch training stopped inside, else None (the
+// caller holds the model's lock).
+template <class Holder>
+py::object batches_done(const Holder& self) {
+  const auto& position = self.training.position;
+  return position ? py::object(py::int_(position->batch)) : py::object(py::none());
+}
+
 // A Python callback's verdict: None or truthy continues, falsy stops.
 inline bool keep_going(const py::object& verdict) { return verdict.is_none() || verdict.cast<bool>(); }
 
@@ -63,6 +71,17 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
   const py_lock::WriteLock lock(self);
   bool keyboard_interrupt = false;
   FitCallbacks callbacks;
+  // Ctrl-C pressed while a callback's Python runs (drawing the progress
+  // bar) raises KeyboardInterrupt there: it stops as cleanly as between batches.
+  const auto ask = [&](auto&& call) {
+    try {
+      return call();
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
+      keyboard_interrupt = true;
+      return false;
+    }
+  };
   callbacks.on_batch = [&](const BatchProgress& p) {
     py::gil_scoped_acquire acquire;
     if (PyErr_CheckSignals() != 0) {
@@ -71,11 +90,13 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
       keyboard_interrupt = true;
       return false;
     }
-    return on_batch.is_none() || keep_going(on_batch(p.epoch, p.batch, p.batches, p.loss, p.tokens_per_sec));
+    return ask([&] {
+      return on_batch.is_none() || keep_going(on_batch(p.epoch, p.batch, p.batches, p.loss, p.tokens_per_sec));
+    });
   };
   callbacks.on_epoch = [&](const EpochStats& e) {
     py::gil_scoped_acquire acquire;
-    return on_epoch.is_none() || keep_going(on_epoch(epoch_row(e)));
+    return ask([&] { return on_epoch.is_none() || keep_going(on_epoch(epoch_row(e))); });
   };
   FitResult result;
   {
@@ -95,6 +116,9 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
   out["stopped_early"] = result.stopped_early;
   out["best_epoch"] = result.best_epoch;
   out["first_loss"] = result.first_loss ? py::object(py::float_(*result.first_loss)) : py::object(py::none());
+  out["batches"] = result.batches;
+  out["batches_done"] = batches_done(self);
+  out["restarted_after_batches"] = result.restarted_after_batches;
   return out;
 }
 

@@ -118,6 +118,11 @@ void bind_model(py::module_& m) {
                                const auto lock = lock_to_read(self);
                                return self.training.epochs_done;
                              })
+      .def_property_readonly("batches_done",
+                             [](const Model& self) {
+                               const auto lock = lock_to_read(self);
+                               return py_fit::batches_done(self);
+                             })
       .def_property_readonly("parameter_names",
                              [](const Model& self) {
                                std::vector<std::string> names;

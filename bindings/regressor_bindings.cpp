@@ -91,6 +91,11 @@ void bind_regressor(py::module_& m) {
                                const auto lock = lock_to_read(self);
                                return self.training.epochs_done;
                              })
+      .def_property_readonly("batches_done",
+                             [](const Regressor& self) {
+                               const auto lock = lock_to_read(self);
+                               return py_fit::batches_done(self);
+                             })
       .def_property_readonly("parameter_names",
                              [](const Regressor& self) {
                                std::vector<std::string> names;

@@ -2,6 +2,7 @@
 // A small, seeded, platform-independent random number generator.
 // std::uniform_real_distribution differs between standard libraries, so we
 // derive floats ourselves to keep runs reproducible everywhere.
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -21,6 +22,13 @@ class Rng {
       word = z ^ (z >> 31);
     }
   }
+
+  // The whole state, to stop a stream and later go on with it (an
+  // interrupted epoch's dropout draws). All zeros is no valid state.
+  using State = std::array<std::uint64_t, 4>;
+  State state() const { return state_; }
+  static bool valid(const State& state) { return state != State{}; }
+  void restore(const State& state) { state_ = state; }
 
   // xoshiro256**
   std::uint64_t next_u64() {
@@ -45,7 +53,7 @@ class Rng {
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t state_[4]{};
+  State state_{};
 };
 
 }  // namespace lmn

@@ -3,9 +3,11 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <type_traits>
@@ -386,6 +388,69 @@ std::string describe(const RegressorConfig& c) {
          ", num_layers " + std::to_string(c.num_layers) + ", output_size " + std::to_string(c.output_size);
 }
 
+// Version 2's last section: where a stopped epoch stood (see EpochPosition).
+void put_position(Writer& w, const std::optional<EpochPosition>& position) {
+  w.put(static_cast<std::uint8_t>(position.has_value()));
+  if (!position) return;
+  const EpochPosition& p = *position;
+  w.put(p.layout);
+  w.put(static_cast<std::int32_t>(p.batch));
+  w.put(static_cast<std::int32_t>(p.step));
+  for (std::uint64_t word : p.dropout_rng) w.put(word);
+  w.put(p.loss_sum);
+  w.put(static_cast<std::int64_t>(p.tokens));
+  w.put(p.seconds);
+  w.put(static_cast<std::int32_t>(p.carried.empty() ? 0 : p.carried.front().h.rows()));
+  for (const auto& layer : p.carried) {
+    w.put_matrix(layer.h);
+    w.put_matrix(layer.c);
+  }
+}
+
+template <class Net>
+std::optional<EpochPosition> get_position(Reader& r, const Net& model) {
+  const auto flag = r.get<std::uint8_t>("position flag");
+  if (flag > 1) r.fail("position flag is " + std::to_string(flag) + ", expected 0 or 1");
+  if (flag == 0) return std::nullopt;
+  EpochPosition p;
+  p.layout = r.get<std::uint64_t>("position layout");
+  p.batch = r.get<std::int32_t>("position batch");
+  p.step = r.get<std::int32_t>("position step");
+  if (p.batch < 0 || p.step < 0) {
+    r.fail("position batch " + std::to_string(p.batch) + ", step " + std::to_string(p.step) + " is negative");
+  }
+  for (auto& word : p.dropout_rng) word = r.get<std::uint64_t>("position dropout stream");
+  if (!Rng::valid(p.dropout_rng)) r.fail("the position's dropout stream is all zeros");
+  p.loss_sum = r.get<double>("position loss sum");
+  const auto tokens = r.get<std::int64_t>("position tokens");
+  p.seconds = r.get<double>("position seconds");
+  if (!(std::isfinite(p.loss_sum) && p.loss_sum >= 0.0) || tokens < 0 ||
+      !(std::isfinite(p.seconds) && p.seconds >= 0.0)) {
+    r.fail("the position's loss sum, tokens or seconds is negative or not finite");
+  }
+  p.tokens = static_cast<long>(tokens);
+  // The state carried inside a batch: (rows, hidden) per layer, as zero_state(rows) has it.
+  const auto rows = r.get<std::int32_t>("position state rows");
+  if ((p.step == 0) != (rows == 0) || rows < 0) {
+    r.fail("position state rows " + std::to_string(rows) + " at step " + std::to_string(p.step));
+  }
+  if (rows > 0) {
+    const ModelState one_row = model.zero_state(1);
+    double floats_per_row = 0;
+    for (const auto& layer : one_row) floats_per_row += layer.h.size() + layer.c.size();
+    if (floats_per_row * rows * sizeof(float) > static_cast<double>(r.remaining())) {
+      r.fail("position state rows " + std::to_string(rows) + " need more bytes than the file has left");
+    }
+    for (const auto& layer : model.zero_state(rows)) {
+      RecurrentState state;
+      state.h = r.get_matrix("the position's carried state", layer.h);
+      state.c = r.get_matrix("the position's carried state", layer.c);
+      p.carried.push_back(std::move(state));
+    }
+  }
+  return p;
+}
+
 template <class Net>
 void save_any(const std::string& path, const Net& model, const TrainingState& training,
               const CheckpointExtras& extras) {
@@ -395,6 +460,14 @@ void save_any(const std::string& path, const Net& model, const TrainingState& tr
     if (!all_finite(var->value)) {
       throw std::invalid_argument("cannot save checkpoint '" + path + "': weight '" + name +
                                   "' contains NaN or infinity");
+    }
+  }
+  if (training.position) {
+    for (const auto& layer : training.position->carried) {
+      if (!all_finite(layer.h) || !all_finite(layer.c)) {
+        throw std::invalid_argument("cannot save checkpoint '" + path +
+                                    "': the stopped epoch's carried state contains NaN or infinity");
+      }
     }
   }
   if (training.optimizer) {
@@ -428,6 +501,7 @@ void save_any(const std::string& path, const Net& model, const TrainingState& tr
     w.put(static_cast<std::uint32_t>(training.optimizer->buffers().size()));
     for (const auto& m : training.optimizer->buffers()) w.put_matrix(m);
   }
+  put_position(w, training.position);
   w.put(fnv1a(w.bytes()));
   write_atomically(path, w.bytes());
 }
@@ -445,9 +519,9 @@ LoadedCheckpointOf<Net> load_any(const std::string& path) {
   }
   std::uint32_t version;
   std::memcpy(&version, bytes.data() + sizeof kMagic, sizeof version);
-  if (version != kCheckpointVersion) {
+  if (version < 1 || version > kCheckpointVersion) {
     throw CheckpointFormatError("checkpoint '" + path + "' has version " + std::to_string(version) +
-                                "; this build reads version " + std::to_string(kCheckpointVersion));
+                                "; this build reads versions 1 to " + std::to_string(kCheckpointVersion));
   }
   std::uint64_t stored;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
@@ -549,6 +623,7 @@ LoadedCheckpointOf<Net> load_any(const std::string& path) {
       r.fail(std::string("bad optimizer state: ") + e.what());
     }
   }
+  if (version >= 2) out.training.position = get_position(r, *out.model);
   if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes before the checksum");
   return out;
 }

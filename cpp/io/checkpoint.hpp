@@ -1,5 +1,5 @@
 #pragma once
-// The checkpoint file, version 1. Little-endian, in this order:
+// The checkpoint file, version 2. Little-endian, in this order:
 //   magic "LMNCKPT1" | u32 version
 //   config: u32 cell, i32 vocab, i32 hidden, i32 layers, i32 embedding, f32 dropout
 //     (a sequence regressor: u32 2 + cell, i32 output_size, i32 hidden,
@@ -9,6 +9,11 @@
 //   tensors: u32 count, then (name, i32 rows, i32 cols, f32 data)
 //   training: i32 epochs_done, u64 seed, u8 has_optimizer, then the optimizer
 //     (u32 kind, 7 x f32 hyper-parameters, i64 steps, u32 count, matrices)
+//   position (version 2; version 1 files end before it and load without
+//     one): u8 has_position, then u64 layout, i32 batch, i32 step,
+//     4 x u64 dropout stream, f64 loss_sum, i64 tokens, f64 seconds,
+//     i32 rows of the carried state (0 at step 0), then per layer h and c
+//     (matrices; a GRU's c is 0 x 0). See EpochPosition in train/trainer.hpp.
 //   u64 FNV-1a checksum of every byte before it
 // Written to a temporary file (PATH.tmp-PID-N), flushed and renamed over
 // the target, then the directory is synced, so a crash mid-save never
@@ -43,7 +48,7 @@ class CheckpointFormatError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr std::uint32_t kCheckpointVersion = 1;
+constexpr std::uint32_t kCheckpointVersion = 2;  // writes 2, reads 1 and 2
 
 struct CheckpointExtras {
   std::vector<std::string> vocabulary;

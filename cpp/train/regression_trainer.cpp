@@ -4,7 +4,9 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
+#include "base/fingerprint.hpp"
 #include "base/interrupt.hpp"
 #include "train/training_task.hpp"
 
@@ -130,6 +132,17 @@ class RegressionTask final : public TrainingTask {
   }
   std::vector<Var> parameters() const override { return model_.parameters(); }
   std::size_t window_count() const override { return windows_.size(); }
+  std::uint64_t data_fingerprint() const override {
+    Fingerprint f;
+    f.add(train_.size()).add(setup_.many_to_one);
+    for (const auto& sequence : train_) {
+      for (const Matrix* m : {&sequence.x, &sequence.y}) {
+        f.add(static_cast<std::uint64_t>(m->rows())).add(static_cast<std::uint64_t>(m->cols()));
+        f.add_values(m->data(), static_cast<std::size_t>(m->rows()) * m->cols());
+      }
+    }
+    return f.value();
+  }
   bool has_validation() const override { return !val_.empty(); }
   void begin_epoch(Rng& shuffle_rng) override {
     order_ = windows_;
@@ -140,6 +153,13 @@ class RegressionTask final : public TrainingTask {
     carried_ = model_.zero_state(batch_.B);
     next_target_ = 0;
     return batch_.T;
+  }
+  const ModelState& carried_state() const override { return carried_; }
+  void resume_batch_at(int t0, ModelState carried) override {
+    carried_ = std::move(carried);
+    // The targets before step t0 were trained: go on from the first at or after it.
+    const auto& rows = batch_.rows;
+    next_target_ = std::lower_bound(rows.begin(), rows.end(), t0 * batch_.B) - rows.begin();
   }
   int batch_rows() const override { return batch_.B; }
   ChunkLoss forward_chunk(int t0, int n, Rng& dropout_rng, bool fused) override {

@@ -7,8 +7,10 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "base/block_cache.hpp"
+#include "base/fingerprint.hpp"
 #include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "train/thread_tuner.hpp"
@@ -115,6 +117,12 @@ class TokenTask final : public TrainingTask {
   }
   std::vector<Var> parameters() const override { return model_.parameters(); }
   std::size_t window_count() const override { return windows_.size(); }
+  std::uint64_t data_fingerprint() const override {
+    Fingerprint f;
+    f.add(train_.size());
+    for (const auto& sequence : train_) f.add_values(sequence.data(), sequence.size());
+    return f.value();
+  }
   bool has_validation() const override { return !val_.empty(); }
   void begin_epoch(Rng& shuffle_rng) override {
     // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
@@ -126,6 +134,8 @@ class TokenTask final : public TrainingTask {
     carried_ = model_.zero_state(batch_.B);
     return batch_.T;
   }
+  const ModelState& carried_state() const override { return carried_; }
+  void resume_batch_at(int, ModelState carried) override { carried_ = std::move(carried); }
   int batch_rows() const override { return batch_.B; }
   ChunkLoss forward_chunk(int t0, int n, Rng& dropout_rng, bool fused) override {
     const std::vector<int> targets = time_slice(batch_.targets, batch_.B, t0, n);
@@ -159,6 +169,41 @@ FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& con
   return run_training(task, state, config, callbacks);
 }
 
+namespace {
+
+int effective_truncate(const TrainConfig& config) {
+  return config.truncate > 0 ? std::min(config.truncate, config.seq_len) : config.seq_len;
+}
+
+bool same_shapes(const ModelState& a, const ModelState& b) {
+  auto same = [](const Matrix& x, const Matrix& y) { return x.rows() == y.rows() && x.cols() == y.cols(); };
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!same(a[i].h, b[i].h) || !same(a[i].c, b[i].c)) return false;
+  }
+  return true;
+}
+
+// A position that matches the layout yet not the batches is a forged or
+// colliding checkpoint, never one this trainer wrote.
+[[noreturn]] void position_does_not_fit(int epoch, int batch, int step, const std::string& why) {
+  throw std::invalid_argument("the saved position in epoch " + std::to_string(epoch + 1) + " (batch " +
+                              std::to_string(batch + 1) + ", step " + std::to_string(step) +
+                              ") does not fit this data: " + why);
+}
+
+}  // namespace
+
+std::uint64_t batching_layout(const TrainingTask& task, const TrainConfig& config) {
+  return Fingerprint()
+      .add(task.data_fingerprint())
+      .add(task.window_count())
+      .add(static_cast<std::uint64_t>(config.batch_size))
+      .add(static_cast<std::uint64_t>(config.seq_len))
+      .add(static_cast<std::uint64_t>(effective_truncate(config)))
+      .value();
+}
+
 FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConfig& config,
                        const FitCallbacks& callbacks) {
   validate_train_config(config);
@@ -175,10 +220,10 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
   } else {
     state.optimizer.emplace(config.optimizer, params);
   }
-  if (state.epochs_done == 0) state.seed = config.seed;
   Optimizer& optimizer = *state.optimizer;
-  const int truncate = config.truncate > 0 ? config.truncate : config.seq_len;
+  const int truncate = effective_truncate(config);
   const bool validate = task.has_validation();
+  const std::uint64_t layout = batching_layout(task, config);
 
   const BlockCacheScope reuse_large_blocks;  // each step frees and asks again for the same big buffers
   FitResult result;
@@ -186,7 +231,23 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
   std::vector<Matrix> best_weights;
   int epochs_without_improvement = 0;
   const int batches = static_cast<int>((task.window_count() + config.batch_size - 1) / config.batch_size);
+  result.batches = batches;
   ThreadTuner tuner(config.tune_threads ? active_threads() : 1, TunedWork::Training);
+
+  // A part-done epoch goes on where it stopped if the data and the batching are the same.
+  std::optional<EpochPosition> resume;
+  if (state.position && config.epochs > 0) {
+    if (state.position->layout == layout) {
+      resume = std::move(state.position);
+    } else {
+      result.restarted_after_batches = state.position->batch;
+    }
+    state.position.reset();
+  }
+  if (state.epochs_done == 0 && !resume && !state.position) state.seed = config.seed;
+  // Where the current epoch stands before each step: what state.position
+  // becomes if training stops inside the epoch.
+  std::optional<EpochPosition> here;
 
   // Ctrl-C (poll_interrupt in the layers and evaluate) ends training
   // between two optimizer steps, as a callback returning false would.
@@ -200,12 +261,51 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
       task.begin_epoch(shuffle_rng);
 
       const auto start = Clock::now();
-      double loss_sum = 0.0;
+      double loss_sum = 0.0, seconds_before = 0.0;
       long tokens = 0;
-      for (int b = 0; b < batches; ++b) {
+      int first_batch = 0, first_step = 0;
+      ModelState first_carried;
+      if (resume) {
+        if (resume->batch > batches || (resume->batch == batches && resume->step > 0)) {
+          position_does_not_fit(epoch, resume->batch, resume->step, std::to_string(batches) + " batches per epoch");
+        }
+        first_batch = resume->batch;
+        first_step = resume->step;
+        first_carried = std::move(resume->carried);
+        dropout_rng.restore(resume->dropout_rng);
+        loss_sum = resume->loss_sum;
+        tokens = resume->tokens;
+        seconds_before = resume->seconds;
+        resume.reset();
+      }
+      const auto epoch_seconds = [&] { return seconds_before + seconds_since(start); };
+      const auto mark = [&](int b, int t0) {
+        EpochPosition p;
+        p.layout = layout;
+        p.batch = b;
+        p.step = t0;
+        if (t0 > 0) p.carried = task.carried_state();
+        p.dropout_rng = dropout_rng.state();
+        p.loss_sum = loss_sum;
+        p.tokens = tokens;
+        p.seconds = epoch_seconds();
+        here = std::move(p);
+      };
+      for (int b = first_batch; b < batches; ++b) {
         const int T = task.begin_batch(static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
         const int B = task.batch_rows();
-        for (int t0 = 0; t0 < T; t0 += truncate) {
+        int t_begin = 0;
+        if (b == first_batch && first_step > 0) {
+          if (first_step >= T)
+            position_does_not_fit(epoch, b, first_step, "the batch has " + std::to_string(T) + " steps");
+          if (!same_shapes(first_carried, task.carried_state())) {
+            position_does_not_fit(epoch, b, first_step, "the carried state's shapes differ from the batch's");
+          }
+          task.resume_batch_at(first_step, std::move(first_carried));
+          t_begin = first_step;
+        }
+        for (int t0 = t_begin; t0 < T; t0 += truncate) {
+          mark(b, t0);
           const int n = std::min(truncate, T - t0);
           const auto step_start = Clock::now();
           std::optional<ThreadLimit> limit;
@@ -236,9 +336,10 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
           loss_sum += static_cast<double>(value) * chunk.counted;
           tokens += chunk.counted;
         }
+        mark(b + 1, 0);
         if (callbacks.on_batch) {
           BatchProgress p{epoch + 1, b + 1, batches, loss_sum / std::max(tokens, 1L),
-                          tokens / std::max(seconds_since(start), 1e-9)};
+                          tokens / std::max(epoch_seconds(), 1e-9)};
           if (!callbacks.on_batch(p)) {
             result.interrupted = true;
             break;
@@ -246,11 +347,15 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
         }
       }
       optimizer.zero_grad();
-      if (result.interrupted) break;  // a partial epoch is not recorded
+      if (result.interrupted) {  // a partial epoch is not recorded; the next fit goes on from here
+        state.position = std::move(here);
+        break;
+      }
+      here.reset();
 
       EpochStats stats;
       stats.epoch = epoch + 1;
-      stats.seconds = seconds_since(start);
+      stats.seconds = epoch_seconds();
       stats.train_loss = loss_sum / std::max(tokens, 1L);
       stats.tokens_per_sec = tokens / std::max(stats.seconds, 1e-9);
       stats.lr = lr;
@@ -280,8 +385,13 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
     }
   } catch (const Interrupted&) {
     optimizer.zero_grad();
+    state.position = std::move(here);
     result.interrupted = true;
     result.interrupt_requested = true;
+  } catch (...) {  // diverged (or out of memory): the weights are those before the step that failed
+    optimizer.zero_grad();
+    state.position = std::move(here);
+    throw;
   }
   if (result.stopped_early && !best_weights.empty()) restore(params, best_weights);
   return result;

@@ -6,7 +6,9 @@
 // target once. Windows are shuffled per epoch and stacked into batches,
 // short ones padded (the padding is ignored by the loss). Within a batch,
 // truncated BPTT runs `truncate` steps at a time, carrying the (detached)
-// state from chunk to chunk and taking an optimizer step per chunk.
+// state from chunk to chunk and taking an optimizer step per chunk. Training
+// stopped between two steps (Ctrl-C, a callback) records where it stood, and
+// the next fit on the same data and batching goes on from that step.
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -64,11 +66,27 @@ struct FitCallbacks {
 // The most epochs a model may count (so epochs_done + 1 never overflows).
 constexpr int kMaxEpochs = 1 << 30;
 
+// Where a stopped epoch stood. The next fit on the same data with the same
+// batch_size, seq_len and truncate goes on from there and ends exactly where
+// an uninterrupted run would have; with other data or batching the epoch
+// starts again from its first batch.
+struct EpochPosition {
+  std::uint64_t layout = 0;  // fingerprint of the data and the batching (batching_layout)
+  int batch = 0;             // the next batch to train, 0-based (== batches: only the epoch's end is left)
+  int step = 0;              // its first time step not yet trained (> 0 only with truncate)
+  ModelState carried;        // that batch's state before `step` (empty when step is 0)
+  Rng::State dropout_rng{};  // the epoch's dropout stream at that point
+  double loss_sum = 0.0;     // the epoch's training loss so far, summed over its tokens
+  long tokens = 0;
+  double seconds = 0.0;  // time spent on the epoch so far
+};
+
 // Everything beyond the weights that resuming needs.
 struct TrainingState {
   std::optional<Optimizer> optimizer;
   int epochs_done = 0;
   std::uint64_t seed = 0;
+  std::optional<EpochPosition> position;  // set while an epoch is part done
 };
 
 struct FitResult {
@@ -79,6 +97,10 @@ struct FitResult {
   int best_epoch = 0;
   // The loss of the first step of this call (to notice a loss that climbs).
   std::optional<double> first_loss;
+  // A part-done epoch this call could not go on with (other data or
+  // batching), so it ran that epoch from its first batch: the batches it had done.
+  int restarted_after_batches = 0;
+  int batches = 0;  // batches per epoch
 };
 
 FitResult fit(SequenceModel& model, TrainingState& state, const TrainConfig& config, const Sequences& train,

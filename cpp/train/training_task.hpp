@@ -4,8 +4,9 @@
 // sequences (regression_trainer.cpp). The loop owns everything else: the
 // learning-rate schedule, per-epoch shuffling, truncated BPTT chunking,
 // clipping, optimizer steps, thread tuning, validation, early stopping,
-// callbacks and interruption.
+// callbacks, interruption, and going on with an epoch that was stopped.
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "train/trainer.hpp"
@@ -25,6 +26,8 @@ class TrainingTask {
   virtual ~TrainingTask() = default;
   virtual std::vector<Var> parameters() const = 0;
   virtual std::size_t window_count() const = 0;
+  // Tells whether a stopped epoch was on the same training data.
+  virtual std::uint64_t data_fingerprint() const = 0;
   virtual bool has_validation() const = 0;
   // Shuffles this epoch's window order.
   virtual void begin_epoch(Rng& shuffle_rng) = 0;
@@ -32,6 +35,10 @@ class TrainingTask {
   // current batch, with a zero state; returns its number of steps T.
   virtual int begin_batch(std::size_t first, int batch_size) = 0;
   virtual int batch_rows() const = 0;
+  // The current batch's carried state, and going on with the batch from
+  // step t0 with the state carried there (resuming a stopped epoch).
+  virtual const ModelState& carried_state() const = 0;
+  virtual void resume_batch_at(int t0, ModelState carried) = 0;
   // Forward over steps [t0, t0 + n) of the current batch from the carried state.
   virtual ChunkLoss forward_chunk(int t0, int n, Rng& dropout_rng, bool fused) = 0;
   // Loss (and accuracy, NaN where it has no meaning) on the validation data.
@@ -40,5 +47,8 @@ class TrainingTask {
 
 FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConfig& config,
                        const FitCallbacks& callbacks);
+
+// The fingerprint an EpochPosition is valid for: the data and how it is cut into batches.
+std::uint64_t batching_layout(const TrainingTask& task, const TrainConfig& config);
 
 }  // namespace lmn

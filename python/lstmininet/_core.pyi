@@ -124,6 +124,10 @@ class _FitResult(TypedDict):
     keyboard_interrupt: bool
     stopped_early: bool
     best_epoch: int
+    first_loss: float | None
+    batches: int  # per epoch
+    batches_done: int | None  # of the epoch training stopped inside, else None
+    restarted_after_batches: int  # > 0: a stopped epoch could not go on (other data or batching) and ran anew
 
 # on_batch(epoch, batch, batches, loss, tokens_per_sec) and on_epoch(row):
 # None or a truthy result continues training, a falsy one stops it.
@@ -157,6 +161,8 @@ class Model:
     def config(self) -> _ModelConfig: ...
     @property
     def epochs_done(self) -> int: ...
+    @property
+    def batches_done(self) -> int | None: ...
     @property
     def parameter_names(self) -> list[str]: ...
     def forward(self, tokens: npt.ArrayLike, fused: bool = True) -> _FloatArray:
@@ -218,6 +224,8 @@ class Regressor:
     def config(self) -> dict[str, Any]: ...
     @property
     def epochs_done(self) -> int: ...
+    @property
+    def batches_done(self) -> int | None: ...
     @property
     def parameter_names(self) -> list[str]: ...
     def predict(self, inputs: list[npt.ArrayLike], many_to_one: bool, batch_size: int) -> list[_FloatArray]:

@@ -29,7 +29,7 @@ from .melody import change_grid, read_utf8_file
 from .melody_file import MelodyFormat
 from .metrics import compare_melodies
 from .midi import check_tempo, write_midi, write_musicxml
-from .model import GENERATION_PRECISIONS, GRU, LSTM, load
+from .model import GENERATION_PRECISIONS, GRU, LSTM, load, progress_phrase
 from .pitch_mapping import PitchFitReport, fit_melodies
 from .plots import plot_loss_curves, plot_melody_histograms, plot_piano_roll
 from .repetition import endless_loop
@@ -254,7 +254,8 @@ def cmd_train(args) -> int:
         last = f"train loss {history['train_loss'][-1]:.4f}"
     else:
         last = "no full epoch"
-    print(f"saved {args.out} after {model.epochs_done} epochs ({last})", file=sys.stderr)
+    resume = "; train --resume goes on from there" if history.batches_done else ""
+    print(f"saved {args.out} after {progress_phrase(model, history)} ({last}){resume}", file=sys.stderr)
     return 130 if history.interrupted else 0
 
 
@@ -506,7 +507,8 @@ def cmd_info(args) -> int:
         print(f"meters      {' '.join(meters) if meters else 'none (trained on tunes without meter tokens)'}")
         print(f"keys        {' '.join(keys) if keys else 'none (trained on tunes without key tokens)'}")
     print(f"parameters  {params:,}")
-    print(f"trained     {model.epochs_done} epochs")
+    stopped = f", and {model.batches_done} batches of epoch {model.epochs_done + 1}" if model.batches_done else ""
+    print(f"trained     {model.epochs_done} epoch{'' if model.epochs_done == 1 else 's'}{stopped}")
     return 0
 
 

@@ -122,6 +122,9 @@ class History(dict):
     interrupted: bool = False
     stopped_early: bool = False
     best_epoch: int = 0
+    # Stopped inside an epoch: its batches done (the next fit goes on from there) of `batches`; else None.
+    batches_done: int | None = None
+    batches: int = 0
 
 
 class _ProgressBar:
@@ -146,11 +149,11 @@ class _ProgressBar:
         if not self._interactive:
             return True
         label = f"epoch {epoch - self._first_epoch}/{self._epochs}"
-        if self._bar is None:
-            self._bar = self._tqdm(total=batches, unit="batch", dynamic_ncols=True, desc=label)
-        elif self._bar.desc != label:  # a new epoch starts a fresh bar
+        if self._bar is not None and self._bar.desc != label:  # a new epoch starts a fresh bar
             self._bar.close()
-            self._bar = self._tqdm(total=batches, unit="batch", dynamic_ncols=True, desc=label)
+            self._bar = None
+        if self._bar is None:  # a resumed epoch's bar starts at the batches already done
+            self._bar = self._tqdm(total=batches, initial=batch - 1, unit="batch", dynamic_ncols=True, desc=label)
         self._bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_per_sec:,.0f}", refresh=False)
         self._bar.update(1)
         return True
@@ -240,6 +243,11 @@ class _RecurrentModel:
     @property
     def epochs_done(self) -> int:
         return self._core.epochs_done
+
+    @property
+    def batches_done(self) -> int | None:
+        """The batches done of the epoch training stopped inside (fit goes on from there), else None."""
+        return self._core.batches_done
 
     def __repr__(self) -> str:
         c = self.config
@@ -347,8 +355,11 @@ class _RecurrentModel:
         of `seq_len`; `truncate` backpropagates that many steps at a time,
         carrying the state across chunks. Calling fit again continues (the
         optimizer state and epoch count carry over, also through save/load).
-        Ctrl-C stops between batches and returns with `interrupted` set;
-        so does `on_epoch(row)` returning False. With `patience`, training
+        Ctrl-C stops between optimizer steps and returns with `interrupted`
+        set (and `batches_done`, when inside an epoch); so does `on_epoch(row)`
+        returning False. Fitting again on the same data with the same
+        batch_size, seq_len and truncate goes on from the next step, exactly
+        as if never stopped (through save/load too). With `patience`, training
         stops after that many epochs without a better validation loss and
         ends on the best weights. `val_fraction` holds out sequences with
         `lstmininet.datasets.split_dataset(sequences, val_fraction, seed=seed)`,
@@ -667,7 +678,26 @@ def _run_fit(core_fit, epochs: int, model, progress: bool, on_epoch, keys=_HISTO
     history.interrupted = result["interrupted"]
     history.stopped_early = result["stopped_early"]
     history.best_epoch = result["best_epoch"]
+    history.batches_done = result["batches_done"]
+    history.batches = result["batches"]
     _warn_if_loss_climbed(result["first_loss"], history)
+    if result["restarted_after_batches"]:
+        warnings.warn(
+            f"epoch {model.epochs_done + 1 - len(history['epoch'])} had stopped after "
+            f"{result['restarted_after_batches']} batches and started again from its first batch: the training "
+            "data, batch_size, seq_len or truncate differ from those it was begun with",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if result["keyboard_interrupt"]:
-        print(f"Training interrupted; the model keeps its weights after {model.epochs_done} full epochs.")
+        resume = "; fit again goes on from there" if history.batches_done else ""
+        print(f"Training interrupted; the model keeps its weights after {progress_phrase(model, history)}{resume}.")
     return history
+
+
+def progress_phrase(model, history: History) -> str:
+    """'3 epochs', and the batches done of a stopped epoch: '3 epochs and 12 of 40 batches of epoch 4'."""
+    phrase = f"{model.epochs_done} epoch{'' if model.epochs_done == 1 else 's'}"
+    if history.batches_done:
+        phrase += f" and {history.batches_done} of {history.batches} batches of epoch {model.epochs_done + 1}"
+    return phrase

@@ -136,6 +136,11 @@ class _SequenceRegressor:
     def epochs_done(self) -> int:
         return self._core.epochs_done
 
+    @property
+    def batches_done(self) -> int | None:
+        """The batches done of the epoch training stopped inside (fit goes on from there), else None."""
+        return self._core.batches_done
+
     def __repr__(self) -> str:
         c = self.config
         return (

@@ -1,12 +1,14 @@
 // The sequence regressor: finite differences through the float input path
 // (inputs, every parameter, padded variable-length batches), padding that
-// changes nothing, training, and the checkpoint round trip.
+// changes nothing, training, the checkpoint round trip, and resuming an
+// epoch stopped inside a truncated batch.
 #include <cstdio>
 
 #include "autodiff/gradcheck.hpp"
 #include "check.hpp"
 #include "io/checkpoint.hpp"
 #include "nn/regressor.hpp"
+#include "stop_at_hook_call.hpp"
 #include "tensor/init.hpp"
 #include "train/regression_trainer.hpp"
 
@@ -166,6 +168,45 @@ TEST(checkpoint_round_trip) {
   }
   CHECK_THROWS(CheckpointFormatError, load_checkpoint(path), "holds a sequence regressor");
   std::remove(path.c_str());
+}
+
+// Many-to-one with truncation: a batch's targets sit at its sequences'
+// ends, so going on inside a batch must skip exactly those already trained.
+TEST(a_stop_inside_a_batch_resumes_exactly) {
+  std::vector<int> lengths;
+  for (int s = 0; s < 48; ++s) lengths.push_back(40 + 37 * s % 260);
+  const RegressionData data = random_sequences(lengths, 3, 2, true);
+  const RegressorConfig net{CellType::LSTM, 3, 32, 2, 2, 0.2f};
+  TrainConfig config;
+  config.epochs = 2;
+  config.batch_size = 8;
+  config.seq_len = 300;
+  config.truncate = 25;
+  const RegressionSetup setup{true, RegressionLoss::MSE};
+  SequenceRegressor straight(net, 4);
+  TrainingState straight_state;
+  const FitResult all = fit(straight, straight_state, config, setup, data, {});
+  int inside_a_batch = 0;
+  for (int call = 2; call < 12 && inside_a_batch < 2; ++call) {
+    SequenceRegressor model(net, 4);
+    TrainingState state;
+    const FitResult first = [&] {
+      const test::StopAtHookCall stop(call);
+      return fit(model, state, config, setup, data, {});
+    }();
+    if (!first.interrupted) break;  // the run ended before the hook said stop
+    CHECK(state.position.has_value());
+    inside_a_batch += state.position->step > 0;
+    const int epoch = state.epochs_done;
+    TrainConfig rest = config;
+    rest.epochs = config.epochs - epoch;
+    const FitResult r = fit(model, state, rest, setup, data, {});
+    CHECK(r.history.front().train_loss == all.history[epoch].train_loss);
+    for (const auto& [name, var] : straight.named_parameters()) {
+      CHECK(max_abs(subtract(model.parameter(name)->value, var->value)) == 0.0f);
+    }
+  }
+  CHECK(inside_a_batch > 0);
 }
 
 TEST_MAIN()

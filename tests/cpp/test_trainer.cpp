@@ -1,9 +1,11 @@
 // Training end to end: learning a pattern, batching of ragged sequences,
-// truncated BPTT, determinism, early stopping, and exact resume.
+// truncated BPTT, determinism, early stopping, and exact resume (at an
+// epoch's end, between batches and inside a batch).
 #include <cstdio>
 
 #include "check.hpp"
 #include "io/checkpoint.hpp"
+#include "stop_at_hook_call.hpp"
 #include "train/trainer.hpp"
 
 using namespace lmn;
@@ -105,6 +107,120 @@ TEST(resume_from_checkpoint_continues_exactly) {
   CHECK(identical(weights(straight), weights(*loaded.model)));
 }
 
+// A run stopped inside an epoch and fitted again, through a checkpoint when
+// `via_file`, ends on the same weights and epoch losses as one never stopped.
+void check_resumed_run_matches(const TrainConfig& c, const Sequences& data, const SequenceModel& straight,
+                               const FitResult& all, SequenceModel& stopped, TrainingState& state, bool via_file) {
+  CHECK(state.position.has_value());
+  std::unique_ptr<SequenceModel> loaded;
+  SequenceModel* model = &stopped;
+  if (via_file) {
+    const std::string path = "resume_mid_epoch_test.ckpt";
+    save_checkpoint(path, stopped, state, {});
+    LoadedCheckpoint file = load_checkpoint(path);
+    std::remove(path.c_str());
+    CHECK(file.training.position.has_value());
+    CHECK(file.training.position->step == state.position->step);
+    loaded = std::move(file.model);
+    state = std::move(file.training);
+    model = loaded.get();
+  }
+  const int epoch = state.epochs_done;
+  TrainConfig rest = c;
+  rest.epochs = c.epochs - epoch;
+  const FitResult r = fit(*model, state, rest, data, {});
+  CHECK(!state.position.has_value());
+  CHECK(r.restarted_after_batches == 0);
+  CHECK(r.history.front().epoch == epoch + 1);
+  CHECK(r.history.front().train_loss == all.history[epoch].train_loss);
+  CHECK(identical(weights(straight), weights(*model)));
+}
+
+TEST(a_stop_between_batches_resumes_at_the_next_batch_exactly) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 2, 4, 0.3f};  // dropout: its stream resumes too
+  const TrainConfig c = small_config(2);
+  const Sequences data = repeating_pattern(16, 50);  // 64 windows: 16 batches an epoch
+  SequenceModel straight(config, 5);
+  TrainingState s1;
+  const FitResult all = fit(straight, s1, c, data, {});
+  // After batch 1, 9 and 16 (the last: only the epoch's end is left) of epoch 1, and batch 5 of epoch 2.
+  for (const int stop_after : {1, 9, 16, 21}) {
+    for (const bool via_file : {false, true}) {
+      SequenceModel model(config, 5);
+      TrainingState state;
+      int calls = 0;
+      FitCallbacks callbacks;
+      callbacks.on_batch = [&](const BatchProgress&) { return ++calls != stop_after; };
+      const FitResult first = fit(model, state, c, data, {}, callbacks);
+      CHECK(first.interrupted && state.epochs_done == (stop_after - 1) / 16);
+      CHECK(state.position && state.position->batch == (stop_after - 1) % 16 + 1 && state.position->step == 0);
+      check_resumed_run_matches(c, data, straight, all, model, state, via_file);
+    }
+  }
+}
+
+TEST(a_stop_inside_a_truncated_batch_resumes_at_its_next_step_exactly) {
+  // Ctrl-C (the interrupt hook) lands wherever the clock says; every place
+  // must resume exactly, and at least one must fall inside a batch.
+  const ModelConfig config{CellType::GRU, 5, 48, 2, 4, 0.2f};
+  TrainConfig c = small_config(2);
+  c.seq_len = 48;
+  c.truncate = 6;                                     // 8 optimizer steps a batch
+  const Sequences data = repeating_pattern(48, 400);  // long enough for the hook's 50 ms between calls
+  SequenceModel straight(config, 5);
+  TrainingState s1;
+  const FitResult all = fit(straight, s1, c, data, {});
+  int inside_a_batch = 0;
+  for (int call = 2; call < 12 && inside_a_batch < 2; ++call) {
+    SequenceModel model(config, 5);
+    TrainingState state;
+    const FitResult first = [&] {
+      const test::StopAtHookCall stop(call);
+      return fit(model, state, c, data, {});
+    }();
+    if (!first.interrupted) break;  // the run ended before the hook said stop
+    CHECK(first.interrupt_requested);
+    if (state.position->step > 0) {
+      ++inside_a_batch;
+      CHECK(state.position->carried.size() == 2 && state.position->carried[0].h.rows() == c.batch_size);
+    }
+    check_resumed_run_matches(c, data, straight, all, model, state, call % 2 == 0);
+  }
+  CHECK(inside_a_batch > 0);
+}
+
+TEST(a_stopped_epoch_restarts_when_the_data_or_batching_differ) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 1, 4, 0.0f};
+  TrainConfig c = small_config(1);
+  const Sequences data = repeating_pattern(16, 50);
+  SequenceModel fresh(config, 5), model(config, 5);
+  TrainingState fresh_state, state;
+  int calls = 0;
+  FitCallbacks callbacks;
+  callbacks.on_batch = [&](const BatchProgress&) { return ++calls != 3; };
+  fit(model, state, c, data, {}, callbacks);
+  CHECK(state.position && state.position->batch == 3);
+  // fit(epochs=0) keeps the position; a smaller batch does not fit it.
+  TrainConfig none = c;
+  none.epochs = 0;
+  fit(model, state, none, data, {});
+  CHECK(state.position.has_value());
+  TrainConfig other = c;
+  other.batch_size = 2;
+  const FitResult r = fit(model, state, other, data, {});
+  CHECK(r.restarted_after_batches == 3 && r.batches == 32);
+  CHECK(r.history.size() == 1 && r.history.front().epoch == 1 && !state.position);
+  // The restarted epoch draws what a first epoch with that batching draws: only the weights differ.
+  const FitResult f = fit(fresh, fresh_state, other, data, {});
+  CHECK(r.history.front().train_loss != f.history.front().train_loss);
+  // Other data: the same.
+  callbacks.on_batch = [&](const BatchProgress&) { return false; };
+  fit(model, state, c, data, {}, callbacks);
+  CHECK(state.position && state.position->batch == 1);
+  const FitResult r2 = fit(model, state, c, repeating_pattern(16, 51), {});
+  CHECK(r2.restarted_after_batches == 1);
+}
+
 TEST(validation_and_early_stopping_restore_the_best_weights) {
   SequenceModel model({CellType::LSTM, 5, 16, 1, 0, 0.0f}, 2);
   TrainingState state;
@@ -131,6 +247,7 @@ TEST(progress_callback_can_stop_between_batches) {
   CHECK(calls == 3);
   CHECK(r.history.empty());
   CHECK(state.epochs_done == 0);
+  CHECK(state.position && state.position->batch == 3);
 }
 
 TEST(epoch_callback_sees_each_epoch_and_can_stop) {

@@ -3,7 +3,7 @@
 Tests and the fuzzer use it to find a field (the hidden size, a tensor's
 values, the optimizer flag, ...) and to change it with the checksum fixed
 up, so the damage reaches the loader's validation instead of stopping at the
-checksum. The layout is the one documented in cpp/io/checkpoint.hpp.
+checksum. The layout is the one documented in cpp/io/checkpoint.hpp (versions 1 and 2).
 """
 
 from __future__ import annotations
@@ -68,10 +68,10 @@ def fields(data: bytes) -> dict[str, Field]:
     """Every field of a valid checkpoint by name (tensor fields as 'tensor:NAME.rows', ...)."""
     c = _Cursor(data)
     c.raw("magic", 8)
-    c.take("version", "<I")
+    version = c.take("version", "<I")
     c.take("cell", "<I")
-    for name in ("vocab_size", "hidden_size", "num_layers", "embedding_dim"):
-        c.take(name, "<i")
+    shape = {name: c.take(name, "<i") for name in ("vocab_size", "hidden_size", "num_layers", "embedding_dim")}
+    num_layers = shape["num_layers"]
     c.take("dropout", "<f")
     vocab = c.take("vocabulary.count", "<I")
     for i in range(vocab):
@@ -92,6 +92,19 @@ def fields(data: bytes) -> dict[str, Field]:
         c.take("optimizer.steps", "<q")
         for i in range(c.take("optimizer.buffers.count", "<I")):
             c.matrix(f"optimizer.buffer{i}")
+    if version >= 2 and c.take("position.flag", "<B"):
+        c.take("position.layout", "<Q")
+        c.take("position.batch", "<i")
+        c.take("position.step", "<i")
+        for i in range(4):
+            c.take(f"position.dropout_rng{i}", "<Q")
+        c.take("position.loss_sum", "<d")
+        c.take("position.tokens", "<q")
+        c.take("position.seconds", "<d")
+        if c.take("position.rows", "<i"):
+            for layer in range(num_layers):
+                c.matrix(f"position.h{layer}")
+                c.matrix(f"position.c{layer}")
     c.raw("checksum", 8)
     if c.pos != len(data):
         raise ValueError(f"layout ends at {c.pos}, file has {len(data)} bytes")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from checkpoint_layout import fields, patch, with_checksum
+from ctrl_c import ctrl_c_at_batch
 from lstmininet import LSTM, load
 from lstmininet.tokenizers import CharTokenizer
 
@@ -158,3 +159,73 @@ def test_a_damaged_checkpoint_can_no_longer_train_into_nan(saved):
         model = load(path)
         model.fit([[0, 1, 2, 3, 4] * 4], epochs=1, batch_size=2, seq_len=4, progress=False)
         assert all(np.isfinite(v).all() for v in model.state_dict().values())
+
+
+# A stopped epoch's position (version 2). The saved one stops between batches;
+# the fixture writes a carried state in after step 2, as a stop inside a
+# truncated batch leaves, so that every position field can be damaged.
+TUNE = [[0, 1, 2, 3, 4] * 8]  # 39 pairs: windows of 8 in 3 batches of 2
+FIT = dict(epochs=1, batch_size=2, seq_len=8, truncate=2)
+
+
+@pytest.fixture
+def stopped(tmp_path):
+    """(path, bytes, fields) of a 2-layer LSTM stopped inside its first epoch, with a carried state."""
+    model = LSTM(5, hidden_size=4, num_layers=2, seed=0)
+    with ctrl_c_at_batch(1):
+        assert model.fit(TUNE, **FIT).batches_done
+    path = tmp_path / "stopped.lmn"
+    model.save(path)
+    data = path.read_bytes()
+    f = fields(data)
+    state = struct.pack("<i", 2) + b"".join(struct.pack("<ii", 2, 4) + bytes(4 * 2 * 4) for _ in range(4))
+    data = patch(data[: f["position.rows"].offset] + state + data[-8:], f["position.step"], 2)
+    return path, data, fields(data)
+
+
+def test_a_stopped_epoch_loads_and_goes_on(stopped):
+    path, data, f = stopped
+    assert f["position.rows"] and f["position.h1.values"].size == 4 * 2 * 4
+    path.write_bytes(data)
+    history = load(path).fit(TUNE, progress=False, **FIT)
+    assert history["epoch"] == [1] and history.batches_done is None
+
+
+def test_a_damaged_position_is_refused(stopped):
+    path, data, f = stopped
+    _expect_error(path, patch(data, f["position.flag"], 2), "position flag is 2")
+    _expect_error(path, patch(data, f["position.batch"], -1), "position batch -1, step 2 is negative")
+    zeros = data
+    for i in range(4):
+        zeros = patch(zeros, f[f"position.dropout_rng{i}"], 0)
+    _expect_error(path, zeros, "dropout stream is all zeros")
+    _expect_error(path, patch(data, f["position.loss_sum"], float("nan")), "loss sum, tokens or seconds")
+    _expect_error(path, patch(data, f["position.tokens"], -1), "loss sum, tokens or seconds")
+    _expect_error(path, patch(data, f["position.rows"], 0), "position state rows 0 at step 2")
+    _expect_error(path, patch(data, f["position.rows"], 2**31 - 1), "need more bytes than the file has left")
+    _expect_error(path, patch(data, f["position.h1.cols"], 5), r"carried state has shape \(2, 5\), expected \(2, 4\)")
+    _expect_error(path, patch(data, f["position.c0.values"], float("inf")), "carried state contains NaN")
+
+
+def test_a_position_that_does_not_fit_the_batches_is_refused_by_fit(stopped):
+    path, data, f = stopped
+    path.write_bytes(patch(data, f["position.batch"], 2))  # the last batch holds one window of 7 steps
+    with pytest.raises(ValueError, match=r"position in epoch 1 \(batch 3, step 2\) does not fit .* carried state"):
+        load(path).fit(TUNE, progress=False, **FIT)
+    path.write_bytes(patch(data, f["position.batch"], 4))
+    with pytest.raises(ValueError, match=r"\(batch 5, step 2\) does not fit this data: 3 batches per epoch"):
+        load(path).fit(TUNE, progress=False, **FIT)
+
+
+def test_version_1_files_load_without_a_position(saved):
+    path, data, f = saved
+    assert struct.unpack_from("<I", data, f["version"].offset) == (2,)
+    # Version 1 ends after the optimizer: drop the position flag (0) and say 1.
+    flag = f["position.flag"]
+    assert data[flag.offset] == 0 and flag.offset == len(data) - 9
+    old = patch(data[: flag.offset] + data[-8:], f["version"], 1)
+    path.write_bytes(old)
+    model = load(path)
+    assert model.epochs_done == 1
+    model.fit([[0, 1, 2, 3, 4] * 4], epochs=1, batch_size=2, seq_len=4, progress=False)
+    _expect_error(path, patch(data, f["version"], 3), "has version 3; this build reads versions 1 to 2")

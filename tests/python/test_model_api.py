@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import lstmininet
+from ctrl_c import ctrl_c_at_batch
 from lstmininet import GRU, LSTM
 from lstmininet.datasets import split_dataset
 
@@ -91,6 +92,40 @@ def test_save_load_resume_equals_straight_training(tmp_path):
     assert history["epoch"] == [3, 4]
     for name, value in straight.state_dict().items():
         np.testing.assert_array_equal(value, resumed.state_dict()[name])
+
+
+@pytest.mark.parametrize("stop_at_batch", [3, 16 + 7])
+def test_ctrl_c_inside_an_epoch_then_save_load_and_fit_equals_straight_training(tmp_path, capsys, stop_at_batch):
+    data = pattern(16, 50)  # 64 windows of 16: 16 batches of 4 an epoch
+    kwargs = dict(batch_size=4, seq_len=16, truncate=4, lr=0.01)
+    make = lambda: LSTM(5, hidden_size=16, num_layers=2, embedding_dim=4, dropout=0.2, seed=3)  # noqa: E731
+    straight = make()
+    full = straight.fit(data, epochs=2, progress=False, **kwargs)
+    stopped = make()
+    with ctrl_c_at_batch(stop_at_batch):
+        history = stopped.fit(data, epochs=2, progress=True, **kwargs)
+    assert history.interrupted and stopped.epochs_done == (stop_at_batch - 1) // 16
+    assert history.batches_done is not None and 0 < history.batches_done < 16
+    said = capsys.readouterr().out
+    assert f"{history.batches_done} of 16 batches of epoch {stopped.epochs_done + 1}; fit again goes on" in said
+    stopped.save(tmp_path / "stopped.lmn")
+    resumed = LSTM.load(tmp_path / "stopped.lmn")
+    assert resumed.batches_done == stopped.batches_done == history.batches_done
+    rest = resumed.fit(data, epochs=2 - resumed.epochs_done, progress=False, **kwargs)
+    assert rest.batches_done is None is resumed.batches_done and rest["epoch"] == full["epoch"][stopped.epochs_done :]
+    assert rest["train_loss"] == full["train_loss"][stopped.epochs_done :]
+    for name, value in straight.state_dict().items():
+        np.testing.assert_array_equal(value, resumed.state_dict()[name])
+
+
+def test_a_stopped_epoch_restarts_with_a_warning_when_the_batching_differs():
+    model = LSTM(5, hidden_size=8, seed=0)
+    with ctrl_c_at_batch(2):
+        stopped = model.fit(pattern(16, 50), epochs=1, batch_size=4, seq_len=16)
+    assert stopped.batches_done
+    with pytest.warns(RuntimeWarning, match=rf"epoch 1 had stopped after {stopped.batches_done} batches .* batch_size"):
+        history = model.fit(pattern(16, 50), epochs=1, batch_size=8, seq_len=16, progress=False)
+    assert history["epoch"] == [1] and history.batches_done is None
 
 
 def test_load_checks_the_cell_type(tmp_path):
