@@ -267,7 +267,14 @@ void bind_model(py::module_& m) {
       .def_static(
           "load",
           [](const std::string& path) {
-            LoadedCheckpoint c = load_checkpoint(path);
+            LoadedCheckpoint c;
+            {
+              // Reading hundreds of MB takes a while: other threads run meanwhile.
+              // An error re-takes the GIL as it leaves this scope; pybind11
+              // translates it after the lambda (module.cpp), as before.
+              py::gil_scoped_release release;
+              c = load_checkpoint(path);
+            }
             Model model;
             model.net = std::move(c.model);
             model.training = std::move(c.training);

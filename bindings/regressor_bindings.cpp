@@ -205,7 +205,11 @@ void bind_regressor(py::module_& m) {
       .def_static(
           "load",
           [](const std::string& path) {
-            LoadedRegressorCheckpoint c = load_regressor_checkpoint(path);
+            LoadedRegressorCheckpoint c;
+            {
+              py::gil_scoped_release release;  // as _core.Model.load: other threads run while it reads
+              c = load_regressor_checkpoint(path);
+            }
             return py::make_tuple(make_regressor(std::move(c.model), std::move(c.training)), c.extras.metadata);
           },
           py::arg("path"));
