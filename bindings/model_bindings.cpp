@@ -251,8 +251,12 @@ void bind_model(py::module_& m) {
           py::arg("sequences"), py::arg("precision"))
       .def("generation_bytes_per_step",
            [](const Model& self, const std::string& precision) {
+             const WeightPrecision p = parse_precision(precision);
              const auto lock = lock_to_read(self);
-             return self.steppers->get(*self.net, parse_precision(precision))->weight_bytes;
+             // The first call builds the stepper weights (or waits for
+             // another thread's build): up to seconds for a large model.
+             py::gil_scoped_release release;
+             return self.steppers->get(*self.net, p)->weight_bytes;
            })
       .def_property_readonly("stepper_builds", [](const Model& self) { return self.steppers->builds(); })
       .def(

@@ -1,6 +1,6 @@
 """Long C++ calls let the other Python threads run: loading a large
-checkpoint used to hold the GIL throughout, so every other thread stood
-still for the whole call.
+checkpoint and building a large model's stepper weights used to hold the GIL
+throughout, so every other thread stood still for the whole call.
 
 A watcher thread notes its longest pause between two loop turns while the
 main thread makes the call. With the GIL held, that pause is the call itself;
@@ -61,3 +61,12 @@ def test_loading_a_large_checkpoint_lets_other_threads_run(tmp_path, make, load)
     make().save(path)
     pause, duration = longest_pause_while(lambda: load(path))
     assert pause < duration / 2, f"another thread stood still for {pause:.3f} s of a {duration:.3f} s load"
+
+
+def test_generation_bytes_per_step_lets_other_threads_run_while_it_builds():
+    model = LSTM(65, hidden_size=HIDDEN, num_layers=LAYERS, seed=0)
+    assert model._core.stepper_builds == 0
+    # int8: the slowest build (it quantizes every row).
+    pause, duration = longest_pause_while(lambda: model._core.generation_bytes_per_step("int8"))
+    assert model._core.stepper_builds == 1  # the call built the weights, the time measured is theirs
+    assert pause < duration / 2, f"another thread stood still for {pause:.3f} s of a {duration:.3f} s build"
