@@ -207,13 +207,12 @@ StepperWeights::StepperWeights(const SequenceModel& model, WeightPrecision preci
   G = gates * H;
   const int even_h = H + H % 2;  // bfloat16 blocks pair up columns
   blocks = (H + kLanes - 1) / kLanes;
-  const std::string prefix = cell_name(cell) + ".";
   for (int l = 0; l < model.config().num_layers; ++l) {
-    const std::string k = std::to_string(l);
-    const Matrix& w_ih = model.parameter(prefix + "weight_ih_l" + k)->value;
-    const Matrix& w_hh = model.parameter(prefix + "weight_hh_l" + k)->value;
-    const Matrix& b_ih = model.parameter(prefix + "bias_ih_l" + k)->value;
-    const Matrix& b_hh = model.parameter(prefix + "bias_hh_l" + k)->value;
+    const RecurrentLayer& source = model.layer(l);  // by index: a search by name per layer made this O(layers^2)
+    const Matrix& w_ih = source.weight_ih->value;
+    const Matrix& w_hh = source.weight_hh->value;
+    const Matrix& b_ih = source.bias_ih->value;
+    const Matrix& b_hh = source.bias_hh->value;
     Layer layer;
     layer.in_len = l == 0 ? 0 : even_h;  // upper layers read the hidden state below; the first, the table
     layer.row_len = layer.in_len + even_h;
@@ -245,7 +244,7 @@ StepperWeights::StepperWeights(const SequenceModel& model, WeightPrecision preci
     layers.push_back(std::move(layer));
   }
   // One-hot inputs select rows of W_ih^T; an embedding maps through it first.
-  const Matrix& w_ih0 = model.parameter(prefix + "weight_ih_l0")->value;
+  const Matrix& w_ih0 = model.layer(0).weight_ih->value;
   input_table = model.config().embedding_dim > 0
                     ? matmul(model.parameter("embedding.weight")->value, w_ih0, false, true)
                     : transpose(w_ih0);

@@ -36,7 +36,9 @@ class SequenceModel {
   const ModelConfig& config() const { return config_; }
   const NamedParameters& named_parameters() const { return named_; }
   std::vector<Var> parameters() const;
-  Var parameter(const std::string& name) const;  // throws naming the unknown name
+  Var parameter(const std::string& name) const;  // throws naming the unknown name (a linear search)
+  // Recurrent layer l, whose Vars are "lstm.weight_ih_l<l>" etc., found by index.
+  const RecurrentLayer& layer(int l) const { return stack_->layer(l); }
   ModelState zero_state(int B) const;
 
   // tokens are time-major (tokens[t*B + b]); returns logits (T*B, V),
