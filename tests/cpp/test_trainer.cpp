@@ -2,6 +2,7 @@
 // truncated BPTT, determinism, early stopping, and exact resume (at an
 // epoch's end, between batches and inside a batch).
 #include <cstdio>
+#include <utility>
 
 #include "check.hpp"
 #include "io/checkpoint.hpp"
@@ -187,6 +188,27 @@ TEST(a_stop_inside_a_truncated_batch_resumes_at_its_next_step_exactly) {
     check_resumed_run_matches(c, data, straight, all, model, state, call % 2 == 0);
   }
   CHECK(inside_a_batch > 0);
+}
+
+TEST(after_a_diverged_step_fit_again_goes_on_from_that_step) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 1, 4, 0.2f};
+  const TrainConfig c = small_config(1);
+  const Sequences data = repeating_pattern(16, 50);
+  SequenceModel straight(config, 5), model(config, 5);
+  TrainingState s1, state;
+  const FitResult all = fit(straight, s1, c, data, {});
+  // A weight turned NaN after batch 3 makes batch 4's loss NaN.
+  Var poisoned = model.parameters()[1];
+  float kept = 0.0f;
+  FitCallbacks callbacks;
+  callbacks.on_batch = [&](const BatchProgress& p) {
+    if (p.batch == 3) kept = std::exchange(poisoned->value[0], std::nanf(""));
+    return true;
+  };
+  CHECK_THROWS(std::runtime_error, fit(model, state, c, data, {}, callbacks), "epoch 1, batch 4");
+  CHECK(state.position && state.position->batch == 3 && state.position->step == 0);
+  poisoned->value[0] = kept;
+  check_resumed_run_matches(c, data, straight, all, model, state, false);
 }
 
 TEST(a_stopped_epoch_restarts_when_the_data_or_batching_differ) {
