@@ -115,6 +115,7 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
   out["keyboard_interrupt"] = keyboard_interrupt;
   out["stopped_early"] = result.stopped_early;
   out["best_epoch"] = result.best_epoch;
+  out["best_val_loss"] = result.best_val_loss;
   out["first_loss"] = result.first_loss ? py::object(py::float_(*result.first_loss)) : py::object(py::none());
   out["batches"] = result.batches;
   out["batches_done"] = batches_done(self);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -451,6 +452,56 @@ std::optional<EpochPosition> get_position(Reader& r, const Net& model) {
   return p;
 }
 
+// Version 2's early-stopping section (see EarlyStopping in train/trainer.hpp).
+// The best weights are written only when training moved on from them.
+enum class BestWeights : std::uint8_t { None = 0, TheCurrentOnes = 1, Stored = 2 };
+
+void put_early_stopping(Writer& w, const EarlyStopping& e) {
+  w.put(e.validation);
+  w.put(e.best_val);
+  w.put(static_cast<std::int32_t>(e.best_epoch));
+  w.put(static_cast<std::int32_t>(e.epochs_without_improvement));
+  const BestWeights kind = e.best_weights.empty() ? BestWeights::None
+                           : e.best_is_current    ? BestWeights::TheCurrentOnes
+                                                  : BestWeights::Stored;
+  w.put(static_cast<std::uint8_t>(kind));
+  if (kind == BestWeights::Stored)
+    for (const auto& m : e.best_weights) w.put_matrix(m);
+}
+
+template <class Net>
+EarlyStopping get_early_stopping(Reader& r, const Net& model, int epochs_done) {
+  EarlyStopping e;
+  e.validation = r.get<std::uint64_t>("early stopping validation");
+  e.best_val = r.get<double>("best validation loss");
+  e.best_epoch = r.get<std::int32_t>("best epoch");
+  e.epochs_without_improvement = r.get<std::int32_t>("epochs without improvement");
+  if (e.best_epoch < 0 || e.best_epoch > epochs_done || e.epochs_without_improvement < 0 ||
+      e.epochs_without_improvement > epochs_done) {
+    r.fail("best epoch " + std::to_string(e.best_epoch) + " or epochs without improvement " +
+           std::to_string(e.epochs_without_improvement) + " is outside [0, epochs_done " + std::to_string(epochs_done) +
+           "]");
+  }
+  const bool has_best = e.best_epoch > 0;
+  const bool valid_best =
+      has_best ? std::isfinite(e.best_val) && e.best_val >= 0.0 : e.best_val == std::numeric_limits<double>::infinity();
+  if (!valid_best) {
+    r.fail("best validation loss " + std::to_string(e.best_val) + " for best epoch " + std::to_string(e.best_epoch));
+  }
+  const auto kind = r.get<std::uint8_t>("best weights kind");
+  if (kind > 2 || (kind != 0 && !has_best)) {
+    r.fail("best weights kind " + std::to_string(kind) + " for best epoch " + std::to_string(e.best_epoch));
+  }
+  if (kind == static_cast<std::uint8_t>(BestWeights::TheCurrentOnes)) {
+    for (const auto& [name, var] : model.named_parameters()) e.best_weights.push_back(var->value);
+    e.best_is_current = true;
+  } else if (kind == static_cast<std::uint8_t>(BestWeights::Stored)) {
+    for (const auto& [name, var] : model.named_parameters())
+      e.best_weights.push_back(r.get_matrix("best weights '" + name + "'", var->value));
+  }
+  return e;
+}
+
 template <class Net>
 void save_any(const std::string& path, const Net& model, const TrainingState& training,
               const CheckpointExtras& extras) {
@@ -460,6 +511,11 @@ void save_any(const std::string& path, const Net& model, const TrainingState& tr
     if (!all_finite(var->value)) {
       throw std::invalid_argument("cannot save checkpoint '" + path + "': weight '" + name +
                                   "' contains NaN or infinity");
+    }
+  }
+  for (const auto& m : training.early_stopping.best_weights) {
+    if (!all_finite(m)) {
+      throw std::invalid_argument("cannot save checkpoint '" + path + "': the best weights contain NaN or infinity");
     }
   }
   if (training.position) {
@@ -502,6 +558,7 @@ void save_any(const std::string& path, const Net& model, const TrainingState& tr
     for (const auto& m : training.optimizer->buffers()) w.put_matrix(m);
   }
   put_position(w, training.position);
+  put_early_stopping(w, training.early_stopping);
   w.put(fnv1a(w.bytes()));
   write_atomically(path, w.bytes());
 }
@@ -623,7 +680,10 @@ LoadedCheckpointOf<Net> load_any(const std::string& path) {
       r.fail(std::string("bad optimizer state: ") + e.what());
     }
   }
-  if (version >= 2) out.training.position = get_position(r, *out.model);
+  if (version >= 2) {
+    out.training.position = get_position(r, *out.model);
+    out.training.early_stopping = get_early_stopping(r, *out.model, out.training.epochs_done);
+  }
   if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes before the checksum");
   return out;
 }

@@ -14,6 +14,11 @@
 //     4 x u64 dropout stream, f64 loss_sum, i64 tokens, f64 seconds,
 //     i32 rows of the carried state (0 at step 0), then per layer h and c
 //     (matrices; a GRU's c is 0 x 0). See EpochPosition in train/trainer.hpp.
+//   early stopping (version 2; version 1 loads with none): u64 validation,
+//     f64 best_val (infinity while best_epoch is 0), i32 best_epoch,
+//     i32 epochs_without_improvement, u8 best weights (0: none, 1: the
+//     weights above, 2: stored: then one matrix per tensor in tensor order).
+//     See EarlyStopping in train/trainer.hpp.
 //   u64 FNV-1a checksum of every byte before it
 // Written to a temporary file (PATH.tmp-PID-N), flushed and renamed over
 // the target, then the directory is synced, so a crash mid-save never

@@ -119,6 +119,18 @@ void shuffle_windows(std::vector<SeqWindow>& windows, Rng& rng) {
   for (std::size_t i = windows.size(); i > 1; --i) std::swap(windows[i - 1], windows[rng.below(i)]);
 }
 
+std::uint64_t fingerprint(const RegressionData& data, const RegressionSetup& setup) {
+  Fingerprint f;
+  f.add(data.size()).add(setup.many_to_one).add(static_cast<std::uint64_t>(setup.loss));
+  for (const auto& sequence : data) {
+    for (const Matrix* m : {&sequence.x, &sequence.y}) {
+      f.add(static_cast<std::uint64_t>(m->rows())).add(static_cast<std::uint64_t>(m->cols()));
+      f.add_values(m->data(), static_cast<std::size_t>(m->rows()) * m->cols());
+    }
+  }
+  return f.value();
+}
+
 class RegressionTask final : public TrainingTask {
  public:
   RegressionTask(const SequenceRegressor& model, const RegressionSetup& setup, const RegressionData& train,
@@ -132,18 +144,9 @@ class RegressionTask final : public TrainingTask {
   }
   std::vector<Var> parameters() const override { return model_.parameters(); }
   std::size_t window_count() const override { return windows_.size(); }
-  std::uint64_t data_fingerprint() const override {
-    Fingerprint f;
-    f.add(train_.size()).add(setup_.many_to_one);
-    for (const auto& sequence : train_) {
-      for (const Matrix* m : {&sequence.x, &sequence.y}) {
-        f.add(static_cast<std::uint64_t>(m->rows())).add(static_cast<std::uint64_t>(m->cols()));
-        f.add_values(m->data(), static_cast<std::size_t>(m->rows()) * m->cols());
-      }
-    }
-    return f.value();
-  }
+  std::uint64_t data_fingerprint() const override { return fingerprint(train_, setup_); }
   bool has_validation() const override { return !val_.empty(); }
+  std::uint64_t validation_fingerprint() const override { return fingerprint(val_, setup_); }
   void begin_epoch(Rng& shuffle_rng) override {
     order_ = windows_;
     shuffle_windows(order_, shuffle_rng);

@@ -105,6 +105,13 @@ EvalResult evaluate(const SequenceModel& model, const Sequences& data, int batch
 
 namespace {
 
+std::uint64_t fingerprint(const Sequences& data) {
+  Fingerprint f;
+  f.add(data.size());
+  for (const auto& sequence : data) f.add_values(sequence.data(), sequence.size());
+  return f.value();
+}
+
 // Next-token prediction over token sequences.
 class TokenTask final : public TrainingTask {
  public:
@@ -117,13 +124,9 @@ class TokenTask final : public TrainingTask {
   }
   std::vector<Var> parameters() const override { return model_.parameters(); }
   std::size_t window_count() const override { return windows_.size(); }
-  std::uint64_t data_fingerprint() const override {
-    Fingerprint f;
-    f.add(train_.size());
-    for (const auto& sequence : train_) f.add_values(sequence.data(), sequence.size());
-    return f.value();
-  }
+  std::uint64_t data_fingerprint() const override { return fingerprint(train_); }
   bool has_validation() const override { return !val_.empty(); }
+  std::uint64_t validation_fingerprint() const override { return fingerprint(val_); }
   void begin_epoch(Rng& shuffle_rng) override {
     // Shuffle a fresh copy: each epoch's order depends only on (seed, epoch).
     order_ = windows_;
@@ -227,9 +230,13 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
 
   const BlockCacheScope reuse_large_blocks;  // each step frees and asks again for the same big buffers
   FitResult result;
-  double best_val = std::numeric_limits<double>::infinity();
-  std::vector<Matrix> best_weights;
-  int epochs_without_improvement = 0;
+  // The best so far carries over from earlier calls on the same validation data.
+  EarlyStopping& stopping = state.early_stopping;
+  const std::uint64_t validation_data =
+      validate
+          ? Fingerprint().add(task.validation_fingerprint()).add(static_cast<std::uint64_t>(config.seq_len)).value()
+          : 0;
+  if (config.epochs > 0 && stopping.validation != validation_data) stopping = EarlyStopping{validation_data};
   const int batches = static_cast<int>((task.window_count() + config.batch_size - 1) / config.batch_size);
   result.batches = batches;
   ThreadTuner tuner(config.tune_threads ? active_threads() : 1, TunedWork::Training);
@@ -331,6 +338,7 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
           } catch (const NonFiniteStep& e) {
             throw std::runtime_error(std::string("training diverged: ") + e.what() + where + advice);
           }
+          stopping.best_is_current = false;
           limit.reset();
           tuner.record(seconds_since(step_start), static_cast<long>(B) * n);
           loss_sum += static_cast<double>(value) * chunk.counted;
@@ -364,13 +372,16 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
         const EvalResult v = task.validate(config.batch_size, config.seq_len);
         stats.val_loss = v.loss;
         stats.val_accuracy = v.accuracy;
-        if (v.loss < best_val) {
-          best_val = v.loss;
-          result.best_epoch = stats.epoch;
-          epochs_without_improvement = 0;
-          if (config.patience > 0 && config.restore_best) best_weights = snapshot(params);
+        if (v.loss < stopping.best_val) {
+          stopping.best_val = v.loss;
+          stopping.best_epoch = stats.epoch;
+          stopping.epochs_without_improvement = 0;
+          if (config.patience > 0 && config.restore_best) {
+            stopping.best_weights = snapshot(params);
+            stopping.best_is_current = true;
+          }
         } else {
-          ++epochs_without_improvement;
+          ++stopping.epochs_without_improvement;
         }
       }
       result.history.push_back(stats);
@@ -378,7 +389,7 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
         result.interrupted = true;
         break;
       }
-      if (validate && config.patience > 0 && epochs_without_improvement >= config.patience) {
+      if (validate && config.patience > 0 && stopping.epochs_without_improvement >= config.patience) {
         result.stopped_early = true;
         break;
       }
@@ -393,7 +404,14 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
     state.position = std::move(here);
     throw;
   }
-  if (result.stopped_early && !best_weights.empty()) restore(params, best_weights);
+  if (result.stopped_early && !stopping.best_weights.empty()) {
+    restore(params, stopping.best_weights);
+    stopping.best_is_current = true;
+  }
+  if (validate && stopping.best_epoch > 0) {
+    result.best_epoch = stopping.best_epoch;
+    result.best_val_loss = stopping.best_val;
+  }
   return result;
 }
 

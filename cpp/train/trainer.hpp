@@ -81,12 +81,27 @@ struct EpochPosition {
   double seconds = 0.0;  // time spent on the epoch so far
 };
 
+// The best validation loss so far and, with early stopping, its weights.
+// It carries over from fit to fit (and through checkpoints) while the
+// validation data stay the same, so patience counts every epoch of a run
+// that was stopped and resumed, and the best weights kept may come from an
+// earlier call.
+struct EarlyStopping {
+  std::uint64_t validation = 0;  // fingerprint of the validation data it belongs to (0: none)
+  double best_val = std::numeric_limits<double>::infinity();
+  int best_epoch = 0;  // 1-based; 0: none yet
+  int epochs_without_improvement = 0;
+  std::vector<Matrix> best_weights;  // kept with patience and restore_best, in parameters() order
+  bool best_is_current = false;      // no optimizer step since best_weights were taken
+};
+
 // Everything beyond the weights that resuming needs.
 struct TrainingState {
   std::optional<Optimizer> optimizer;
   int epochs_done = 0;
   std::uint64_t seed = 0;
   std::optional<EpochPosition> position;  // set while an epoch is part done
+  EarlyStopping early_stopping;
 };
 
 struct FitResult {
@@ -94,7 +109,8 @@ struct FitResult {
   bool interrupted = false;
   bool interrupt_requested = false;  // by the interrupt hook (Ctrl-C), see base/interrupt.hpp
   bool stopped_early = false;
-  int best_epoch = 0;
+  int best_epoch = 0;  // with validation: the best epoch so far, maybe of an earlier call; else 0
+  double best_val_loss = std::numeric_limits<double>::quiet_NaN();
   // The loss of the first step of this call (to notice a loss that climbs).
   std::optional<double> first_loss;
   // A part-done epoch this call could not go on with (other data or

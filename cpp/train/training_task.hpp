@@ -29,6 +29,8 @@ class TrainingTask {
   // Tells whether a stopped epoch was on the same training data.
   virtual std::uint64_t data_fingerprint() const = 0;
   virtual bool has_validation() const = 0;
+  // Tells whether an earlier best validation loss was measured on the same data.
+  virtual std::uint64_t validation_fingerprint() const = 0;
   // Shuffles this epoch's window order.
   virtual void begin_epoch(Rng& shuffle_rng) = 0;
   // Stacks windows [first, first + batch_size) of the order into the

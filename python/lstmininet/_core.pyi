@@ -123,7 +123,8 @@ class _FitResult(TypedDict):
     interrupted: bool
     keyboard_interrupt: bool
     stopped_early: bool
-    best_epoch: int
+    best_epoch: int  # the best so far, maybe of an earlier fit on the same validation data; 0: none
+    best_val_loss: float  # NaN without validation
     first_loss: float | None
     batches: int  # per epoch
     batches_done: int | None  # of the epoch training stopped inside, else None

@@ -246,7 +246,7 @@ def cmd_train(args) -> int:
         plot = plot_loss_curves(past, _companion(args.out, ".loss.png"), title=f"{Path(args.out).name}")
         print(f"loss curve: {plot}", file=sys.stderr)
     if history.stopped_early:
-        best = history["val_loss"][history["epoch"].index(history.best_epoch)]
+        best = history.best_val_loss
         waited = f"{args.patience} epoch{'s' if args.patience > 1 else ''}"
         last = f"stopped after {waited} without a better validation loss; kept epoch {history.best_epoch}'s weights, "
         last += f"validation loss {best:.4f}"

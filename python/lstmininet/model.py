@@ -121,7 +121,8 @@ class History(dict):
 
     interrupted: bool = False
     stopped_early: bool = False
-    best_epoch: int = 0
+    best_epoch: int = 0  # the best validation loss so far: maybe of an earlier fit on the same validation data
+    best_val_loss: float = math.nan
     # Stopped inside an epoch: its batches done (the next fit goes on from there) of `batches`; else None.
     batches_done: int | None = None
     batches: int = 0
@@ -678,6 +679,7 @@ def _run_fit(core_fit, epochs: int, model, progress: bool, on_epoch, keys=_HISTO
     history.interrupted = result["interrupted"]
     history.stopped_early = result["stopped_early"]
     history.best_epoch = result["best_epoch"]
+    history.best_val_loss = result["best_val_loss"]
     history.batches_done = result["batches_done"]
     history.batches = result["batches"]
     _warn_if_loss_climbed(result["first_loss"], history)

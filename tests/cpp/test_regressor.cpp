@@ -174,7 +174,7 @@ TEST(checkpoint_round_trip) {
 // ends, so going on inside a batch must skip exactly those already trained.
 TEST(a_stop_inside_a_batch_resumes_exactly) {
   std::vector<int> lengths;
-  for (int s = 0; s < 48; ++s) lengths.push_back(40 + 37 * s % 260);
+  for (int s = 0; s < 192; ++s) lengths.push_back(40 + 37 * s % 260);  // a run of ~0.5 s: the hook comes every 50 ms
   const RegressionData data = random_sequences(lengths, 3, 2, true);
   const RegressorConfig net{CellType::LSTM, 3, 32, 2, 2, 0.2f};
   TrainConfig config;

@@ -258,6 +258,53 @@ TEST(validation_and_early_stopping_restore_the_best_weights) {
   CHECK_NEAR(evaluate(model, val, c.batch_size, c.seq_len).loss, best, 1e-5);
 }
 
+// Patience and the best weights carry over a stop and resume (through a
+// checkpoint too): the run stops early at the same epoch and ends on the
+// same best weights as one never stopped.
+TEST(early_stopping_counts_across_a_stop_and_resume) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 1, 0, 0.0f};
+  TrainConfig c = small_config(30);
+  c.optimizer.lr = 0.5f;  // large steps make the validation loss wander
+  c.patience = 2;
+  const Sequences train = repeating_pattern(8, 40), val{{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2}};
+  SequenceModel straight(config, 2);
+  TrainingState s1;
+  const FitResult all = fit(straight, s1, c, train, val);
+  CHECK(all.stopped_early && all.best_epoch < static_cast<int>(all.history.size()));
+  const int batches = all.batches;
+  // Stopped in the epoch after the best one, where patience has begun to count.
+  for (const bool via_file : {false, true}) {
+    SequenceModel model(config, 2);
+    TrainingState state;
+    int calls = 0;
+    FitCallbacks callbacks;
+    callbacks.on_batch = [&](const BatchProgress&) { return ++calls != all.best_epoch * batches + 1; };
+    fit(model, state, c, train, val, callbacks);
+    CHECK(state.epochs_done == all.best_epoch && state.early_stopping.best_epoch == all.best_epoch);
+    std::unique_ptr<SequenceModel> loaded;
+    SequenceModel* resumed = &model;
+    if (via_file) {
+      const std::string path = "early_stopping_test.ckpt";
+      save_checkpoint(path, model, state, {});
+      LoadedCheckpoint file = load_checkpoint(path);
+      std::remove(path.c_str());
+      loaded = std::move(file.model);
+      state = std::move(file.training);
+      resumed = loaded.get();
+      CHECK(state.early_stopping.best_epoch == all.best_epoch && !state.early_stopping.best_is_current);
+    }
+    TrainConfig rest = c;
+    rest.epochs = c.epochs - state.epochs_done;
+    const FitResult r = fit(*resumed, state, rest, train, val);
+    CHECK(r.stopped_early && r.best_epoch == all.best_epoch && r.best_val_loss == all.best_val_loss);
+    CHECK(state.epochs_done == static_cast<int>(all.history.size()));
+    CHECK(identical(weights(straight), weights(*resumed)));
+  }
+  // Other validation data start the count afresh.
+  const FitResult other = fit(straight, s1, small_config(1), train, {{0, 1, 2, 3}});
+  CHECK(other.best_epoch == s1.epochs_done && s1.early_stopping.epochs_without_improvement == 0);
+}
+
 TEST(progress_callback_can_stop_between_batches) {
   SequenceModel model({CellType::LSTM, 5, 8, 1, 0, 0.0f}, 2);
   TrainingState state;

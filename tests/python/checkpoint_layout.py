@@ -78,8 +78,10 @@ def fields(data: bytes) -> dict[str, Field]:
         c.string(f"vocabulary:{i}")
     c.string("metadata")
     tensors = c.take("tensors.count", "<I")
+    tensor_names = []
     for _ in range(tensors):
         name = c.string("tensor.name").decode()
+        tensor_names.append(name)
         c.fields[-1].name = f"tensor:{name}.name"
         c.fields[-2].name = f"tensor:{name}.name.length"
         c.matrix(f"tensor:{name}")
@@ -105,6 +107,14 @@ def fields(data: bytes) -> dict[str, Field]:
             for layer in range(num_layers):
                 c.matrix(f"position.h{layer}")
                 c.matrix(f"position.c{layer}")
+    if version >= 2:
+        c.take("early_stopping.validation", "<Q")
+        c.take("early_stopping.best_val", "<d")
+        c.take("early_stopping.best_epoch", "<i")
+        c.take("early_stopping.epochs_without_improvement", "<i")
+        if c.take("early_stopping.best_weights", "<B") == 2:
+            for name in tensor_names:
+                c.matrix(f"best:{name}")
     c.raw("checksum", 8)
     if c.pos != len(data):
         raise ValueError(f"layout ends at {c.pos}, file has {len(data)} bytes")

@@ -179,7 +179,8 @@ def stopped(tmp_path):
     data = path.read_bytes()
     f = fields(data)
     state = struct.pack("<i", 2) + b"".join(struct.pack("<ii", 2, 4) + bytes(4 * 2 * 4) for _ in range(4))
-    data = patch(data[: f["position.rows"].offset] + state + data[-8:], f["position.step"], 2)
+    rows = f["position.rows"]
+    data = patch(data[: rows.offset] + state + data[rows.offset + rows.size :], f["position.step"], 2)
     return path, data, fields(data)
 
 
@@ -220,12 +221,38 @@ def test_a_position_that_does_not_fit_the_batches_is_refused_by_fit(stopped):
 def test_version_1_files_load_without_a_position(saved):
     path, data, f = saved
     assert struct.unpack_from("<I", data, f["version"].offset) == (2,)
-    # Version 1 ends after the optimizer: drop the position flag (0) and say 1.
+    # Version 1 ends after the optimizer: drop the position and early stopping and say 1.
     flag = f["position.flag"]
-    assert data[flag.offset] == 0 and flag.offset == len(data) - 9
+    assert data[flag.offset] == 0 and flag.offset + 1 == f["early_stopping.validation"].offset
     old = patch(data[: flag.offset] + data[-8:], f["version"], 1)
     path.write_bytes(old)
     model = load(path)
     assert model.epochs_done == 1
     model.fit([[0, 1, 2, 3, 4] * 4], epochs=1, batch_size=2, seq_len=4, progress=False)
     _expect_error(path, patch(data, f["version"], 3), "has version 3; this build reads versions 1 to 2")
+
+
+@pytest.fixture
+def best_kept(tmp_path):
+    """(path, bytes, fields) of a model stopped in epoch 2 of a run with early stopping: its best weights (epoch
+    1's) differ from its current ones, so the file stores them."""
+    model = LSTM(5, hidden_size=4, seed=0)
+    with ctrl_c_at_batch(4):  # 3 batches an epoch: the first of epoch 2
+        model.fit(TUNE, **dict(FIT, epochs=2), val_data=[[4, 3, 2, 1, 0] * 3], patience=3)
+    path = tmp_path / "best.lmn"
+    model.save(path)
+    data = path.read_bytes()
+    return path, data, fields(data)
+
+
+def test_damaged_early_stopping_is_refused(best_kept):
+    path, data, f = best_kept
+    assert struct.unpack_from("<B", data, f["early_stopping.best_weights"].offset) == (2,)
+    assert load(path).fit(TUNE, **FIT, val_data=[[4, 3, 2, 1, 0] * 3], patience=3, progress=False).best_epoch >= 1
+    _expect_error(path, patch(data, f["early_stopping.best_epoch"], 2), "best epoch 2 or epochs without improvement")
+    _expect_error(path, patch(data, f["early_stopping.epochs_without_improvement"], -1), r"outside \[0, epochs_done 1\]")
+    _expect_error(path, patch(data, f["early_stopping.best_val"], float("nan")), "best validation loss nan")
+    _expect_error(path, patch(data, f["early_stopping.best_val"], -1.0), "best validation loss -1")
+    _expect_error(path, patch(data, f["early_stopping.best_weights"], 3), "best weights kind 3")
+    values = f["best:lstm.weight_hh_l0.values"]
+    _expect_error(path, patch(data, values, float("inf")), "best weights 'lstm.weight_hh_l0' contains NaN or infinity")
