@@ -359,7 +359,9 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
         state.position = std::move(here);
         break;
       }
-      here.reset();
+      // The epoch is done once validated: a stop during validation goes on
+      // from here, at the epoch's end, and validates again.
+      mark(batches, 0);
 
       EpochStats stats;
       stats.epoch = epoch + 1;
@@ -367,7 +369,6 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
       stats.train_loss = loss_sum / std::max(tokens, 1L);
       stats.tokens_per_sec = tokens / std::max(stats.seconds, 1e-9);
       stats.lr = lr;
-      ++state.epochs_done;
       if (validate) {
         const EvalResult v = task.validate(config.batch_size, config.seq_len);
         stats.val_loss = v.loss;
@@ -384,6 +385,8 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
           ++stopping.epochs_without_improvement;
         }
       }
+      here.reset();
+      ++state.epochs_done;
       result.history.push_back(stats);
       if (callbacks.on_epoch && !callbacks.on_epoch(stats)) {
         result.interrupted = true;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "base/interrupt.hpp"
 #include "check.hpp"
 #include "io/checkpoint.hpp"
 #include "stop_at_hook_call.hpp"
@@ -303,6 +304,31 @@ TEST(early_stopping_counts_across_a_stop_and_resume) {
   // Other validation data start the count afresh.
   const FitResult other = fit(straight, s1, small_config(1), train, {{0, 1, 2, 3}});
   CHECK(other.best_epoch == s1.epochs_done && s1.early_stopping.epochs_without_improvement == 0);
+}
+
+// Ctrl-C during the validation after an epoch's last batch: the epoch is
+// not done until validated, so the next fit validates it and goes on.
+TEST(a_stop_during_validation_validates_that_epoch_again) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 1, 0, 0.0f};
+  TrainConfig c = small_config(2);
+  c.patience = 3;
+  const Sequences train = repeating_pattern(8, 40), val = repeating_pattern(16, 200);  // validation polls often
+  SequenceModel straight(config, 2), model(config, 2);
+  TrainingState s1, state;
+  const FitResult all = fit(straight, s1, c, train, val);
+  FitCallbacks callbacks;
+  callbacks.on_batch = [](const BatchProgress& p) {
+    if (p.epoch == 1 && p.batch == p.batches) set_interrupt_hook([] { return true; });
+    return true;
+  };
+  const FitResult first = fit(model, state, c, train, val, callbacks);
+  set_interrupt_hook(nullptr);
+  CHECK(first.interrupt_requested && first.history.empty());
+  CHECK(state.epochs_done == 0 && state.position && state.position->batch == all.batches);
+  const FitResult rest = fit(model, state, c, train, val);
+  CHECK(rest.history.size() == 2 && rest.history[0].val_loss == all.history[0].val_loss);
+  CHECK(rest.history[1].train_loss == all.history[1].train_loss && rest.best_epoch == all.best_epoch);
+  CHECK(identical(weights(straight), weights(model)));
 }
 
 TEST(progress_callback_can_stop_between_batches) {
