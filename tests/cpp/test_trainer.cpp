@@ -109,6 +109,16 @@ TEST(resume_from_checkpoint_continues_exactly) {
   CHECK(identical(weights(straight), weights(*loaded.model)));
 }
 
+// The model and its training state saved and loaded again (state replaced).
+std::unique_ptr<SequenceModel> through_a_checkpoint(const SequenceModel& model, TrainingState& state) {
+  const std::string path = "trainer_test.ckpt";
+  save_checkpoint(path, model, state, {});
+  LoadedCheckpoint file = load_checkpoint(path);
+  std::remove(path.c_str());
+  state = std::move(file.training);
+  return std::move(file.model);
+}
+
 // A run stopped inside an epoch and fitted again, through a checkpoint when
 // `via_file`, ends on the same weights and epoch losses as one never stopped.
 void check_resumed_run_matches(const TrainConfig& c, const Sequences& data, const SequenceModel& straight,
@@ -117,14 +127,9 @@ void check_resumed_run_matches(const TrainConfig& c, const Sequences& data, cons
   std::unique_ptr<SequenceModel> loaded;
   SequenceModel* model = &stopped;
   if (via_file) {
-    const std::string path = "resume_mid_epoch_test.ckpt";
-    save_checkpoint(path, stopped, state, {});
-    LoadedCheckpoint file = load_checkpoint(path);
-    std::remove(path.c_str());
-    CHECK(file.training.position.has_value());
-    CHECK(file.training.position->step == state.position->step);
-    loaded = std::move(file.model);
-    state = std::move(file.training);
+    const int step = state.position->step;
+    loaded = through_a_checkpoint(stopped, state);
+    CHECK(state.position.has_value() && state.position->step == step);
     model = loaded.get();
   }
   const int epoch = state.epochs_done;
@@ -285,12 +290,7 @@ TEST(early_stopping_counts_across_a_stop_and_resume) {
     std::unique_ptr<SequenceModel> loaded;
     SequenceModel* resumed = &model;
     if (via_file) {
-      const std::string path = "early_stopping_test.ckpt";
-      save_checkpoint(path, model, state, {});
-      LoadedCheckpoint file = load_checkpoint(path);
-      std::remove(path.c_str());
-      loaded = std::move(file.model);
-      state = std::move(file.training);
+      loaded = through_a_checkpoint(model, state);
       resumed = loaded.get();
       CHECK(state.early_stopping.best_epoch == all.best_epoch && !state.early_stopping.best_is_current);
     }
