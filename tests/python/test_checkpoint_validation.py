@@ -250,7 +250,8 @@ def test_damaged_early_stopping_is_refused(best_kept):
     assert struct.unpack_from("<B", data, f["early_stopping.best_weights"].offset) == (2,)
     assert load(path).fit(TUNE, **FIT, val_data=[[4, 3, 2, 1, 0] * 3], patience=3, progress=False).best_epoch >= 1
     _expect_error(path, patch(data, f["early_stopping.best_epoch"], 2), "best epoch 2 or epochs without improvement")
-    _expect_error(path, patch(data, f["early_stopping.epochs_without_improvement"], -1), r"outside \[0, epochs_done 1\]")
+    count = f["early_stopping.epochs_without_improvement"]
+    _expect_error(path, patch(data, count, -1), r"outside \[0, epochs_done 1\]")
     _expect_error(path, patch(data, f["early_stopping.best_val"], float("nan")), "best validation loss nan")
     _expect_error(path, patch(data, f["early_stopping.best_val"], -1.0), "best validation loss -1")
     _expect_error(path, patch(data, f["early_stopping.best_weights"], 3), "best weights kind 3")
