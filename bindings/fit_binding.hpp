@@ -51,12 +51,12 @@ inline py::dict epoch_row(const EpochStats& e) {
   return row;
 }
 
-// The batches done of the epoch training stopped inside, else None (the
-// caller holds the model's lock).
+// Where the epoch training stopped inside stands, (batches done, time
+// steps done of the next batch), else None (the caller holds the model's lock).
 template <class Holder>
-py::object batches_done(const Holder& self) {
+py::object epoch_position(const Holder& self) {
   const auto& position = self.training.position;
-  return position ? py::object(py::int_(position->batch)) : py::object(py::none());
+  return position ? py::object(py::make_tuple(position->batch, position->step)) : py::object(py::none());
 }
 
 // A Python callback's verdict: None or truthy continues, falsy stops.
@@ -103,7 +103,13 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
     py::gil_scoped_release release;
     result = train(config, callbacks);
   }
-  if (result.interrupt_requested) {  // Ctrl-C inside a step: fit stops cleanly, as between batches
+  if (result.interrupt_requested) {
+    // Ctrl-C inside a step: fit stops cleanly, as between batches. Another
+    // error a signal handler raised (SystemExit from a SIGTERM handler) is raised.
+    if (!lmn::py_interrupt::pending_is_keyboard_interrupt()) {
+      lmn::py_interrupt::raise_pending();
+      throw py::error_already_set();
+    }
     lmn::py_interrupt::discard_pending();
     keyboard_interrupt = true;
   }
@@ -118,8 +124,10 @@ py::dict fit_with_callbacks(Holder& self, const py::dict& options, const py::obj
   out["best_val_loss"] = result.best_val_loss;
   out["first_loss"] = result.first_loss ? py::object(py::float_(*result.first_loss)) : py::object(py::none());
   out["batches"] = result.batches;
-  out["batches_done"] = batches_done(self);
+  out["epoch_position"] = epoch_position(self);
+  out["restarted_epoch"] = result.restarted_epoch;
   out["restarted_after_batches"] = result.restarted_after_batches;
+  out["restored_best"] = result.restored_best;
   return out;
 }
 

@@ -45,6 +45,10 @@ void raise_pending() {
   }
 }
 
+bool pending_is_keyboard_interrupt() {
+  return pending_type == nullptr || PyErr_GivenExceptionMatches(pending_type, PyExc_KeyboardInterrupt) != 0;
+}
+
 void discard_pending() {
   Py_CLEAR(pending_type);
   Py_CLEAR(pending_value);

@@ -9,6 +9,9 @@ namespace lmn::py_interrupt {
 void install();
 // Sets the kept Python error (KeyboardInterrupt if none) as the current one.
 void raise_pending();
+// Whether the kept error is a KeyboardInterrupt (or none is kept), which
+// fit() takes as a clean stop.
+bool pending_is_keyboard_interrupt();
 // Drops the kept error (a call that stopped cleanly, as fit() does).
 void discard_pending();
 

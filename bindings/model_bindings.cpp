@@ -118,10 +118,10 @@ void bind_model(py::module_& m) {
                                const auto lock = lock_to_read(self);
                                return self.training.epochs_done;
                              })
-      .def_property_readonly("batches_done",
+      .def_property_readonly("epoch_position",
                              [](const Model& self) {
                                const auto lock = lock_to_read(self);
-                               return py_fit::batches_done(self);
+                               return py_fit::epoch_position(self);
                              })
       .def_property_readonly("parameter_names",
                              [](const Model& self) {
@@ -189,6 +189,7 @@ void bind_model(py::module_& m) {
            [](Model& self, const py::dict& state) {
              const WriteLock lock(self);
              load_state(self.net->named_parameters(), state);
+             self.training.early_stopping.best_is_current = false;  // new weights: the best are no longer these
            })
       .def(
           "fit",

@@ -91,10 +91,10 @@ void bind_regressor(py::module_& m) {
                                const auto lock = lock_to_read(self);
                                return self.training.epochs_done;
                              })
-      .def_property_readonly("batches_done",
+      .def_property_readonly("epoch_position",
                              [](const Regressor& self) {
                                const auto lock = lock_to_read(self);
-                               return py_fit::batches_done(self);
+                               return py_fit::epoch_position(self);
                              })
       .def_property_readonly("parameter_names",
                              [](const Regressor& self) {
@@ -146,6 +146,7 @@ void bind_regressor(py::module_& m) {
            [](Regressor& self, const py::dict& state) {
              const WriteLock lock(self);
              py_state::load_state(self.net->named_parameters(), state);
+             self.training.early_stopping.best_is_current = false;  // new weights: the best are no longer these
            })
       .def(
           "fit",

@@ -190,9 +190,15 @@ bool same_shapes(const ModelState& a, const ModelState& b) {
 // A position that matches the layout yet not the batches is a forged or
 // colliding checkpoint, never one this trainer wrote.
 [[noreturn]] void position_does_not_fit(int epoch, int batch, int step, const std::string& why) {
-  throw std::invalid_argument("the saved position in epoch " + std::to_string(epoch + 1) + " (batch " +
-                              std::to_string(batch + 1) + ", step " + std::to_string(step) +
+  throw std::invalid_argument("the saved position in epoch " + std::to_string(epoch + 1LL) + " (batch " +
+                              std::to_string(batch + 1LL) + ", step " + std::to_string(step) +
                               ") does not fit this data: " + why);
+}
+
+// A stop before the epoch's first step leaves nothing to go on from.
+std::optional<EpochPosition> position_worth_keeping(std::optional<EpochPosition> p) {
+  if (p && p->batch == 0 && p->step == 0) return std::nullopt;
+  return p;
 }
 
 }  // namespace
@@ -236,7 +242,10 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
       validate
           ? Fingerprint().add(task.validation_fingerprint()).add(static_cast<std::uint64_t>(config.seq_len)).value()
           : 0;
-  if (config.epochs > 0 && stopping.validation != validation_data) stopping = EarlyStopping{validation_data};
+  if (config.epochs > 0 && stopping.validation != validation_data) {
+    stopping = EarlyStopping();
+    stopping.validation = validation_data;
+  }
   const int batches = static_cast<int>((task.window_count() + config.batch_size - 1) / config.batch_size);
   result.batches = batches;
   ThreadTuner tuner(config.tune_threads ? active_threads() : 1, TunedWork::Training);
@@ -247,6 +256,7 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
     if (state.position->layout == layout) {
       resume = std::move(state.position);
     } else {
+      result.restarted_epoch = true;
       result.restarted_after_batches = state.position->batch;
     }
     state.position.reset();
@@ -356,7 +366,7 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
       }
       optimizer.zero_grad();
       if (result.interrupted) {  // a partial epoch is not recorded; the next fit goes on from here
-        state.position = std::move(here);
+        state.position = position_worth_keeping(std::move(here));
         break;
       }
       // The epoch is done once validated: a stop during validation goes on
@@ -380,6 +390,8 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
           if (config.patience > 0 && config.restore_best) {
             stopping.best_weights = snapshot(params);
             stopping.best_is_current = true;
+          } else {
+            stopping.best_weights.clear();  // an older best's weights must never be restored as this one's
           }
         } else {
           ++stopping.epochs_without_improvement;
@@ -388,28 +400,25 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
       here.reset();
       ++state.epochs_done;
       result.history.push_back(stats);
-      if (callbacks.on_epoch && !callbacks.on_epoch(stats)) {
-        result.interrupted = true;
-        break;
-      }
-      if (validate && config.patience > 0 && stopping.epochs_without_improvement >= config.patience) {
-        result.stopped_early = true;
-        break;
-      }
+      // Decided before the callback: a stop there must not skip early stopping.
+      result.stopped_early = validate && config.patience > 0 && stopping.epochs_without_improvement >= config.patience;
+      if (callbacks.on_epoch && !callbacks.on_epoch(stats)) result.interrupted = true;
+      if (result.stopped_early || result.interrupted) break;
     }
   } catch (const Interrupted&) {
     optimizer.zero_grad();
-    state.position = std::move(here);
+    state.position = position_worth_keeping(std::move(here));
     result.interrupted = true;
     result.interrupt_requested = true;
   } catch (...) {  // diverged (or out of memory): the weights are those before the step that failed
     optimizer.zero_grad();
-    state.position = std::move(here);
+    state.position = position_worth_keeping(std::move(here));
     throw;
   }
   if (result.stopped_early && !stopping.best_weights.empty()) {
     restore(params, stopping.best_weights);
     stopping.best_is_current = true;
+    result.restored_best = true;
   }
   if (validate && stopping.best_epoch > 0) {
     result.best_epoch = stopping.best_epoch;

@@ -91,8 +91,10 @@ struct EarlyStopping {
   double best_val = std::numeric_limits<double>::infinity();
   int best_epoch = 0;  // 1-based; 0: none yet
   int epochs_without_improvement = 0;
-  std::vector<Matrix> best_weights;  // kept with patience and restore_best, in parameters() order
-  bool best_is_current = false;      // no optimizer step since best_weights were taken
+  // best_epoch's weights, in parameters() order: taken only by calls with
+  // patience and restore_best (else empty, and an early stop keeps the last weights).
+  std::vector<Matrix> best_weights;
+  bool best_is_current = false;  // no optimizer step since best_weights were taken
 };
 
 // Everything beyond the weights that resuming needs.
@@ -111,10 +113,12 @@ struct FitResult {
   bool stopped_early = false;
   int best_epoch = 0;  // with validation: the best epoch so far, maybe of an earlier call; else 0
   double best_val_loss = std::numeric_limits<double>::quiet_NaN();
+  bool restored_best = false;  // stopped early and went back to best_epoch's weights
   // The loss of the first step of this call (to notice a loss that climbs).
   std::optional<double> first_loss;
   // A part-done epoch this call could not go on with (other data or
-  // batching), so it ran that epoch from its first batch: the batches it had done.
+  // batching), so it ran that epoch from its first batch, and the batches it had done.
+  bool restarted_epoch = false;
   int restarted_after_batches = 0;
   int batches = 0;  // batches per epoch
 };

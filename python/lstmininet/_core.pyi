@@ -127,8 +127,10 @@ class _FitResult(TypedDict):
     best_val_loss: float  # NaN without validation
     first_loss: float | None
     batches: int  # per epoch
-    batches_done: int | None  # of the epoch training stopped inside, else None
-    restarted_after_batches: int  # > 0: a stopped epoch could not go on (other data or batching) and ran anew
+    epoch_position: tuple[int, int] | None  # training stopped inside an epoch: (batches done, steps into the next)
+    restarted_epoch: bool  # a stopped epoch could not go on (other data or batching) and ran anew
+    restarted_after_batches: int  # the batches it had done
+    restored_best: bool  # stopped early and went back to best_epoch's weights
 
 # on_batch(epoch, batch, batches, loss, tokens_per_sec) and on_epoch(row):
 # None or a truthy result continues training, a falsy one stops it.
@@ -163,7 +165,7 @@ class Model:
     @property
     def epochs_done(self) -> int: ...
     @property
-    def batches_done(self) -> int | None: ...
+    def epoch_position(self) -> tuple[int, int] | None: ...
     @property
     def parameter_names(self) -> list[str]: ...
     def forward(self, tokens: npt.ArrayLike, fused: bool = True) -> _FloatArray:
@@ -226,7 +228,7 @@ class Regressor:
     @property
     def epochs_done(self) -> int: ...
     @property
-    def batches_done(self) -> int | None: ...
+    def epoch_position(self) -> tuple[int, int] | None: ...
     @property
     def parameter_names(self) -> list[str]: ...
     def predict(self, inputs: list[npt.ArrayLike], many_to_one: bool, batch_size: int) -> list[_FloatArray]:

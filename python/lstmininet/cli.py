@@ -215,12 +215,17 @@ def cmd_train(args) -> int:
     tokens = sum(len(s) for s in sequences)
     print(f"{len(sequences)} sequences, {tokens:,} tokens, vocabulary {len(tokenizer)}; {model!r}", file=sys.stderr)
 
+    rows = []  # this run's epochs; one append each, so Ctrl-C never leaves half a row
+
+    def history_so_far() -> dict:
+        keys = ("epoch", "train_loss", "val_loss", "tokens_per_sec")
+        return {key: past.get(key, []) + [row[key] for row in rows] for key in keys}
+
     def save_epoch(row):
         # Saved after every epoch (atomically), so a crash loses at most one.
+        rows.append(row)
+        write_text_atomically(history_path, json.dumps(history_so_far(), indent=1))
         model.save(args.out)
-        for key in ("epoch", "train_loss", "val_loss", "tokens_per_sec"):
-            past.setdefault(key, []).append(row[key])
-        write_text_atomically(history_path, json.dumps(past, indent=1))
 
     history = _fit_or_explain(
         model,
@@ -241,21 +246,28 @@ def cmd_train(args) -> int:
         progress=not args.quiet,
         on_epoch=save_epoch,
     )
+    # Again after training: a Ctrl-C inside save_epoch may have cut either write short.
     model.save(args.out)
+    past = history_so_far()
+    if rows:
+        write_text_atomically(history_path, json.dumps(past, indent=1))
     if past.get("train_loss"):
         plot = plot_loss_curves(past, _companion(args.out, ".loss.png"), title=f"{Path(args.out).name}")
         print(f"loss curve: {plot}", file=sys.stderr)
     if history.stopped_early:
-        best = history.best_val_loss
+        best, loss = history.best_epoch, f"validation loss {history.best_val_loss:.4f}"
         waited = f"{args.patience} epoch{'s' if args.patience > 1 else ''}"
-        last = f"stopped after {waited} without a better validation loss; kept epoch {history.best_epoch}'s weights, "
-        last += f"validation loss {best:.4f}"
+        last = f"stopped after {waited} without a better validation loss; "
+        if history.restored_best:
+            last += f"kept epoch {best}'s weights, {loss}"
+        else:  # only runs with --patience keep the best weights; a resumed run's best may predate it
+            last += f"kept the last epoch's weights (the best, epoch {best}, {loss}, was trained without --patience)"
     elif history["train_loss"]:
         last = f"train loss {history['train_loss'][-1]:.4f}"
     else:
         last = "no full epoch"
-    resume = "; train --resume goes on from there" if history.batches_done else ""
-    print(f"saved {args.out} after {progress_phrase(model, history)} ({last}){resume}", file=sys.stderr)
+    resume = "; train --resume goes on from there" if history.batches_done is not None else ""
+    print(f"saved {args.out} after {progress_phrase(model, history.batches)} ({last}){resume}", file=sys.stderr)
     return 130 if history.interrupted else 0
 
 
@@ -507,8 +519,7 @@ def cmd_info(args) -> int:
         print(f"meters      {' '.join(meters) if meters else 'none (trained on tunes without meter tokens)'}")
         print(f"keys        {' '.join(keys) if keys else 'none (trained on tunes without key tokens)'}")
     print(f"parameters  {params:,}")
-    stopped = f", and {model.batches_done} batches of epoch {model.epochs_done + 1}" if model.batches_done else ""
-    print(f"trained     {model.epochs_done} epoch{'' if model.epochs_done == 1 else 's'}{stopped}")
+    print(f"trained     {progress_phrase(model)}")
     return 0
 
 

@@ -123,6 +123,7 @@ class History(dict):
     stopped_early: bool = False
     best_epoch: int = 0  # the best validation loss so far: maybe of an earlier fit on the same validation data
     best_val_loss: float = math.nan
+    restored_best: bool = False  # stopped early and went back to best_epoch's weights
     # Stopped inside an epoch: its batches done (the next fit goes on from there) of `batches`; else None.
     batches_done: int | None = None
     batches: int = 0
@@ -143,10 +144,8 @@ class _ProgressBar:
         self._epochs = epochs
         self._first_epoch = first_epoch
         self._interactive = _stderr_is_terminal() if interactive is None else interactive
-        self._tokens_per_sec = float("nan")
 
     def __call__(self, epoch, batch, batches, loss, tokens_per_sec):
-        self._tokens_per_sec = tokens_per_sec
         if not self._interactive:
             return True
         label = f"epoch {epoch - self._first_epoch}/{self._epochs}"
@@ -167,7 +166,7 @@ class _ProgressBar:
             if not math.isnan(row["val_loss"]):
                 self._bar.write(text)
         elif not self._interactive:
-            print(f"{text}, {self._tokens_per_sec:,.0f} tokens/s", file=sys.stderr, flush=True)
+            print(f"{text}, {row['tokens_per_sec']:,.0f} tokens/s", file=sys.stderr, flush=True)
 
     def close(self):
         if self._bar is not None:
@@ -248,7 +247,8 @@ class _RecurrentModel:
     @property
     def batches_done(self) -> int | None:
         """The batches done of the epoch training stopped inside (fit goes on from there), else None."""
-        return self._core.batches_done
+        position = self._core.epoch_position
+        return None if position is None else position[0]
 
     def __repr__(self) -> str:
         c = self.config
@@ -680,10 +680,12 @@ def _run_fit(core_fit, epochs: int, model, progress: bool, on_epoch, keys=_HISTO
     history.stopped_early = result["stopped_early"]
     history.best_epoch = result["best_epoch"]
     history.best_val_loss = result["best_val_loss"]
-    history.batches_done = result["batches_done"]
+    position = result["epoch_position"]
+    history.batches_done = None if position is None else position[0]
     history.batches = result["batches"]
+    history.restored_best = result["restored_best"]
     _warn_if_loss_climbed(result["first_loss"], history)
-    if result["restarted_after_batches"]:
+    if result["restarted_epoch"]:
         warnings.warn(
             f"epoch {model.epochs_done + 1 - len(history['epoch'])} had stopped after "
             f"{result['restarted_after_batches']} batches and started again from its first batch: the training "
@@ -692,14 +694,20 @@ def _run_fit(core_fit, epochs: int, model, progress: bool, on_epoch, keys=_HISTO
             stacklevel=3,
         )
     if result["keyboard_interrupt"]:
-        resume = "; fit again goes on from there" if history.batches_done else ""
-        print(f"Training interrupted; the model keeps its weights after {progress_phrase(model, history)}{resume}.")
+        where = progress_phrase(model, history.batches)
+        resume = "; fit again goes on from there" if position else ""
+        print(f"Training interrupted; the model keeps its weights after {where}{resume}.")
     return history
 
 
-def progress_phrase(model, history: History) -> str:
-    """'3 epochs', and the batches done of a stopped epoch: '3 epochs and 12 of 40 batches of epoch 4'."""
+def progress_phrase(model, batches: int | None = None) -> str:
+    """'3 epochs', and where a stopped epoch stands: '3 epochs and 12 of 40 batches of epoch 4' (', 20 steps into
+    batch 13' inside a truncated batch); without `batches`, '3 epochs and 12 batches of epoch 4'."""
     phrase = f"{model.epochs_done} epoch{'' if model.epochs_done == 1 else 's'}"
-    if history.batches_done:
-        phrase += f" and {history.batches_done} of {history.batches} batches of epoch {model.epochs_done + 1}"
+    position = model._core.epoch_position
+    if position is not None:
+        done, steps = position
+        phrase += f" and {done}{'' if batches is None else f' of {batches}'} batches of epoch {model.epochs_done + 1}"
+        if steps:
+            phrase += f", {steps} steps into batch {done + 1}"
     return phrase

@@ -139,7 +139,8 @@ class _SequenceRegressor:
     @property
     def batches_done(self) -> int | None:
         """The batches done of the epoch training stopped inside (fit goes on from there), else None."""
-        return self._core.batches_done
+        position = self._core.epoch_position
+        return None if position is None else position[0]
 
     def __repr__(self) -> str:
         c = self.config

@@ -246,7 +246,13 @@ TEST(a_stopped_epoch_restarts_when_the_data_or_batching_differ) {
   fit(model, state, c, data, {}, callbacks);
   CHECK(state.position && state.position->batch == 1);
   const FitResult r2 = fit(model, state, c, repeating_pattern(16, 51), {});
-  CHECK(r2.restarted_after_batches == 1);
+  CHECK(r2.restarted_epoch && r2.restarted_after_batches == 1);
+  // Inside the first batch (0 batches done, some steps): still a part-done epoch that restarts.
+  fit(model, state, c, data, {}, callbacks);
+  state.position->batch = 0;
+  state.position->step = 4;
+  const FitResult r3 = fit(model, state, c, repeating_pattern(16, 51), {});
+  CHECK(r3.restarted_epoch && r3.restarted_after_batches == 0);
 }
 
 TEST(validation_and_early_stopping_restore_the_best_weights) {
@@ -304,6 +310,47 @@ TEST(early_stopping_counts_across_a_stop_and_resume) {
   // Other validation data start the count afresh.
   const FitResult other = fit(straight, s1, small_config(1), train, {{0, 1, 2, 3}});
   CHECK(other.best_epoch == s1.epochs_done && s1.early_stopping.epochs_without_improvement == 0);
+}
+
+// A stop requested by the epoch callback in the epoch that runs out of
+// patience still stops early and goes back to the best weights.
+TEST(a_stop_in_the_last_patient_epoch_still_restores_the_best) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 1, 0, 0.0f};
+  TrainConfig c = small_config(30);
+  c.optimizer.lr = 0.5f;
+  c.patience = 2;
+  const Sequences train = repeating_pattern(8, 40), val{{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2}};
+  SequenceModel straight(config, 2), model(config, 2);
+  TrainingState s1, state;
+  const FitResult all = fit(straight, s1, c, train, val);
+  CHECK(all.stopped_early && all.restored_best);
+  FitCallbacks callbacks;
+  callbacks.on_epoch = [&](const EpochStats& e) { return e.epoch != static_cast<int>(all.history.size()); };
+  const FitResult r = fit(model, state, c, train, val, callbacks);
+  CHECK(r.interrupted && r.stopped_early && r.restored_best && r.history.size() == all.history.size());
+  CHECK(identical(weights(straight), weights(model)));
+}
+
+// The best weights are those of best_epoch or none: a call without
+// patience that finds a better epoch drops an earlier call's best weights.
+TEST(best_weights_never_outlive_their_epoch) {
+  const ModelConfig config{CellType::LSTM, 5, 16, 1, 0, 0.0f};
+  TrainConfig c = small_config(1);
+  c.patience = 5;
+  const Sequences train = repeating_pattern(8, 40), val = repeating_pattern(2, 30);
+  SequenceModel model(config, 2);
+  TrainingState state;
+  fit(model, state, c, train, val);
+  CHECK(state.early_stopping.best_epoch == 1 && !state.early_stopping.best_weights.empty());
+  c.patience = 0;
+  fit(model, state, c, train, val);  // the pattern is learnt: validation improves
+  CHECK(state.early_stopping.best_epoch == 2 && state.early_stopping.best_weights.empty());
+  const std::vector<Matrix> last = weights(model);
+  c.patience = 1;
+  c.optimizer.lr = 1e-30f;  // steps too small to move a weight: no better epoch, so it stops at once
+  const FitResult r = fit(model, state, c, train, val);
+  CHECK(r.stopped_early && !r.restored_best && r.best_epoch == 2);
+  CHECK(identical(last, weights(model)));  // the last weights, not epoch 1's
 }
 
 // Ctrl-C during the validation after an epoch's last batch: the epoch is

@@ -273,6 +273,28 @@ def test_resume_continues_the_epochs(melody_model, tmp_path, capsys):
     assert re.search(r"trained\s+4 epochs", out)
 
 
+def test_ctrl_c_while_an_epoch_is_saved_keeps_its_history_row(melody_model, tmp_path, capsys, monkeypatch):
+    source, data = melody_model
+    model = tmp_path / "tiny.lmn"
+    shutil.copy(source, model)
+    shutil.copy(source.with_name("tiny.history.json"), tmp_path / "tiny.history.json")
+    saves = 0
+    save = lstmininet.model._RecurrentModel.save
+
+    def ctrl_c_in_the_first_save(self, path):
+        nonlocal saves
+        saves += 1
+        save(self, path)
+        if saves == 1:  # Ctrl-C lands while epoch 3's checkpoint is written, after the file is in place
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(lstmininet.model._RecurrentModel, "save", ctrl_c_in_the_first_save)
+    code, out, err = run(capsys, "train", data, "--out", model, "--resume", "--epochs", "2", "--quiet")
+    assert code == 130, err
+    assert history(model)["epoch"] == [1, 2, 3]  # epoch 3 counted in the model and in its history
+    assert lstmininet.load(model).epochs_done == 3
+
+
 def test_train_encoding_option_and_resume_keeps_the_models(melody_model, tmp_path, capsys):
     source, data = melody_model
     assert lstmininet.load(source).tokenizer.encoding == "duration"  # the default

@@ -2,6 +2,7 @@
 persistence, resume, threads and Ctrl-C."""
 
 import _thread
+import os
 import signal
 import subprocess
 import sys
@@ -126,6 +127,49 @@ def test_a_stopped_epoch_restarts_with_a_warning_when_the_batching_differs():
     with pytest.warns(RuntimeWarning, match=rf"epoch 1 had stopped after {stopped.batches_done} batches .* batch_size"):
         history = model.fit(pattern(16, 50), epochs=1, batch_size=8, seq_len=16, progress=False)
     assert history["epoch"] == [1] and history.batches_done is None
+
+
+def test_a_resumed_epoch_with_only_its_end_left_reports_its_speed(capsys):
+    model = LSTM(5, hidden_size=8, seed=0)
+    with ctrl_c_at_batch(16):  # the epoch's last batch: only its end is left
+        assert model.fit(pattern(16, 50), epochs=1, batch_size=4, seq_len=16).batches_done == 16
+    history = model.fit(pattern(16, 50), epochs=1, batch_size=4, seq_len=16)  # stderr is no terminal: one line
+    err = capsys.readouterr().err
+    assert history["epoch"] == [1] and f"{history['tokens_per_sec'][0]:,.0f} tokens/s" in err and "nan" not in err
+
+
+def test_a_signal_handlers_own_error_leaves_fit(tmp_path):
+    # SystemExit from a SIGTERM handler must end the program, wherever fit notices the signal: here inside a
+    # step (one batch of 64 x 4,000 steps a call, ~0.5 s), where the layers poll for signals.
+    def exit_on_sigterm(signum, frame):
+        raise SystemExit(3)
+
+    model = LSTM(5, hidden_size=64, seed=0)
+    previous = signal.signal(signal.SIGTERM, exit_on_sigterm)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(SystemExit):
+            model.fit(pattern(64, 4001), epochs=50, batch_size=64, seq_len=4000, progress=False)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_best_weights_survive_load_state_dict_and_a_checkpoint(tmp_path):
+    val = pattern(2, 30)
+    model = LSTM(5, hidden_size=8, seed=0)
+    trained = model.fit(pattern(), epochs=5, batch_size=4, seq_len=16, lr=0.02, val_data=val, patience=1)
+    assert trained.best_epoch == 5 and not trained.stopped_early  # the best weights are the current ones
+    best = model.state_dict()
+    model.load_state_dict(LSTM(5, hidden_size=8, seed=7).state_dict())  # untrained: worse on validation
+    model.save(tmp_path / "m.lmn")
+    loaded = LSTM.load(tmp_path / "m.lmn")
+    # Steps too small to move a weight: no better epoch, so early stopping goes back to epoch 5's weights.
+    history = loaded.fit(pattern(), epochs=1, batch_size=4, seq_len=16, lr=1e-30, val_data=val, patience=1)
+    assert history.stopped_early and history.restored_best and history.best_epoch == 5
+    for name, value in best.items():
+        np.testing.assert_array_equal(value, loaded.state_dict()[name])
 
 
 def test_load_checks_the_cell_type(tmp_path):
