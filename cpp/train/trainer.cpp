@@ -195,9 +195,11 @@ bool same_shapes(const ModelState& a, const ModelState& b) {
                               ") does not fit this data: " + why);
 }
 
-// A stop before the epoch's first step leaves nothing to go on from.
+// What state.position becomes when training stops: nothing before the
+// epoch's first step, and no carried state at a batch's start.
 std::optional<EpochPosition> position_worth_keeping(std::optional<EpochPosition> p) {
   if (p && p->batch == 0 && p->step == 0) return std::nullopt;
+  if (p && p->step == 0) p->carried.clear();
   return p;
 }
 
@@ -296,8 +298,10 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
         resume.reset();
       }
       const auto epoch_seconds = [&] { return seconds_before + seconds_since(start); };
+      // Updated in place before every step: the carried state's buffers are
+      // reused (step 0's stale copy is dropped by position_worth_keeping).
       const auto mark = [&](int b, int t0) {
-        EpochPosition p;
+        EpochPosition& p = here ? *here : here.emplace();
         p.layout = layout;
         p.batch = b;
         p.step = t0;
@@ -306,7 +310,6 @@ FitResult run_training(TrainingTask& task, TrainingState& state, const TrainConf
         p.loss_sum = loss_sum;
         p.tokens = tokens;
         p.seconds = epoch_seconds();
-        here = std::move(p);
       };
       for (int b = first_batch; b < batches; ++b) {
         const int T = task.begin_batch(static_cast<std::size_t>(b) * config.batch_size, config.batch_size);
