@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _core
-from .model import _UINT64_MAX, History, _check_int, _fit_options, _run_fit
+from .model import _UINT64_MAX, History, _check_int, _fit_options, _RecurrentModel, _run_fit
 from .scaling import make_scaler, scaler_from_dict
 from .splits import split_dataset
 
@@ -136,11 +136,7 @@ class _SequenceRegressor:
     def epochs_done(self) -> int:
         return self._core.epochs_done
 
-    @property
-    def batches_done(self) -> int | None:
-        """The batches done of the epoch training stopped inside (fit goes on from there), else None."""
-        position = self._core.epoch_position
-        return None if position is None else position[0]
+    batches_done = _RecurrentModel.batches_done  # the same property: both read _core.epoch_position
 
     def __repr__(self) -> str:
         c = self.config
