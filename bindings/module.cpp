@@ -10,6 +10,7 @@
 #include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "interrupt_hook.hpp"
+#include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/matrix.hpp"
@@ -99,6 +100,29 @@ PYBIND11_MODULE(LSTMININET_MODULE_NAME, m) {
         return out;
       },
       "What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config()).");
+  m.def(
+      "write_file_atomically",
+      [](const py::bytes& path, const py::bytes& data) {
+        const std::string path_bytes = path;  // os.fsencode'd: any name the OS allows
+        const std::string_view view = data;   // the bytes object outlives the call
+        try {
+          py::gil_scoped_release release;
+          lmn::write_file_atomically(path_bytes, view, "file");
+        } catch (const lmn::IoError& e) {
+          // As open() raises it: OSError(errno, reason, path), the reason
+          // without the "cannot write file 'PATH': " the message starts with.
+          const std::string prefix = "cannot write file '" + path_bytes + "': ";
+          std::string reason = e.what();
+          if (reason.compare(0, prefix.size(), prefix) == 0) reason.erase(0, prefix.size());
+          PyObject* args = Py_BuildValue("(isN)", e.error_number(), reason.c_str(),
+                                         PyUnicode_DecodeFSDefaultAndSize(path_bytes.data(), path_bytes.size()));
+          if (args != nullptr) PyErr_SetObject(PyExc_OSError, args);
+          Py_XDECREF(args);
+          throw py::error_already_set();
+        }
+      },
+      py::arg("path"), py::arg("data"),
+      "Replace the file at path with data all at once (io/atomic_file.hpp); OSError(errno, reason, path) if not.");
   bind_tensor(m);
   bind_model(m);
   bind_regressor(m);

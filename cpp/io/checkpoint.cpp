@@ -1,12 +1,10 @@
 #include "io/checkpoint.hpp"
 
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <set>
@@ -15,10 +13,10 @@
 #include <unordered_map>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/atomic_file.hpp"
 #include "tensor/matrix_math.hpp"
 
 namespace lmn {
@@ -201,120 +199,6 @@ std::string read_file(const std::string& path) {
   }
   bytes.resize(done);
   return bytes;
-}
-
-// The C library would silently use the path up to a NUL ('a\0b' -> 'a').
-void check_path(const std::string& path) {
-  if (path.find('\0') == std::string::npos) return;
-  std::string shown;
-  for (char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
-  throw std::invalid_argument("checkpoint path '" + shown + "' contains a NUL character");
-}
-
-// The start of the temporary files' names for a target file name: the name
-// itself, cut short where the suffix ".tmp-PID-N" (up to 22 bytes) would take
-// it past the 255 bytes a file name may have.
-std::string temp_prefix(const std::string& target_name) { return target_name.substr(0, 255 - 22) + ".tmp-"; }
-
-// "PREFIX.tmp-PID" or "PREFIX.tmp-PID-N" -> PID, else 0.
-pid_t temp_file_writer(const std::string& file_name, const std::string& target_name) {
-  const std::string prefix = temp_prefix(target_name);
-  if (file_name.size() <= prefix.size() || file_name.compare(0, prefix.size(), prefix) != 0) return 0;
-  const std::string rest = file_name.substr(prefix.size());
-  const std::size_t dash = rest.find('-');
-  const std::string pid = rest.substr(0, dash);
-  const std::string seq = dash == std::string::npos ? "1" : rest.substr(dash + 1);
-  auto digits = [](const std::string& t) {
-    return !t.empty() && t.size() <= 9 && t.find_first_not_of("0123456789") == std::string::npos;
-  };
-  return digits(pid) && digits(seq) ? static_cast<pid_t>(std::stol(pid)) : 0;
-}
-
-// Removes temporary files a killed save left beside `path` (their writer
-// process no longer exists). Best effort: failures are ignored.
-void remove_stale_temp_files(const std::filesystem::path& path) {
-  std::error_code ec;
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  const std::string target = path.filename().string();
-  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
-    const pid_t writer = temp_file_writer(it->path().filename().string(), target);
-    if (writer <= 0 || writer == ::getpid()) continue;
-    if (::kill(writer, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to ask): leave it
-    std::error_code ignored;
-    if (it->is_regular_file(ignored)) std::filesystem::remove(it->path(), ignored);
-  }
-}
-
-// The file a chain of symbolic links ends at (which need not exist yet), or
-// the path itself when it is not a link.
-std::filesystem::path final_target(std::filesystem::path path) {
-  for (int hops = 0; hops < 40; ++hops) {  // Linux's own limit
-    std::error_code ec;
-    if (!std::filesystem::is_symlink(path, ec)) return path;
-    const std::filesystem::path next = std::filesystem::read_symlink(path, ec);
-    if (ec) return path;
-    path = next.is_absolute() ? next : path.parent_path() / next;
-  }
-  throw IoError("cannot write checkpoint '" + path.string() + "': too many levels of symbolic links", ELOOP);
-}
-
-// Writes to a temporary file beside `path`, flushes it to disk, renames it
-// over `path` and syncs the directory, so `path` always holds either the
-// old or the new checkpoint, also after a crash or power loss. A symbolic
-// link is followed (the file it names is replaced, the link stays) and an
-// existing file keeps its permission bits.
-void write_atomically(const std::string& given_path, const std::string& bytes) {
-  auto fail = [&](int err) {
-    throw IoError("cannot write checkpoint '" + given_path + "': " + std::strerror(err), err);
-  };
-  const std::string path = final_target(given_path).string();
-  struct stat target;
-  const bool exists = ::stat(path.c_str(), &target) == 0;
-  if (exists && !S_ISREG(target.st_mode)) {
-    throw IoError("cannot write checkpoint '" + given_path + "': it exists and is not a regular file",
-                  S_ISDIR(target.st_mode) ? EISDIR : EEXIST);
-  }
-  remove_stale_temp_files(path);
-  // pid and a counter: two threads saving to one path never share a temporary file
-  static std::atomic<unsigned> counter{0};
-  const std::filesystem::path target_path(path);
-  const std::string tmp = (target_path.parent_path() / temp_prefix(target_path.filename().string())).string() +
-                          std::to_string(::getpid()) + "-" + std::to_string(++counter % 1000000);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    const int err = errno;
-    throw IoError(
-        "cannot write checkpoint '" + given_path + "' (its temporary file '" + tmp + "'): " + std::strerror(err), err);
-  }
-  // fchmod sets exactly these bits (the umask applied when the file was made)
-  if (exists && ::fchmod(fd, target.st_mode & 07777) != 0) {
-    const int err = errno;
-    ::close(fd);
-    std::remove(tmp.c_str());
-    fail(err);
-  }
-  std::size_t done = 0;
-  int err = 0;
-  while (done < bytes.size() && err == 0) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno != EINTR) err = errno;
-    if (n > 0) done += static_cast<std::size_t>(n);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    std::remove(tmp.c_str());
-    fail(err);
-  }
-  // The rename is durable only once the directory is synced.
-  const std::string dir = target_path.has_parent_path() ? target_path.parent_path().string() : ".";
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
 }
 
 // The config block: the token model's, and the regressor's in the same
@@ -505,7 +389,7 @@ EarlyStopping get_early_stopping(Reader& r, const Net& model, int epochs_done) {
 template <class Net>
 void save_any(const std::string& path, const Net& model, const TrainingState& training,
               const CheckpointExtras& extras) {
-  check_path(path);
+  check_no_nul(path, "checkpoint");
   // A checkpoint never holds a NaN or infinity: refuse before touching the file.
   for (const auto& [name, var] : model.named_parameters()) {
     if (!all_finite(var->value)) {
@@ -560,12 +444,12 @@ void save_any(const std::string& path, const Net& model, const TrainingState& tr
   put_position(w, training.position);
   put_early_stopping(w, training.early_stopping);
   w.put(fnv1a(w.bytes()));
-  write_atomically(path, w.bytes());
+  write_file_atomically(path, w.bytes(), "checkpoint");
 }
 
 template <class Net, class Config>
 LoadedCheckpointOf<Net> load_any(const std::string& path) {
-  check_path(path);
+  check_no_nul(path, "checkpoint");
   const std::string bytes = read_file(path);
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointFormatError("'" + path + "' is not an LSTMiniNet checkpoint (wrong magic bytes)");

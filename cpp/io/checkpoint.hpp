@@ -20,8 +20,7 @@
 //     weights above, 2: stored: then one matrix per tensor in tensor order).
 //     See EarlyStopping in train/trainer.hpp.
 //   u64 FNV-1a checksum of every byte before it
-// Written to a temporary file (PATH.tmp-PID-N), flushed and renamed over
-// the target, then the directory is synced, so a crash mid-save never
+// Written atomically (io/atomic_file.hpp), so a crash mid-save never
 // destroys the previous checkpoint; temporary files of writers that died
 // are removed by the next save. Weights and optimizer state are finite
 // (save refuses NaN and infinity); a target that exists and is not a
@@ -30,23 +29,13 @@
 #include <string>
 #include <vector>
 
+#include "io/io_error.hpp"
 #include "nn/model.hpp"
 #include "nn/regressor.hpp"
 #include "train/trainer.hpp"
 
 namespace lmn {
 
-// The file could not be read or written (maps to OSError, or the subclass
-// its errno names, e.g. IsADirectoryError).
-class IoError : public std::runtime_error {
- public:
-  explicit IoError(const std::string& what, int error_number = 0)
-      : std::runtime_error(what), error_number_(error_number) {}
-  int error_number() const { return error_number_; }
-
- private:
-  int error_number_;
-};
 // The bytes are not a valid checkpoint (maps to ValueError).
 class CheckpointFormatError : public std::runtime_error {
  public:

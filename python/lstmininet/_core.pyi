@@ -40,6 +40,9 @@ class _BuildConfig(TypedDict):
 def build_config() -> _BuildConfig:
     """What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config())."""
 
+def write_file_atomically(path: bytes, data: bytes) -> None:
+    """Replace the file at path with data all at once (io/atomic_file.hpp); OSError(errno, reason, path) if not."""
+
 # -- tensor_bindings.cpp ------------------------------------------------------
 
 # What a Tensor operand may be: another Tensor, or anything numpy turns into a

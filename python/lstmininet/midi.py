@@ -38,6 +38,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .atomic_file import write_bytes_atomically
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import DEFAULT_STEPS_PER_QUARTER, melody_events
 from .score_header import midi_bytes_with_mode
@@ -119,9 +120,13 @@ def _write_score(fmt: str, tokens: Sequence[str], path: str | os.PathLike, **str
     path = Path(path)
     score = tokens_to_stream(tokens, **stream_options)
     if fmt == "midi":
-        path.write_bytes(midi_bytes_with_mode(score, tokens))
-    else:
+        write_bytes_atomically(path, midi_bytes_with_mode(score, tokens))
+    elif path.suffix.lower() == ".mxl":  # music21 zips it
         score.write(fmt, fp=path)
+    else:  # the bytes music21's write would save, saved atomically
+        from music21.musicxml.m21ToXml import GeneralObjectExporter  # music21 is imported when needed
+
+        write_bytes_atomically(path, GeneralObjectExporter(score).parse())
     return path
 
 

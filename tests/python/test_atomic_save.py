@@ -25,25 +25,56 @@ def dead_pid() -> int:
 
 
 @pytest.fixture
-def sleeper():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield proc.pid
-    proc.kill()
-    proc.wait()
+def lock_holder():
+    """Starts processes that create a file and hold its flock, as a writer in
+    the middle of a save holds its temporary file's."""
+    procs = []
+
+    def hold(path):
+        code = (
+            "import fcntl, sys, time\nf = open(sys.argv[1], 'wb')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\ntime.sleep(60)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "locked"
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 
-def test_temp_files_of_dead_writers_are_removed(tmp_path, sleeper):
+def test_temp_files_of_dead_writers_are_removed(tmp_path, lock_holder):
     target = tmp_path / "m.lmn"
     dead = dead_pid()
-    stale = [tmp_path / f"m.lmn.tmp-{dead}", tmp_path / f"m.lmn.tmp-{dead}-7"]
-    alive = tmp_path / f"m.lmn.tmp-{sleeper}-1"  # a save in progress in another process
+    # Killed writers: of earlier versions (a counter after the PID), of this
+    # one (8 hex digits), and one whose PID is this process's (a writer in
+    # another PID namespace, a container sharing the folder, can have it).
+    stale = [
+        tmp_path / f"m.lmn.tmp-{dead}",
+        tmp_path / f"m.lmn.tmp-{dead}-7",
+        tmp_path / f"m.lmn.tmp-{dead}-0badf00d",
+        tmp_path / f"m.lmn.tmp-{os.getpid()}-1",
+    ]
+    # Saves in progress: one in another process, and one whose PID means
+    # nothing here (a writer in another PID namespace) but that holds its lock.
+    in_progress = [tmp_path / f"m.lmn.tmp-{os.getppid()}-5eed1234", tmp_path / f"m.lmn.tmp-{dead}-12345678"]
     unrelated = [tmp_path / f"other.lmn.tmp-{dead}", tmp_path / f"m.lmn.tmp-{dead}.keep"]
-    for path in [*stale, alive, *unrelated]:
+    for path in [*stale, *unrelated]:
         path.write_bytes(b"partial")
+    for path in in_progress:
+        lock_holder(path)
     LSTM(5, hidden_size=4, seed=0).save(target)
     assert not any(path.exists() for path in stale)
-    assert alive.exists() and all(path.exists() for path in unrelated)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [target, alive, *unrelated])
+    assert all(path.exists() for path in in_progress) and all(path.exists() for path in unrelated)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [target, *in_progress, *unrelated])
+    write_text_atomically(tmp_path / "h.json", "{}")  # text files follow the same rules
+    lock_holder(tmp_path / f"h.json.tmp-{dead}-aaaaaaaa")
+    (tmp_path / f"h.json.tmp-{dead}-bbbbbbbb").write_bytes(b"partial")
+    write_text_atomically(tmp_path / "h.json", "{}")
+    assert sorted(p.name for p in tmp_path.glob("h.json*")) == ["h.json", f"h.json.tmp-{dead}-aaaaaaaa"]
 
 
 def test_kill_during_save_never_loses_the_model_nor_piles_up_files(tmp_path):

@@ -2,6 +2,8 @@
 
 import math
 import re
+import subprocess
+import sys
 from fractions import Fraction
 
 import pytest
@@ -194,6 +196,25 @@ def test_musicxml_refuses_an_infinite_tempo(tmp_path):
     # MusicXML writes any finite tempo as a decimal; infinity made music21 raise OverflowError.
     with pytest.raises(ValueError, match="tempo_bpm must be positive and finite, got inf"):
         write_musicxml(["60", "_"], tmp_path / "tempo.musicxml", tempo_bpm=math.inf)
+
+
+@pytest.mark.parametrize("writer", [write_midi, write_musicxml], ids=["midi", "musicxml"])
+def test_a_failed_write_keeps_the_file_it_would_replace(tmp_path, writer):
+    # A full disk mid-write, here a file size limit the new file exceeds:
+    # the old file, written in place, was cut short. Now it stays whole.
+    target = tmp_path / "tune.out"
+    writer(GRID_MELODY, target)
+    before = target.read_bytes()
+    code = (
+        "import resource, signal, sys\nfrom lstmininet import midi\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) // 2}, {len(before) // 2}))\n"
+        f"try:\n    midi.{writer.__name__}({GRID_MELODY * 8!r}, sys.argv[1])\nexcept OSError as err:\n    print(err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    assert "File too large" in done.stdout, done.stdout + done.stderr
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["tune.out"]
 
 
 def test_unreadable_midi_names_the_file(tmp_path):
