@@ -186,11 +186,15 @@ def _stderr_is_terminal() -> bool:
 LOSS_CLIMB_WARNING_FACTOR = 2.0
 
 
-def _warn_if_loss_climbed(first_loss: float | None, history: History) -> None:
-    """Warn when training made the loss far worse than it started (a learning rate too high)."""
+def _warn_if_loss_climbed(first_loss: float | None, history: History, resumed_epoch: bool) -> None:
+    """Warn when training made the loss far worse than it started (a learning rate too high).
+
+    A resumed epoch's loss also averages the steps before the stop, when the
+    loss was higher than at this call's first step: it is not compared."""
     if first_loss is None or not first_loss > 0:
         return
-    for epoch, loss in zip(history["epoch"], history["train_loss"], strict=True):
+    rows = list(zip(history["epoch"], history["train_loss"], strict=True))
+    for epoch, loss in rows[1:] if resumed_epoch else rows:
         if loss > LOSS_CLIMB_WARNING_FACTOR * first_loss:
             warnings.warn(
                 f"training loss rose from {first_loss:.4g} at the first step to {loss:.4g} in epoch {epoch} "
@@ -664,6 +668,7 @@ def _run_fit(core_fit, epochs: int, model, progress: bool, on_epoch, keys=_HISTO
     """Runs `core_fit(bar, epoch_done)` with the progress bar and on_epoch callback; its result as a History
     of the per-epoch `keys`."""
     bar = _ProgressBar(epochs, model.epochs_done) if progress else None
+    stopped_inside_an_epoch = model._core.epoch_position is not None
 
     def epoch_done(row):
         if bar is not None:
@@ -684,7 +689,7 @@ def _run_fit(core_fit, epochs: int, model, progress: bool, on_epoch, keys=_HISTO
     history.batches_done = None if position is None else position[0]
     history.batches = result["batches"]
     history.restored_best = result["restored_best"]
-    _warn_if_loss_climbed(result["first_loss"], history)
+    _warn_if_loss_climbed(result["first_loss"], history, stopped_inside_an_epoch and not result["restarted_epoch"])
     if result["restarted_epoch"]:
         warnings.warn(
             f"epoch {model.epochs_done + 1 - len(history['epoch'])} had stopped after "

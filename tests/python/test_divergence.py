@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 
+from ctrl_c import ctrl_c_at_batch
 from lstmininet import LSTM, load
 
 # Also run against the ASan+UBSan build of the extension (scripts/test.sh).
 pytestmark = pytest.mark.sanitize
 
 DATA = [list(np.random.default_rng(0).integers(0, 5, 200))]
+REPEATING = [list(np.tile([0, 1, 2, 3, 4], 200))]  # learnt within a few batches
 
 
 def test_a_step_that_makes_weights_non_finite_is_undone(tmp_path):
@@ -52,6 +54,17 @@ def test_a_climbing_loss_is_warned_about():
     model = LSTM(5, hidden_size=16, seed=0)
     with pytest.warns(RuntimeWarning, match=r"training loss rose from 1\.\d+ at the first step to .* in epoch 1"):
         model.fit(DATA, epochs=2, batch_size=4, seq_len=16, lr=100.0, optimizer="sgd", progress=False)
+
+
+def test_a_resumed_epoch_is_not_taken_for_a_climbing_loss():
+    # The resumed epoch's loss averages the steps before Ctrl-C too (0.063
+    # here), this call's first step only the later ones (0.0008): no climb.
+    model = LSTM(5, hidden_size=16, seed=0)
+    with ctrl_c_at_batch(10):
+        model.fit(REPEATING, epochs=1, batch_size=2, seq_len=8, lr=0.5, progress=True)
+    assert model.batches_done == 10
+    history = model.fit(REPEATING, epochs=2, batch_size=2, seq_len=8, lr=0.5, progress=False)
+    assert len(history["train_loss"]) == 2  # pytest turns any warning into an error
 
 
 def test_ordinary_training_does_not_warn():
