@@ -3,7 +3,7 @@
 // calls on one model from several Python threads take turns. Training and
 // whatever writes the weights or gradients hold it alone, reads share it;
 // both wait with the GIL released. `Holder` has `mutex`
-// (unique_ptr<shared_mutex>) and `writer` (unique_ptr<atomic<thread::id>>):
+// (unique_ptr<WriterFirstMutex>) and `writer` (unique_ptr<atomic<thread::id>>):
 // the thread holding the model alone (fit()'s callbacks run there and may
 // use the model, e.g. to save it), which passes straight through.
 #include <atomic>
@@ -12,11 +12,39 @@
 #include <shared_mutex>
 #include <thread>
 
+#include <pthread.h>
 #include <pybind11/pybind11.h>
 
 namespace lmn::py_lock {
 
 namespace py = pybind11;
+
+// A reader-writer lock under which a waiting writer goes before the readers
+// that come after it. std::shared_mutex (glibc's default rwlock) lets new
+// readers in while a writer waits, so threads looping predict() kept a fit()
+// or load_state_dict() of a millisecond waiting for seconds. No thread takes
+// a model's read lock twice (a second read would wait behind the writer).
+class WriterFirstMutex {
+ public:
+  WriterFirstMutex() {
+    pthread_rwlockattr_t attributes;
+    pthread_rwlockattr_init(&attributes);
+    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&lock_, &attributes);
+    pthread_rwlockattr_destroy(&attributes);
+  }
+  ~WriterFirstMutex() { pthread_rwlock_destroy(&lock_); }
+  WriterFirstMutex(const WriterFirstMutex&) = delete;
+  WriterFirstMutex& operator=(const WriterFirstMutex&) = delete;
+
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  pthread_rwlock_t lock_;
+};
 
 // Holds a model alone for a scope (nothing, on the thread already holding it).
 template <class Holder>
@@ -40,12 +68,12 @@ class WriteLock {
 
  private:
   const Holder& model_;
-  std::unique_lock<std::shared_mutex> lock_;
+  std::unique_lock<WriterFirstMutex> lock_;
 };
 
 // Shares a model for a scope; waits with the GIL released (see WriteLock).
 template <class Holder>
-std::shared_lock<std::shared_mutex> lock_to_read(const Holder& model) {
+std::shared_lock<WriterFirstMutex> lock_to_read(const Holder& model) {
   if (model.writer->load() == std::this_thread::get_id()) return {};
   py::gil_scoped_release release;
   return std::shared_lock(*model.mutex);
