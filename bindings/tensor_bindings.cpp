@@ -81,7 +81,17 @@ void bind_tensor(py::module_& m) {
              return t.var->value[0];
            })
       .def(
-          "backward", [](const Tensor& t) { lmn::backward(t.var); }, "Backpropagate from this scalar tensor.")
+          "backward",
+          [](const Tensor& t, const py::object& gradient) {
+            if (gradient.is_none()) {
+              lmn::backward(t.var);
+            } else {
+              lmn::backward(t.var, to_matrix(gradient, "backward gradient"));
+            }
+          },
+          py::arg("gradient") = py::none(),
+          "Backpropagate from this tensor: a scalar, or any shape given the gradient of the result with respect to "
+          "it (as torch.Tensor.backward(gradient)).")
       .def("zero_grad", [](const Tensor& t) { t.var->zero_grad(); })
       .def("detach", [](const Tensor& t) { return Tensor{lmn::detach(t.var)}; })
       .def("__add__", [](const Tensor& a, const py::object& b) { return Tensor{lmn::add(a.var, operand(a, b))}; })

@@ -65,7 +65,7 @@ void backward(const Var& root) {
   if (!root) throw std::invalid_argument("backward: null node");
   if (root->value.rows() != 1 || root->value.cols() != 1) {
     throw ShapeError("backward: root must be a scalar (1, 1), got " + root->value.shape_str() +
-                     "; pass a seed gradient for non-scalar roots");
+                     "; give the gradient with respect to a non-scalar root (Python: backward(gradient))");
   }
   backward(root, Matrix(1, 1, 1.0f));
 }

@@ -34,6 +34,20 @@ def test_scalar_arithmetic_and_fan_out():
     assert x.grad is None
 
 
+def test_backward_from_a_non_scalar_takes_its_gradient():
+    # As torch.Tensor.backward(gradient): the error for a non-scalar root
+    # said to pass one, and backward() took none.
+    rng = np.random.default_rng(1)
+    a_np, g_np = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    a = Tensor(a_np, requires_grad=True)
+    (a * a).backward(g_np)
+    np.testing.assert_allclose(a.grad, 2 * a_np * g_np, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"backward\(gradient\)"):
+        (a * a).backward()
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(3, 2\)"):
+        (a * a).backward(np.ones((3, 2)))
+
+
 def test_losses_and_no_grad():
     p = Tensor([[0.2, 0.8]], requires_grad=True)
     lm.mse_loss(p, np.array([[0.0, 1.0]])).backward()
