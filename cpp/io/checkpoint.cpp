@@ -313,6 +313,13 @@ std::optional<EpochPosition> get_position(Reader& r, const Net& model) {
       !(std::isfinite(p.seconds) && p.seconds >= 0.0)) {
     r.fail("the position's loss sum, tokens or seconds is negative or not finite");
   }
+  // Each token's loss is a float32, so their sum has a ceiling.
+  if (p.loss_sum > static_cast<double>(tokens) * std::numeric_limits<float>::max()) {
+    char sum[32];
+    std::snprintf(sum, sizeof sum, "%g", p.loss_sum);
+    r.fail("the position's loss sum " + std::string(sum) + " is more than its " + std::to_string(tokens) +
+           " tokens' float32 losses can add up to");
+  }
   p.tokens = static_cast<long>(tokens);
   // The state carried inside a batch: (rows, hidden) per layer, as zero_state(rows) has it.
   const auto rows = r.get<std::int32_t>("position state rows");

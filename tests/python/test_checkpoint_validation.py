@@ -202,6 +202,7 @@ def test_a_damaged_position_is_refused(stopped):
     _expect_error(path, zeros, "dropout stream is all zeros")
     _expect_error(path, patch(data, f["position.loss_sum"], float("nan")), "loss sum, tokens or seconds")
     _expect_error(path, patch(data, f["position.tokens"], -1), "loss sum, tokens or seconds")
+    _expect_error(path, patch(data, f["position.loss_sum"], 1e300), "tokens' float32 losses can add up to")
     _expect_error(path, patch(data, f["position.rows"], 0), "position state rows 0 at step 2")
     _expect_error(path, patch(data, f["position.rows"], 2**31 - 1), "need more bytes than the file has left")
     _expect_error(path, patch(data, f["position.h1.cols"], 5), r"carried state has shape \(2, 5\), expected \(2, 4\)")
