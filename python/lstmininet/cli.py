@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -132,9 +133,11 @@ def _companion(model_path: str, suffix: str) -> Path:
 # -- commands ------------------------------------------------------------------
 
 
-def _check_output_file(path: str | Path, option: str, create_folder: bool = False) -> None:
-    """Refuse an output path that is a folder or another non-regular file, or whose folder is missing, before any
-    work."""
+def _check_output_file(
+    path: str | Path, option: str, create_folder: bool = False, inputs: Sequence[tuple[str, str | Path]] = ()
+) -> None:
+    """Refuse an output path that is a folder or another non-regular file, whose folder is missing, or that is the
+    same file as one of `inputs` ((what, path) pairs: the command's inputs and earlier outputs), before any work."""
     target = Path(path)
     if target.is_dir():
         raise CommandError(f"{option} {path}: is a folder, expected a file name")
@@ -143,6 +146,17 @@ def _check_output_file(path: str | Path, option: str, create_folder: bool = Fals
         raise CommandError(f"{option} {path}: exists and is not a regular file")
     if not create_folder and not target.parent.is_dir():
         raise CommandError(f"{option} {path}: the folder {target.parent} does not exist")
+    for what, source in inputs:
+        if _same_file(target, Path(source)):
+            raise CommandError(f"{option} {path}: is the same file as {what} {source}; writing it would destroy that")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same path once links are followed (which need not exist yet), or two
+    names of one existing file (a hard link)."""
+    if a.resolve() == b.resolve():
+        return True
+    return a.is_file() and b.is_file() and os.path.samefile(a, b)
 
 
 def _read_history(path: Path) -> dict:
@@ -171,9 +185,10 @@ def _fit_or_explain(model, args, sequences, **options):
 def cmd_train(args) -> int:
     if args.threads:
         set_num_threads(args.threads)
-    _check_output_file(args.out, "--out", create_folder=True)
+    data = [("the training data", args.data)]
+    _check_output_file(args.out, "--out", create_folder=True, inputs=data)
     for suffix in (".history.json", ".data.json", ".loss.png"):  # written beside the model: checked before training
-        _check_output_file(_companion(args.out, suffix), f"--out {args.out} writes", create_folder=True)
+        _check_output_file(_companion(args.out, suffix), f"--out {args.out} writes", create_folder=True, inputs=data)
     history_path = _companion(args.out, ".history.json")
     past = {}
     if args.resume:
@@ -422,9 +437,11 @@ def cmd_generate(args) -> int:
         ("--piano-roll", args.piano_roll),
         ("--wav", args.wav),
     )
+    written = []  # an output may be neither the model nor another output
     for option, path in outputs:
         if path:
-            _check_output_file(path, option)
+            _check_output_file(path, option, inputs=[("the model", args.model), *written])
+            written.append((f"the {option} output", path))
     check_tempo(args.tempo, "tempo")  # before sampling; the range a MIDI file can store, for every output
     model = load(args.model)
     tokenizer = model.tokenizer
@@ -472,7 +489,7 @@ def cmd_generate(args) -> int:
     for k in tunes:  # the numbered names, checked before the first file is written
         for option, path in outputs:
             if path:
-                _check_output_file(_numbered(args, path, k), option)
+                _check_output_file(_numbered(args, path, k), option, inputs=[("the model", args.model)])
     # The printed tunes are a Melody.txt: its first line, before the first tune, says the grid (the model's).
     print(f"# {MelodyFormat(tokenizer.steps_per_quarter).directive()}")
     for k, melody in tunes.items():
@@ -554,7 +571,7 @@ def cmd_score(args) -> int:
     """Compare generated tunes with reference tunes: histogram divergences beside the reference's own floor."""
     specs = [args.generated, args.reference] + ([args.training] if args.training else [])
     if args.plot:
-        _check_output_file(args.plot, "--plot")
+        _check_output_file(args.plot, "--plot", inputs=[("the melodies", spec) for spec in specs])
     sets, grid = _load_on_one_grid(args, specs)
     generated, reference = sets[:2]
     if len(reference) < 4:  # the split-half floor compares two halves of at least two tunes each
@@ -571,7 +588,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_export(args) -> int:
-    _check_output_file(args.onnx, "--onnx")
+    _check_output_file(args.onnx, "--onnx", inputs=[("the model", args.model)])
     model = load(args.model)
     try:
         model.export_onnx(
@@ -618,6 +635,13 @@ def _count(text: str) -> int:
 
 def _seed(text: str) -> int:
     return _bounded_int(text, 0, _MAX_SEED, "a non-negative integer")
+
+
+def _path(text: str) -> str:
+    """A file or folder argument: an empty one (an unset shell variable, say) would mean the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?)")
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -677,9 +701,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model on melodies or text")
     train.add_argument(
         "data",
+        type=_path,
         help="a Melody.txt file, a score file or folder, or a music21 corpus path (e.g. 'essenFolksong/erk*.abc')",
     )
-    train.add_argument("--out", required=True, help="model file to write (atomically, after every epoch)")
+    train.add_argument("--out", required=True, type=_path, help="model file to write (atomically, after every epoch)")
     train.add_argument(
         "--epochs",
         type=_positive_int,
@@ -728,7 +753,7 @@ def build_parser() -> argparse.ArgumentParser:
     _show_defaults(train)
 
     gen = commands.add_parser("generate", help="sample from a trained model")
-    gen.add_argument("model")
+    gen.add_argument("model", type=_path)
     gen.add_argument("--length", type=_positive_int, default=128, help="tokens to generate (melodies stop at song end)")
     gen.add_argument(
         "--count",
@@ -767,10 +792,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="weights read while sampling: bfloat16 is faster on large models, slightly less exact",
     )
-    gen.add_argument("--midi", help="write a MIDI file")
-    gen.add_argument("--musicxml", help="write a MusicXML file")
-    gen.add_argument("--piano-roll", help="write a piano-roll PNG")
-    gen.add_argument("--wav", help="write a WAV file played by a small built-in synthesiser")
+    gen.add_argument("--midi", type=_path, help="write a MIDI file")
+    gen.add_argument("--musicxml", type=_path, help="write a MusicXML file")
+    gen.add_argument("--piano-roll", type=_path, help="write a piano-roll PNG")
+    gen.add_argument("--wav", type=_path, help="write a WAV file played by a small built-in synthesiser")
     gen.add_argument("--tempo", type=float, default=120.0, help="quarter notes per minute")
     gen.set_defaults(run=cmd_generate)
     _show_defaults(gen)
@@ -779,14 +804,14 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="loss, perplexity and accuracy on data (says whether the data trained the model)",
     )
-    ev.add_argument("model")
-    ev.add_argument("data")
+    ev.add_argument("model", type=_path)
+    ev.add_argument("data", type=_path)
     data_options(ev)
     ev.set_defaults(run=cmd_evaluate)
     _show_defaults(ev)
 
     info = commands.add_parser("info", help="describe a model file")
-    info.add_argument("model")
+    info.add_argument("model", type=_path)
     info.set_defaults(run=cmd_info)
 
     score = commands.add_parser(
@@ -796,17 +821,19 @@ def build_parser() -> argparse.ArgumentParser:
         "GENERATED and REFERENCE, beside REFERENCE's split-half floor; scale share, tune length, and with "
         "--training the longest run of notes copied from the training tunes.",
     )
-    score.add_argument("generated", help="melodies to judge (e.g. the output of generate --count 300 > gen.txt)")
-    score.add_argument("reference", help="tunes to compare with (e.g. held-out tunes)")
-    score.add_argument("--training", help="the training tunes: measure the longest run copied from them")
-    score.add_argument("--plot", help="write the three histograms side by side as a PNG")
+    score.add_argument(
+        "generated", type=_path, help="melodies to judge (e.g. the output of generate --count 300 > gen.txt)"
+    )
+    score.add_argument("reference", type=_path, help="tunes to compare with (e.g. held-out tunes)")
+    score.add_argument("--training", type=_path, help="the training tunes: measure the longest run copied from them")
+    score.add_argument("--plot", type=_path, help="write the three histograms side by side as a PNG")
     data_options(score)
     score.set_defaults(run=cmd_score)
     _show_defaults(score)
 
     export = commands.add_parser("export", help="write a model for other runtimes (ONNX)")
-    export.add_argument("model")
-    export.add_argument("--onnx", required=True, help="ONNX file to write (standard LSTM/GRU operators)")
+    export.add_argument("model", type=_path)
+    export.add_argument("--onnx", required=True, type=_path, help="ONNX file to write (standard LSTM/GRU operators)")
     export.add_argument("--batch-size", type=_positive_int, default=None, help="fix the batch axis (default: dynamic)")
     export.add_argument("--seq-len", type=_positive_int, default=None, help="fix the time axis (default: dynamic)")
     export.set_defaults(run=cmd_export)

@@ -253,6 +253,47 @@ def test_a_numbered_output_that_is_a_device_is_refused_before_any_file_is_writte
     assert out == "" and [p.name for p in tmp_path.iterdir()] == ["out_2.mid"]  # no out_1.mid either
 
 
+# An output that is one of the command's own inputs: it used to be overwritten with status 0
+# (the training tunes became a checkpoint, the model a MIDI file). argv runs in a folder holding
+# copies of tunes.txt and model.lmn and a link to each.
+SELF_OVERWRITES = {
+    "train_out_is_the_data": (["train", "tunes.txt", "--out", "tunes.txt", *QUICK], "the training data tunes.txt"),
+    "train_out_links_to_the_data": (["train", "tunes.txt", "--out", "tunes_link"], "the training data tunes.txt"),
+    "generate_midi_is_the_model": (["generate", "model.lmn", "--midi", "model.lmn"], "the model model.lmn"),
+    "generate_wav_links_to_the_model": (["generate", "model.lmn", "--wav", "model_link"], "the model model.lmn"),
+    "generate_two_outputs_one_file": (
+        ["generate", "model.lmn", "--midi", "x.mid", "--musicxml", "./x.mid"],
+        "the --midi output x.mid",
+    ),
+    "export_onnx_is_the_model": (["export", "model.lmn", "--onnx", "model.lmn"], "the model model.lmn"),
+    "score_plot_is_the_reference": (["score", "tunes.txt", "tunes.txt", "--plot", "tunes.txt"], "the melodies"),
+}
+
+
+@pytest.mark.parametrize("case", list(SELF_OVERWRITES))
+def test_an_output_that_is_an_input_is_refused(workspace, tmp_path, case):
+    argv, fragment = SELF_OVERWRITES[case]
+    for name in ("tunes.txt", "model.lmn"):
+        (tmp_path / name).write_bytes((workspace / name).read_bytes())
+    (tmp_path / "tunes_link").symlink_to(tmp_path / "tunes.txt")
+    (tmp_path / "model_link").symlink_to(tmp_path / "model.lmn")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, out, err = run_cli(*argv, cwd=tmp_path)
+    assert_one_line_error(code, err, "is the same file as " + fragment)
+    assert out == "" and {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["evaluate", "{w}/model.lmn", ""], ["train", "", "--out", "m.lmn"], ["generate", "{w}/model.lmn", "--midi", ""]],
+    ids=["evaluate_data", "train_data", "generate_midi"],
+)
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(workspace, tmp_path, argv):
+    # `lstmininet evaluate m.lmn "$DATA"` with DATA unset loaded every score under the current folder.
+    code, out, err = run_cli(*[a.format(w=workspace) for a in argv], cwd=tmp_path)
+    assert code == 2 and "an empty path" in err and out == ""
+
+
 def test_a_bug_keeps_its_traceback_and_says_it_is_a_bug(workspace, capsys, monkeypatch):
     import lstmininet.cli as cli
 
