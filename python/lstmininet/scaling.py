@@ -16,15 +16,19 @@ class _AffineScaler:
     kind = ""
 
     def __init__(self, offset=None, scale=None):
-        self.offset = None if offset is None else np.asarray(offset, dtype=np.float64).reshape(-1)
-        self.scale = None if scale is None else np.asarray(scale, dtype=np.float64).reshape(-1)
-        if (self.offset is None) != (self.scale is None):
+        if (offset is None) != (scale is None):
             raise ValueError("give both offset and scale, or neither")
-        if self.scale is not None:
-            if self.offset.shape != self.scale.shape:
-                raise ValueError(f"offset has {self.offset.size} features but scale has {self.scale.size}")
-            if not (np.all(np.isfinite(self.offset)) and np.all(np.isfinite(self.scale)) and np.all(self.scale > 0)):
-                raise ValueError("scaler offset must be finite and scale finite and positive")
+        self.offset = self.scale = None
+        if scale is not None:
+            self._set(np.asarray(offset, dtype=np.float64).reshape(-1), np.asarray(scale, dtype=np.float64).reshape(-1))
+
+    def _set(self, offset: np.ndarray, scale: np.ndarray) -> None:
+        """Checks, then assigns both (never one without the other)."""
+        if offset.shape != scale.shape:
+            raise ValueError(f"offset has {offset.size} features but scale has {scale.size}")
+        if not (np.all(np.isfinite(offset)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError("scaler offset must be finite and scale finite and positive")
+        self.offset, self.scale = offset, scale
 
     @property
     def fitted(self) -> bool:
@@ -35,8 +39,13 @@ class _AffineScaler:
         rows = _rows(sequences)
         if rows.shape[0] == 0:
             raise ValueError("cannot fit a scaler on no data")
-        self.offset, self.scale = self._fit(rows)
-        self.scale = np.where(self.scale > 0, self.scale, 1.0)
+        if not np.all(np.isfinite(rows)):
+            raise ValueError(f"cannot fit {type(self).__name__} on data that contains NaN or infinity")
+        with np.errstate(over="ignore", invalid="ignore"):
+            offset, scale = self._fit(rows)
+        if not np.all(np.isfinite(scale)):  # values near 1e308 apart
+            raise ValueError(f"cannot fit {type(self).__name__}: the spread of the data overflows float64")
+        self._set(offset, np.where(scale > 0, scale, 1.0))
         return self
 
     def _require(self, values: np.ndarray) -> None:

@@ -41,6 +41,19 @@ def test_scalers_match_their_formulas():
         s.transform(np.zeros((1, 3)))
 
 
+@pytest.mark.parametrize("cls", [StandardScaler, MinMaxScaler])
+def test_scalers_refuse_to_fit_on_nan_infinity_or_an_overflowing_spread(cls):
+    # fit gave a "fitted" scaler with a NaN/inf offset or scale (the constructor refuses
+    # such values), which turned every transform into NaN without a word
+    for bad in (np.nan, np.inf, -np.inf):
+        scaler = cls()
+        with pytest.raises(ValueError, match=f"cannot fit {cls.__name__} on data that contains NaN or infinity"):
+            scaler.fit([np.array([[1.0], [2.0], [bad]])])
+        assert not scaler.fitted
+    with pytest.raises(ValueError, match="spread of the data overflows float64"):
+        cls().fit([np.array([[1e308], [-1e308]])])
+
+
 def test_shapes_of_predict_for_arrays_and_lists():
     m = LSTMRegressor(3, 8, 2, 2, seed=0)
     assert m.predict(np.zeros((4, 5, 3), np.float32)).shape == (4, 5, 2)
