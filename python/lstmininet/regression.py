@@ -27,9 +27,10 @@ _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "tokens_per_sec", "seconds",
 
 
 def _float_sequences(data, width: int, what: str) -> tuple[list[np.ndarray], bool]:
-    """A list of float32 (T, width) arrays, and whether `data` was one (B, T, width) array.
+    """A list of finite (T, width) arrays, and whether `data` was one (B, T, width) array.
 
-    A 1-D sequence counts as (T, 1) when width is 1.
+    A 1-D sequence counts as (T, 1) when width is 1. float32 stays float32, other numbers become float64:
+    the scalers see the values before `_network_arrays` casts them to float32.
     """
     stacked = isinstance(data, np.ndarray) and data.ndim == 3
     if isinstance(data, np.ndarray) and data.ndim in (1, 2) and data.dtype != object:
@@ -47,28 +48,53 @@ def _float_sequences(data, width: int, what: str) -> tuple[list[np.ndarray], boo
         arr = np.asarray(seq)
         if arr.dtype.kind not in "fiub":
             raise TypeError(f"{what}[{i}] must hold numbers, got dtype {arr.dtype}")
-        arr = arr.astype(np.float32)
+        arr = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64, copy=False)
         if arr.ndim == 1 and width == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
             raise ValueError(f"{what}[{i}] has shape {arr.shape}, expected (time > 0, {width})")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{what}[{i}] contains NaN or infinity")
-        out.append(np.ascontiguousarray(arr))
+        out.append(arr)
     return out, stacked
+
+
+def _network_arrays(arrays, scaler, what: str) -> list[np.ndarray]:
+    """The contiguous float32 arrays the core takes, scaled in float64 first (a cast before
+    scaling would lose the detail of data far from 0, such as 1e8 + 3 sin t)."""
+    out = []
+    for i, arr in enumerate(arrays):
+        if scaler is not None:
+            arr = scaler._scaled(arr)
+        with np.errstate(over="ignore"):
+            net = np.ascontiguousarray(arr, dtype=np.float32)
+        if arr.dtype != np.float32 and not np.all(np.isfinite(net)):  # arr is finite: beyond float32's range
+            scaled = " after scaling" if scaler is not None else ""
+            raise ValueError(f"{what}[{i}] has a value of {np.max(np.abs(arr)):g}{scaled}, too large for float32")
+        out.append(net)
+    return out
+
+
+def _in_units(values: np.ndarray, scaler) -> np.ndarray:
+    """Network outputs (or scaled targets) in the data's units, as float64."""
+    return np.asarray(values, dtype=np.float64) if scaler is None else scaler._unscaled(values)
+
+
+def _fitted(scaler):
+    return scaler if scaler is not None and scaler.fitted else None
 
 
 def _last_step_targets(data, width: int, count: int, what: str) -> list[np.ndarray]:
     """Many-to-one targets: (B, width) array or list of (width,) -> list of (1, width)."""
-    arr = np.asarray(data, dtype=np.float32) if not isinstance(data, list) else None
+    arr = np.asarray(data, dtype=np.float64) if not isinstance(data, list) else None
     if arr is not None and arr.ndim == 1 and width == 1:
         arr = arr[:, None]
-    rows = list(arr) if arr is not None else [np.asarray(y, dtype=np.float32).reshape(-1) for y in data]
+    rows = list(arr) if arr is not None else [np.asarray(y, dtype=np.float64).reshape(-1) for y in data]
     if len(rows) != count:
         raise ValueError(f"{what} has {len(rows)} targets for {count} sequences")
     out = []
     for i, y in enumerate(rows):
-        y = np.asarray(y, dtype=np.float32).reshape(-1)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
         if y.size != width:
             raise ValueError(f"{what}[{i}] has {y.size} values, expected output_size={width}")
         if not np.all(np.isfinite(y)):
@@ -149,9 +175,7 @@ class _SequenceRegressor:
     # -- data in and out ----------------------------------------------------
     def _inputs(self, X, what="X") -> tuple[list[np.ndarray], bool]:
         xs, stacked = _float_sequences(X, self.input_size, what)
-        if self.x_scaler is not None and self.x_scaler.fitted:
-            xs = [self.x_scaler.transform(x) for x in xs]
-        return xs, stacked
+        return _network_arrays(xs, _fitted(self.x_scaler), what), stacked
 
     def _targets(self, Y, count: int, what="Y") -> list[np.ndarray]:
         if self.many_to_one:
@@ -167,9 +191,7 @@ class _SequenceRegressor:
                         f"{what}[{i}] has a target of {float(y.min() if y.min() < 0.0 else y.max()):g}: "
                         "loss bce_with_logits needs targets in [0, 1]"
                     )
-        if self.y_scaler is not None and self.y_scaler.fitted:
-            ys = [self.y_scaler.transform(y) for y in ys]
-        return ys
+        return _network_arrays(ys, _fitted(self.y_scaler), what)
 
     def _check_lengths(self, xs, ys, what: str) -> None:
         if self.many_to_one:
@@ -262,7 +284,7 @@ class _SequenceRegressor:
                 self.y_scaler.fit(_last_step_targets(Y, self.output_size, len(xs_raw), "Y"))
             else:
                 self.y_scaler.fit(_float_sequences(Y, self.output_size, "Y")[0])
-        xs = xs_raw if self.x_scaler is None else [self.x_scaler.transform(x) for x in xs_raw]
+        xs = _network_arrays(xs_raw, self.x_scaler, "X")
         ys = self._targets(Y, len(xs))
         self._check_lengths(xs, ys, "Y")
         if val_data is not None:
@@ -307,9 +329,9 @@ class _SequenceRegressor:
         )
         preds = self._core.predict(xs, self.many_to_one, _check_int(batch_size, "batch_size"))
         pairs = zip(preds, ys, strict=True)
-        diff = np.concatenate([(self._unscale(p) - self._unscale(y)).reshape(-1) for p, y in pairs])
-        result["mse"] = float(np.mean(diff.astype(np.float64) ** 2))
-        result["mae"] = float(np.mean(np.abs(diff.astype(np.float64))))
+        diff = np.concatenate([(_in_units(p, self.y_scaler) - _in_units(y, self.y_scaler)).ravel() for p, y in pairs])
+        result["mse"] = float(np.mean(diff**2))
+        result["mae"] = float(np.mean(np.abs(diff)))
         return result
 
     def forecast(self, history, steps: int) -> np.ndarray:
@@ -332,8 +354,7 @@ class _SequenceRegressor:
         )
         if x_scale is None or y_scale is None:
             raise RuntimeError("the scalers are not fitted yet: call fit first")
-        if self.x_scaler is not None:
-            h = self.x_scaler.transform(h)
+        (h,) = _network_arrays([h], self.x_scaler, "history")
         # scaled output -> data units -> scaled input, one affine map per feature
         feedback_scale = (y_scale / x_scale).astype(np.float32).tolist()
         feedback_shift = ((y_off - x_off) / x_scale).astype(np.float32).tolist()

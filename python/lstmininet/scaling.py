@@ -55,14 +55,22 @@ class _AffineScaler:
             raise ValueError(f"scaler was fitted on {self.scale.size} features, got {values.shape[-1]}")
 
     def transform(self, values) -> np.ndarray:
-        values = np.asarray(values, dtype=np.float64)
-        self._require(values)
-        return ((values - self.offset) / self.scale).astype(np.float32)
+        """Scaled values as float32 (the networks' dtype), computed in float64."""
+        return self._scaled(values).astype(np.float32)
 
     def inverse_transform(self, values) -> np.ndarray:
+        """Values in the data's units as float32, computed in float64."""
+        return self._unscaled(values).astype(np.float32)
+
+    def _scaled(self, values) -> np.ndarray:
         values = np.asarray(values, dtype=np.float64)
         self._require(values)
-        return (values * self.scale + self.offset).astype(np.float32)
+        return (values - self.offset) / self.scale
+
+    def _unscaled(self, values) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        self._require(values)
+        return values * self.scale + self.offset
 
     def to_dict(self) -> dict:
         return {

@@ -83,6 +83,20 @@ def test_training_in_data_units_with_a_scaler():
     assert result["mse"] < np.var(series) / 10
 
 
+def test_float64_data_is_scaled_before_it_is_cast_to_float32():
+    # float32 spacing at 1e8 is 8: cast first, 1e8 + 3 sin t was the constant 1e8 (scale 1)
+    series = 1e8 + 3.0 * np.sin(np.arange(301) / 5.0)
+    xs, ys = one_step_pairs(series, 30, 9)
+    far, near = (LSTMRegressor(1, 8, seed=0, scaler="standard") for _ in range(2))
+    far.fit(xs, ys, epochs=0, progress=False)  # fits the scalers only
+    shifted_xs, shifted_ys = [x - 1e8 for x in xs], [y - 1e8 for y in ys]
+    near.fit(shifted_xs, shifted_ys, epochs=0, progress=False)
+    np.testing.assert_allclose(far.x_scaler.scale, near.x_scaler.scale, rtol=1e-6)
+    assert far.loss_and_grads(xs, ys)[0] == pytest.approx(near.loss_and_grads(shifted_xs, shifted_ys)[0], rel=1e-5)
+    # and un-scaled in float64: errors of a few units at 1e8 are measured, not rounded to multiples of 8
+    assert far.evaluate(xs, ys)["mse"] == pytest.approx(near.evaluate(shifted_xs, shifted_ys)["mse"], rel=1e-5)
+
+
 def test_forecast_equals_feeding_predictions_back_by_hand():
     series = sine_series(200)
     xs, ys = one_step_pairs(series, 40, 4)
@@ -172,6 +186,8 @@ def test_bad_input_is_named():
         m.predict([np.zeros((3, 2)), np.zeros((4, 3))])
     with pytest.raises(ValueError, match="NaN"):
         m.predict([np.full((3, 2), np.nan)])
+    with pytest.raises(ValueError, match=r"X\[0\] has a value of 1e\+39, too large for float32"):
+        m.predict([np.full((3, 2), 1e39)])  # finite in float64: not "NaN or infinity"
     with pytest.raises(ValueError, match="sequence 0 has 3 input steps but 2 target steps"):
         m.fit([np.zeros((3, 2))], [np.zeros((2, 1))], progress=False)
     with pytest.raises(ValueError, match="loss must be one of"):
