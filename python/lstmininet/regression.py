@@ -26,11 +26,28 @@ LOSSES = ("mse", "mae", "huber", "bce_with_logits")
 _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "tokens_per_sec", "seconds", "lr")
 
 
-def _float_sequences(data, width: int, what: str) -> tuple[list[np.ndarray], bool]:
-    """A list of finite (T, width) arrays, and whether `data` was one (B, T, width) array.
+def _numbers(value, what: str) -> np.ndarray:
+    """`value` as a finite float array; errors name `what`.
 
-    A 1-D sequence counts as (T, 1) when width is 1. float32 stays float32, other numbers become float64:
-    the scalers see the values before `_network_arrays` casts them to float32.
+    float32 stays float32, other numbers become float64: the scalers see the values before
+    `_network_arrays` casts them to float32.
+    """
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        raise ValueError(f"{what} is ragged: its rows differ in length") from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{what} must hold numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} contains NaN or infinity")
+    return arr
+
+
+def _float_sequences(data, width: int, what: str) -> tuple[list[np.ndarray], bool]:
+    """A list of finite (T, width) arrays (see `_numbers`), and whether `data` was one (B, T, width) array.
+
+    A 1-D sequence counts as (T, 1) when width is 1.
     """
     stacked = isinstance(data, np.ndarray) and data.ndim == 3
     if isinstance(data, np.ndarray) and data.ndim in (1, 2) and data.dtype != object:
@@ -45,16 +62,11 @@ def _float_sequences(data, width: int, what: str) -> tuple[list[np.ndarray], boo
         raise ValueError(f"{what} is empty")
     out = []
     for i, seq in enumerate(items):
-        arr = np.asarray(seq)
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(f"{what}[{i}] must hold numbers, got dtype {arr.dtype}")
-        arr = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64, copy=False)
+        arr = _numbers(seq, f"{what}[{i}]")
         if arr.ndim == 1 and width == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
             raise ValueError(f"{what}[{i}] has shape {arr.shape}, expected (time > 0, {width})")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{what}[{i}] contains NaN or infinity")
         out.append(arr)
     return out, stacked
 

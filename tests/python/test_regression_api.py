@@ -188,6 +188,8 @@ def test_bad_input_is_named():
         m.predict([np.full((3, 2), np.nan)])
     with pytest.raises(ValueError, match=r"X\[0\] has a value of 1e\+39, too large for float32"):
         m.predict([np.full((3, 2), 1e39)])  # finite in float64: not "NaN or infinity"
+    with pytest.raises(ValueError, match=r"X\[1\] is ragged: its rows differ in length"):
+        m.predict([np.zeros((3, 2)), [[1.0, 2.0], [3.0]]])
     with pytest.raises(ValueError, match="sequence 0 has 3 input steps but 2 target steps"):
         m.fit([np.zeros((3, 2))], [np.zeros((2, 1))], progress=False)
     with pytest.raises(ValueError, match="loss must be one of"):
