@@ -97,20 +97,19 @@ def _fitted(scaler):
 
 
 def _last_step_targets(data, width: int, count: int, what: str) -> list[np.ndarray]:
-    """Many-to-one targets: (B, width) array or list of (width,) -> list of (1, width)."""
-    arr = np.asarray(data, dtype=np.float64) if not isinstance(data, list) else None
-    if arr is not None and arr.ndim == 1 and width == 1:
-        arr = arr[:, None]
-    rows = list(arr) if arr is not None else [np.asarray(y, dtype=np.float64).reshape(-1) for y in data]
-    if len(rows) != count:
-        raise ValueError(f"{what} has {len(rows)} targets for {count} sequences")
+    """Many-to-one targets: a (B, width) array (or (B,) when width is 1), or B items of `width`
+    numbers -> list of (1, width), checked as `_numbers` checks sequences."""
+    try:
+        items = list(data)
+    except TypeError:
+        raise TypeError(f"{what} must be a (batch, {width}) array or a list of targets") from None
+    if len(items) != count:
+        raise ValueError(f"{what} has {len(items)} targets for {count} sequences")
     out = []
-    for i, y in enumerate(rows):
-        y = np.asarray(y, dtype=np.float64).reshape(-1)
+    for i, y in enumerate(items):
+        y = _numbers(y, f"{what}[{i}]").reshape(-1)
         if y.size != width:
             raise ValueError(f"{what}[{i}] has {y.size} values, expected output_size={width}")
-        if not np.all(np.isfinite(y)):
-            raise ValueError(f"{what}[{i}] contains NaN or infinity")
         out.append(y[None, :])
     return out
 

@@ -207,6 +207,27 @@ def test_bad_input_is_named():
     assert np.isfinite(bce.evaluate([np.zeros((3, 2))], [np.array([[0.0], [1.0], [0.5]])])["loss"])
 
 
+@pytest.mark.parametrize(
+    "targets, error, message",
+    [
+        (np.array(["2020-01-01"] * 2, dtype="datetime64[D]"), TypeError, r"Y\[0\] must hold numbers, got dtype date"),
+        (np.array([1 + 5j, 2 + 5j]), TypeError, r"Y\[0\] must hold numbers, got dtype complex128"),
+        (np.array(["1", "2"]), TypeError, r"Y\[0\] must hold numbers, got dtype <U1"),
+        ([1.0, None], TypeError, r"Y\[1\] must hold numbers, got dtype object"),
+        ([1.0, np.inf], ValueError, r"Y\[1\] contains NaN or infinity"),
+        (None, TypeError, r"Y must be a \(batch, 1\) array or a list of targets"),
+        (3.0, TypeError, r"Y must be a \(batch, 1\) array or a list of targets"),
+    ],
+)
+def test_many_to_one_targets_are_checked_like_sequences(targets, error, message):
+    # datetimes trained as day counts, complex lost its imaginary part, strings were parsed
+    m = LSTMRegressor(1, 4, seed=0, many_to_one=True)
+    X = np.zeros((2, 3, 1), np.float32)
+    for call in (m.loss_and_grads, m.evaluate, lambda x, y: m.fit(x, y, progress=False)):
+        with pytest.raises(error, match=message):
+            call(X, targets)
+
+
 @pytest.mark.parametrize("many_to_one", [False, True])
 def test_predict_of_ragged_sequences_keeps_their_order(many_to_one):
     # predict batches the longest sequences together; each output goes back
