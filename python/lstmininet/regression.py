@@ -10,6 +10,7 @@ keeps the scalers with the weights.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Mapping
@@ -189,6 +190,7 @@ class _SequenceRegressor:
         return _network_arrays(xs, _fitted(self.x_scaler), what), stacked
 
     def _targets(self, Y, count: int, what="Y") -> list[np.ndarray]:
+        """The targets, checked, in the data's units (many-to-one: one (1, O) array each)."""
         if self.many_to_one:
             ys = _last_step_targets(Y, self.output_size, count, what)
         else:
@@ -202,14 +204,19 @@ class _SequenceRegressor:
                         f"{what}[{i}] has a target of {float(y.min() if y.min() < 0.0 else y.max()):g}: "
                         "loss bce_with_logits needs targets in [0, 1]"
                     )
-        return _network_arrays(ys, _fitted(self.y_scaler), what)
+        return ys
 
-    def _check_lengths(self, xs, ys, what: str) -> None:
-        if self.many_to_one:
-            return
-        for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-            if x.shape[0] != y.shape[0]:
-                raise ValueError(f"{what}: sequence {i} has {x.shape[0]} input steps but {y.shape[0]} target steps")
+    def _pairs(self, X, Y, x_what="X", y_what="Y", lengths_what="Y") -> tuple[list, list]:
+        """Inputs and targets in the data's units, each read once (either may be a one-shot iterable), checked."""
+        xs, _ = _float_sequences(X, self.input_size, x_what)
+        ys = self._targets(Y, len(xs), y_what)
+        if not self.many_to_one:
+            for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+                if x.shape[0] != y.shape[0]:
+                    raise ValueError(
+                        f"{lengths_what}: sequence {i} has {x.shape[0]} input steps but {y.shape[0]} target steps"
+                    )
+        return xs, ys
 
     def _unscale(self, y: np.ndarray) -> np.ndarray:
         return y if self.y_scaler is None else self.y_scaler.inverse_transform(y)
@@ -228,9 +235,8 @@ class _SequenceRegressor:
     def loss_and_grads(self, X, Y) -> tuple[float, dict[str, np.ndarray]]:
         """The loss over all targets as one batch from a zero state (on the scaled
         data) and the gradient of every parameter."""
-        xs, _ = self._inputs(X)
-        ys = self._targets(Y, len(xs))
-        self._check_lengths(xs, ys, "loss_and_grads")
+        xs, ys = self._pairs(X, Y, lengths_what="loss_and_grads")
+        xs, ys = _network_arrays(xs, _fitted(self.x_scaler), "X"), _network_arrays(ys, _fitted(self.y_scaler), "Y")
         return self._core.loss_and_grads(xs, ys, self.many_to_one, self.loss)
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -286,48 +292,55 @@ class _SequenceRegressor:
         `split_dataset(..., seed=seed)`.
         """
         options = _fit_options(locals())
-        # Scalers not fitted yet learn the data of this first call.
-        xs_raw, _ = _float_sequences(X, self.input_size, "X")
-        if self.x_scaler is not None and not self.x_scaler.fitted:
-            self.x_scaler.fit(xs_raw)
-        if self.y_scaler is not None and not self.y_scaler.fitted:
-            if self.many_to_one:
-                self.y_scaler.fit(_last_step_targets(Y, self.output_size, len(xs_raw), "Y"))
-            else:
-                self.y_scaler.fit(_float_sequences(Y, self.output_size, "Y")[0])
-        xs = _network_arrays(xs_raw, self.x_scaler, "X")
-        ys = self._targets(Y, len(xs))
-        self._check_lengths(xs, ys, "Y")
+        # Everything is read (once: X and Y may be generators) and checked before the scalers learn the data.
+        xs, ys = self._pairs(X, Y)
         if val_data is not None:
             if not (isinstance(val_data, (tuple, list)) and len(val_data) == 2):
                 raise TypeError("val_data must be a pair (X_val, Y_val)")
-            val_x, _ = self._inputs(val_data[0], "val_data X")
-            val_y = self._targets(val_data[1], len(val_x), "val_data Y")
-            self._check_lengths(val_x, val_y, "val_data")
-        elif val_fraction:
-            train_idx, val_idx, _ = split_dataset(
-                list(range(len(xs))), val_fraction=float(val_fraction), seed=options["seed"]
-            )
-            val_x, val_y = [xs[i] for i in val_idx], [ys[i] for i in val_idx]
-            xs, ys = [xs[i] for i in train_idx], [ys[i] for i in train_idx]
+            val_x, val_y = self._pairs(*val_data, "val_data X", "val_data Y", "val_data")
         else:
             val_x, val_y = [], []
-        return _run_fit(
-            lambda bar, epoch_done: self._core.fit(
-                xs, ys, val_x, val_y, self.many_to_one, self.loss, options, bar, epoch_done
-            ),
-            options["epochs"],
-            self,
-            progress,
-            on_epoch,
-            _HISTORY_KEYS,
-        )
+        fitted_now = self._fit_scalers(xs, ys)
+        before = (self.epochs_done, self.batches_done)
+        try:
+            xs, ys = _network_arrays(xs, self.x_scaler, "X"), _network_arrays(ys, self.y_scaler, "Y")
+            val_x = _network_arrays(val_x, self.x_scaler, "val_data X")
+            val_y = _network_arrays(val_y, self.y_scaler, "val_data Y")
+            if val_fraction:
+                train_idx, val_idx, _ = split_dataset(
+                    list(range(len(xs))), val_fraction=float(val_fraction), seed=options["seed"]
+                )
+                val_x, val_y = [xs[i] for i in val_idx], [ys[i] for i in val_idx]
+                xs, ys = [xs[i] for i in train_idx], [ys[i] for i in train_idx]
+            return _run_fit(
+                lambda bar, epoch_done: self._core.fit(
+                    xs, ys, val_x, val_y, self.many_to_one, self.loss, options, bar, epoch_done
+                ),
+                options["epochs"],
+                self,
+                progress,
+                on_epoch,
+                _HISTORY_KEYS,
+            )
+        except BaseException:
+            # Refused before its first step (the core checks lr, for one): leave the scalers as they were.
+            if (self.epochs_done, self.batches_done) == before:
+                for scaler in fitted_now:
+                    scaler.offset = scaler.scale = None
+            raise
+
+    def _fit_scalers(self, xs, ys) -> list:
+        """Fits the scalers not fitted yet on this data, all or none; returns those it fitted."""
+        todo = [(s, data) for s, data in ((self.x_scaler, xs), (self.y_scaler, ys)) if s is not None and not s.fitted]
+        fitted = [copy.copy(s).fit(data) for s, data in todo]
+        for (scaler, _), new in zip(todo, fitted, strict=True):
+            scaler.offset, scaler.scale = new.offset, new.scale
+        return [s for s, _ in todo]
 
     def evaluate(self, X, Y, batch_size: int = 64, seq_len: int = 256) -> dict:
         """`loss`: the training loss on (scaled) data; `mse` and `mae`: in the targets' units."""
-        xs, _ = self._inputs(X)
-        ys = self._targets(Y, len(xs))
-        self._check_lengths(xs, ys, "Y")
+        xs, ys = self._pairs(X, Y)
+        xs, ys = _network_arrays(xs, _fitted(self.x_scaler), "X"), _network_arrays(ys, _fitted(self.y_scaler), "Y")
         result = dict(
             self._core.evaluate(
                 xs,

@@ -154,6 +154,35 @@ def test_save_load_keeps_weights_scalers_and_training_state(tmp_path):
         LSTMRegressor.load(token_path)
 
 
+def test_a_first_fit_that_raises_leaves_the_scalers_unfitted():
+    # the scalers learnt the failed call's data (here in centimetres), and the corrected call trained with them
+    rng = np.random.default_rng(0)
+    metres = rng.standard_normal((8, 10, 1))
+    centimetres = metres * 100
+    m = LSTMRegressor(1, 4, seed=0, scaler="standard")
+    for bad in (
+        dict(Y=centimetres[:, :5]),  # checked in Python
+        dict(Y=centimetres, val_data=(centimetres, centimetres[:, :5])),
+        dict(Y=centimetres, lr=-1.0),  # checked by the core, before its first step
+    ):
+        with pytest.raises(ValueError):
+            m.fit(centimetres, **bad, epochs=1, progress=False)
+        assert not m.x_scaler.fitted and not m.y_scaler.fitted
+    m.fit(metres, metres, epochs=1, progress=False)
+    np.testing.assert_allclose(m.x_scaler.scale, np.std(metres))
+
+
+@pytest.mark.parametrize("many_to_one", [False, True])
+def test_fit_reads_one_shot_iterables_once(many_to_one):
+    # with a target scaler Y was read twice, and the generator was empty the second time
+    X = np.random.default_rng(0).standard_normal((4, 5, 1))
+    targets = [x[-1] for x in X] if many_to_one else [np.roll(x, -1, 0) for x in X]
+    m = LSTMRegressor(1, 4, seed=0, scaler="standard", many_to_one=many_to_one)
+    m.fit((x for x in X), (y for y in targets), epochs=1, progress=False)
+    assert m.epochs_done == 1
+    np.testing.assert_allclose(m.y_scaler.scale, np.std(targets))
+
+
 def test_validation_early_stopping_and_determinism():
     series = sine_series(300)
     xs, ys = one_step_pairs(series, 30, 9)
