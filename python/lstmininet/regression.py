@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -93,10 +94,6 @@ def _in_units(values: np.ndarray, scaler) -> np.ndarray:
     return np.asarray(values, dtype=np.float64) if scaler is None else scaler._unscaled(values)
 
 
-def _fitted(scaler):
-    return scaler if scaler is not None and scaler.fitted else None
-
-
 def _last_step_targets(data, width: int, count: int, what: str) -> list[np.ndarray]:
     """Many-to-one targets: a (B, width) array (or (B,) when width is 1), or B items of `width`
     numbers -> list of (1, width), checked as `_numbers` checks sequences."""
@@ -149,10 +146,10 @@ class _SequenceRegressor:
         self.seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         self.many_to_one = bool(many_to_one)
         self.loss = loss
-        self.x_scaler = make_scaler(scaler)
+        x_scaler = make_scaler(scaler)
         if isinstance(target_scaler, str) and target_scaler == "same":
-            target_scaler = None if loss == "bce_with_logits" or scaler is None else type(self.x_scaler)()
-        self.y_scaler = make_scaler(target_scaler)
+            target_scaler = None if loss == "bce_with_logits" or scaler is None else type(x_scaler)()
+        self._keep_scalers(x_scaler, make_scaler(target_scaler))
         self._core = _core.Regressor(
             self._cell, input_size, hidden_size, num_layers, output_size, float(dropout), self.seed
         )
@@ -184,11 +181,46 @@ class _SequenceRegressor:
             f"many_to_one={self.many_to_one}, loss={self.loss!r})"
         )
 
-    # -- data in and out ----------------------------------------------------
-    def _inputs(self, X, what="X") -> tuple[list[np.ndarray], bool]:
-        xs, stacked = _float_sequences(X, self.input_size, what)
-        return _network_arrays(xs, _fitted(self.x_scaler), what), stacked
+    # -- scalers -------------------------------------------------------------
+    def _keep_scalers(self, x_scaler, y_scaler) -> None:
+        self.x_scaler, self.y_scaler = x_scaler, y_scaler
+        # The first fit fits both under the lock; every other call reads both under it once (_scalers),
+        # so a call racing the first fit sees both fitted or neither.
+        self._scaler_lock = threading.Lock()
+        self._scalers_fitted_by = None  # the first fit that fitted them, until another fit uses them
 
+    def _scalers(self):
+        """Copies of (x_scaler, y_scaler) taken together; RuntimeError if one is not fitted yet."""
+        with self._scaler_lock:
+            scalers = copy.copy(self.x_scaler), copy.copy(self.y_scaler)
+        if any(s is not None and not s.fitted for s in scalers):
+            raise RuntimeError("the scalers are not fitted yet: call fit first")
+        return scalers
+
+    def _fit_scalers(self, xs, ys):
+        """Fits the scalers not fitted yet on this data, all or none, under the lock (two first fits
+        fit them once); returns copies of both and a function that unfits those it fitted, unless
+        another fit has used them since."""
+        with self._scaler_lock:
+            todo = [
+                (s, data) for s, data in ((self.x_scaler, xs), (self.y_scaler, ys)) if s is not None and not s.fitted
+            ]
+            fitted = [copy.copy(s).fit(data) for s, data in todo]
+            for (scaler, _), new in zip(todo, fitted, strict=True):
+                scaler.offset, scaler.scale = new.offset, new.scale
+            token = object() if todo else None
+            self._scalers_fitted_by = token
+            scalers = copy.copy(self.x_scaler), copy.copy(self.y_scaler)
+
+        def take_back():
+            with self._scaler_lock:
+                if token is not None and self._scalers_fitted_by is token:
+                    for scaler, _ in todo:
+                        scaler.offset = scaler.scale = None
+
+        return scalers, take_back
+
+    # -- data in and out ----------------------------------------------------
     def _targets(self, Y, count: int, what="Y") -> list[np.ndarray]:
         """The targets, checked, in the data's units (many-to-one: one (1, O) array each)."""
         if self.many_to_one:
@@ -218,16 +250,16 @@ class _SequenceRegressor:
                     )
         return xs, ys
 
-    def _unscale(self, y: np.ndarray) -> np.ndarray:
-        return y if self.y_scaler is None else self.y_scaler.inverse_transform(y)
-
     # -- numerics -----------------------------------------------------------
     def predict(self, X, batch_size: int = 256):
         """Outputs in the targets' units: (B, T, O), or (B, O) many-to-one, for a
         (B, T, F) array; a list of (T_i, O) arrays (or a (B, O) array) for a list."""
-        xs, stacked = self._inputs(X)
-        outs = self._core.predict(xs, self.many_to_one, _check_int(batch_size, "batch_size"))
-        outs = [self._unscale(o) for o in outs]
+        xs, stacked = _float_sequences(X, self.input_size, "X")
+        batch_size = _check_int(batch_size, "batch_size")
+        x_scaler, y_scaler = self._scalers()
+        outs = self._core.predict(_network_arrays(xs, x_scaler, "X"), self.many_to_one, batch_size)
+        if y_scaler is not None:
+            outs = [y_scaler.inverse_transform(o) for o in outs]
         if self.many_to_one:
             return np.concatenate(outs, axis=0)
         return np.stack(outs) if stacked else outs
@@ -236,7 +268,8 @@ class _SequenceRegressor:
         """The loss over all targets as one batch from a zero state (on the scaled
         data) and the gradient of every parameter."""
         xs, ys = self._pairs(X, Y, lengths_what="loss_and_grads")
-        xs, ys = _network_arrays(xs, _fitted(self.x_scaler), "X"), _network_arrays(ys, _fitted(self.y_scaler), "Y")
+        x_scaler, y_scaler = self._scalers()
+        xs, ys = _network_arrays(xs, x_scaler, "X"), _network_arrays(ys, y_scaler, "Y")
         return self._core.loss_and_grads(xs, ys, self.many_to_one, self.loss)
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -300,12 +333,12 @@ class _SequenceRegressor:
             val_x, val_y = self._pairs(*val_data, "val_data X", "val_data Y", "val_data")
         else:
             val_x, val_y = [], []
-        fitted_now = self._fit_scalers(xs, ys)
+        (x_scaler, y_scaler), take_back = self._fit_scalers(xs, ys)
         before = (self.epochs_done, self.batches_done)
         try:
-            xs, ys = _network_arrays(xs, self.x_scaler, "X"), _network_arrays(ys, self.y_scaler, "Y")
-            val_x = _network_arrays(val_x, self.x_scaler, "val_data X")
-            val_y = _network_arrays(val_y, self.y_scaler, "val_data Y")
+            xs, ys = _network_arrays(xs, x_scaler, "X"), _network_arrays(ys, y_scaler, "Y")
+            val_x = _network_arrays(val_x, x_scaler, "val_data X")
+            val_y = _network_arrays(val_y, y_scaler, "val_data Y")
             if val_fraction:
                 train_idx, val_idx, _ = split_dataset(
                     list(range(len(xs))), val_fraction=float(val_fraction), seed=options["seed"]
@@ -325,22 +358,14 @@ class _SequenceRegressor:
         except BaseException:
             # Refused before its first step (the core checks lr, for one): leave the scalers as they were.
             if (self.epochs_done, self.batches_done) == before:
-                for scaler in fitted_now:
-                    scaler.offset = scaler.scale = None
+                take_back()
             raise
-
-    def _fit_scalers(self, xs, ys) -> list:
-        """Fits the scalers not fitted yet on this data, all or none; returns those it fitted."""
-        todo = [(s, data) for s, data in ((self.x_scaler, xs), (self.y_scaler, ys)) if s is not None and not s.fitted]
-        fitted = [copy.copy(s).fit(data) for s, data in todo]
-        for (scaler, _), new in zip(todo, fitted, strict=True):
-            scaler.offset, scaler.scale = new.offset, new.scale
-        return [s for s, _ in todo]
 
     def evaluate(self, X, Y, batch_size: int = 64, seq_len: int = 256) -> dict:
         """`loss`: the training loss on (scaled) data; `mse` and `mae`: in the targets' units."""
         xs, ys = self._pairs(X, Y)
-        xs, ys = _network_arrays(xs, _fitted(self.x_scaler), "X"), _network_arrays(ys, _fitted(self.y_scaler), "Y")
+        x_scaler, y_scaler = self._scalers()
+        xs, ys = _network_arrays(xs, x_scaler, "X"), _network_arrays(ys, y_scaler, "Y")
         result = dict(
             self._core.evaluate(
                 xs,
@@ -353,7 +378,7 @@ class _SequenceRegressor:
         )
         preds = self._core.predict(xs, self.many_to_one, _check_int(batch_size, "batch_size"))
         pairs = zip(preds, ys, strict=True)
-        diff = np.concatenate([(_in_units(p, self.y_scaler) - _in_units(y, self.y_scaler)).ravel() for p, y in pairs])
+        diff = np.concatenate([(_in_units(p, y_scaler) - _in_units(y, y_scaler)).ravel() for p, y in pairs])
         result["mse"] = float(np.mean(diff**2))
         result["mae"] = float(np.mean(np.abs(diff)))
         return result
@@ -369,21 +394,16 @@ class _SequenceRegressor:
             )
         (h,), _ = _float_sequences([history], self.input_size, "history")
         steps = _check_int(steps, "steps", minimum=0)
-        F = self.input_size
-        x_off, x_scale = (
-            (np.zeros(F), np.ones(F)) if self.x_scaler is None else (self.x_scaler.offset, self.x_scaler.scale)
-        )
-        y_off, y_scale = (
-            (np.zeros(F), np.ones(F)) if self.y_scaler is None else (self.y_scaler.offset, self.y_scaler.scale)
-        )
-        if x_scale is None or y_scale is None:
-            raise RuntimeError("the scalers are not fitted yet: call fit first")
-        (h,) = _network_arrays([h], self.x_scaler, "history")
+        x_scaler, y_scaler = self._scalers()
+        (h,) = _network_arrays([h], x_scaler, "history")
+        zeros, ones = np.zeros(self.input_size), np.ones(self.input_size)
+        x_off, x_scale = (zeros, ones) if x_scaler is None else (x_scaler.offset, x_scaler.scale)
+        y_off, y_scale = (zeros, ones) if y_scaler is None else (y_scaler.offset, y_scaler.scale)
         # scaled output -> data units -> scaled input, one affine map per feature
         feedback_scale = (y_scale / x_scale).astype(np.float32).tolist()
         feedback_shift = ((y_off - x_off) / x_scale).astype(np.float32).tolist()
         out = self._core.forecast(h, steps, feedback_scale, feedback_shift)
-        return self._unscale(out)
+        return out if y_scaler is None else y_scaler.inverse_transform(out)
 
     # -- persistence --------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -418,8 +438,7 @@ class _SequenceRegressor:
         model.seed = int(metadata.get("seed", 0))
         model.many_to_one = bool(metadata.get("many_to_one", False))
         model.loss = metadata["loss"]
-        model.x_scaler = scaler_from_dict(metadata.get("x_scaler"))
-        model.y_scaler = scaler_from_dict(metadata.get("y_scaler"))
+        model._keep_scalers(scaler_from_dict(metadata.get("x_scaler")), scaler_from_dict(metadata.get("y_scaler")))
         return model
 
 

@@ -183,6 +183,61 @@ def test_fit_reads_one_shot_iterables_once(many_to_one):
     np.testing.assert_allclose(m.y_scaler.scale, np.std(targets))
 
 
+@pytest.mark.parametrize("call", ["predict", "evaluate", "loss_and_grads"])
+def test_a_call_racing_the_first_fit_sees_both_scalers_fitted_or_neither(call):
+    # The scalers were read without a lock: when the first fit (another thread) fitted them between
+    # the scaling of a predict's inputs and the un-scaling of its outputs, raw inputs went through the
+    # network and came back "un-scaled". Here that fit runs at exactly that moment, as the core is called.
+    series = sine_series(200)
+    xs, ys = one_step_pairs(series, 40, 4)
+    untrained = LSTMRegressor(1, 8, seed=0, scaler="standard")
+    untrained.fit(xs, ys, epochs=0, progress=False)  # fits the scalers only
+    m = LSTMRegressor(1, 8, seed=0, scaler="standard")
+    core = m._core
+
+    class FitWhenCalled:
+        def __getattr__(self, name):
+            if name in ("predict", "evaluate", "loss_and_grads"):
+                m._core = core
+                m.fit(xs, ys, epochs=0, progress=False)
+            return getattr(core, name)
+
+    m._core = FitWhenCalled()
+    args = (xs,) if call == "predict" else (xs, ys)
+    try:
+        got = getattr(m, call)(*args)
+    except RuntimeError as err:  # the scalers were read before the fit: not fitted yet
+        assert "not fitted" in str(err)
+    else:  # or after it, both: the untrained weights with the fitted scalers
+        want = getattr(untrained, call)(*args)
+        if call == "loss_and_grads":
+            got, want = got[0], want[0]
+        np.testing.assert_equal(got, want)
+
+
+def test_two_first_fits_fit_the_scalers_once_on_one_call_s_data():
+    # Each first fit saw the scalers unfitted and fitted them, each on its own data.
+    low, high = np.zeros((4, 5, 1)), np.full((4, 5, 1), 100.0)
+    low[:, ::2] = 1.0
+    high[:, ::2] = 101.0
+    other, fits = [], []
+
+    class SlowScaler(StandardScaler):
+        def fit(self, sequences):
+            fits.append(sequences)
+            if not other:  # while the first call fits its input scaler, a second first fit comes in
+                other.append(threading.Thread(target=m.fit, args=(high, high), kwargs=dict(epochs=0, progress=False)))
+                other[0].start()
+                other[0].join(0.5)  # it finishes here unless it waits for the scalers
+            return super().fit(sequences)
+
+    m = LSTMRegressor(1, 4, seed=0, scaler=SlowScaler(), target_scaler=SlowScaler())
+    m.fit(low, low, epochs=0, progress=False)
+    other[0].join()
+    assert len(fits) == 2  # x and y, once
+    assert m.x_scaler.offset == m.y_scaler.offset == pytest.approx(0.6)
+
+
 def test_validation_early_stopping_and_determinism():
     series = sine_series(300)
     xs, ys = one_step_pairs(series, 30, 9)
