@@ -25,6 +25,8 @@ from .splits import split_dataset
 
 _CHECKPOINT_FORMAT = "lstmininet-regressor"
 LOSSES = ("mse", "mae", "huber", "bce_with_logits")
+# scaled probabilities leave [0, 1] (the loss goes negative), and predict would "un-scale" logits
+_BCE_SCALER = "loss bce_with_logits takes targets in [0, 1] unscaled: it cannot have a target_scaler"
 _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "tokens_per_sec", "seconds", "lr")
 
 
@@ -149,7 +151,10 @@ class _SequenceRegressor:
         x_scaler = make_scaler(scaler)
         if isinstance(target_scaler, str) and target_scaler == "same":
             target_scaler = None if loss == "bce_with_logits" or scaler is None else type(x_scaler)()
-        self._keep_scalers(x_scaler, make_scaler(target_scaler))
+        y_scaler = make_scaler(target_scaler)
+        if loss == "bce_with_logits" and y_scaler is not None:
+            raise ValueError(_BCE_SCALER)
+        self._keep_scalers(x_scaler, y_scaler)
         self._core = _core.Regressor(
             self._cell, input_size, hidden_size, num_layers, output_size, float(dropout), self.seed
         )

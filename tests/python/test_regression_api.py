@@ -278,6 +278,9 @@ def test_bad_input_is_named():
         m.fit([np.zeros((3, 2))], [np.zeros((2, 1))], progress=False)
     with pytest.raises(ValueError, match="loss must be one of"):
         LSTMRegressor(2, 4, loss="hinge")
+    with pytest.raises(ValueError, match=r"bce_with_logits takes targets in \[0, 1\] unscaled: it cannot have a"):
+        LSTMRegressor(2, 4, loss="bce_with_logits", scaler="standard", target_scaler="standard")
+    assert LSTMRegressor(2, 4, loss="bce_with_logits", scaler="standard").y_scaler is None  # "same": none
     with pytest.raises(ValueError, match="got shape \\(5, 2\\)"):
         m.predict(np.zeros((5, 2)))  # a 2-D array is ambiguous: one sequence or B of width 1?
     with pytest.raises(ValueError, match="2 targets for 1 sequences"):
