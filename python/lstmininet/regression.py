@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _core
-from .model import _UINT64_MAX, History, _check_int, _fit_options, _RecurrentModel, _run_fit
+from .model import _UINT64_MAX, History, _check_int, _checkpoint_metadata, _fit_options, _RecurrentModel, _run_fit
 from .scaling import make_scaler, scaler_from_dict
 from .splits import split_dataset
 
@@ -427,24 +427,41 @@ class _SequenceRegressor:
     def load(cls, path: str | os.PathLike):
         """Load a checkpoint written by `save` (`LSTMRegressor.load` insists on an LSTM)."""
         core, metadata_json = _core.Regressor.load(os.fspath(path))
-        try:
-            metadata = json.loads(metadata_json)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"checkpoint '{path}' has unreadable metadata: {err}") from None
-        if not isinstance(metadata, dict) or metadata.get("format") != _CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint '{path}' has no regressor metadata")
+        metadata = _checkpoint_metadata(path, metadata_json)  # JSON, an object, the seed
+        where = f"checkpoint '{os.fspath(path)}'"
+        if metadata.get("format") != _CHECKPOINT_FORMAT:
+            raise ValueError(f"{where} has no regressor metadata")
         kind = {"lstm": LSTMRegressor, "gru": GRURegressor}[core.config["cell"]]
         if cls is not _SequenceRegressor and cls is not kind:
-            raise ValueError(f"checkpoint '{path}' holds a {kind.__name__}, not a {cls.__name__}")
-        if metadata.get("loss") not in LOSSES:
-            raise ValueError(f"checkpoint '{path}' names an unknown loss {metadata.get('loss')!r}")
+            raise ValueError(f"{where} holds a {kind.__name__}, not a {cls.__name__}")
+        many_to_one = metadata.get("many_to_one", False)
+        if not isinstance(many_to_one, bool):
+            raise ValueError(f"{where} has damaged metadata: many_to_one {many_to_one!r} is not true or false")
+        loss = metadata.get("loss")
+        if loss not in LOSSES:
+            raise ValueError(f"{where} names an unknown loss {loss!r}")
+        x_scaler = _checkpoint_scaler(where, metadata, "x_scaler", core.config["input_size"])
+        y_scaler = _checkpoint_scaler(where, metadata, "y_scaler", core.config["output_size"])
+        if loss == "bce_with_logits" and y_scaler is not None:
+            raise ValueError(f"{where} has damaged metadata: {_BCE_SCALER}")
         model = kind.__new__(kind)
         model._core = core
-        model.seed = int(metadata.get("seed", 0))
-        model.many_to_one = bool(metadata.get("many_to_one", False))
-        model.loss = metadata["loss"]
-        model._keep_scalers(scaler_from_dict(metadata.get("x_scaler")), scaler_from_dict(metadata.get("y_scaler")))
+        model.seed = metadata.get("seed", 0)
+        model.many_to_one = many_to_one
+        model.loss = loss
+        model._keep_scalers(x_scaler, y_scaler)
         return model
+
+
+def _checkpoint_scaler(where: str, metadata: dict, key: str, features: int):
+    """The scaler saved under `key`, checked (kind, finite values, one per feature); ValueError naming the file."""
+    try:
+        scaler = scaler_from_dict(metadata.get(key))
+    except (TypeError, ValueError) as err:  # TypeError: numpy meeting an object where a number belongs
+        raise ValueError(f"{where} has a damaged {key}: {err}") from None
+    if scaler is not None and scaler.fitted and scaler.scale.size != features:
+        raise ValueError(f"{where} has damaged metadata: {key} has {scaler.scale.size} features, the model {features}")
+    return scaler
 
 
 class LSTMRegressor(_SequenceRegressor):

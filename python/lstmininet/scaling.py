@@ -122,6 +122,8 @@ def scaler_from_dict(data: dict | None) -> _AffineScaler | None:
     """The scaler `to_dict` described (None stays None)."""
     if data is None:
         return None
+    if not isinstance(data, dict):
+        raise ValueError(f"expected an object, got {type(data).__name__}")
     kind = data.get("kind")
     if kind not in SCALERS:
         raise ValueError(f"unknown scaler kind {kind!r}")

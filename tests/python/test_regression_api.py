@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import _thread
 import inspect
+import json
+import re
 import threading
 
 import numpy as np
@@ -236,6 +238,40 @@ def test_two_first_fits_fit_the_scalers_once_on_one_call_s_data():
     other[0].join()
     assert len(fits) == 2  # x and y, once
     assert m.x_scaler.offset == m.y_scaler.offset == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(seed="abc"), "seed 'abc' is not an integer"),
+        (dict(seed=-5), "seed -5 is not an integer"),
+        (dict(seed=1.7), "seed 1.7 is not an integer"),
+        (dict(many_to_one="no"), "many_to_one 'no' is not true or false"),
+        (dict(loss=["mse"]), "unknown loss"),
+        (dict(x_scaler="standard"), "damaged x_scaler: expected an object, got str"),
+        (dict(x_scaler={"kind": "standard", "offset": [0.0], "scale": [-1.0]}), "damaged x_scaler: .*positive"),
+        (dict(y_scaler={"kind": "minmax", "offset": ["a"], "scale": [1]}), "damaged y_scaler"),
+        (dict(y_scaler={"kind": "minmax", "offset": {"a": 1}, "scale": [1]}), "damaged y_scaler"),
+        (
+            dict(x_scaler={"kind": "standard", "offset": [0] * 3, "scale": [1] * 3}),
+            "x_scaler has 3 features, the model 1",
+        ),
+        (dict(loss="bce_with_logits"), "bce_with_logits .* cannot have a target_scaler"),
+    ],
+)
+def test_load_checks_the_regressor_metadata(tmp_path, change, message):
+    # metadata another program wrote (the checksum holds): accepted, or failing later with errors not naming the file
+    m = LSTMRegressor(1, 4, seed=0, scaler="standard")
+    X = np.zeros((2, 3, 1))
+    X[:, 1] = 1.0
+    m.fit(X, X, epochs=0, progress=False)
+    metadata = dict(format="lstmininet-regressor", seed=0, many_to_one=False, loss="mse")
+    metadata.update(x_scaler=m.x_scaler.to_dict(), y_scaler=m.y_scaler.to_dict())
+    metadata.update(change)
+    path = tmp_path / "r.lmn"
+    m._core.save(str(path), json.dumps(metadata))
+    with pytest.raises(ValueError, match=f"checkpoint '{re.escape(str(path))}' .*{message}"):
+        LSTMRegressor.load(path)
 
 
 def test_validation_early_stopping_and_determinism():
