@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "timeseries.py"
 spec = importlib.util.spec_from_file_location("timeseries", SCRIPT)
@@ -27,3 +28,39 @@ def test_windows_pair_each_step_with_the_next_value():
     assert x.shape == (30 - ts.WINDOW, ts.WINDOW, 1) == y.shape
     np.testing.assert_array_equal(y[:, :, 0], x[:, :, 0] + 1)
     np.testing.assert_array_equal(x[3, :, 0], np.arange(3, 3 + ts.WINDOW))
+
+
+class Trained(Exception):
+    pass
+
+
+def stop_before_training(*args):
+    raise Trained(args)
+
+
+def test_bad_arguments_stop_before_any_training(monkeypatch, capsys):
+    # a bad series or seed was found only after minutes of training, and some gave tracebacks
+    monkeypatch.setattr(ts, "evaluate_series", stop_before_training)
+    for argv, message in [
+        (["--series", "sunspots,foo"], "--series: unknown series 'foo'"),
+        (["--epochs", "-1"], "--epochs: -1 is below 1"),
+        (["--seeds", "0,-1"], "--seeds: -1 is below 0"),
+        (["--seeds", "0,,1"], "--seeds: '' is not an integer"),
+        (["--seeds", "1,1"], "--seeds: '1,1' repeats an item"),
+        (["--threads", "0"], "--threads: 0 is below 1"),
+    ]:
+        with pytest.raises(SystemExit) as stopped:
+            ts.main(argv)
+        assert stopped.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_quick_keeps_explicit_series_seeds_and_epochs(monkeypatch):
+    # --quick replaced the given --seeds and --epochs (but kept --series)
+    monkeypatch.setattr(ts, "evaluate_series", stop_before_training)
+    with pytest.raises(Trained) as trained:
+        ts.main(["--quick", "--seeds", "5,6", "--epochs", "20", "--series", "co2"])
+    assert trained.value.args[0] == ("co2", [5, 6], 20, 1)
+    with pytest.raises(Trained) as trained:
+        ts.main(["--quick"])
+    assert trained.value.args[0] == ("sunspots", [0], 3, 1)
