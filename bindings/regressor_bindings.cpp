@@ -168,14 +168,21 @@ void bind_regressor(py::module_& m) {
             const RegressionData data = regression_data(xs, ys, "sequences");
             const RegressionSetup setup = setup_of(many_to_one, loss);
             EvalResult r;
-            {
+            std::vector<Matrix> outputs;
+            {  // the loss and the outputs from the same weights, under one lock
               const auto lock = lock_to_read(self);
               py::gil_scoped_release release;
               r = evaluate(*self.net, setup, data, batch_size, seq_len);
+              std::vector<Matrix> inputs;
+              for (const RegressionSequence& sequence : data) inputs.push_back(sequence.x);
+              outputs = predict(*self.net, inputs, many_to_one, batch_size);
             }
             py::dict d;
             d["loss"] = r.loss;
             d["targets"] = r.tokens;
+            py::list predictions;
+            for (const Matrix& o : outputs) predictions.append(to_array(o));
+            d["predictions"] = predictions;
             return d;
           },
           py::arg("inputs"), py::arg("targets"), py::arg("many_to_one"), py::arg("loss"), py::arg("batch_size"),

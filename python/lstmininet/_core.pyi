@@ -267,8 +267,9 @@ class Regressor:
         loss: str,
         batch_size: int,
         seq_len: int,
-    ) -> dict[str, float]:
-        """loss (a float) and targets (an int)."""
+    ) -> dict[str, Any]:
+        """loss (a float), targets (an int) and predictions (the outputs, as predict gives them), all from the
+        same weights."""
     def forecast(
         self, history: npt.ArrayLike, steps: int, feedback_scale: Sequence[float], feedback_shift: Sequence[float]
     ) -> _FloatArray: ...

@@ -368,22 +368,20 @@ class _SequenceRegressor:
 
     def evaluate(self, X, Y, batch_size: int = 64, seq_len: int = 256) -> dict:
         """`loss`: the training loss on (scaled) data; `mse` and `mae`: in the targets' units."""
-        xs, ys = self._pairs(X, Y)
+        xs, targets = self._pairs(X, Y)
         x_scaler, y_scaler = self._scalers()
-        xs, ys = _network_arrays(xs, x_scaler, "X"), _network_arrays(ys, y_scaler, "Y")
         result = dict(
-            self._core.evaluate(
-                xs,
-                ys,
+            self._core.evaluate(  # the loss and the outputs from the same weights
+                _network_arrays(xs, x_scaler, "X"),
+                _network_arrays(targets, y_scaler, "Y"),
                 self.many_to_one,
                 self.loss,
                 _check_int(batch_size, "batch_size"),
                 _check_int(seq_len, "seq_len"),
             )
         )
-        preds = self._core.predict(xs, self.many_to_one, _check_int(batch_size, "batch_size"))
-        pairs = zip(preds, ys, strict=True)
-        diff = np.concatenate([(_in_units(p, y_scaler) - _in_units(y, y_scaler)).ravel() for p, y in pairs])
+        pairs = zip(result.pop("predictions"), targets, strict=True)
+        diff = np.concatenate([(_in_units(p, y_scaler) - np.asarray(y, np.float64)).ravel() for p, y in pairs])
         result["mse"] = float(np.mean(diff**2))
         result["mae"] = float(np.mean(np.abs(diff)))
         return result

@@ -396,3 +396,28 @@ def test_fit_keywords_are_the_token_models_and_all_reach_the_trainer():
     handled_by_fit = {"val_data", "val_fraction", "progress", "on_epoch"}
     assert set(options) == set(defaults) - handled_by_fit
     assert options["seed"] == 7  # None: the model's seed
+
+
+def test_evaluate_takes_its_loss_and_errors_from_the_same_weights():
+    # loss came from one core call and mse from a second: a fit in another
+    # thread between them mixed two weight versions (295 of 300 results).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 20, 1)).astype(np.float32)
+    Y = np.roll(X, -1, 1)
+    m = LSTMRegressor(1, 16, seed=0)  # no scaler and loss mse: loss and mse are one number
+    stop = threading.Event()
+
+    def train():
+        while not stop.is_set():
+            m.fit(X, Y, epochs=1, batch_size=8, seq_len=20, lr=1e-2, progress=False)
+
+    trainer = threading.Thread(target=train)
+    trainer.start()
+    try:
+        results = [m.evaluate(X, Y) for _ in range(100)]
+    finally:
+        stop.set()
+        trainer.join()
+    assert m.epochs_done > 10  # the fits did run between the evaluations
+    for r in results:
+        assert r["loss"] == pytest.approx(r["mse"], rel=1e-5)
