@@ -27,12 +27,13 @@ from collections.abc import Mapping
 import numpy as np
 
 # TorchRecurrentLM is there too, made on first access (see __getattr__); a star import must not load torch.
-__all__ = ["build_torch_module", "config_from_state_dict", "numpy_state_dict"]
+__all__ = ["build_torch_module", "config_from_state_dict", "numpy_state_dict", "unwrap_module"]
 
 _CELL_GATES = {"lstm": 4, "gru": 3}
-# Prefixes that wrappers put before every parameter name: DistributedDataParallel
-# and DataParallel ("module."), torch.compile ("_orig_mod.").
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+# Where wrappers keep the module they wrap: DistributedDataParallel and DataParallel
+# (.module), torch.compile (._orig_mod). Each puts its name before every parameter name.
+_WRAPPER_ATTRIBUTES = ("module", "_orig_mod")
+_WRAPPER_PREFIXES = tuple(attribute + "." for attribute in _WRAPPER_ATTRIBUTES)
 
 
 def _import_torch():
@@ -130,11 +131,26 @@ def build_torch_module(config: Mapping, state_dict: Mapping[str, np.ndarray]):
     return module
 
 
+def unwrap_module(module):
+    """The module inside DataParallel / DistributedDataParallel / torch.compile wrappers, nested in any order.
+
+    A wrapper is a module whose only child is ``module`` or ``_orig_mod``;
+    anything else (a state dict, our own module) comes back as it is.
+    """
+    while hasattr(module, "named_children"):
+        children = dict(module.named_children())
+        if len(children) != 1 or next(iter(children)) not in _WRAPPER_ATTRIBUTES:
+            break
+        module = next(iter(children.values()))
+    return module
+
+
 def numpy_state_dict(module_or_state_dict) -> dict[str, np.ndarray]:
     """float32 numpy arrays by parameter name from an nn.Module or a state dict of tensors or arrays.
 
-    Wrapper prefixes (``module.`` from DistributedDataParallel, ``_orig_mod.``
-    from torch.compile) are removed.
+    Wrapper prefixes (``module.`` from DistributedDataParallel and
+    DataParallel, ``_orig_mod.`` from torch.compile) are removed, nested in
+    any order.
     """
     if hasattr(module_or_state_dict, "state_dict") and callable(module_or_state_dict.state_dict):
         state = module_or_state_dict.state_dict()
@@ -149,9 +165,9 @@ def numpy_state_dict(module_or_state_dict) -> dict[str, np.ndarray]:
         if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU or in another dtype
             value = value.detach().cpu().float().numpy()
         arrays[str(name)] = np.array(value, dtype=np.float32)
-    for prefix in _WRAPPER_PREFIXES:
-        while arrays and all(name.startswith(prefix) for name in arrays):
-            arrays = {name[len(prefix) :]: value for name, value in arrays.items()}
+    # Wrappers nest in any order: torch.compile(DistributedDataParallel(m)) names "_orig_mod.module.*".
+    while arrays and (prefix := next((p for p in _WRAPPER_PREFIXES if all(n.startswith(p) for n in arrays)), None)):
+        arrays = {name[len(prefix) :]: value for name, value in arrays.items()}
     return arrays
 
 

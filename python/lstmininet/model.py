@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _core
 from .conditioning import conditioned_primer
-from .interop import build_torch_module, config_from_state_dict, numpy_state_dict
+from .interop import build_torch_module, config_from_state_dict, numpy_state_dict, unwrap_module
 from .onnx_export import build_onnx_model, save_onnx
 from .splits import split_dataset
 from .tokenizers import BOS, MelodyTokenizer, tokenizer_from_dict
@@ -586,20 +586,21 @@ def from_torch(module_or_state_dict, tokenizer=None, *, dropout: float | None = 
 
     Accepts what ``model.to_torch()`` returns, any module whose state dict
     has lstmininet's names (``embedding.weight`` if any, ``lstm.*`` or
-    ``gru.*``, ``fc.*``; also wrapped in DistributedDataParallel or
-    torch.compile), or such a state dict of tensors or arrays. Cell,
+    ``gru.*``, ``fc.*``; also wrapped in DataParallel, DistributedDataParallel
+    or torch.compile, in any order), or such a state dict of tensors or arrays. Cell,
     vocabulary, hidden size, layers and embedding size are read from the
     shapes. ``tokenizer``, ``dropout`` and ``seed`` default to what the
     module carries (``to_torch`` sets them), else None, 0.0 and 0.
     """
-    state = numpy_state_dict(module_or_state_dict)
+    source = unwrap_module(module_or_state_dict)  # the wrapped module carries the tokenizer, seed and dropout
+    state = numpy_state_dict(source)
     config = config_from_state_dict(state)
     if tokenizer is None:
-        tokenizer = getattr(module_or_state_dict, "tokenizer", None)
+        tokenizer = getattr(source, "tokenizer", None)
     if dropout is None:
-        dropout = _torch_dropout(module_or_state_dict, config["cell"])
+        dropout = _torch_dropout(source, config["cell"])
     if seed is None:
-        seed = getattr(module_or_state_dict, "seed", None)
+        seed = getattr(source, "seed", None)
         seed = 0 if seed is None else seed
     cls = LSTM if config["cell"] == "lstm" else GRU
     model = cls(

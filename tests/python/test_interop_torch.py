@@ -121,11 +121,30 @@ def test_from_a_state_dict_of_tensors_or_arrays_and_from_a_wrapped_module():
         module.state_dict(),
         model.state_dict(),
         {"module." + k: v for k, v in module.state_dict().items()},  # DistributedDataParallel's names
+        {"_orig_mod.module." + k: v for k, v in module.state_dict().items()},  # torch.compile of that
+        {"module._orig_mod." + k: v for k, v in module.state_dict().items()},  # and the other way round
     ):
         back = lstmininet.from_torch(source, seed=1)
         assert back.config == model.config
         assert_same_state_dict(back.state_dict(), model.state_dict())
         assert back.tokenizer is None
+
+
+def test_a_wrapped_module_keeps_its_tokenizer_seed_and_dropout():
+    # DataParallel runs on a CPU, and names its child "module" as DistributedDataParallel does.
+    # torch.compile's wrapper is made lazily; the eager backend keeps it from importing inductor.
+    tok = CharTokenizer.build("some text")
+    model = make_model("lstm", 2, 4, vocab=len(tok), dropout=0.3, tokenizer=tok, seed=77)
+    module = model.to_torch()
+    for wrapped in (
+        torch.nn.DataParallel(module),
+        torch.compile(torch.nn.DataParallel(module), backend="eager"),
+        torch.nn.DataParallel(torch.compile(module, backend="eager")),
+    ):
+        back = lstmininet.from_torch(wrapped)
+        assert back.config == model.config  # dropout included
+        assert back.tokenizer == tok and back.seed == 77
+        assert_same_state_dict(back.state_dict(), model.state_dict())
 
 
 def test_from_a_module_written_by_hand():
