@@ -30,8 +30,8 @@ onnx_export      the model as an ONNX graph of standard operators;          toke
 model            ``LSTM``, ``GRU``; ``to_torch``, ``export_onnx``,          _core, conditioning, interop,
                  ``from_torch``                                             onnx_export, splits, tokenizers
 scaling          standard / min-max scalers kept with a regressor          --
-regression       ``LSTMRegressor``, ``GRURegressor`` (real-valued           _core, model, scaling,
-                 sequences)                                                 splits
+regression       ``LSTMRegressor``, ``GRURegressor`` (real-valued           _core, interop, model,
+                 sequences)                                                 scaling, splits
 config           ``show_config()``: build and CPU facts                     _core
 plots            loss curves, piano rolls (matplotlib)                      melody
 cli              the ``lstmininet`` command                                 all of the above

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 
 # TorchRecurrentLM is there too, made on first access (see __getattr__); a star import must not load torch.
-__all__ = ["build_torch_module", "config_from_state_dict", "numpy_state_dict", "unwrap_module"]
+__all__ = ["build_torch_module", "config_from_state_dict", "float32_arrays", "numpy_state_dict", "unwrap_module"]
 
 _CELL_GATES = {"lstm": 4, "gru": 3}
 # Where wrappers keep the module they wrap: DistributedDataParallel and DataParallel
@@ -145,6 +145,32 @@ def unwrap_module(module):
     return module
 
 
+def float32_arrays(state: Mapping) -> dict[str, np.ndarray]:
+    """A float32 numpy copy of every tensor or array in ``state``, by name.
+
+    Torch tensors may be on any device and of any real dtype (bfloat16 has no
+    numpy twin, so they are converted by torch). Raises ValueError naming the
+    tensor for complex values, whose imaginary part would be lost, and for
+    anything that is not numbers (strings, a quantized module's packed
+    weights, tensors on the meta device).
+    """
+    arrays = {}
+    for name, value in state.items():
+        try:
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu()
+                value = value.numpy() if value.is_complex() else value.float().numpy()
+            array = np.asarray(value)
+            if not np.iscomplexobj(array):
+                array = np.array(value, dtype=np.float32)  # a copy: the caller keeps its tensors
+        except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: torch's, e.g. for a meta tensor
+            raise ValueError(f"tensor {name!r} is not numbers: {error}") from None
+        if np.iscomplexobj(array):  # numpy and torch would drop the imaginary part with only a warning
+            raise ValueError(f"tensor {name!r} is complex ({array.dtype}): the weights are real numbers")
+        arrays[str(name)] = array
+    return arrays
+
+
 def numpy_state_dict(module_or_state_dict) -> dict[str, np.ndarray]:
     """float32 numpy arrays by parameter name from an nn.Module or a state dict of tensors or arrays.
 
@@ -160,11 +186,7 @@ def numpy_state_dict(module_or_state_dict) -> dict[str, np.ndarray]:
         raise TypeError(
             f"expected a torch.nn.Module or a state dict (a mapping), got {type(module_or_state_dict).__name__}"
         )
-    arrays = {}
-    for name, value in state.items():
-        if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU or in another dtype
-            value = value.detach().cpu().float().numpy()
-        arrays[str(name)] = np.array(value, dtype=np.float32)
+    arrays = float32_arrays(state)
     # Wrappers nest in any order: torch.compile(DistributedDataParallel(m)) names "_orig_mod.module.*".
     while arrays and (prefix := next((p for p in _WRAPPER_PREFIXES if all(n.startswith(p) for n in arrays)), None)):
         arrays = {name[len(prefix) :]: value for name, value in arrays.items()}

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _core
 from .conditioning import conditioned_primer
-from .interop import build_torch_module, config_from_state_dict, numpy_state_dict, unwrap_module
+from .interop import build_torch_module, config_from_state_dict, float32_arrays, numpy_state_dict, unwrap_module
 from .onnx_export import build_onnx_model, save_onnx
 from .splits import split_dataset
 from .tokenizers import BOS, MelodyTokenizer, tokenizer_from_dict
@@ -276,15 +276,7 @@ class _RecurrentModel:
 
     def load_state_dict(self, state: Mapping) -> None:
         """Load parameters by torch.nn name; torch tensors are accepted as they are."""
-        arrays = {}
-        for name, value in state.items():
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            try:
-                arrays[str(name)] = np.asarray(value, dtype=np.float32)
-            except (TypeError, ValueError) as error:  # strings, objects: name the tensor
-                raise ValueError(f"tensor {name!r} is not numbers: {error}") from None
-        self._core.load_state_dict(arrays)
+        self._core.load_state_dict(float32_arrays(state))
 
     # -- hand-off to PyTorch and ONNX ----------------------------------------
     def to_torch(self):

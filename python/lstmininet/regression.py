@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _core
+from .interop import float32_arrays
 from .model import _UINT64_MAX, History, _check_int, _checkpoint_metadata, _fit_options, _RecurrentModel, _run_fit
 from .scaling import make_scaler, scaler_from_dict
 from .splits import split_dataset
@@ -282,15 +283,7 @@ class _SequenceRegressor:
         return self._core.state_dict()
 
     def load_state_dict(self, state: Mapping) -> None:
-        arrays = {}
-        for name, value in state.items():
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            try:
-                arrays[str(name)] = np.asarray(value, dtype=np.float32)
-            except (TypeError, ValueError) as error:  # strings, objects: name the tensor
-                raise ValueError(f"tensor {name!r} is not numbers: {error}") from None
-        self._core.load_state_dict(arrays)
+        self._core.load_state_dict(float32_arrays(state))
 
     # -- training -----------------------------------------------------------
     def fit(

@@ -220,3 +220,39 @@ def test_a_wrong_shape_is_named():
     state["fc.bias"] = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match=r"fc\.bias has shape \(3,\)"):
         lstmininet.from_torch(state)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: make_model("lstm", 1, 4), lambda: lstmininet.GRURegressor(3, hidden_size=5)],
+    ids=["lm", "regressor"],
+)
+def test_load_state_dict_takes_bfloat16_and_half_tensors(make):
+    # Mixed-precision training leaves such tensors; numpy has no bfloat16, so torch converts them.
+    model = make()
+    for dtype in (torch.bfloat16, torch.float16):
+        tensors = {k: torch.from_numpy(v).to(dtype) for k, v in model.state_dict().items()}
+        model.load_state_dict(tensors)
+        assert_same_state_dict(model.state_dict(), {k: v.float().numpy() for k, v in tensors.items()})
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (lambda bias: bias + 5j, r"tensor 'fc\.bias' is complex \(complex64\)"),
+        (lambda bias: torch.from_numpy(bias) + 5j, r"tensor 'fc\.bias' is complex \(complex64\)"),
+        (lambda bias: torch.from_numpy(bias).to("meta"), r"tensor 'fc\.bias' is not numbers: .*meta tensor"),
+        (lambda bias: "abc", r"tensor 'fc\.bias' is not numbers: could not convert string"),
+    ],
+    ids=["complex-array", "complex-tensor", "meta-tensor", "string"],
+)
+def test_values_that_are_not_real_numbers_are_refused_by_name(value, message):
+    # A complex value lost its imaginary part with only a warning; the others' errors named no tensor.
+    model = make_model("gru", 1, 4)
+    state = model.state_dict()
+    bad = {**state, "fc.bias": value(state["fc.bias"])}
+    with pytest.raises(ValueError, match=message):
+        model.load_state_dict(bad)
+    with pytest.raises(ValueError, match=message):
+        lstmininet.from_torch(bad)
+    assert_same_state_dict(model.state_dict(), state)
