@@ -221,6 +221,9 @@ def config_from_state_dict(state: Mapping[str, np.ndarray]) -> dict:
             f"not an lstmininet {cell.upper()} state dict: missing {missing or 'nothing'}, "
             f"unexpected {unexpected or 'nothing'} (bidirectional, projected or bias-free RNNs are not supported)"
         )
+    for name in (f"{cell}.weight_hh_l0", "fc.weight", "embedding.weight"):  # the sizes are read off these
+        if name in state and np.ndim(state[name]) != 2:
+            raise ValueError(f"{name} has shape {tuple(np.shape(state[name]))}, expected 2 dimensions")
     hidden_size = int(np.shape(state[f"{cell}.weight_hh_l0"])[1])
     vocab_size = int(np.shape(state["fc.weight"])[0])
     embedding_dim = int(np.shape(state["embedding.weight"])[1]) if "embedding.weight" in state else None

@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import os
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -219,6 +220,17 @@ def test_a_wrong_shape_is_named():
     state = make_model("gru", 1, 4).state_dict()
     state["fc.bias"] = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match=r"fc\.bias has shape \(3,\)"):
+        lstmininet.from_torch(state)
+
+
+@pytest.mark.parametrize(
+    "name, shape",
+    [("gru.weight_hh_l0", (18,)), ("fc.weight", ()), ("embedding.weight", (9,)), ("fc.weight", (9, 6, 1))],
+)
+def test_a_wrong_number_of_dimensions_is_named(name, shape):
+    # The sizes are read off these tensors: too few dimensions raised a bare IndexError.
+    state = {**make_model("gru", 1, 4).state_dict(), name: np.zeros(shape, np.float32)}
+    with pytest.raises(ValueError, match=rf"{re.escape(name)} has shape {re.escape(str(shape))}, expected"):
         lstmininet.from_torch(state)
 
 
