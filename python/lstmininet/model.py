@@ -285,10 +285,12 @@ class _RecurrentModel:
         Embedding (or one-hot) -> ``nn.LSTM``/``nn.GRU`` (batch_first) -> ``nn.Linear``,
         ``forward(tokens, state=None) -> (logits, state)``; its ``state_dict()``
         has the names of ours. The module also carries ``tokenizer`` and
-        ``seed``, which ``lstmininet.from_torch`` picks up again.
-        See ``lstmininet.interop``.
+        ``seed``, which ``lstmininet.from_torch`` picks up again. It comes in
+        eval mode, computing ``forward``'s logits; call ``module.train()`` to
+        fine-tune it with dropout. See ``lstmininet.interop``.
         """
         module = build_torch_module(self.config, self.state_dict())
+        module.eval()  # torch's default, training mode, would apply dropout to every call
         module.tokenizer = self.tokenizer
         module.seed = self.seed
         return module

@@ -89,6 +89,17 @@ def test_torch_module_computes_our_logits(variant):
         assert tuple(h.shape) == (variant[1], batch, 6)
 
 
+def test_the_module_comes_in_eval_mode():
+    # As the README calls it, without .eval(): in training mode dropout made every call differ.
+    model = make_model("lstm", 2, 4, dropout=0.3)
+    module = model.to_torch()
+    assert not module.training
+    x = tokens(model.vocab_size, 2, 6)
+    with torch.no_grad():
+        logits, _ = module(torch.from_numpy(x))
+    assert max_abs(logits.numpy(), model.forward(x)) <= LOGITS_ATOL
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 def test_an_initial_state_continues_the_sequence(variant):
     # Ours has no state argument; splitting one sequence in two tests the state handling against it.
