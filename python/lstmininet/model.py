@@ -310,7 +310,9 @@ class _RecurrentModel:
         (L, 1 or B, H); outputs ``logits`` (B, T, V) and ``final_h`` (``final_c``).
         A fixed axis (``dynamic_batch=False`` / ``dynamic_time=False``) has
         size ``batch_size`` / ``seq_len``, default 1. The tokenizer is stored
-        in the file's metadata. See ``lstmininet.onnx_export``.
+        in the file's metadata. The file is replaced atomically, as ``save``
+        replaces a checkpoint; weights of 2 GiB or more do not fit in an ONNX
+        file (ValueError). See ``lstmininet.onnx_export``.
         """
         tokenizer = None if self.tokenizer is None else self.tokenizer.to_dict()
         proto = build_onnx_model(

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .atomic_file import write_bytes_atomically
 from .tokenizers import tokenizer_from_dict
 
 __all__ = ["OPSET", "build_onnx_model", "save_onnx", "tokenizer_from_onnx"]
@@ -43,6 +44,11 @@ __all__ = ["OPSET", "build_onnx_model", "save_onnx", "tokenizer_from_onnx"]
 OPSET = 17  # LSTM-14, GRU-14, Shape-15 (start/end): read by any runtime from 2022 on
 TOKENIZER_KEY = "lstmininet.tokenizer"
 CONFIG_KEY = "lstmininet.config"
+
+# An ONNX file is one protobuf message, and protobuf refuses to write one of 2 GiB or more.
+# The weights take nearly all of it; the rest (graph, names, metadata) is kilobytes.
+_PROTOBUF_LIMIT = 2**31
+_GRAPH_HEADROOM = 2**20
 
 # For each ONNX gate block, the torch gate block it comes from.
 _LSTM_TO_ONNX = (0, 3, 1, 2)  # torch i, f, g, o -> ONNX i, o, f, c
@@ -72,6 +78,16 @@ def _check_size(value, name: str) -> int | None:
     return int(value)
 
 
+def _check_fits_protobuf(state_dict: Mapping[str, np.ndarray]) -> None:
+    """Refuse weights too big for one ONNX file before building anything (protobuf fails only at the end)."""
+    count = sum(int(np.size(value)) for value in state_dict.values())
+    if 4 * count + _GRAPH_HEADROOM >= _PROTOBUF_LIMIT:
+        raise ValueError(
+            f"the model has {count:,} parameters, {4 * count / 2**30:.2f} GiB of float32 weights: too big for ONNX, "
+            "whose files are protobuf messages of less than 2 GiB"
+        )
+
+
 def build_onnx_model(
     config: Mapping,
     state_dict: Mapping[str, np.ndarray],
@@ -91,6 +107,7 @@ def build_onnx_model(
     """
     onnx = _import_onnx()
     helper, TensorProto = onnx.helper, onnx.TensorProto
+    _check_fits_protobuf(state_dict)
     batch_size, seq_len = _check_size(batch_size, "batch_size"), _check_size(seq_len, "seq_len")
     if dynamic_batch and batch_size is not None:
         raise ValueError("batch_size fixes the batch axis: pass dynamic_batch=False with it")
@@ -197,9 +214,12 @@ def build_onnx_model(
 
 
 def save_onnx(model_proto, path: str | os.PathLike) -> None:
-    """Write an ``onnx.ModelProto`` to ``path``."""
-    onnx = _import_onnx()
-    onnx.save_model(model_proto, os.fspath(path))
+    """Write an ``onnx.ModelProto`` to ``path``, replacing it atomically as checkpoints are.
+
+    A failed write leaves the old file whole; a target that is not a regular
+    file (a FIFO, a device) is refused with an OSError.
+    """
+    write_bytes_atomically(path, model_proto.SerializeToString())
 
 
 def tokenizer_from_onnx(path_or_model):

@@ -19,13 +19,16 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import lstmininet
 from lstmininet.cli import main
-from lstmininet.onnx_export import CONFIG_KEY, OPSET, TOKENIZER_KEY, tokenizer_from_onnx
+from lstmininet.onnx_export import CONFIG_KEY, OPSET, TOKENIZER_KEY, build_onnx_model, tokenizer_from_onnx
 from lstmininet.tokenizers import MelodyTokenizer
 
 _IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -201,6 +204,55 @@ def test_a_size_for_a_dynamic_axis_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="dynamic_time=False"):
         model.export_onnx(tmp_path / "x.onnx", seq_len=4)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_failed_export_keeps_the_old_file(tmp_path):
+    # The file was written in place: a write failing part-way (a full disk; here a file-size limit) destroyed it.
+    target = tmp_path / "m.onnx"
+    make_model("lstm", 1, None).export_onnx(target)
+    old = target.read_bytes()
+    code = (
+        "import resource, signal, sys\nimport lstmininet\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"  # a write past the limit fails with EFBIG instead
+        "model = lstmininet.LSTM(200, hidden_size=32, seed=0)\n"  # about 150 kB of weights
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, resource.RLIM_INFINITY))\n"
+        "model.export_onnx(sys.argv[1])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
+    assert target.read_bytes() == old
+    assert proc.returncode == 1 and "File too large" in proc.stderr and "m.onnx" in proc.stderr, proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_a_target_that_is_not_a_regular_file_is_refused(tmp_path):
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that a write into the FIFO fails the test, not hangs
+    try:
+        with pytest.raises(OSError, match="not a regular file: '.*pipe.onnx'"):
+            make_model("lstm", 1, None).export_onnx(fifo)
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_weights_over_the_protobuf_limit_are_refused_before_any_work():
+    # protobuf failed with "Failed to serialize proto" after minutes of building. The arrays are
+    # broadcast views: the sizes of a 2.2 GB model, without the memory.
+    H, V, E = 11700, 16, 8
+    shapes = {
+        "embedding.weight": (V, E),
+        "lstm.weight_ih_l0": (4 * H, E),
+        "lstm.weight_hh_l0": (4 * H, H),
+        "lstm.bias_ih_l0": (4 * H,),
+        "lstm.bias_hh_l0": (4 * H,),
+        "fc.weight": (V, H),
+        "fc.bias": (V,),
+    }
+    state = {name: np.broadcast_to(np.float32(0), shape) for name, shape in shapes.items()}
+    config = dict(cell="lstm", vocab_size=V, hidden_size=H, num_layers=1, embedding_dim=E, dropout=0.0)
+    with pytest.raises(ValueError, match=r"548,215,344 parameters, 2\.04 GiB .* less than 2 GiB"):
+        build_onnx_model(config, state)
 
 
 def test_cli_export(tmp_path, capsys):
