@@ -21,6 +21,12 @@ the batch. Outputs besides ``logits``: ``final_h`` (and ``final_c``),
 (L, B, H). Feeding ``final_*`` back as ``initial_*`` continues a sequence,
 one step or many at a time.
 
+Token ids are not checked: the caller must pass ids in [0, V). As ONNX
+defines OneHot and Gather, a one-hot graph reads an id >= V as an all-zero
+input (Gather, with an embedding, leaves it to the runtime), and a negative
+id counts back from V in both kinds (-1 is V-1).
+ONNX has no assertion operator to refuse them with.
+
 ``metadata_props`` carry ``lstmininet.config`` (JSON) and, when the model
 has one, ``lstmininet.tokenizer`` (the tokenizer's ``to_dict()`` as JSON;
 ``tokenizer_from_onnx`` reads it back).
