@@ -161,6 +161,8 @@ def float32_arrays(state: Mapping) -> dict[str, np.ndarray]:
                 value = value.detach().cpu()
                 value = value.numpy() if value.is_complex() else value.float().numpy()
             array = np.asarray(value)
+            if array.dtype.kind not in "fiubc":  # numpy would parse strings such as "1.5" as numbers
+                raise TypeError(f"dtype {array.dtype}")
             if not np.iscomplexobj(array):
                 array = np.array(value, dtype=np.float32)  # a copy: the caller keeps its tensors
         except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: torch's, e.g. for a meta tensor

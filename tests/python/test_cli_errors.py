@@ -266,6 +266,7 @@ SELF_OVERWRITES = {
         "the --midi output x.mid",
     ),
     "export_onnx_is_the_model": (["export", "model.lmn", "--onnx", "model.lmn"], "the model model.lmn"),
+    "export_onnx_links_to_the_model": (["export", "model.lmn", "--onnx", "model_link"], "the model model.lmn"),
     "score_plot_is_the_reference": (["score", "tunes.txt", "tunes.txt", "--plot", "tunes.txt"], "the melodies"),
 }
 

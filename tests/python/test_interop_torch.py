@@ -265,9 +265,10 @@ def test_load_state_dict_takes_bfloat16_and_half_tensors(make):
         (lambda bias: bias + 5j, r"tensor 'fc\.bias' is complex \(complex64\)"),
         (lambda bias: torch.from_numpy(bias) + 5j, r"tensor 'fc\.bias' is complex \(complex64\)"),
         (lambda bias: torch.from_numpy(bias).to("meta"), r"tensor 'fc\.bias' is not numbers: .*meta tensor"),
-        (lambda bias: "abc", r"tensor 'fc\.bias' is not numbers: could not convert string"),
+        (lambda bias: "abc", r"tensor 'fc\.bias' is not numbers: dtype <U3"),
+        (lambda bias: bias.astype(str), r"tensor 'fc\.bias' is not numbers: dtype <U"),  # was parsed as numbers
     ],
-    ids=["complex-array", "complex-tensor", "meta-tensor", "string"],
+    ids=["complex-array", "complex-tensor", "meta-tensor", "string", "numbers-as-strings"],
 )
 def test_values_that_are_not_real_numbers_are_refused_by_name(value, message):
     # A complex value lost its imaginary part with only a warning; the others' errors named no tensor.
