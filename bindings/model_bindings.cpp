@@ -43,7 +43,7 @@ struct Model {
   TrainingState training;
   // Calls on one model from several Python threads take turns: training and
   // whatever writes the weights or gradients hold it alone, reads share it.
-  std::unique_ptr<lmn::py_lock::WriterFirstMutex> mutex = std::make_unique<lmn::py_lock::WriterFirstMutex>();
+  std::unique_ptr<lmn::WriterFirstMutex> mutex = std::make_unique<lmn::WriterFirstMutex>();
   // The thread holding it alone: fit()'s callbacks run there and may use
   // the model (the CLI saves it after every epoch), so that thread passes.
   std::unique_ptr<std::atomic<std::thread::id>> writer = std::make_unique<std::atomic<std::thread::id>>();
@@ -106,7 +106,7 @@ void bind_model(py::module_& m) {
              ModelConfig c{parse_cell(cell), vocab_size, hidden_size, num_layers, embedding_dim, dropout};
              return Model{std::make_unique<SequenceModel>(c, seed),
                           {},
-                          std::make_unique<lmn::py_lock::WriterFirstMutex>(),
+                          std::make_unique<lmn::WriterFirstMutex>(),
                           std::make_unique<std::atomic<std::thread::id>>()};
            }),
            py::arg("cell"), py::arg("vocab_size"), py::arg("hidden_size"), py::arg("num_layers"),

@@ -12,39 +12,13 @@
 #include <shared_mutex>
 #include <thread>
 
-#include <pthread.h>
 #include <pybind11/pybind11.h>
+
+#include "base/writer_first_mutex.hpp"
 
 namespace lmn::py_lock {
 
 namespace py = pybind11;
-
-// A reader-writer lock under which a waiting writer goes before the readers
-// that come after it. std::shared_mutex (glibc's default rwlock) lets new
-// readers in while a writer waits, so threads looping predict() kept a fit()
-// or load_state_dict() of a millisecond waiting for seconds. No thread takes
-// a model's read lock twice (a second read would wait behind the writer).
-class WriterFirstMutex {
- public:
-  WriterFirstMutex() {
-    pthread_rwlockattr_t attributes;
-    pthread_rwlockattr_init(&attributes);
-    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&lock_, &attributes);
-    pthread_rwlockattr_destroy(&attributes);
-  }
-  ~WriterFirstMutex() { pthread_rwlock_destroy(&lock_); }
-  WriterFirstMutex(const WriterFirstMutex&) = delete;
-  WriterFirstMutex& operator=(const WriterFirstMutex&) = delete;
-
-  void lock() { pthread_rwlock_wrlock(&lock_); }
-  void unlock() { pthread_rwlock_unlock(&lock_); }
-  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
-  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
-
- private:
-  pthread_rwlock_t lock_;
-};
 
 // Holds a model alone for a scope (nothing, on the thread already holding it).
 template <class Holder>

@@ -29,7 +29,7 @@ namespace {
 struct Regressor {
   std::unique_ptr<SequenceRegressor> net;
   TrainingState training;
-  std::unique_ptr<lmn::py_lock::WriterFirstMutex> mutex = std::make_unique<lmn::py_lock::WriterFirstMutex>();
+  std::unique_ptr<lmn::WriterFirstMutex> mutex = std::make_unique<lmn::WriterFirstMutex>();
   std::unique_ptr<std::atomic<std::thread::id>> writer = std::make_unique<std::atomic<std::thread::id>>();
 };
 
@@ -69,7 +69,7 @@ py::dict config_dict(const RegressorConfig& c) {
 }
 
 Regressor make_regressor(std::unique_ptr<SequenceRegressor> net, TrainingState training = {}) {
-  return Regressor{std::move(net), std::move(training), std::make_unique<lmn::py_lock::WriterFirstMutex>(),
+  return Regressor{std::move(net), std::move(training), std::make_unique<lmn::WriterFirstMutex>(),
                    std::make_unique<std::atomic<std::thread::id>>()};
 }
 
