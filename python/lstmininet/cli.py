@@ -392,8 +392,12 @@ def _text_primer(args, tokenizer) -> tuple[list[int], str]:
     return tokenizer.encode([start]), ""
 
 
-def _cut_greedy_loop(args, k: int, primer: list[int], ids: list[int]) -> list[int]:
-    """At temperature 0 a sample often ends in one phrase repeated to the end: keep two plays of it, say so."""
+def _cut_greedy_loop(args, k: int, primer: list[int], ids: list[int], continues_note=None) -> list[int]:
+    """At temperature 0 a sample often ends in one phrase repeated to the end: keep two plays of it, say so.
+
+    The loop may begin inside a note; the cut then goes on to the end of the note it falls in (the
+    tokens for which ``continues_note`` is true), which would otherwise lose its length, unless the
+    phrase is one note held on and on."""
     if args.temperature != 0:
         return ids
     found = endless_loop(primer + ids)
@@ -401,6 +405,9 @@ def _cut_greedy_loop(args, k: int, primer: list[int], ids: list[int]) -> list[in
         return ids
     start, period = found
     keep = max(0, start + 2 * period - len(primer))
+    if continues_note is not None and not all(map(continues_note, ids[max(0, keep - period) : keep])):
+        while keep < len(ids) and continues_note(ids[keep]):
+            keep += 1
     print(
         f"sample {k + 1}: temperature 0 (greedy) repeats one {period}-token phrase from token {start + 1} on; "
         "cut after two plays of it (a temperature above 0, e.g. 0.8, varies the sample)",
@@ -476,7 +483,7 @@ def cmd_generate(args) -> int:
         return 0
     tunes = {}  # sample number -> its melody, for the samples that hold a note or rest
     for k, ids in enumerate(samples):
-        ids = _cut_greedy_loop(args, k, primer, ids)
+        ids = _cut_greedy_loop(args, k, primer, ids, tokenizer.continues_note)
         melody = tokenizer.decode_melody(primer + ids)
         if split_header(melody)[1]:
             tunes[k] = melody

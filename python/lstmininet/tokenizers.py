@@ -19,6 +19,7 @@ from .duration_tokens import (
     MAX_DURATION_TOKEN_STEPS,
     decode_duration_tokens,
     duration_token,
+    is_duration_token,
     parse_duration,
     to_duration_tokens,
 )
@@ -300,6 +301,11 @@ class MelodyTokenizer(_VocabularyTokenizer):
         header, body = split_header(melody)
         tokens = self.melody_tokens(melody) if body else header
         return self.encode([*start, *tokens])
+
+    def continues_note(self, token_id: int) -> bool:
+        """Whether the token lengthens the note or rest before it (``_``, or a length token such as ``d6``)."""
+        token = self.vocab[token_id]
+        return token == HOLD or is_duration_token(token)
 
     def decode_melody(self, ids: Iterable[int]) -> list[str]:
         """Decode any id sequence (as generated) to a valid grid melody.

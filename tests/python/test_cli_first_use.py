@@ -16,6 +16,7 @@ from lstmininet.cli import _cut_greedy_loop, main
 from lstmininet.duration_tokens import is_duration_token
 from lstmininet.model import _ProgressBar
 from lstmininet.repetition import endless_loop
+from lstmininet.tokenizers import MelodyTokenizer
 
 TUNES = [
     "67 _ _ _ 69 _ 71 _ 72 _ _ _ 71 _ 69 _ 67 _ _ _ r _ 64 _ 62 _ _ _ 60 _ _ _",
@@ -211,6 +212,21 @@ def test_greedy_sampling_is_cut_after_two_plays_of_the_looped_phrase(capsys):
     assert cut == [7, 8, 9, 1, 2, 3, 4, 1, 2, 3, 4]
     assert "4-token phrase" in capsys.readouterr().err
     assert _cut_greedy_loop(argparse.Namespace(temperature=0.5), 0, primer, ids) == ids
+
+
+def test_the_greedy_cut_keeps_the_length_of_the_note_it_falls_in(capsys):
+    # The loop starts as early as it can, here on a length token, so two plays of it ended on a bare
+    # pitch: the tune's last note lasted one step against six for the others.
+    tokenizer = MelodyTokenizer(["<s>", "</s>", "69", "67", "d6"], add_bos_eos=True, encoding="duration")
+    primer = tokenizer.encode(["<s>"])
+    ids = tokenizer.encode(["69", "d6", "69", "d6"] + ["67", "d6"] * 40)
+    cut = _cut_greedy_loop(argparse.Namespace(temperature=0.0), 0, primer, ids, tokenizer.continues_note)
+    assert tokenizer.decode(cut) == ["69", "d6", "69", "d6", "67", "d6", "67", "d6"]
+    grid = MelodyTokenizer(["<s>", "</s>", "67", "_"], add_bos_eos=True)
+    ids = grid.encode(["67", "_", "_"] * 30)
+    cut = _cut_greedy_loop(argparse.Namespace(temperature=0.0), 0, grid.encode(["<s>"]), ids, grid.continues_note)
+    assert grid.decode(cut) == ["67", "_", "_"] * 2
+    assert "phrase" in capsys.readouterr().err
 
 
 def test_greedy_generation_from_the_cli_ends_without_a_loop(trained, capsys):
