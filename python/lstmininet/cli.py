@@ -663,7 +663,10 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:
         default = action.default
         text = action.help or ""
-        if not action.option_strings or default in (None, False, argparse.SUPPRESS) or "%(default)" in text:
+        # `is`: 0 == False, and --seed 0 or --weight-decay 0.0 are defaults worth showing
+        if not action.option_strings or default is None or default is False or default is argparse.SUPPRESS:
+            continue
+        if "%(default)" in text:
             continue
         action.help = f"{text} (default: %(default)s)" if text else "default: %(default)s"
 

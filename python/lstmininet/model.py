@@ -71,7 +71,8 @@ def _is_primer_list(primer) -> bool:
     sequences, or a 2-D array (one row per sample, as forward's (B, T))."""
     if isinstance(primer, np.ndarray):
         return primer.ndim == 2
-    return isinstance(primer, (list, tuple)) and len(primer) > 0 and not np.isscalar(primer[0])
+    # np.ndim, not np.isscalar: a 0-d array (np.array(3)) is one token id
+    return isinstance(primer, (list, tuple)) and len(primer) > 0 and np.ndim(primer[0]) > 0
 
 
 def _primer_ids(primer, what: str) -> list[int]:
@@ -513,7 +514,10 @@ class _RecurrentModel:
         if precision not in GENERATION_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(GENERATION_PRECISIONS)}, got {precision!r}")
         loss, tokens = self._core.generation_loss(_as_sequences(sequences, "sequences"), precision)
-        perplexity = math.exp(loss) if loss < 700 else math.inf  # as evaluate's; math.exp raises beyond ~709
+        try:
+            perplexity = math.exp(loss)  # as evaluate's: NaN for NaN
+        except OverflowError:  # where C++'s exp gives infinity (beyond a loss of ~709.78)
+            perplexity = math.inf
         return {"loss": loss, "perplexity": perplexity, "tokens": tokens}
 
     # -- persistence --------------------------------------------------------

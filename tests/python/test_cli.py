@@ -476,6 +476,14 @@ def test_help_lists_the_commands(capsys):
         assert command in out
 
 
+def test_help_shows_defaults_of_zero(capsys):
+    # 0 == False, so the defaults of --seed (0) and --weight-decay (0.0) were taken for switches and not shown.
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--seed SEED default: 0 " in out and "--weight-decay WEIGHT_DECAY default: 0.0 " in out
+
+
 def test_bad_option_value_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train", str(tmp_path / "x.txt"), "--out", str(tmp_path / "m.lmn"), "--epochs", "0"])

@@ -218,3 +218,27 @@ def test_more_samples_than_memory_holds_are_refused_before_any_work():
         with pytest.raises(ValueError, match=rf"num_samples {n:,} of 10 tokens need about .* GiB, more than"):
             model.generate([3], 10, seed=1, num_samples=n)
     assert len(model.generate([3], 10, seed=1, num_samples=1000)) == 1000  # within reach: sampled
+
+
+def test_a_primer_of_0_d_arrays_is_one_primer():
+    # np.isscalar is False for np.array(3), so this was taken for two primers of one token each.
+    model = LSTM(6, hidden_size=8, seed=0)
+    assert model.generate([np.array(3), np.array(4)], 4, seed=1) == model.generate([3, 4], 4, seed=1)
+
+
+def test_generation_loss_perplexity_is_evaluate_s(monkeypatch):
+    # It was infinite from a loss of 700 on (exp is finite up to ~709.78) and for NaN.
+    model = LSTM(6, hidden_size=8, seed=0)
+
+    class Core:
+        def __init__(self, loss):
+            self.loss = loss
+
+        def generation_loss(self, sequences, precision):
+            return self.loss, 3
+
+    for loss, perplexity in ((707.0, math.exp(707.0)), (710.0, math.inf)):
+        monkeypatch.setattr(model, "_core", Core(loss))
+        assert model.generation_loss([[1, 2, 3]])["perplexity"] == perplexity
+    monkeypatch.setattr(model, "_core", Core(math.nan))
+    assert math.isnan(model.generation_loss([[1, 2, 3]])["perplexity"])
