@@ -450,11 +450,11 @@ class _RecurrentModel:
                 raise ValueError("primer: an empty list of primers")
             if num_samples is not None and _check_int(num_samples, "num_samples") != len(primers):
                 raise ValueError(f"num_samples is {num_samples} but {len(primers)} primers were given")
-            self._check_generation_memory(len(primers), max(map(len, primers)), length)
+            self._check_generation_memory(len(primers), max(map(len, primers)))
         else:
             count = 1 if num_samples is None else _check_int(num_samples, "num_samples")
             one = _primer_ids(primer, "primer")
-            self._check_generation_memory(count, len(one), length)  # before lists of `count` items
+            self._check_generation_memory(count, len(one))  # before lists of `count` items
             primers = [one] * count
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
@@ -472,19 +472,18 @@ class _RecurrentModel:
         )
         return out if many else out[0]
 
-    def _check_generation_memory(self, samples: int, primer_tokens: int, length) -> None:
-        """ValueError before any work when `samples` samples of a primer and `length` new tokens would not fit in
-        this machine's memory (they used to be built until a bare MemoryError, tens of seconds later)."""
-        length = _check_int(length, "length", minimum=0)
-        tokens = primer_tokens + length
+    def _check_generation_memory(self, samples: int, primer_tokens: int) -> None:
+        """ValueError before any work when `samples` samples of a primer would not fit in this machine's memory
+        (they used to be built until a bare MemoryError, tens of seconds later). The new tokens are not counted:
+        the output grows as they come, and a long run may be meant to end at a stop token or Ctrl-C."""
         c = self._core.config
-        # per sample: the stepper's state, gates and logits (float32), its tokens in C++ and in Python lists
-        per_sample = 4 * (8 * c["hidden_size"] * c["num_layers"] + 3 * c["vocab_size"]) + 12 * tokens + 128
+        # per sample: the stepper's state, gates and logits (float32), the primer in C++ and in Python lists
+        per_sample = 4 * (8 * c["hidden_size"] * c["num_layers"] + 3 * c["vocab_size"]) + 12 * primer_tokens + 128
         need = samples * per_sample
         have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         if need > have:
             raise ValueError(
-                f"num_samples {samples:,} of {length:,} tokens need about {need / 2**30:,.1f} GiB, "
+                f"num_samples {samples:,} need about {need / 2**30:,.1f} GiB before their first token, "
                 f"more than this machine's {have / 2**30:,.1f} GiB of memory"
             )
 
