@@ -59,6 +59,19 @@ def _as_int_array(values, what: str) -> np.ndarray:
     return arr.astype(np.int32)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
+
+
+def _float32(value, name: str) -> float:
+    """A number the core takes as float32: one beyond its range is refused as given (the core saw infinity and
+    quoted that)."""
+    number = float(value)
+    if math.isfinite(number) and abs(number) > _FLOAT32_MAX:
+        raise ValueError(f"{name} must be within float32's range, got {value!r}")
+    return number
+
+
 def sample_seed(seed: int, index: int) -> int:
     """The seed of sample ``index`` of a batch drawn with ``seed``
     (``generate(..., num_samples=N)``): drawn alone with it, a sample is the same."""
@@ -460,12 +473,15 @@ class _RecurrentModel:
             seed = int(np.random.SeedSequence().entropy % 2**63)
         seed = _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX)
         seeds = [_core.sample_seed(seed, i) for i in range(len(primers))] if many else [seed]
+        top_p = 1.0 if top_p is None else _float32(top_p, "top_p")
+        if 0 < top_p < _FLOAT32_TINY:  # 0 in float32; any p this small keeps the likeliest token alone
+            top_p = _FLOAT32_TINY
         out = self._core.generate(
             primers,
             _check_int(length, "length", minimum=0),
-            float(temperature),
+            _float32(temperature, "temperature"),
             0 if top_k is None else _check_int(top_k, "top_k"),
-            1.0 if top_p is None else float(top_p),
+            top_p,
             seeds,
             -1 if stop_token is None else _check_int(stop_token, "stop_token", 0),
             precision,
@@ -492,7 +508,11 @@ class _RecurrentModel:
         tokenizer = self.tokenizer
 
         def one(ids, what):
-            tokens = [] if ids is None else tokenizer.decode(_as_int_array(ids, what).reshape(-1).tolist())
+            ids = [] if ids is None else _as_int_array(ids, what).reshape(-1).tolist()
+            outside = [i for i in ids if not 0 <= i < len(tokenizer)]
+            if outside:  # the IndexError generate gives without a header
+                raise IndexError(f"{what} has token {outside[0]}, outside the vocabulary [0, {len(tokenizer)})")
+            tokens = tokenizer.decode(ids)
             start = [BOS] if tokenizer.add_bos_eos else []
             return tokenizer.encode(start + conditioned_primer(tokenizer, tokens, meter, key))
 

@@ -102,6 +102,9 @@ def header_values(tokens: Sequence[str]) -> dict[str, str]:
 
 def make_header(meter: str | None = None, key: str | None = None) -> list[str]:
     """The header tokens for a meter and/or key given as users write them (meter first)."""
+    for name, value, example in (("meter", meter, "'6/8'"), ("key", key, "'D' or 'A dorian'")):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a string such as {example}, got {value!r}")
     return ([meter_token(meter)] if meter is not None else []) + ([key_token(key)] if key is not None else [])
 
 

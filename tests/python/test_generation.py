@@ -7,6 +7,7 @@ import pytest
 
 import lstmininet
 from lstmininet import GRU, LSTM
+from lstmininet.tokenizers import MelodyTokenizer
 
 
 def pattern(count=8, length=80, period=5):
@@ -242,3 +243,16 @@ def test_generation_loss_perplexity_is_evaluate_s(monkeypatch):
         assert model.generation_loss([[1, 2, 3]])["perplexity"] == perplexity
     monkeypatch.setattr(model, "_core", Core(math.nan))
     assert math.isnan(model.generation_loss([[1, 2, 3]])["perplexity"])
+
+
+def test_sampling_options_are_judged_as_given():
+    # They were cast to float32 first: temperature 1e39 was refused as "got inf", top_p 1e-46 as "got 0".
+    model = LSTM(6, hidden_size=8, seed=0)
+    with pytest.raises(ValueError, match=r"temperature must be within float32's range, got 1e\+39"):
+        model.generate([1], 3, temperature=1e39)
+    assert model.generate([1], 5, top_p=1e-46, seed=3) == model.generate([1], 5, top_k=1, seed=3)
+    melody = LSTM(4, hidden_size=8, seed=0, tokenizer=MelodyTokenizer(["<s>", "</s>", "M:6/8", "60"], add_bos_eos=True))
+    with pytest.raises(TypeError, match="meter must be a string such as '6/8', got 6"):
+        melody.generate([3], 3, meter=6)  # was AttributeError: 'int' object has no attribute 'strip'
+    with pytest.raises(IndexError, match=r"primer has token 9, outside the vocabulary \[0, 4\)"):
+        melody.generate([9], 3, meter="6/8")  # was a ValueError: the same as without a meter now
