@@ -70,7 +70,7 @@ DEFAULT_OFF_GRID = "quantize"
 TRANSPOSE_TARGETS = (None, "C")
 
 # Bump when a conversion rule or a count changes: invalidates cached corpora.
-CONVERSION_VERSION = 2
+CONVERSION_VERSION = 3
 
 _GRID_TOLERANCE = 1e-6  # music21 offsets may be floats such as 0.333333
 
@@ -252,9 +252,9 @@ def _parse_midi_file(path: Path, steps_per_quarter: int, max_note_steps: int, ma
     midi_file = midi.MidiFile()
     midi_file.readstr(path.read_bytes())
     check_midi_timing(midi_file, str(path), steps_per_quarter, max_tune_steps, max_note_steps)
-    # MIDI has no notated rhythm: music21 snaps it to these divisions of a
-    # quarter. Our grid plus triplets, so triplets still reach off_grid.
-    score = translate.midiFileToStream(midi_file, quarterLengthDivisors=(steps_per_quarter, 3))
+    # Exact tick times, not music21's quantization: it snapped a grid-length
+    # note to a triplet and hid notes finer than the grid from off_grid.
+    score = translate.midiFileToStream(midi_file, quantizePost=False)
     restore_midi_mode(midi_file, score)
     return score
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from lstmininet.datasets import read_melody_file
+from lstmininet.datasets import load_melodies_with_report, read_melody_file
 from lstmininet.midi import (
     MAX_TEMPO_BPM,
     MIN_TEMPO_BPM,
@@ -59,6 +59,25 @@ def test_files_are_written_and_read_on_12_steps_per_quarter_unless_told(tmp_path
     path = write_midi(GRID_MELODY, tmp_path / "default.mid")  # no grid given: the library's default
     assert _sounding_notes(converter.parse(path, quantizePost=False)) == _expected_notes(GRID_MELODY, 12)
     assert read_midi(path) == ["M:4/4", *GRID_MELODY]
+
+
+@pytest.mark.parametrize("steps_per_quarter", [5, 12, 24, 48])
+def test_a_one_step_note_before_a_rest_keeps_its_length_through_midi(tmp_path, steps_per_quarter):
+    # music21's MIDI quantization snapped such a note to a sixteenth or a triplet.
+    rest = ["r", *["_"] * (3 * steps_per_quarter - 8)]
+    tune = ["M:4/4", "K:Cmaj", "70", *["_"] * 5, "54", *rest, "69", *["_"] * (steps_per_quarter - 1)]
+    path = write_midi(tune, tmp_path / "short.mid", steps_per_quarter=steps_per_quarter)
+    assert read_midi(path, steps_per_quarter=steps_per_quarter) == tune
+
+
+def test_midi_notes_finer_than_the_grid_are_counted_and_honour_off_grid_skip(tmp_path):
+    run = ["M:4/4", "60", "62", "64", "65", "67", *["_"] * 11]  # four 32nd notes on the grid of 8
+    path = write_midi(run, tmp_path / "32nds.mid", steps_per_quarter=8)
+    melodies, report = load_melodies_with_report(path, steps_per_quarter=4, cache=False, progress=False)
+    assert (report.songs_quantized, report.notes_quantized) == (1, 4)
+    assert "r" not in melodies[0]  # rounded together, no gaps between the notes
+    with pytest.raises(ValueError, match="off grid"):
+        load_melodies_with_report(path, steps_per_quarter=4, off_grid="skip", cache=False, progress=False)
 
 
 def test_original_melody_txt_line_midi_round_trip(original_melody_txt, tmp_path):
