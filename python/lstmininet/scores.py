@@ -12,7 +12,8 @@ Every rule that changes the music is counted in a :class:`LoadReport`:
 * chords -> their highest note                          (``chords_reduced``)
 * notes sounding at the same onset (several voices)
   -> the highest one is kept                            (``simultaneous_notes_dropped``)
-* a note still sounding when the next starts -> cut     (``overlaps_truncated``)
+* a note still sounding when the next note starts -> cut (``overlaps_truncated``);
+  a rest in another voice does not cut it
 * tied notes -> one held note                           (``ties_merged``)
 * grace notes -> dropped (they take no grid time)       (``grace_notes_dropped``)
 * onsets/ends off the grid (32nd notes or quintuplets on the default grid
@@ -70,7 +71,7 @@ DEFAULT_OFF_GRID = "quantize"
 TRANSPOSE_TARGETS = (None, "C")
 
 # Bump when a conversion rule or a count changes: invalidates cached corpora.
-CONVERSION_VERSION = 3
+CONVERSION_VERSION = 4
 
 _GRID_TOLERANCE = 1e-6  # music21 offsets may be floats such as 0.333333
 
@@ -335,7 +336,7 @@ def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadRepor
 
 
 def _monophonic(events: list[list], report: LoadReport) -> list[list]:
-    """Make events one-at-a-time: highest note wins a shared onset, overlaps are cut."""
+    """Make events one-at-a-time: highest note wins a shared onset, a note is cut by the next note's start."""
     # Notes before rests at the same onset, highest pitch first; stable otherwise.
     events = sorted(events, key=lambda e: (e[1], e[0] is None, -(e[0] or 0)))
     result: list[list] = []
@@ -345,8 +346,12 @@ def _monophonic(events: list[list], report: LoadReport) -> list[list]:
                 report.simultaneous_notes_dropped += 1
             continue
         if result and result[-1][2] > event[1]:
+            if event[0] is None and result[-1][0] is not None:
+                # Another voice's rest while this note sounds: the silence after it is filled in anyway.
+                continue
             result[-1][2] = event[1]
-            report.overlaps_truncated += 1
+            if result[-1][0] is not None:
+                report.overlaps_truncated += 1
         result.append(event)
     return result
 

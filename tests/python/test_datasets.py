@@ -215,6 +215,21 @@ def test_simultaneous_voices_keep_the_highest_note_and_cut_overlaps():
     assert report.overlaps_truncated == 1
 
 
+def test_a_rest_in_another_voice_does_not_cut_a_sounding_note():
+    from music21 import note
+
+    part = _part(
+        (0, note.Note(72, quarterLength=4)),  # voice 1 holds a whole note
+        (0, note.Note(64, quarterLength=1)),  # voice 2: a quarter, then rests
+        (1, note.Rest(quarterLength=3)),
+        (4, note.Note(62, quarterLength=1)),
+    )
+    report = LoadReport()
+    assert " ".join(score_to_tokens(part, steps_per_quarter=1, report=report)) == "72 _ _ _ 62"
+    assert report.simultaneous_notes_dropped == 1
+    assert report.overlaps_truncated == 0
+
+
 def test_song_without_notes_is_skipped_and_counted():
     from music21 import note
 
