@@ -16,6 +16,8 @@ Every rule that changes the music is counted in a :class:`LoadReport`:
   a rest in another voice does not cut it
 * tied notes -> one held note                           (``ties_merged``)
 * grace notes -> dropped (they take no grid time)       (``grace_notes_dropped``)
+* microtones (a quarter-sharp D) -> the nearest semitone (``microtones_rounded``);
+  a pitch outside MIDI's 0..127 (C10) skips the song (``skipped["pitch_out_of_range"]``)
 * onsets/ends off the grid (32nd notes or quintuplets on the default grid
   of 12 steps per quarter, triplets on the 1/16 grid): ``off_grid="quantize"``
   (the default, :data:`DEFAULT_OFF_GRID`) rounds them to the nearest step
@@ -71,7 +73,7 @@ DEFAULT_OFF_GRID = "quantize"
 TRANSPOSE_TARGETS = (None, "C")
 
 # Bump when a conversion rule or a count changes: invalidates cached corpora.
-CONVERSION_VERSION = 4
+CONVERSION_VERSION = 5
 
 _GRID_TOLERANCE = 1e-6  # music21 offsets may be floats such as 0.333333
 
@@ -91,6 +93,7 @@ class LoadReport:
     songs_quantized: int = 0
     notes_quantized: int = 0
     notes_dropped_by_quantization: int = 0
+    microtones_rounded: int = 0
     edge_rests_trimmed: int = 0
     rests_merged: int = 0
     songs_transposed: int = 0
@@ -281,6 +284,14 @@ def _is_on_grid(steps: float) -> bool:
     return abs(steps - round(steps)) < _GRID_TOLERANCE
 
 
+def _midi_number(pitch, report: LoadReport) -> int | None:
+    """A music21 pitch's MIDI number, None outside 0..127 (music21's ``.midi`` folds C10 to 120)."""
+    number = math.floor(pitch.ps + 0.5)  # half up, as music21 rounds a microtone
+    if number != pitch.ps:
+        report.microtones_rounded += 1
+    return number if 0 <= number <= 127 else None
+
+
 def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadReport):
     """Read notes/rests as [pitch or None, start_step, end_step], with ties merged.
 
@@ -297,14 +308,18 @@ def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadRepor
         if isinstance(element, note.Rest):
             pitch = None
         elif isinstance(element, chord.Chord):
-            pitches = [p.midi for p in element.pitches]
+            pitches = [_midi_number(p, report) for p in element.pitches]
             if not pitches:
                 return None, "unpitched_notes"
+            if None in pitches:
+                return None, "pitch_out_of_range"
             if len(pitches) > 1:
                 report.chords_reduced += 1
             pitch = max(pitches)
         elif isinstance(element, note.Note):
-            pitch = element.pitch.midi
+            pitch = _midi_number(element.pitch, report)
+            if pitch is None:
+                return None, "pitch_out_of_range"
         else:  # percussion (Unpitched) has no pitch to put on the grid
             return None, "unpitched_notes"
 

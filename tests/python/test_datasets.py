@@ -230,6 +230,31 @@ def test_a_rest_in_another_voice_does_not_cut_a_sounding_note():
     assert report.overlaps_truncated == 0
 
 
+def _notes_at(*pitch_spaces):
+    from music21 import note
+
+    notes = []
+    for offset, ps in enumerate(pitch_spaces):
+        n = note.Note(quarterLength=1)
+        n.pitch.ps = ps
+        notes.append((offset, n))
+    return _part(*notes)
+
+
+@pytest.mark.parametrize("ps", [132, -12])  # C10, C-2: music21's .midi folded them to 120 and 0
+def test_a_pitch_outside_midi_range_skips_the_song(ps):
+    report = LoadReport()
+    assert score_to_tokens(_notes_at(60, ps), steps_per_quarter=1, report=report) is None
+    assert report.skipped == {"pitch_out_of_range": 1}
+
+
+def test_microtones_are_rounded_to_the_nearest_semitone_and_counted():
+    report = LoadReport()
+    tokens = score_to_tokens(_notes_at(62, 62.5, 63.5, 65), steps_per_quarter=1, report=report)
+    assert tokens == ["62", "63", "64", "65"]
+    assert report.microtones_rounded == 2 and "microtones rounded: 2" in report.summary()
+
+
 def test_song_without_notes_is_skipped_and_counted():
     from music21 import note
 
