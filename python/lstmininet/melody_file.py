@@ -32,6 +32,7 @@ from pathlib import Path
 from .duration_tokens import ENCODINGS, is_duration_token, parse_duration_line, to_duration_tokens
 from .input_limits import DEFAULT_MAX_NOTE_STEPS, DEFAULT_MAX_TUNE_STEPS
 from .melody import (
+    DEFAULT_STEPS_PER_QUARTER,
     LEGACY_STEPS_PER_QUARTER,
     read_utf8_file,
     split_melody_lines,
@@ -161,11 +162,13 @@ def save_melody_file(
     path: str | os.PathLike,
     header: Sequence[str] = (),
     *,
-    steps_per_quarter: int = LEGACY_STEPS_PER_QUARTER,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     encoding: str = "grid",
 ) -> Path:
     """Write grid-token melodies one per line (LF endings): the grid line, ``#`` header lines, the melodies.
 
+    ``steps_per_quarter`` is the grid the melodies are on, by default the one
+    scores are read on (12); the grid line records it.
     ``encoding="duration"`` writes each line as pitch + length tokens.
     """
     if encoding not in ENCODINGS:

@@ -55,7 +55,8 @@ def test_melody_file_with_crlf_comments_and_blank_lines(tmp_path):
 def test_save_and_load_melody_file_round_trip(tmp_path):
     melodies = [["60", "_", "r", "67"], ["55", "57"]]
     path = save_melody_file(melodies, tmp_path / "out.txt", header=["made by a test"])
-    assert path.read_text().startswith("# lstmininet-melody: steps_per_quarter=4 encoding=grid\n# made by a test\n")
+    # The default grid is the one scores are read on, so loaded tunes save and reload at their length.
+    assert path.read_text().startswith("# lstmininet-melody: steps_per_quarter=12 encoding=grid\n# made by a test\n")
     assert load_melody_file(path) == melodies
 
 

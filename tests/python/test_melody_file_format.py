@@ -85,3 +85,12 @@ def test_save_refuses_an_unknown_encoding_or_grid(tmp_path):
         save_melody_file([PLAIN], tmp_path / "x.txt", encoding="events")
     with pytest.raises(ValueError, match="steps_per_quarter must be a positive integer"):
         save_melody_file([PLAIN], tmp_path / "x.txt", steps_per_quarter=0)
+
+
+def test_tunes_read_from_a_score_save_and_reload_unchanged_with_the_defaults(tmp_path):
+    score = tmp_path / "jig.abc"
+    score.write_text("X:1\nT:Triplet\nM:6/8\nL:1/8\nK:D\n(3DEF G2A B3|]\n")
+    tunes = load_melodies(score, cache=False, progress=False)
+    saved = save_melody_file(tunes, tmp_path / "saved.txt")
+    melodies, report = load_melodies_with_report(saved, progress=False)
+    assert melodies == tunes and report.steps_per_quarter == 12  # was 4: every note 3 times longer
