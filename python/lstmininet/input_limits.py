@@ -13,7 +13,9 @@ score loading refuses, with one message naming the file and the reason,
 * a tune longer than ``max_tune_steps`` grid steps from its first note to
   its last (default 20,000: 5,000 quarter notes at sixteenths, some forty
   minutes at 120 per minute; the longest tune of data/Melody.txt has 5,484
-  steps of 12 per quarter note),
+  steps of 12 per quarter note), checked on the converted score and, for an
+  ABC tune whose notes surely add up to more, on its text before music21
+  parses it (music21's time grows faster than the tune: 53 s for 1,000 bars),
 * a MIDI file whose tracks run longer than ``max_tune_steps``, or whose
   ticks per quarter note is 0.
 
@@ -29,6 +31,7 @@ the same two limits before anything is expanded.
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -132,38 +135,110 @@ _ABC_UNIT = re.compile(r"L:\s*(\d{1,6})\s*/\s*(\d{1,6})")
 _ABC_SKIPPED = re.compile(r'"[^"]*"|![^!]*!|\+[^+\s]*\+|\[[A-Za-z]:[^\]]*\]|%.*')
 _ABC_LENGTH = re.compile(r"(?:[A-Ga-gzx][,']*|\])(\d+)(/*)(\d*)")
 _ABC_DEFAULT_UNIT = Fraction(1, 16)  # the shortest unit ABC assumes without an L: field
+# What a tune's length counts, in order: notes, and what stops the count to the bar's end (tuplets,
+# overlays, broken rhythm, decorations: music21 drops the note after a fermata H, reads an annotation ">"
+# as broken rhythm).
+_ABC_TIME = re.compile(
+    r"(?P<note>[A-Ga-g][,']*)(?P<digits>\d*)(?P<slashes>/*)(?P<divisor>\d*)|(?P<bar>\|)|(?P<odd>\(\d|[&<>~H-Wh-w\0])"
+)
+_ABC_CHORD_SYMBOL = re.compile(r'"[A-G][^"]*"')
+_ABC_UNIT_FIELD = re.compile(r"(?:^|\[)L:([^\]\n]*)", flags=re.MULTILINE)
+# Grace notes, and chords with their length (a chord's notes need not agree on one).
+_ABC_UNCOUNTED = re.compile(r"\{[^}]*\}|\[[^\]\[|:\d][^\]\[]*\][\d/]*")
 
 
-def check_abc_text(text: str, source: str, steps_per_quarter: int, max_note_steps: int) -> None:
-    """Raise InputLimitError if an ABC note or rest is surely longer than ``max_note_steps``.
+def _abc_multiplier(digits: str, slashes: str, divisor: str) -> Fraction:
+    """An ABC length suffix (``3``, ``/``, ``3/2``) in unit lengths, never more than it says."""
+    multiplier = Fraction(int(digits) if len(digits) <= 9 else 10**9) if digits else Fraction(1)
+    if slashes:
+        if len(divisor) > 9:
+            return Fraction(0)
+        multiplier /= int(divisor) if divisor else 2 ** len(slashes)
+    return multiplier
+
+
+def check_abc_text(
+    text: str, source: str, steps_per_quarter: int, max_note_steps: int, max_tune_steps: int | None = None
+) -> None:
+    """Raise InputLimitError if an ABC note or rest, or a tune, is surely longer than its limit.
 
     A cheap look at the text before music21 parses it (music21 can take
-    minutes over one long note). It takes the shortest unit length the file
-    names (``L:``) and ignores tuplets, so it rejects only notes that are
-    long however the file is read; the converted score is checked exactly.
+    minutes over one long note, and its time grows faster than a tune's
+    length). It takes the shortest unit length the file names (``L:``) and
+    ignores tuplets, so it rejects only notes that are long however the file
+    is read; the converted score is checked exactly. With ``max_tune_steps``
+    a tune's length is counted from the notes of its first voice that surely
+    last their written length (see :func:`_abc_tune_steps`).
     """
     units = [Fraction(int(n), int(d)) for n, d in _ABC_UNIT.findall(text) if int(n) and int(d)]
     tunes = len(re.findall(r"^X:", text, flags=re.MULTILINE))
     if not units or len(units) < tunes:  # some tune may use the default unit
         units.append(_ABC_DEFAULT_UNIT)
     unit = min(units)
-    for number, line in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
         if _ABC_FIELD.match(line):
             continue
         for match in _ABC_LENGTH.finditer(_ABC_SKIPPED.sub(" ", line)):
-            digits, slashes, divisor = match.groups()
-            if len(digits) > 9:
-                multiplier = Fraction(10**9)
-            else:
-                multiplier = Fraction(int(digits))
-                if slashes:
-                    multiplier /= int(divisor) if divisor and len(divisor) <= 9 else 2 ** len(slashes)
-            steps = multiplier * unit * 4 * steps_per_quarter
+            steps = _abc_multiplier(*match.groups()) * unit * 4 * steps_per_quarter
             if steps > max_note_steps:
                 raise InputLimitError(
                     f"{source}, line {number}: {match.group(0)[:30]!r} lasts at least {float(steps):,.0f} grid steps, "
                     f"over the limit of {max_note_steps:,} (max_note_steps, --max-note-steps)"
                 )
+    if max_tune_steps is None:
+        return
+    starts = [number for number, line in enumerate(lines) if line.startswith("X:")] or [0]
+    for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(lines)], strict=True), start=1):
+        steps = _abc_tune_steps(lines[:start], lines[start:end], steps_per_quarter)
+        # Rounding each end of the tune to the grid may take a step off.
+        if steps - 1 > max_tune_steps:
+            where = source if len(starts) == 1 else f"{source}, tune {index}"
+            raise InputLimitError(
+                f"{where}: the tune lasts {_quarters(steps, steps_per_quarter)} quarter notes = {steps:,} grid steps "
+                f"or more (its notes on lines {start + 1}-{end}), over the limit of {max_tune_steps:,} "
+                "(max_tune_steps, --max-tune-steps)"
+            )
+
+
+def _abc_tune_steps(file_header: list[str], tune: list[str], steps_per_quarter: int) -> int:
+    """Grid steps a tune's text surely lasts: a lower bound of music21's length for it, first note to last.
+
+    It adds up the notes of the tune's body (after ``K:``) at the shortest
+    unit length the tune may use, leaving out what may take less time than
+    written: rests, chords, grace notes, and from a tuplet, overlay (``&``),
+    broken rhythm (``>``), decoration or annotation to the end of its bar. A tune with several voices
+    (``V:``) counts 0: its melody is one of them.
+    """
+    text = "\n".join(tune)
+    if re.search(r"^V:|\[V:", text, flags=re.MULTILINE):
+        return 0
+    body = next((i + 1 for i, line in enumerate(tune) if line.startswith("K:")), len(tune))
+    units = []
+    for value in _ABC_UNIT_FIELD.findall("\n".join(file_header) + "\n" + text):
+        unit = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", value.split("%")[0])
+        if unit is None or not int(unit[1]) or not int(unit[2]):
+            return 0  # a unit length this check cannot read: leave the tune to music21
+        units.append(Fraction(int(unit[1]), int(unit[2])))
+    if not any(line.startswith("L:") for line in file_header + tune[:body]):
+        units.append(_ABC_DEFAULT_UNIT)  # notes before a body L: field
+    unit = min(units)
+    total = Fraction(0)
+    counting, last = True, Fraction(0)
+    for line in tune[body:]:
+        if _ABC_FIELD.match(line):
+            continue
+        line = _ABC_SKIPPED.sub("\0", _ABC_CHORD_SYMBOL.sub(" ", line))  # \0: what stops the count
+        for match in _ABC_TIME.finditer(_ABC_UNCOUNTED.sub(" ", line)):
+            if match["bar"]:
+                counting, last = True, Fraction(0)
+            elif match["odd"]:
+                total -= last if match["odd"] in "<>" else 0  # a broken rhythm shortens the note before it too
+                counting, last = False, Fraction(0)
+            elif counting:
+                last = _abc_multiplier(match["digits"], match["slashes"], match["divisor"])
+                total += last
+    return math.floor(total * unit * 4 * steps_per_quarter)
 
 
 def _quarters(steps: int, steps_per_quarter: int) -> str:

@@ -213,9 +213,10 @@ def parse_score_file(
     """Parse one file with music21; returns a list of scores (an ABC file may hold many).
 
     Raises ValueError naming the file if music21 cannot read it, and
-    :class:`~lstmininet.input_limits.InputLimitError` if a MIDI file runs
-    longer than ``max_tune_steps`` grid steps, or a MIDI or ABC note is
-    longer than ``max_note_steps`` (checked before music21 converts them).
+    :class:`~lstmininet.input_limits.InputLimitError` if a MIDI file or an
+    ABC tune (by the notes its text surely has) runs longer than
+    ``max_tune_steps`` grid steps, or a MIDI or ABC note is longer than
+    ``max_note_steps`` (checked before music21 converts them).
     """
     from music21 import converter, stream
 
@@ -228,7 +229,7 @@ def parse_score_file(
         else:
             if path.suffix.lower() == ".abc":
                 text = path.read_bytes().decode("utf-8", errors="replace")
-                check_abc_text(text, str(path), steps_per_quarter, max_note_steps)
+                check_abc_text(text, str(path), steps_per_quarter, max_note_steps, max_tune_steps)
             # forceSource: parse the real file, do not read/write music21's own pickles.
             parsed = converter.parse(path, forceSource=True, storePickle=False)
     except InputLimitError:

@@ -160,6 +160,35 @@ def test_tune_limit_is_configurable_and_names_the_tune(tmp_path):
     assert [len(m) for m in melodies] == [8, 20_800]
 
 
+# Written note lengths add up to more than music21 makes of them: tuplets, broken rhythm, chords,
+# grace notes, an overlay (&), a smaller unit length in the body.
+SHORTER_THAN_WRITTEN = (
+    "X:1\nM:4/4\nL:1/8\nK:C\n(3CDE (3FGA (3Bcd (3efg|C3>D E<F2 G/A/B/c/|[CEG]4 {AB}c4|L:1/16\nC8 D4 E4 & c16|\n"
+)
+
+
+def test_a_long_abc_tune_is_refused_from_its_text_before_music21_parses_it(tmp_path, monkeypatch):
+    from music21 import converter
+
+    tricky = tmp_path / "tricky.abc"
+    tricky.write_text(SHORTER_THAN_WRITTEN)
+    for steps_per_quarter in (4, 12):  # a tune just within the limit still loads
+        (melody,) = load_melodies(tricky, steps_per_quarter=steps_per_quarter, cache=False, progress=False)
+        within = {"steps_per_quarter": steps_per_quarter, "max_tune_steps": len(melody) - 2}  # M:4/4 K:Cmaj
+        assert load_melodies(tricky, cache=False, progress=False, **within) == [melody]
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("music21 parsed a tune the text shows is too long")
+
+    score = tmp_path / "long.abc"
+    score.write_text("X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|" * 420 + "\n")  # 20,160 steps (music21: minutes)
+    monkeypatch.setattr(converter, "parse", no_parse)
+    with pytest.raises(InputLimitError) as error:
+        load_melodies(score, cache=False, progress=False)
+    assert str(error.value).startswith(f"{score}: the tune lasts 1,680 quarter notes = 20,160 grid steps or more")
+    assert "lines 1-6" in str(error.value) and "--max-tune-steps" in str(error.value)
+
+
 def test_cached_corpus_is_not_returned_under_lower_limits(tmp_path):
     folder = tmp_path / "scores"
     folder.mkdir()
