@@ -134,6 +134,10 @@ _ABC_FIELD = re.compile(r"^[A-Za-z+]:")
 _ABC_UNIT = re.compile(r"L:\s*(\d{1,6})\s*/\s*(\d{1,6})")
 _ABC_SKIPPED = re.compile(r'"[^"]*"|![^!]*!|\+[^+\s]*\+|\[[A-Za-z]:[^\]]*\]|%.*')
 _ABC_LENGTH = re.compile(r"(?:[A-Ga-gzx][,']*|\])(\d+)(/*)(\d*)")
+# music21 raises ZeroDivisionError on a note length divided by 0 and on a unit length (L:) or meter
+# (M:) over 0, and makes every note a grace note at a unit length of 0.
+_ABC_ZERO_LENGTH = re.compile(r"(?:[A-Ga-gzxZX][,']*|\])\d*/+0+(?!\d)")
+_ABC_ZERO_FIELD = re.compile(r"(?:^|\[)(?:[LM]:\s*\d+\s*/\s*0+(?!\d)|L:\s*0+\s*/\s*\d*)")
 _ABC_DEFAULT_UNIT = Fraction(1, 16)  # the shortest unit ABC assumes without an L: field
 # What a tune's length counts, in order: notes, and what stops the count to the bar's end (tuplets,
 # overlays, broken rhythm, decorations: music21 drops the note after a fermata H, reads an annotation ">"
@@ -177,9 +181,15 @@ def check_abc_text(
     unit = min(units)
     lines = text.split("\n")
     for number, line in enumerate(lines, start=1):
-        if _ABC_FIELD.match(line):
+        music = None if _ABC_FIELD.match(line) else _ABC_SKIPPED.sub(" ", line)
+        zero = _ABC_ZERO_FIELD.search(line) or (music is not None and _ABC_ZERO_LENGTH.search(music))
+        if zero:
+            token = zero.group(0).lstrip("[")
+            problem = "divided by 0" if re.search(r"/\s*0+$", token) else "a unit length of 0"
+            raise ValueError(f"{source}, line {number}: {token[:30]!r}: {problem}")
+        if music is None:
             continue
-        for match in _ABC_LENGTH.finditer(_ABC_SKIPPED.sub(" ", line)):
+        for match in _ABC_LENGTH.finditer(music):
             steps = _abc_multiplier(*match.groups()) * unit * 4 * steps_per_quarter
             if steps > max_note_steps:
                 raise InputLimitError(

@@ -50,6 +50,7 @@ import math
 import os
 import sys
 import traceback
+import zipfile
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -63,7 +64,15 @@ from .input_limits import (
     check_limit_values,
     check_midi_timing,
 )
-from .melody import DEFAULT_STEPS_PER_QUARTER, HOLD, REST, melody_events, transpose_melody, validate_melody_tokens
+from .melody import (
+    DEFAULT_STEPS_PER_QUARTER,
+    HOLD,
+    REST,
+    melody_events,
+    read_utf8_file,
+    transpose_melody,
+    validate_melody_tokens,
+)
 from .score_header import header_objects, read_header, restore_midi_mode
 
 SCORE_EXTENSIONS = (".abc", ".mxl", ".musicxml", ".xml", ".mid", ".midi", ".krn")
@@ -223,13 +232,15 @@ def parse_score_file(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such score file")
+    suffix = path.suffix.lower()
+    if suffix == ".abc":  # music21 reads it as UTF-8 too, but names no line
+        check_abc_text(read_utf8_file(path, "ABC file"), str(path), steps_per_quarter, max_note_steps, max_tune_steps)
+    elif suffix == ".mxl":
+        _check_mxl_archive(path)
     try:
-        if path.suffix.lower() in (".mid", ".midi"):
+        if suffix in (".mid", ".midi"):
             parsed = _parse_midi_file(path, steps_per_quarter, max_note_steps, max_tune_steps)
         else:
-            if path.suffix.lower() == ".abc":
-                text = path.read_bytes().decode("utf-8", errors="replace")
-                check_abc_text(text, str(path), steps_per_quarter, max_note_steps, max_tune_steps)
             # forceSource: parse the real file, do not read/write music21's own pickles.
             parsed = converter.parse(path, forceSource=True, storePickle=False)
     except InputLimitError:
@@ -242,6 +253,17 @@ def parse_score_file(
     if isinstance(parsed, stream.Opus):
         return list(parsed.scores)
     return [parsed]
+
+
+def _check_mxl_archive(path: Path) -> None:
+    """ValueError unless ``path`` is a zip archive holding a MusicXML file (music21 gave a TypeError)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        raise ValueError(f"{path}: not a compressed MusicXML file (an .mxl file is a zip archive)") from None
+    if not any(n.lower().endswith((".xml", ".musicxml")) and not n.startswith("META-INF/") for n in names):
+        raise ValueError(f"{path}: the .mxl archive holds no MusicXML file (.xml or .musicxml)")
 
 
 def _parse_midi_file(path: Path, steps_per_quarter: int, max_note_steps: int, max_tune_steps: int):

@@ -1,6 +1,7 @@
 """Dataset loading: Melody.txt files, score conversion rules, corpus cache, splits."""
 
 import os
+import re
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -110,6 +111,39 @@ def test_unreadable_score_file_names_the_file(tmp_path):
     path = tmp_path / "broken.mid"
     path.write_bytes(b"this is not a MIDI file at all")
     with pytest.raises(ValueError, match=rf"{path}: cannot read score"):
+        load_melodies(path, cache=False, progress=False)
+
+
+def _zip(*names):
+    import io
+    import zipfile
+
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        for name in names:
+            archive.writestr(name, "hello")
+    return data.getvalue()
+
+
+ABC_HEAD = b"X:1\nT:t\nM:4/4\nL:1/8\nK:G\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        # music21 raised ZeroDivisionError, TypeError, or a UTF-8 error at a byte position
+        ("tune.abc", ABC_HEAD + b"GABc d4|\nG2/0 A|\n", r"tune.abc, line 7: 'G2/0': divided by 0$"),
+        ("tune.abc", ABC_HEAD + b'"F/0"D F/0 G|\n', r"tune.abc, line 6: 'F/0': divided by 0$"),
+        ("tune.abc", b"X:1\nL:1/0\nK:C\nCDE|\n", r"tune.abc, line 2: 'L:1/0': divided by 0$"),
+        ("tune.abc", b"X:1\nT:Caf\xe9\nK:C\nCDE|\n", r"tune.abc, line 2: not UTF-8 text"),
+        ("score.mxl", b"PK but not a zip", r"score.mxl: not a compressed MusicXML file"),
+        ("score.mxl", _zip("foo.txt"), r"score.mxl: the .mxl archive holds no MusicXML file"),
+    ],
+)
+def test_broken_abc_and_mxl_files_name_the_file_and_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path))}/{message}"):
         load_melodies(path, cache=False, progress=False)
 
 
