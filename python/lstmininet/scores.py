@@ -15,7 +15,8 @@ Every rule that changes the music is counted in a :class:`LoadReport`:
 * a note still sounding when the next note starts -> cut (``overlaps_truncated``);
   a rest in another voice does not cut it
 * tied notes -> one held note                           (``ties_merged``)
-* grace notes -> dropped (they take no grid time)       (``grace_notes_dropped``)
+* grace notes -> dropped (they take no grid time)       (``grace_notes_dropped``);
+  chord symbols ("D7") are not notes: left out, not counted
 * microtones (a quarter-sharp D) -> the nearest semitone (``microtones_rounded``);
   a pitch outside MIDI's 0..127 (C10) skips the song (``skipped["pitch_out_of_range"]``)
 * onsets/ends off the grid (32nd notes or quintuplets on the default grid
@@ -82,7 +83,7 @@ DEFAULT_OFF_GRID = "quantize"
 TRANSPOSE_TARGETS = (None, "C")
 
 # Bump when a conversion rule or a count changes: invalidates cached corpora.
-CONVERSION_VERSION = 5
+CONVERSION_VERSION = 6
 
 _GRID_TOLERANCE = 1e-6  # music21 offsets may be floats such as 0.333333
 
@@ -320,11 +321,13 @@ def _timed_events(part, steps_per_quarter: int, off_grid: str, report: LoadRepor
 
     Returns (events, None) or (None, skip_reason).
     """
-    from music21 import chord, note
+    from music21 import chord, harmony, note
 
     events: list[list] = []
     quantized = 0
     for element in part.flatten().notesAndRests:
+        if isinstance(element, harmony.Harmony):  # a chord symbol ("D7"), not a note of the melody
+            continue
         if element.duration.isGrace or element.quarterLength == 0:
             report.grace_notes_dropped += 1
             continue

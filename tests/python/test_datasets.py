@@ -190,6 +190,14 @@ def test_conversion_merges_ties_drops_grace_notes_and_reduces_chords():
     assert report.songs_loaded == 1
 
 
+def test_chord_symbols_are_not_counted_as_grace_notes(tmp_path):
+    path = tmp_path / "chords.abc"
+    path.write_text('X:1\nM:4/4\nL:1/8\nK:G\n"G"GABc "D7"dBAG|"Em"E2G2 {A}c4|]\n')
+    melodies, report = load_melodies_with_report(path, cache=False, progress=False, headers=False)
+    assert report.grace_notes_dropped == 1  # the {A}; the four chord symbols are not notes
+    assert len(melodies[0]) == 8 * 12
+
+
 def test_off_grid_notes_skip_the_song_or_are_quantized():
     from music21 import note
 
