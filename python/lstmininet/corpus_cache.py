@@ -3,8 +3,9 @@
 An entry is keyed by a hash of: the cache format version, the conversion
 rules' version, the music21 version, the conversion settings (grid, off-grid
 rule, transposition, limits, whether tunes carry meter/key headers), and every
-source file's path, size and modification time (so an edited file is
-re-parsed). Entries are JSON, written atomically (temp file + os.replace),
+source file's path and a hash of its bytes (so an edited file is re-parsed,
+even one of the same size whose modification time was kept, as ``cp -p``,
+``rsync -t`` and ``tar`` keep it). Entries are JSON, written atomically (temp file + os.replace),
 and a damaged entry is ignored and rebuilt rather than trusted.
 
 Location: the ``cache_dir`` argument, else ``$LSTMININET_CACHE_DIR``, else
@@ -40,8 +41,9 @@ def cache_key(files: list[Path], settings: dict) -> str:
 
     stamps = []
     for path in files:
-        stat = Path(path).stat()  # size + mtime: cheap, catches edits
-        stamps.append([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns])
+        # The bytes, not size + mtime: score files are small, and parsing them costs far more.
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        stamps.append([str(Path(path).resolve()), digest])
     description = {
         "cache_format": CACHE_FORMAT_VERSION,
         "conversion": CONVERSION_VERSION,

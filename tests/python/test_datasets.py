@@ -379,6 +379,17 @@ def test_cache_notices_an_edited_file_and_survives_a_damaged_entry(tmp_path):
     assert melodies == [["M:4/4", "K:Cmaj", "67", "69", "71", "72", "_"]] and not report.from_cache
 
 
+def test_cache_notices_a_file_replaced_by_one_of_the_same_size_and_time(tmp_path):
+    tune = tmp_path / "tune.abc"
+    tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nC D E F|]\n")
+    stat = tune.stat()
+    cache = tmp_path / "cache"
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False)[0][2:] == ["60", "62", "64", "65"]
+    tune.write_text("X:1\nM:4/4\nL:1/4\nK:C\nG A B c|]\n")
+    os.utime(tune, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as cp -p, rsync -t or tar keep it
+    assert load_melodies(tune, steps_per_quarter=1, cache_dir=cache, progress=False)[0][2:] == ["67", "69", "71", "72"]
+
+
 def test_transpose_to_c_major_or_a_minor(tmp_path):
     melodies, report = load_melodies_with_report(SMALL_CORPUS, transpose="C", cache_dir=tmp_path, progress=False)
     assert report.songs_transposed > 0
