@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -246,14 +247,19 @@ def augment_transpositions(
 # --------------------------------------------------------------------------
 
 
-def split_melody_lines(text: str) -> list[str]:
-    """Split Melody.txt text into lines as editors and ``grep -n`` count them.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
-    Only "\\n" ends a line (a "\\r" before it is dropped). ``str.splitlines``
-    would also break at form feeds, U+2028 and others, shifting every line
-    number reported after them; here they are whitespace inside a line.
+
+def split_melody_lines(text: str) -> list[str]:
+    """Split Melody.txt text into lines as editors count them.
+
+    "\\n", "\\r\\n" and a lone "\\r" (old Mac files; taken for a space, it
+    merged a whole file into one tune) end a line. ``str.splitlines`` would
+    also break at form feeds, U+2028 and others, which editors do not,
+    shifting every line number reported after them; here they are whitespace
+    inside a line.
     """
-    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    return _LINE_END.split(text)
 
 
 def read_utf8_file(path: str | os.PathLike, what: str = "text file") -> str:
@@ -271,5 +277,5 @@ def read_utf8_file(path: str | os.PathLike, what: str = "text file") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = len(_LINE_END.split(data[: exc.start].decode("utf-8")))
         raise ValueError(f"{path}, line {line}: not UTF-8 text ({exc.reason})") from None

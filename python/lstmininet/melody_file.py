@@ -145,7 +145,7 @@ def read_melody_file(
 ) -> tuple[list[list[str]], MelodyFormat]:
     """A Melody.txt file's melodies (grid tokens, on the file's grid) and its format.
 
-    CRLF or LF endings, a UTF-8 BOM, blank lines and ``#`` comments are fine.
+    LF, CRLF or CR line endings, a UTF-8 BOM, blank lines and ``#`` comments are fine.
     """
     path = Path(path).expanduser()
     text = read_utf8_file(path, "melody file")

@@ -1,6 +1,6 @@
 """Melody.txt line numbers are the ones an editor shows, and odd bytes still give file and line.
 
-Lines end at "\n" (a "\r" before it is dropped); form feeds, U+2028 and
+Lines end at "\n", "\r\n" or a lone "\r"; form feeds, U+2028 and
 other characters that Python's str.splitlines treats as line breaks are
 whitespace inside a line, so they never shift the reported line numbers.
 """
@@ -37,6 +37,19 @@ def test_splitlines_breaks_are_whitespace_inside_a_line(tmp_path, odd):
 def test_split_melody_lines_handles_lf_and_crlf():
     assert split_melody_lines("60 62\r\n64\n\n67\r\n") == ["60 62", "64", "", "67", ""]
     assert split_melody_lines("60\x0c62\u202864") == ["60\x0c62\u202864"]
+
+
+def test_a_lone_carriage_return_ends_a_line(tmp_path):
+    # Old Mac files: the lines were one tune, and a duration file's grid line swallowed its tunes.
+    path = tmp_path / "cr.txt"
+    path.write_bytes(b"60 62 64\r65 67 69\r")
+    assert load_melody_file(path) == [["60", "62", "64"], ["65", "67", "69"]]
+    path.write_bytes(b"# lstmininet-melody: steps_per_quarter=12 encoding=duration\r62 d6\r64 d6 x d1\r")
+    with pytest.raises(ValueError, match=rf"^{path}, line 3: "):
+        load_melody_file(path)
+    path.write_bytes(b"60 62\r64 _\r60 \xe9 62\r")
+    with pytest.raises(ValueError, match=rf"^{path}, line 3: not UTF-8 text"):
+        load_melody_file(path)
 
 
 def test_five_thousand_digit_token_names_file_and_line(tmp_path):
