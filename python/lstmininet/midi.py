@@ -7,8 +7,11 @@ or the grid a model's tokenizer or a Melody.txt file gives (4: one step a
 sixteenth note). Writing goes through
 :func:`lstmininet.scores.tokens_to_stream`; reading MIDI back goes through
 the same conversion as corpus loading (:mod:`lstmininet.scores`), so
-``read_midi(write_midi(t))`` gives ``t`` for any melody that starts and ends
-with a note and has a meter in its header.
+``read_midi(write_midi(t))`` (on one grid) gives ``t`` for any melody within
+the input limits (:mod:`lstmininet.input_limits`) that starts and ends with a
+note, has a meter in its header and no two rests in a row: rests before the
+first note or after the last are dropped, and adjacent rests come back as one
+rest, as they sound (``r d6 r d1`` as ``r d7``).
 
 A melody's header (``M:6/8 K:Dmaj``) becomes the file's time and key
 signature and comes back when the file is read. Without a meter the file is
