@@ -138,6 +138,20 @@ _ABC_LENGTH = re.compile(r"(?:[A-Ga-gzx][,']*|\])(\d+)(/*)(\d*)")
 # (M:) over 0, and makes every note a grace note at a unit length of 0.
 _ABC_ZERO_LENGTH = re.compile(r"(?:[A-Ga-gzxZX][,']*|\])\d*/+0+(?!\d)")
 _ABC_ZERO_FIELD = re.compile(r"(?:^|\[)(?:[LM]:\s*\d+\s*/\s*0+(?!\d)|L:\s*0+\s*/\s*\d*)")
+# ABC that music21 misreads without a word, refused (a pattern, where it applies, what music21 does).
+_ABC_MISREAD = [
+    (re.compile(r"(?:^|\[)M:\s*\(?\d+\s*\+[^\]%\n]*"), "fields", "an additive meter: music21 reads M:2+3/8 as 23/8"),
+    (
+        re.compile(r"(?:^|\[)K:\s*[A-G][#b]?\s*loc[^\]%\n]*", flags=re.IGNORECASE),
+        "fields",
+        "a locrian key: music21 reads it as major (K:Bloc as B major, with C#, D# and F#)",
+    ),
+    (
+        re.compile(r"[A-G],{5,}|[a-g],{6,}"),
+        "music",
+        "below octave 0 (MIDI 12): music21 misreads it (C,,,,, as 23, not 0)",
+    ),
+]
 _ABC_DEFAULT_UNIT = Fraction(1, 16)  # the shortest unit ABC assumes without an L: field
 # What a tune's length counts, in order: notes, and what stops the count to the bar's end (tuplets,
 # overlays, broken rhythm, decorations: music21 drops the note after a fermata H, reads an annotation ">"
@@ -173,6 +187,10 @@ def check_abc_text(
     is read; the converted score is checked exactly. With ``max_tune_steps``
     a tune's length is counted from the notes of its first voice that surely
     last their written length (see :func:`_abc_tune_steps`).
+
+    A ValueError names line and token for what music21 would crash on or
+    misread silently: a length divided by 0, an additive meter, a locrian
+    key, a note below octave 0.
     """
     units = [Fraction(int(n), int(d)) for n, d in _ABC_UNIT.findall(text) if int(n) and int(d)]
     tunes = len(re.findall(r"^X:", text, flags=re.MULTILINE))
@@ -187,6 +205,10 @@ def check_abc_text(
             token = zero.group(0).lstrip("[")
             problem = "divided by 0" if re.search(r"/\s*0+$", token) else "a unit length of 0"
             raise ValueError(f"{source}, line {number}: {token[:30]!r}: {problem}")
+        for pattern, where, problem in _ABC_MISREAD:
+            wrong = pattern.search(line if where == "fields" else music or "")
+            if wrong:
+                raise ValueError(f"{source}, line {number}: {wrong.group(0).lstrip('[').strip()[:30]!r}: {problem}")
         if music is None:
             continue
         for match in _ABC_LENGTH.finditer(music):

@@ -137,10 +137,14 @@ ABC_HEAD = b"X:1\nT:t\nM:4/4\nL:1/8\nK:G\n"
         ("tune.abc", b"X:1\nL:1/0\nK:C\nCDE|\n", r"tune.abc, line 2: 'L:1/0': divided by 0$"),
         ("tune.abc", b"X:1\nT:Caf\xe9\nK:C\nCDE|\n", r"tune.abc, line 2: not UTF-8 text"),
         ("score.mxl", b"PK but not a zip", r"score.mxl: not a compressed MusicXML file"),
+        # music21 misread these silently: M:23/8, B major, MIDI 23
+        ("tune.abc", b"X:1\nM:2+3/8\nK:D\nDEFGA|\n", r"tune.abc, line 2: 'M:2\+3/8': an additive meter"),
+        ("tune.abc", b"X:1\nK:Bloc\nBcde fgab|\n", r"tune.abc, line 2: 'K:Bloc': a locrian key"),
+        ("tune.abc", b"X:1\nK:C\nC,,,, [C,,,,,E]|\n", r"tune.abc, line 3: 'C,,,,,': below octave 0"),
         ("score.mxl", _zip("foo.txt"), r"score.mxl: the .mxl archive holds no MusicXML file"),
     ],
 )
-def test_broken_abc_and_mxl_files_name_the_file_and_line(tmp_path, name, content, message):
+def test_broken_or_misread_abc_and_mxl_files_name_the_file_and_line(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path))}/{message}"):
