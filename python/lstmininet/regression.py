@@ -259,13 +259,15 @@ class _SequenceRegressor:
     # -- numerics -----------------------------------------------------------
     def predict(self, X, batch_size: int = 256):
         """Outputs in the targets' units: (B, T, O), or (B, O) many-to-one, for a
-        (B, T, F) array; a list of (T_i, O) arrays (or a (B, O) array) for a list."""
+        (B, T, F) array; a list of (T_i, O) arrays (or a (B, O) array) for a list.
+        float64 when a target scaler un-scales them (float32, whose spacing at 1e8
+        is 8, would lose the detail of data far from 0), else the network's float32."""
         xs, stacked = _float_sequences(X, self.input_size, "X")
         batch_size = _check_int(batch_size, "batch_size")
         x_scaler, y_scaler = self._scalers()
         outs = self._core.predict(_network_arrays(xs, x_scaler, "X"), self.many_to_one, batch_size)
         if y_scaler is not None:
-            outs = [y_scaler.inverse_transform(o) for o in outs]
+            outs = [_in_units(o, y_scaler) for o in outs]
         if self.many_to_one:
             return np.concatenate(outs, axis=0)
         return np.stack(outs) if stacked else outs
@@ -381,7 +383,8 @@ class _SequenceRegressor:
 
     def forecast(self, history, steps: int) -> np.ndarray:
         """Run `history` (T, F) from a zero state, then feed each output back as
-        the next input for `steps` steps: (steps, O) in the data's units.
+        the next input for `steps` steps: (steps, O) in the data's units (float64
+        with a target scaler, as `predict`).
         Needs output_size == input_size (a one-step-ahead model)."""
         if self.output_size != self.input_size:
             raise ValueError(
@@ -399,7 +402,7 @@ class _SequenceRegressor:
         feedback_scale = (y_scale / x_scale).astype(np.float32).tolist()
         feedback_shift = ((y_off - x_off) / x_scale).astype(np.float32).tolist()
         out = self._core.forecast(h, steps, feedback_scale, feedback_shift)
-        return out if y_scaler is None else y_scaler.inverse_transform(out)
+        return out if y_scaler is None else _in_units(out, y_scaler)
 
     # -- persistence --------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

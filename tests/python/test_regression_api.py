@@ -97,6 +97,11 @@ def test_float64_data_is_scaled_before_it_is_cast_to_float32():
     assert far.loss_and_grads(xs, ys)[0] == pytest.approx(near.loss_and_grads(shifted_xs, shifted_ys)[0], rel=1e-5)
     # and un-scaled in float64: errors of a few units at 1e8 are measured, not rounded to multiples of 8
     assert far.evaluate(xs, ys)["mse"] == pytest.approx(near.evaluate(shifted_xs, shifted_ys)["mse"], rel=1e-5)
+    # and predictions come back in float64: in float32 they were multiples of 8 at 1e8
+    far_out, near_out = far.predict(xs), near.predict(shifted_xs)
+    assert far_out[0].dtype == np.float64
+    np.testing.assert_allclose(np.concatenate(far_out) - 1e8, np.concatenate(near_out), atol=1e-5)
+    np.testing.assert_allclose(far.forecast(xs[0], 4) - 1e8, near.forecast(shifted_xs[0], 4), atol=1e-5)
 
 
 def test_forecast_equals_feeding_predictions_back_by_hand():
