@@ -419,6 +419,19 @@ def test_split_is_deterministic_disjoint_and_complete():
     assert together == melodies
 
 
+def test_every_copy_of_a_held_out_tune_is_held_out():
+    # A corpus with each tune twice: a validation tune's copy trained the model (6 of 8 in the audit).
+    melodies = [[str(i)] for i in range(20)] * 2
+    split = split_dataset(melodies, val_fraction=0.2, test_fraction=0.1, seed=3)
+    train = {tuple(m) for m in split.train}
+    assert not train & {tuple(m) for m in split.val} and not train & {tuple(m) for m in split.test}
+    assert len(split.train) + len(split.val) + len(split.test) == 40 and len(split.val) >= 8
+    distinct = [[str(i)] for i in range(40)]  # without copies the split is the plain cut
+    assert [len(part) for part in split_dataset(distinct, val_fraction=0.2, test_fraction=0.1, seed=3)] == [28, 8, 4]
+    same = split_dataset([["60"]] * 5, val_fraction=0.2)  # only copies: training keeps them rather than none
+    assert (len(same.train), len(same.val)) == (4, 1)
+
+
 def test_split_rejects_impossible_fractions():
     with pytest.raises(ValueError, match="val_fraction must be in"):
         split_dataset([["60"]] * 10, val_fraction=1.5)
