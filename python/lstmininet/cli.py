@@ -56,6 +56,8 @@ _MAX_SEED = 2**63 - 1  # generate adds the sample number; the core takes 64 bits
 _MAX_MESSAGE = 1000
 # The model's shape when train builds one. The options default to None so that
 # --resume can tell an option given (checked against the saved model) from one left out.
+# The per-epoch columns of MODEL.history.json.
+_HISTORY_FILE_KEYS = ("epoch", "train_loss", "val_loss", "tokens_per_sec")
 _SHAPE_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "embedding": None, "dropout": 0.0}
 _SHAPE_IN_CONFIG = {
     "cell": "cell",
@@ -76,7 +78,10 @@ def _load_training_data(args, tokenizer=None):
             raise CommandError(f"{args.data}: the file is empty")
         tokenizer = tokenizer or CharTokenizer.build(text)
         # Plain text is one long sequence, cut into chapters so batches can shuffle.
-        ids = tokenizer.encode(text)
+        try:
+            ids = tokenizer.encode(text)
+        except ValueError as err:  # a character the model's vocabulary lacks
+            raise CommandError(f"{args.data}: {err}") from None
         chunk = 10 * args.seq_len + 1
         return [ids[i : i + chunk] for i in range(0, len(ids), chunk - 1)], tokenizer
 
@@ -226,21 +231,32 @@ def cmd_train(args) -> int:
             seed=args.seed,
             tokenizer=tokenizer,
         )
-    _record_training_data(args, sequences, tokenizer)
     tokens = sum(len(s) for s in sequences)
     print(f"{len(sequences)} sequences, {tokens:,} tokens, vocabulary {len(tokenizer)}; {model!r}", file=sys.stderr)
 
-    rows = []  # this run's epochs; one append each, so Ctrl-C never leaves half a row
+    rows = []  # this run's epochs as on_epoch saw them; one append each, so Ctrl-C never leaves half a row
+    first_save = True
 
     def history_so_far() -> dict:
-        keys = ("epoch", "train_loss", "val_loss", "tokens_per_sec")
-        return {key: past.get(key, []) + [row[key] for row in rows] for key in keys}
+        return {key: past.get(key, []) + [row[key] for row in rows] for key in _HISTORY_FILE_KEYS}
+
+    def save_model():
+        # The record of the data goes with the model's first save: a run refused before it (a bad --lr, say)
+        # leaves the files of the model it would have replaced as they were. A new model's first save also
+        # replaces the old one's history (history_so_far) and drops its loss plot.
+        nonlocal first_save
+        if first_save:
+            _record_training_data(args, sequences, tokenizer)
+            if not args.resume:
+                _companion(args.out, ".loss.png").unlink(missing_ok=True)
+            first_save = False
+        write_text_atomically(history_path, _history_json(history_so_far()))
+        model.save(args.out)
 
     def save_epoch(row):
         # Saved after every epoch (atomically), so a crash loses at most one.
         rows.append(row)
-        write_text_atomically(history_path, json.dumps(history_so_far(), indent=1))
-        model.save(args.out)
+        save_model()
 
     history = _fit_or_explain(
         model,
@@ -261,14 +277,11 @@ def cmd_train(args) -> int:
         progress=not args.quiet,
         on_epoch=save_epoch,
     )
-    # Again after training: a Ctrl-C inside save_epoch may have cut either write short.
-    model.save(args.out)
+    # Again after training, with the epochs fit reports: a Ctrl-C inside save_epoch, or before it ran, may have
+    # cut a write short or kept an epoch's row out of `rows`.
+    rows[:] = [{key: history[key][i] for key in _HISTORY_FILE_KEYS} for i in range(len(history["epoch"]))]
+    save_model()
     past = history_so_far()
-    if rows:
-        write_text_atomically(history_path, json.dumps(past, indent=1))
-    if past.get("train_loss"):
-        plot = plot_loss_curves(past, _companion(args.out, ".loss.png"), title=f"{Path(args.out).name}")
-        print(f"loss curve: {plot}", file=sys.stderr)
     if history.stopped_early:
         best, loss = history.best_epoch, f"validation loss {history.best_val_loss:.4f}"
         waited = f"{args.patience} epoch{'s' if args.patience > 1 else ''}"
@@ -283,7 +296,23 @@ def cmd_train(args) -> int:
         last = "no full epoch"
     resume = "; train --resume goes on from there" if history.batches_done is not None else ""
     print(f"saved {args.out} after {progress_phrase(model, history.batches)} ({last}){resume}", file=sys.stderr)
+    if past.get("train_loss"):
+        try:  # matplotlib takes a second to load: a Ctrl-C there leaves the saved model as it is
+            plot = plot_loss_curves(past, _companion(args.out, ".loss.png"), title=f"{Path(args.out).name}")
+        except KeyboardInterrupt:  # no plot rather than one of fewer epochs
+            _companion(args.out, ".loss.png").unlink(missing_ok=True)
+            print("lstmininet: interrupted before the loss curve was drawn", file=sys.stderr)
+            return 130
+        print(f"loss curve: {plot}", file=sys.stderr)
     return 130 if history.interrupted else 0
+
+
+def _history_json(history: dict) -> str:
+    """MODEL.history.json: JSON with null, not NaN (a run without validation), which strict readers refuse."""
+    clean = {
+        key: [None if isinstance(v, float) and math.isnan(v) else v for v in values] for key, values in history.items()
+    }
+    return json.dumps(clean, indent=1)
 
 
 def _check_shape_options(args, model) -> None:
@@ -314,7 +343,11 @@ def _record_training_data(args, sequences, tokenizer) -> None:
     else:
         train, val = sequences, []
     path = _companion(args.out, ".data.json")
-    previous = read_record(path) if args.resume else None
+    try:
+        previous = read_record(path) if args.resume else None
+    except ValueError as err:  # a record is a note for evaluate: a damaged one does not stop training
+        print(f"note: {err}; it is replaced by a record of this run's data alone", file=sys.stderr)
+        previous = None
     write_record(
         path, (tokenizer.decode(s) for s in train), (tokenizer.decode(s) for s in val), str(args.data), previous
     )
@@ -323,7 +356,11 @@ def _record_training_data(args, sequences, tokenizer) -> None:
 def _report_held_out(args, sequences, tokenizer) -> None:
     """Tell on stderr whether evaluate's data trained the model (from MODEL.data.json)."""
     path = _companion(args.model, ".data.json")
-    record = read_record(path)
+    try:
+        record = read_record(path)
+    except ValueError as err:
+        print(f"note: {err}: cannot tell whether {args.data} was held out", file=sys.stderr)
+        return
     if record is None:
         print(f"note: no {path.name} beside the model: cannot tell whether {args.data} was held out", file=sys.stderr)
         return

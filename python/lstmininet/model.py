@@ -677,22 +677,22 @@ def _fit_options(arguments: Mapping) -> dict:
         return None if a[name] is None else _check_int(a[name], name)
 
     def float_or_none(name: str) -> float | None:
-        return None if a[name] is None else float(a[name])
+        return None if a[name] is None else _float32(a[name], name)
 
     seed = a["seed"]
     options = dict(
         epochs=_check_int(a["epochs"], "epochs", minimum=0),
         batch_size=_check_int(a["batch_size"], "batch_size"),
         seq_len=_check_int(a["seq_len"], "seq_len"),
-        lr=float(a["lr"]),
+        lr=_float32(a["lr"], "lr"),
         optimizer=str(a["optimizer"]),
-        momentum=float(a["momentum"]),
+        momentum=_float32(a["momentum"], "momentum"),
         clip_norm=float_or_none("clip_norm"),
         clip_value=float_or_none("clip_value"),
-        weight_decay=float(a["weight_decay"]),
+        weight_decay=_float32(a["weight_decay"], "weight_decay"),
         truncate=count_or_none("truncate"),
         lr_step_epochs=count_or_none("lr_step_epochs"),
-        lr_gamma=float(a["lr_gamma"]),
+        lr_gamma=_float32(a["lr_gamma"], "lr_gamma"),
         patience=count_or_none("patience"),
         seed=a["self"].seed if seed is None else _check_int(seed, "seed", minimum=0, maximum=_UINT64_MAX),
         tune_threads=bool(a["tune_threads"]),

@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .atomic_file import write_text_atomically
+
 RECORD_FORMAT = "lstmininet-training-record"
 _DIGEST_BYTES = 8  # 64 bits: collisions among a few million sequences are negligible
 
@@ -46,7 +48,7 @@ def write_record(
                 known.add(mark)
                 record[key].append(mark)
     path = Path(path)
-    path.write_text(json.dumps(record), encoding="utf-8")
+    write_text_atomically(path, json.dumps(record))  # a Ctrl-C mid-write left an empty file that blocked --resume
     return path
 
 

@@ -502,3 +502,98 @@ def test_console_script_version():
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"lstmininet {lstmininet.__version__}"
+
+
+# -- the files beside a model stay true to it (audit) ----------------------------------------
+
+
+def side_files(model: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(model.parent.iterdir()) if p.name.startswith(model.stem)}
+
+
+def test_a_run_refused_before_training_leaves_the_model_s_files_as_they_were(tmp_path, capsys):
+    # The data record used to be written before fit checked its options.
+    model = tmp_path / "m.lmn"
+    assert run(capsys, "train", write_melodies(tmp_path / "a.txt"), "--out", model, *TRAIN_FLAGS)[0] == 0
+    before = side_files(model)
+    other = write_melodies(tmp_path / "b.txt", TUNES[:4])
+    for bad in (["--lr", "-1"], ["--weight-decay", "-1"], ["--lr", "1e39"]):
+        code, _, err = run(capsys, "train", other, "--out", model, *TRAIN_FLAGS, *bad)
+        assert code == 2 and ERROR_PREFIX in err
+        assert side_files(model) == before
+
+
+def test_the_history_holds_every_epoch_the_model_did(tmp_path, capsys, monkeypatch):
+    # Ctrl-C as epoch 2 ended, before on_epoch ran: the model counted it, the history never got its row.
+    import os
+    import signal
+
+    report = lstmininet.model._ProgressBar.epoch_done
+
+    def ctrl_c_at_epoch_2(bar, row):
+        if row["epoch"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return report(bar, row)
+
+    monkeypatch.setattr(lstmininet.model._ProgressBar, "epoch_done", ctrl_c_at_epoch_2)
+    model, data = tmp_path / "m.lmn", write_melodies(tmp_path / "a.txt")
+    run(capsys, "train", data, "--out", model, "--epochs", "3", "--hidden", "8")
+    assert lstmininet.load(model).epochs_done == 2 and history(model)["epoch"] == [1, 2]
+    monkeypatch.undo()
+    assert run(capsys, "train", data, "--out", model, "--epochs", "1", "--hidden", "8", "--quiet", "--resume")[0] == 0
+    assert history(model)["epoch"] == [1, 2, 3]
+
+
+def test_a_new_run_over_a_model_replaces_its_history_and_plot(tmp_path, capsys, monkeypatch):
+    # Stopped before its first epoch ended, the new model kept the old run's history and loss plot beside it.
+    model = tmp_path / "m.lmn"
+    assert run(capsys, "train", write_melodies(tmp_path / "a.txt"), "--out", model, *TRAIN_FLAGS)[0] == 0
+    assert history(model)["epoch"] == [1, 2] and (tmp_path / "m.loss.png").exists()
+    monkeypatch.setattr(lstmininet.model._ProgressBar, "__call__", lambda *_: False)  # a batch's report stops fit
+    code, _, err = run(capsys, "train", write_melodies(tmp_path / "b.txt", TUNES[:4]), "--out", model, "--epochs", "2")
+    assert lstmininet.load(model).epochs_done == 0, err
+    assert history(model)["epoch"] == [] and not (tmp_path / "m.loss.png").exists()
+
+
+def test_history_json_is_strict_json_without_validation(tmp_path, capsys):
+    model = tmp_path / "m.lmn"
+    data = write_melodies(tmp_path / "a.txt")
+    assert run(capsys, "train", data, "--out", model, *TRAIN_FLAGS, "--val-fraction", "0")[0] == 0
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    assert json.loads(model.with_name("m.history.json").read_text(), parse_constant=refuse)["val_loss"] == [None, None]
+
+
+def test_a_damaged_data_record_is_a_note_not_an_error(tmp_path, capsys):
+    # A Ctrl-C mid-write left an empty record (it was not written atomically), which blocked --resume and evaluate.
+    model, data = tmp_path / "m.lmn", write_melodies(tmp_path / "a.txt")
+    assert run(capsys, "train", data, "--out", model, *TRAIN_FLAGS)[0] == 0
+    model.with_name("m.data.json").write_text("")
+    code, _, err = run(capsys, "evaluate", model, data)
+    assert code == 0 and "not a training record" in err and "cannot tell whether" in err
+    code, _, err = run(capsys, "train", data, "--out", model, *TRAIN_FLAGS, "--resume")
+    assert code == 0 and "replaced by a record of this run's data" in err
+    assert "trained this model" in run(capsys, "evaluate", model, data)[2]
+
+
+def test_ctrl_c_while_the_loss_curve_is_drawn_still_says_what_was_saved(tmp_path, capsys, monkeypatch):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lstmininet.cli, "plot_loss_curves", interrupted)
+    model = tmp_path / "m.lmn"
+    code, _, err = run(capsys, "train", write_melodies(tmp_path / "a.txt"), "--out", model, *TRAIN_FLAGS)
+    assert code == 130 and "saved" in err and "after 2 epochs" in err and "before the loss curve was drawn" in err
+    assert not (tmp_path / "m.loss.png").exists() and history(model)["epoch"] == [1, 2]
+
+
+def test_text_with_a_character_the_model_lacks_names_the_file(tmp_path, capsys):
+    model, text = tmp_path / "t.lmn", tmp_path / "t.txt"
+    text.write_text("abab abba baab " * 40, encoding="utf-8")
+    assert run(capsys, "train", text, "--text", "--out", model, *TRAIN_FLAGS, "--seq-len", "8")[0] == 0
+    new = tmp_path / "new.txt"
+    new.write_text("abZ", encoding="utf-8")
+    code, _, err = run(capsys, "evaluate", model, new)
+    assert code == 2 and f"{ERROR_PREFIX} {new}: token 'Z'" in err
