@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import importlib.util
 import json
 import math
@@ -67,6 +68,7 @@ import os
 import pathlib
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -671,6 +673,40 @@ def run_child(spec: dict) -> None:
     sys.stdout.flush()
 
 
+def _die_with_harness(harness: int) -> None:
+    """preexec_fn of every child: on Linux the kernel SIGKILLs it when the harness dies, however it dies
+    (SIGKILL too, which no handler sees), so no busy process or measurement outlives an interrupted run."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != harness:  # the harness died before prctl took effect
+        os._exit(1)
+
+
+def child_options() -> dict:
+    """Popen options that tie a child's life to this process (see _die_with_harness)."""
+    return dict(preexec_fn=functools.partial(_die_with_harness, os.getpid()))
+
+
+def busy_process() -> subprocess.Popen:
+    """One competing busy process: a Python spin loop, killed with the harness."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"], **child_options())
+
+
+def stop_processes(procs: list) -> None:
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (kill, a CI job's timeout) raise SystemExit: by default it ends Python at once, skipping the
+    finally blocks that stop the busy processes; subprocess.run kills its child on the way out too."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def launch(spec: dict, timeout: float) -> dict:
     """Run one measurement in a fresh interpreter with the thread count fixed."""
     env = dict(os.environ)
@@ -687,7 +723,7 @@ def launch(spec: dict, timeout: float) -> dict:
     cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--child", json.dumps(spec)]
     load_before = _loadavg()
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, **child_options())
     except subprocess.TimeoutExpired:
         return {"side": spec["side"], "errors": {"child": f"timed out after {timeout:.0f} s"}, "notes": []}
     res = None
@@ -1299,6 +1335,7 @@ def main(argv=None) -> int:
     if args.child is not None:
         run_child(json.loads(args.child))
         return 0
+    exit_on_sigterm()
 
     configs = (args.configs or ("melody,char" if args.quick else ",".join(CONFIGS))).split(",")
     cells = args.cells.split(",")
@@ -1376,13 +1413,13 @@ def main(argv=None) -> int:
 
     t_start = time.perf_counter()
     measure_peak(args, results, settings, threads, sides, missing)  # before any competing load
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
-    try:
+    hogs = []
+    try:  # the busy processes start inside the try, so an error or SIGTERM between two still stops them
+        for _ in range(args.busy):
+            hogs.append(busy_process())
         measure_runs(args, results, settings, configs, cells, threads, sides, missing)
     finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
+        stop_processes(hogs)
     if settings["quality"] and "lstmininet" in sides and not missing.get("lstmininet"):
         print("[bench] quality: training a melody and a text model, held-out loss per precision ...", file=sys.stderr)
         res = launch(dict(settings, side="quality", threads=max(threads)), args.timeout)

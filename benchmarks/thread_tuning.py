@@ -13,11 +13,10 @@ killed after each load's measurements. Each fit() trains on fresh random windows
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 
 import numpy as np
+from bench import busy_process, exit_on_sigterm, stop_processes  # benchmarks/bench.py, beside this script
 
 import lstmininet as lm
 
@@ -36,23 +35,35 @@ def tokens_per_second(threads: int, tune: bool, steps: int) -> float:
     return steps * TOKENS_PER_STEP / (time.perf_counter() - start)
 
 
-def main() -> None:
+def busy_counts(text: str) -> list:
+    """--busy: a comma list of process counts, each >= 0."""
+    try:
+        counts = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of whole numbers: {text!r}") from None
+    if any(n < 0 for n in counts):
+        raise argparse.ArgumentTypeError(f"busy process counts must be >= 0: {text!r}")
+    return counts
+
+
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--busy", default="0,1", help="comma list of competing busy process counts")
+    parser.add_argument("--busy", type=busy_counts, default="0,1", help="comma list of competing busy process counts")
     parser.add_argument("--seconds", type=float, default=6.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    exit_on_sigterm()  # so the finally below stops the busy processes on SIGTERM too
     steps = max(10, int(args.seconds * 300_000 / TOKENS_PER_STEP))
     print("| busy processes | 1 thread | 2 threads, tune_threads=False | 2 threads, tuned (default) |")
     print("|---:|---:|---:|---:|")
-    for load in (int(n) for n in args.busy.split(",")):
-        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
-        try:
+    for load in args.busy:
+        hogs = []
+        try:  # started inside the try: an error or SIGTERM while starting them still stops them
+            for _ in range(load):
+                hogs.append(busy_process())
             time.sleep(0.3)
             rates = [tokens_per_second(t, tune, steps) for t, tune in ((1, False), (2, False), (2, True))]
         finally:
-            for hog in hogs:
-                hog.kill()
-                hog.wait()
+            stop_processes(hogs)
         print(f"| {load} | " + " | ".join(f"{r:,.0f}" for r in rates) + " |", flush=True)
 
 
