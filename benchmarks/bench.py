@@ -71,6 +71,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -1293,6 +1294,40 @@ def measure_runs(args, results: dict, settings: dict, configs, cells, threads, s
                 results["runs"].append(run)
 
 
+def positive_seconds(text: str) -> float:
+    """--timeout, --train-time, --gen-time: a finite number of seconds > 0 (checked before any work)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0: {text!r}")
+    return value
+
+
+def thread_counts(text: str) -> list:
+    """--threads: a comma list of thread counts, each >= 1."""
+    try:
+        counts = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of whole numbers: {text!r}") from None
+    if any(n < 1 for n in counts):
+        raise argparse.ArgumentTypeError(f"thread counts must be >= 1: {text!r}")
+    return counts
+
+
+def prepare_out(out: pathlib.Path) -> str | None:
+    """Create the result folder and check that it takes a file, before any measuring (a run lasts minutes,
+    and a file in the way or a read-only folder found at the end loses them); the error, or None."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        return f"cannot write results to {out}: {exc}"
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="LSTMiniNet vs PyTorch CPU benchmark (see module docstring)")
     ap.add_argument("--quick", action="store_true", help="short smoke run: melody+char, 1 thread, short timings")
@@ -1300,7 +1335,7 @@ def main(argv=None) -> int:
         "--configs", default=None, help=f"comma list from {','.join(CONFIGS)} (default: all; --quick: melody,char)"
     )
     ap.add_argument("--cells", default="lstm,gru")
-    ap.add_argument("--threads", default=None, help="comma list (default 1,2; --quick: 1)")
+    ap.add_argument("--threads", type=thread_counts, default=None, help="comma list (default 1,2; --quick: 1)")
     ap.add_argument("--sides", default="lstmininet,torch")
     ap.add_argument(
         "--out",
@@ -1308,15 +1343,15 @@ def main(argv=None) -> int:
         help="result folder (default: benchmarks/results/<cpu>/, with a quick/ subfolder for --quick); "
         "results of another CPU there are never overwritten",
     )
-    ap.add_argument("--train-time", type=float, default=None, help="seconds of timed training per run")
-    ap.add_argument("--gen-time", type=float, default=None, help="seconds of timed generation per run")
+    ap.add_argument("--train-time", type=positive_seconds, default=None, help="seconds of timed training per run")
+    ap.add_argument("--gen-time", type=positive_seconds, default=None, help="seconds of timed generation per run")
     ap.add_argument(
         "--repeat",
         type=int,
         default=1,
         help="measure each case N times, sides alternating, and keep the fastest (use 3 on a busy machine)",
     )
-    ap.add_argument("--timeout", type=float, default=600.0, help="per child process, seconds")
+    ap.add_argument("--timeout", type=positive_seconds, default=600.0, help="per child process, seconds")
     ap.add_argument(
         "--busy",
         type=int,
@@ -1339,7 +1374,7 @@ def main(argv=None) -> int:
 
     configs = (args.configs or ("melody,char" if args.quick else ",".join(CONFIGS))).split(",")
     cells = args.cells.split(",")
-    threads = [int(t) for t in (args.threads or ("1" if args.quick else "1,2")).split(",")]
+    threads = args.threads or ([1] if args.quick else [1, 2])
     sides = args.sides.split(",")
     for c in configs:
         if c not in CONFIGS:
@@ -1361,6 +1396,9 @@ def main(argv=None) -> int:
     other_cpu = results_cpu(out)
     if other_cpu not in (None, this_cpu):
         ap.error(f"{out} holds results from another CPU ({other_cpu}); this one is {this_cpu}: choose another --out")
+    problem = prepare_out(out)
+    if problem:
+        ap.error(problem)
     settings = dict(
         quick=args.quick,
         repeat=args.repeat,

@@ -91,3 +91,48 @@ def test_thread_tuning_refuses_a_negative_busy_count(capsys, monkeypatch):
         tuning.main(["--busy", "0,-1"])
     assert exit_info.value.code == 2
     assert "must be >= 0" in capsys.readouterr().err
+
+
+def _no_measuring(spec, timeout):
+    raise AssertionError("measured despite a bad option")
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--threads", "0"],
+        ["--threads", "1,x"],
+        ["--threads", "1,-2"],
+        ["--timeout", "0"],
+        ["--timeout", "nan"],
+        ["--train-time", "-1"],
+        ["--gen-time", "-0.5"],
+        ["--gen-time", "inf"],
+        ["--busy", "-1"],
+        ["--repeat", "0"],
+    ],
+)
+def test_bad_options_are_refused_before_any_work(option, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "launch", _no_measuring)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main([*option, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert option[0] in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("blocker", ["file in the path", "read-only folder"])
+def test_an_unwritable_result_folder_is_refused_before_measuring(blocker, tmp_path, monkeypatch, capsys):
+    if blocker == "file in the path":
+        (tmp_path / "afile").write_text("")
+        out = tmp_path / "afile" / "results"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        out = tmp_path / "ro"
+        out.mkdir(mode=0o555)
+    monkeypatch.setattr(bench, "launch", _no_measuring)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--quick", "--no-quality", "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert f"cannot write results to {out}" in capsys.readouterr().err
