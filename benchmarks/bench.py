@@ -13,9 +13,22 @@ counts, on the same model and data shapes, and reports ratios:
 Results go to ``<out>/bench.json`` (everything, including per-step times)
 and ``<out>/bench.md`` (tables); ``<out>`` is ``benchmarks/results/<cpu>/``
 by default (``<cpu>`` names the brand, microarchitecture and x86
-family/model, e.g. ``amd-epyc-zen5-f26m2``), so each CPU keeps its own
-results, and a folder holding another CPU's results is never written to.
-Progress goes to stderr.
+family/model, e.g. ``amd-epyc-zen5-f26m2``), with subfolders ``quick/``,
+``busy<N>/`` and ``busy<N>/quick/`` for ``--quick`` and ``--busy N`` runs,
+so each CPU and each kind of run keeps its own results. Stored results are
+replaced only by a run that measures at least what they hold, so a partial
+run never silently replaces a full set:
+
+* a folder holding another CPU's results is never written to;
+* a run that would not measure every config/cell/thread count, side and the
+  quality phase of the stored results, or is of another kind (quick, busy),
+  is refused before it starts, unless ``--force``;
+* a run with failures writes ``bench-failed.json``/``bench-failed.md``
+  beside the stored results instead, unless ``--force``;
+* stored results that cannot be read (cut short, not a file, a bench.md
+  without its bench.json) are refused naming the file, unless ``--force``.
+
+Files are replaced atomically. Progress goes to stderr.
 
 What is measured, for each config x cell x thread count x library:
 
@@ -837,17 +850,76 @@ def cpu_identity(cpuinfo: str | None = None) -> dict:
     return dict(brand=brand, vendor=vendor, family=family, model=model, microarchitecture=uarch, slug=slug)
 
 
-def results_cpu(out: pathlib.Path) -> str | None:
-    """The CPU whose results lie in `out` (None if none do). Runs from before CPUs were named in the
-    results are known by their folder's name."""
-    previous = out / "bench.json"
-    if not previous.exists():
+class StoredResultsError(Exception):
+    """The results stored in a folder cannot be read: its owner and contents are unknown."""
+
+
+def read_stored(out: pathlib.Path) -> dict | None:
+    """The results stored in `out` (bench.json), None if there are none; StoredResultsError names the file
+    when they cannot be read (cut short, not a file, not UTF-8, no machine record), or when only a bench.md
+    is there: whose results those are, and what they cover, is then unknown."""
+    path = out / "bench.json"
+    if not os.path.lexists(path):
+        if os.path.lexists(out / "bench.md"):
+            raise StoredResultsError(
+                f"{out / 'bench.md'} has no bench.json beside it: whose results it holds is unknown"
+            )
         return None
     try:
-        identity = json.loads(previous.read_text())["machine"].get("cpu_identity")
-    except (ValueError, KeyError, TypeError):
-        identity = None
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise StoredResultsError(f"cannot read the stored results {path}: {exc}") from None
+    machine = stored.get("machine") if isinstance(stored, dict) else None
+    if not isinstance(machine, dict):
+        raise StoredResultsError(f"the stored results {path} have no machine record")
+    identity = machine.get("cpu_identity")
+    if identity is not None and not (isinstance(identity, dict) and isinstance(identity.get("slug"), str)):
+        raise StoredResultsError(f"the stored results {path} have a malformed cpu_identity: {identity!r}")
+    return stored
+
+
+def stored_cpu(stored: dict, out: pathlib.Path) -> str:
+    """The CPU whose results `stored` are. Runs from before CPUs were named in the results are known by
+    their folder's name."""
+    identity = stored["machine"].get("cpu_identity")
     return identity["slug"] if identity else out.name
+
+
+def results_cpu(out: pathlib.Path) -> str | None:
+    """The CPU whose results lie in `out` (None if none do); StoredResultsError if they cannot be read."""
+    stored = read_stored(out)
+    return None if stored is None else stored_cpu(stored, out)
+
+
+def coverage(runs: list, quality: bool) -> dict:
+    """What a result set measured: (config, cell, threads) cases, the sides that ran, the quality phase."""
+    return dict(
+        cases={(r["config"], r["cell"], r["threads"]) for r in runs},
+        sides={s for r in runs for s in ("lstmininet", "torch") if s in r and not (r[s] or {}).get("skipped")},
+        quality=quality,
+    )
+
+
+def missing_from(planned: dict, stored: dict) -> list:
+    """What the stored results hold that the planned run would not measure (empty: it may replace them)."""
+    gaps = [f"{c}/{cell}/{n}t" for c, cell, n in sorted(stored["cases"] - planned["cases"])]
+    gaps += [f"the {s} side" for s in sorted(stored["sides"] - planned["sides"])]
+    if stored["quality"] and not planned["quality"]:
+        gaps.append("the quality phase")
+    return gaps
+
+
+def write_atomically(path: pathlib.Path, text: str) -> None:
+    """Replace `path` all at once (an interrupted write left a cut-short bench.json, later refused as
+    unreadable); through lstmininet's writer, or temp file + rename where lstmininet is not importable."""
+    try:
+        from lstmininet.atomic_file import write_text_atomically
+    except ImportError:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    else:
+        write_text_atomically(path, text)
 
 
 def machine_info() -> dict:
@@ -916,7 +988,7 @@ def summarize(results: dict) -> list:
     return rows
 
 
-def write_markdown(results: dict, path: pathlib.Path) -> None:
+def markdown(results: dict) -> str:
     rows = summarize(results)
     m = results["machine"]
     v = results["versions"]
@@ -1073,7 +1145,7 @@ def write_markdown(results: dict, path: pathlib.Path) -> None:
                 seen.append(p)
         L.extend(seen)
     L.append("")
-    path.write_text("\n".join(L))
+    return "\n".join(L)
 
 
 RUN_COLUMNS = ["config", "cell", "threads"]
@@ -1364,6 +1436,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="skip the int8/bfloat16 quality phase (trains a melody and a text model, compares held-out losses)",
     )
+    ap.add_argument(
+        "--force",
+        action="store_true",
+        help="replace this CPU's stored results even when this run measures less than they hold, fails in "
+        "parts, or they cannot be read (another CPU's results are never replaced)",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -1391,11 +1469,37 @@ def main(argv=None) -> int:
     this_cpu = cpu_identity()["slug"]
     if args.busy < 0:
         ap.error("--busy must be >= 0")
-    subfolder = "quick" if args.quick else (f"busy{args.busy}" if args.busy else "")
+    # Each kind of run keeps its own folder: quick, busy and quick busy runs never replace full idle ones.
+    subfolder = pathlib.Path(f"busy{args.busy}" if args.busy else "", "quick" if args.quick else "")
     out = pathlib.Path(args.out) if args.out else HERE / "results" / this_cpu / subfolder
-    other_cpu = results_cpu(out)
-    if other_cpu not in (None, this_cpu):
-        ap.error(f"{out} holds results from another CPU ({other_cpu}); this one is {this_cpu}: choose another --out")
+    try:
+        stored = read_stored(out)
+    except StoredResultsError as exc:
+        if not args.force:
+            ap.error(f"{exc}; move it away, choose another --out, or pass --force to replace it")
+        stored = None
+    if stored and stored_cpu(stored, out) != this_cpu:
+        ap.error(
+            f"{out} holds results from another CPU ({stored_cpu(stored, out)}); this one is {this_cpu}: "
+            "choose another --out"
+        )
+    missing = {s: side_available(s) for s in sides}
+    if stored and not args.force:
+        planned = [dict(config=c, cell=cell, threads=n) for c in configs for cell in cells for n in threads]
+        planned = [dict(r, **{s: {} for s in sides if not missing[s]}) for r in planned]
+        lstmininet_runs = "lstmininet" in sides and not missing["lstmininet"]
+        gaps = missing_from(
+            coverage(planned, not args.no_quality and lstmininet_runs),
+            coverage(stored.get("runs") or [], bool(stored.get("quality"))),
+        )
+        old = stored.get("settings") or {}
+        if (bool(old.get("quick")), old.get("busy") or 0) != (args.quick, args.busy):
+            gaps.append(f"another kind of run (quick {bool(old.get('quick'))}, busy {old.get('busy') or 0})")
+        if gaps:
+            ap.error(
+                f"{out} holds results that this run would not measure ({', '.join(gaps)}): a partial run does "
+                "not replace them; pass --force to replace them anyway, or --out DIR to write elsewhere"
+            )
     problem = prepare_out(out)
     if problem:
         ap.error(problem)
@@ -1421,7 +1525,6 @@ def main(argv=None) -> int:
         peak_sizes=[512] if args.quick else [512, 1024],
         peak_reps=3 if args.quick else 5,
     )
-    missing = {s: side_available(s) for s in sides}
     results = dict(
         started=_dt.datetime.now().isoformat(timespec="seconds"),
         machine=machine_info(),
@@ -1468,12 +1571,16 @@ def main(argv=None) -> int:
     results["elapsed_s"] = time.perf_counter() - t_start
     results["summary"] = summarize(results)
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(results, indent=1))
-    write_markdown(results, out / "bench.md")
-    print(f"[bench] done in {results['elapsed_s']:.0f} s: {out / 'bench.md'}, {out / 'bench.json'}", file=sys.stderr)
-    print((out / "bench.md").read_text())
     failed = any(r[s].get("errors") for r in results["runs"] for s in sides if s in r)
+    name = "bench"
+    if failed and stored and not args.force:  # a failed run does not replace complete results
+        name = "bench-failed"
+        print(f"[bench] parts failed: the stored results in {out} stay; this run goes to {name}.*", file=sys.stderr)
+    write_atomically(out / f"{name}.json", json.dumps(results, indent=1))
+    text = markdown(results)
+    write_atomically(out / f"{name}.md", text)
+    print(f"[bench] done in {results['elapsed_s']:.0f} s: {out / name}.md, {out / name}.json", file=sys.stderr)
+    print(text)
     return 1 if failed else 0
 
 

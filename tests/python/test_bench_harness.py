@@ -2,6 +2,7 @@
 bad options are refused before any work."""
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -136,3 +137,109 @@ def test_an_unwritable_result_folder_is_refused_before_measuring(blocker, tmp_pa
         bench.main(["--quick", "--no-quality", "--out", str(out)])
     assert exit_info.value.code == 2
     assert f"cannot write results to {out}" in capsys.readouterr().err
+
+
+class Measured(Exception):
+    """Raised by a fake launch: the harness got past its checks and started measuring."""
+
+
+def _measures(spec, timeout):
+    raise Measured
+
+
+def _stored_results(runs=None, quality=True, **settings) -> dict:
+    """A stored result set of this CPU: by default every config x cell at 1 and 2 threads, both sides."""
+    if runs is None:
+        runs = [
+            dict(config=c, cell=cell, threads=n, lstmininet={}, torch={})
+            for c in bench.CONFIGS
+            for cell in bench.GATES
+            for n in (1, 2)
+        ]
+    return dict(
+        machine=dict(cpu="x", cpu_identity=bench.cpu_identity()),
+        settings=dict(dict(quick=False, busy=0), **settings),
+        runs=runs,
+        quality=[{"dataset": "melodies"}] if quality else None,
+    )
+
+
+UNREADABLE = {
+    "cut short": lambda d: (d / "bench.json").write_text(json.dumps(_stored_results())[:300]),
+    "a folder": lambda d: (d / "bench.json").mkdir(),
+    "not UTF-8": lambda d: (d / "bench.json").write_bytes(b'{"machine": "\xff"}'),
+    "no machine record": lambda d: (d / "bench.json").write_text("[1, 2]"),
+    "identity without slug": lambda d: (d / "bench.json").write_text('{"machine": {"cpu_identity": {"brand": "x"}}}'),
+    "only bench.md": lambda d: (d / "bench.md").write_text("# another CPU's results\n"),
+}
+
+
+@pytest.mark.parametrize("state", UNREADABLE)
+def test_unreadable_stored_results_are_refused_naming_the_file_unless_forced(state, tmp_path, monkeypatch, capsys):
+    UNREADABLE[state](tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setattr(bench, "launch", _measures)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--quick", "--no-quality", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / ("bench.md" if state == "only bench.md" else "bench.json")) in err
+    assert "--force" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    with pytest.raises(Measured):
+        bench.main(["--quick", "--no-quality", "--force", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--configs", "melody", "--cells", "lstm"],
+        ["--threads", "1"],
+        ["--sides", "lstmininet"],
+        ["--no-quality"],
+        ["--quick"],
+    ],
+)
+def test_a_partial_run_does_not_replace_a_fuller_result_set(options, tmp_path, monkeypatch, capsys):
+    (tmp_path / "bench.json").write_text(json.dumps(_stored_results()))
+    monkeypatch.setattr(bench, "launch", _measures)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main([*options, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "a partial run does not replace them; pass --force" in capsys.readouterr().err
+    with pytest.raises(Measured):
+        bench.main([*options, "--force", "--out", str(tmp_path)])
+
+
+def test_a_run_covering_the_stored_set_may_replace_it(tmp_path, monkeypatch):
+    runs = [dict(config="melody", cell="lstm", threads=1, lstmininet={}, torch={"skipped": "no torch"})]
+    (tmp_path / "bench.json").write_text(json.dumps(_stored_results(runs, quality=False)))
+    monkeypatch.setattr(bench, "launch", _measures)
+    with pytest.raises(Measured):
+        bench.main(["--configs", "melody,char", "--threads", "1", "--out", str(tmp_path)])
+
+
+def test_quick_busy_runs_have_their_own_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "HERE", tmp_path)
+    monkeypatch.setattr(bench, "launch", _measures)
+    with pytest.raises(Measured):
+        bench.main(["--quick", "--busy", "1", "--no-quality"])
+    (folder,) = (tmp_path / "results").iterdir()
+    assert [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*"))] == ["busy1", "busy1/quick"]
+
+
+def _failing_launch(spec, timeout):
+    if spec["side"] == "peak":
+        return {"side": "peak", "errors": {}, "notes": [], "peak_gflops": 1.0}
+    return {"side": spec["side"], "errors": {"train": "boom"}, "notes": []}
+
+
+def test_a_failed_run_is_written_beside_the_stored_results(tmp_path, monkeypatch):
+    runs = [dict(config="melody", cell="lstm", threads=1, lstmininet={})]
+    (tmp_path / "bench.json").write_text(json.dumps(_stored_results(runs, quality=False, quick=True)))
+    monkeypatch.setattr(bench, "launch", _failing_launch)
+    options = ["--quick", "--configs", "melody", "--cells", "lstm", "--sides", "lstmininet", "--no-quality"]
+    assert bench.main([*options, "--out", str(tmp_path)]) == 1
+    assert json.loads((tmp_path / "bench.json").read_text())["runs"] == runs
+    assert "FAILED" in (tmp_path / "bench-failed.md").read_text()
+    assert json.loads((tmp_path / "bench-failed.json").read_text())["runs"][0]["lstmininet"]["errors"]
