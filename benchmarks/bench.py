@@ -589,46 +589,55 @@ def child_quality(spec: dict, result: dict) -> None:
     """
     import lstmininet
     from lstmininet.melody_file import load_melody_file
-    from lstmininet.splits import split_dataset
     from lstmininet.tokenizers import CharTokenizer, MelodyTokenizer
 
     lstmininet.set_num_threads(spec["threads"])
     root = HERE.parent
-    melodies = load_melody_file(root / "data" / "Melody.txt")
-    melody_tok = MelodyTokenizer.build(melodies, add_bos_eos=True)
-    files = sorted(root.glob("*.md")) + sorted((root / "data").glob("*.md"))
-    files += sorted((root / "python" / "lstmininet").glob("*.py"))
-    text = "".join(f.read_text(encoding="utf-8") for f in files)
-    char_tok = CharTokenizer.build(text)
-    chunk = 256
-    datasets = {
-        "melodies (data/Melody.txt)": ("melody", [melody_tok.encode_melody(m) for m in melodies]),
-        f"text (repository .md/.py, {len(text) // 1000} kB)": (
-            "char",
-            [char_tok.encode(list(text[i : i + chunk])) for i in range(0, len(text), chunk)],
-        ),
-    }
+
+    def melody_data():
+        melodies = load_melody_file(root / "data" / "Melody.txt")
+        melody_tok = MelodyTokenizer.build(melodies, add_bos_eos=True)
+        return "melodies (data/Melody.txt)", [melody_tok.encode_melody(m) for m in melodies]
+
+    def text_data():
+        files = sorted(root.glob("*.md")) + sorted((root / "data").glob("*.md"))
+        files += sorted((root / "python" / "lstmininet").glob("*.py"))
+        text = "".join(f.read_text(encoding="utf-8") for f in files)
+        char_tok = CharTokenizer.build(text)
+        chunk = 256
+        sequences = [char_tok.encode(list(text[i : i + chunk])) for i in range(0, len(text), chunk)]
+        return f"text (repository .md/.py, {len(text) // 1000} kB)", sequences
+
     result["quality"] = []
-    for name, (config, sequences) in datasets.items():
-        cfg = CONFIGS[config]
-        train, held_out, _ = split_dataset(sequences, val_fraction=0.1, seed=0)
-        vocab = max(max(s) for s in sequences) + 1
-        m = lstmininet.LSTM(
-            vocab, hidden_size=cfg["hidden"], num_layers=cfg["layers"], embedding_dim=cfg["embed"], seed=0
-        )
-        start = time.perf_counter()
-        epochs = spec["quality_epochs"][config]
-        history = m.fit(train, epochs=epochs, batch_size=32, seq_len=64, lr=3e-3, clip_norm=5.0, progress=False)
-        row = dict(
-            dataset=name,
-            config=config,
-            epochs=spec["quality_epochs"][config],
-            train_seconds=time.perf_counter() - start,
-            train_loss=history["train_loss"][-1],
-        )
-        for precision in GEN_PRECISIONS:
-            row[precision] = m.generation_loss(held_out, precision=precision)
-        result["quality"].append(row)
+    for name, config, load in (("melodies", "melody", melody_data), ("text", "char", text_data)):
+        try:  # one dataset failing (a missing file) must not hide the other, and is marked FAILED
+            name, sequences = load()
+            row = _quality_row(lstmininet, spec, config, sequences)
+        except Exception:
+            result["errors"][f"quality {name}"] = traceback.format_exc()
+            row = dict(config=config, failed=True)
+        result["quality"].append(dict(row, dataset=name))
+
+
+def _quality_row(lstmininet, spec: dict, config: str, sequences: list) -> dict:
+    from lstmininet.splits import split_dataset
+
+    cfg = CONFIGS[config]
+    train, held_out, _ = split_dataset(sequences, val_fraction=0.1, seed=0)
+    vocab = max(max(s) for s in sequences) + 1
+    m = lstmininet.LSTM(vocab, hidden_size=cfg["hidden"], num_layers=cfg["layers"], embedding_dim=cfg["embed"], seed=0)
+    start = time.perf_counter()
+    epochs = spec["quality_epochs"][config]
+    history = m.fit(train, epochs=epochs, batch_size=32, seq_len=64, lr=3e-3, clip_norm=5.0, progress=False)
+    row = dict(
+        config=config,
+        epochs=epochs,
+        train_seconds=time.perf_counter() - start,
+        train_loss=history["train_loss"][-1],
+    )
+    for precision in GEN_PRECISIONS:
+        row[precision] = m.generation_loss(held_out, precision=precision)
+    return row
 
 
 def _lmn_train(m, cfg: dict, spec: dict) -> dict:
@@ -1257,6 +1266,9 @@ def quality_markdown(results: dict) -> list:
     L.append("")
     table = []
     for q in quality:
+        if q.get("failed"):
+            table.append([q["dataset"], q["config"]] + ["FAILED"] * 6)
+            continue
         base = q["float32"]["loss"]
         cells = [q["dataset"], q["config"], q["epochs"], f"{q['train_loss']:.4f}", f"{base:.4f}"]
         for precision in GEN_PRECISIONS[1:]:
@@ -1270,6 +1282,8 @@ def quality_markdown(results: dict) -> list:
         table,
     )
     L.append("")
+    if results.get("quality_errors"):
+        L += ["FAILED in parts (see `quality_errors` in the JSON).", ""]
     return L
 
 
@@ -1364,6 +1378,13 @@ def measure_runs(args, results: dict, settings: dict, configs, cells, threads, s
                     else:
                         run[side] = best_of(attempts[side])
                 results["runs"].append(run)
+
+
+def run_failed(results: dict) -> bool:
+    """Whether any part of the run failed: a measurement, the SGEMM peak at some thread count, the quality phase."""
+    runs = any((r.get(side) or {}).get("errors") for r in results["runs"] for side in ("lstmininet", "torch"))
+    peak = any((p or {}).get("errors") for p in results["peak"].values())
+    return runs or peak or bool(results.get("quality_errors"))
 
 
 def positive_seconds(text: str) -> float:
@@ -1571,7 +1592,7 @@ def main(argv=None) -> int:
     results["elapsed_s"] = time.perf_counter() - t_start
     results["summary"] = summarize(results)
 
-    failed = any(r[s].get("errors") for r in results["runs"] for s in sides if s in r)
+    failed = run_failed(results)
     name = "bench"
     if failed and stored and not args.force:  # a failed run does not replace complete results
         name = "bench-failed"

@@ -243,3 +243,40 @@ def test_a_failed_run_is_written_beside_the_stored_results(tmp_path, monkeypatch
     assert json.loads((tmp_path / "bench.json").read_text())["runs"] == runs
     assert "FAILED" in (tmp_path / "bench-failed.md").read_text()
     assert json.loads((tmp_path / "bench-failed.json").read_text())["runs"][0]["lstmininet"]["errors"]
+
+
+def _launch_failing(part):
+    """A fake launch where only `part` ("peak" or "quality") fails."""
+
+    def launch(spec, timeout):
+        result = {"side": spec["side"], "errors": {}, "notes": []}
+        if spec["side"] == "peak":
+            result.update(peak_gflops=1.0)
+        elif spec["side"] == "quality":
+            ok = dict(dataset="text", config="char", epochs=1, train_loss=2.0)
+            ok.update({p: dict(loss=2.0, tokens=10) for p in bench.GEN_PRECISIONS})
+            result["quality"] = [dict(dataset="melodies", config="melody", failed=True), ok]
+        else:
+            result.update(train=dict(tokens_per_sec=1.0), gen=dict(tokens_per_sec=1.0))
+        if spec["side"] == part:
+            result["errors"][f"{part} part"] = "boom"
+        return result
+
+    return launch
+
+
+@pytest.mark.parametrize("part", ["peak", "quality"])
+def test_any_failed_part_fails_the_run(part, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "launch", _launch_failing(part))
+    options = ["--quick", "--configs", "melody", "--cells", "lstm", "--sides", "lstmininet", "--out", str(tmp_path)]
+    assert bench.main(options) == 1
+    if part == "quality":
+        table = (tmp_path / "bench.md").read_text().split("## Held-out loss")[1]
+        assert "| melodies | melody | FAILED |" in table
+        assert "| text | char | 1 | 2.0000 |" in table
+
+
+def test_a_run_without_failures_succeeds(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "launch", _launch_failing(None))
+    options = ["--quick", "--configs", "melody", "--cells", "lstm", "--sides", "lstmininet", "--out", str(tmp_path)]
+    assert bench.main([*options, "--no-quality"]) == 0
