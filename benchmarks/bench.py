@@ -13,7 +13,11 @@ counts, on the same model and data shapes, and reports ratios:
 Results go to ``<out>/bench.json`` (everything, including per-step times)
 and ``<out>/bench.md`` (tables); ``<out>`` is ``benchmarks/results/<cpu>/``
 by default (``<cpu>`` names the brand, microarchitecture and x86
-family/model, e.g. ``amd-epyc-zen5-f26m2``), with subfolders ``quick/``,
+family/model, e.g. ``amd-epyc-zen5-f26m2``, and the L3 size when the brand
+has no model number, as ``amd-epyc-zen3-f25m1-l3-32m``: Milan and Milan-X
+differ only there; folders named before that keep serving the CPU they
+came from, see ``cpu_folder``; where no reliable name can be made, a
+generic virtual CPU or no model name, ``--cpu-name NAME`` is required), with subfolders ``quick/``,
 ``busy<N>/`` and ``busy<N>/quick/`` for ``--quick`` and ``--busy N`` runs,
 so each CPU and each kind of run keeps its own results. Stored results are
 replaced only by a run that measures at least what they hold, so a partial
@@ -831,20 +835,48 @@ MICROARCHITECTURES = {
 }
 
 
-def cpu_identity(cpuinfo: str | None = None) -> dict:
-    """Brand, vendor, family, model, microarchitecture and a path-safe name for this CPU (from /proc/cpuinfo)."""
+# Model names that say nothing of the host's CPU: family and model are the virtual CPU's too.
+GENERIC_MODEL_NAMES = re.compile(r"KVM|QEMU|Virtual CPU|virtual processor", re.I)
+
+
+def l3_kb_of_cpu0() -> int | None:
+    """Size in kB of the L3 cache that CPU 0 uses (one cache instance: a CCX/CCD on AMD, a socket on Intel)."""
+    for index in sorted(pathlib.Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() == "3":
+                size = (index / "size").read_text().strip()
+                return int(size[:-1]) * {"K": 1, "M": 1024}[size[-1]] if size[-1] in "KM" else int(size) // 1024
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def cpu_identity(cpuinfo: str | None = None, l3_kb: int | None = None) -> dict:
+    """Brand, vendor, family, model, microarchitecture, L3 size and a path-safe name for this CPU (from
+    /proc/cpuinfo and sysfs; a cpuinfo text given describes another machine, whose L3 size is `l3_kb`).
+
+    A model name without a model number ("AMD EPYC", "Intel(R) Xeon(R) Processor", as hypervisors show
+    them) does not tell Milan from Milan-X (3x the L3 of the same family/model), so the name then ends with the
+    L3 size, e.g. ``amd-epyc-zen3-f25m1-l3-32m``; ``legacy_slug`` is the name without it, which folders created
+    before the L3 size was in the name carry (see cpu_folder). ``problem`` says why no reliable name can be
+    made (no model name, a generic virtual CPU, an unknown family/model or L3 size); main() then asks for
+    ``--cpu-name``.
+    """
     if cpuinfo is None:
         try:
             cpuinfo = pathlib.Path("/proc/cpuinfo").read_text()
         except OSError:
             cpuinfo = ""
+        l3_kb = l3_kb_of_cpu0()
     fields = {}
     for line in cpuinfo.splitlines():
         if not line.strip():
-            break  # the first processor is enough
+            if fields:
+                break  # the first processor is enough
+            continue
         key, _, value = line.partition(":")
         fields[key.strip()] = value.strip()
-    brand = fields.get("model name") or platform.processor() or platform.machine() or "unknown"
+    brand = fields.get("model name") or ""
     vendor = fields.get("vendor_id", "")
     family = int(fields["cpu family"]) if fields.get("cpu family", "").isdigit() else None
     model = int(fields["model"]) if fields.get("model", "").isdigit() else None
@@ -853,10 +885,65 @@ def cpu_identity(cpuinfo: str | None = None) -> dict:
         None,
     )
     words = re.sub(r"\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*$|\b\d+-Core\b", " ", brand, flags=re.I).lower().split()
-    slug = "-".join([w for w in re.split(r"[^a-z0-9]+", "-".join(words)) if w] + ([uarch] if uarch else []))
-    if family is not None:
-        slug += f"-f{family}m{model}"
-    return dict(brand=brand, vendor=vendor, family=family, model=model, microarchitecture=uarch, slug=slug)
+    words = [w for w in re.split(r"[^a-z0-9]+", "-".join(words)) if w]
+    hidden = not any(ch.isdigit() for ch in "".join(words))  # no model number
+    legacy = "-".join(words + ([uarch] if uarch else []))
+    if family is not None and model is not None:
+        legacy += f"-f{family}m{model}"
+    slug = legacy + (f"-l3-{l3_kb // 1024}m" if hidden and l3_kb else "")
+    problem = None
+    if not brand:
+        problem = "/proc/cpuinfo has no 'model name' line"
+    elif GENERIC_MODEL_NAMES.search(brand):
+        problem = f"the model name {brand!r} is a generic virtual CPU's, not the host's"
+    elif not words:
+        problem = f"the model name {brand!r} names no CPU"
+    elif hidden and (family is None or model is None):
+        problem = f"the model name {brand!r} has no model number, and the x86 family/model are unknown"
+    elif hidden and not l3_kb:
+        problem = f"the model name {brand!r} has no model number, and the L3 cache size is unknown"
+    return dict(
+        brand=brand or platform.processor() or platform.machine() or "unknown",
+        vendor=vendor,
+        family=family,
+        model=model,
+        microarchitecture=uarch,
+        l3_kb=l3_kb,
+        legacy_slug=legacy,
+        slug=slug,
+        problem=problem,
+    )
+
+
+def named_cpu(identity: dict, name: str) -> dict:
+    """The identity with the user's --cpu-name as its path-safe name (None if nothing path-safe is left)."""
+    slug = "-".join(w for w in re.split(r"[^a-z0-9]+", name.lower()) if w)
+    return dict(identity, slug=slug, legacy_slug=slug, problem=None, named_by_user=True) if slug else None
+
+
+def cpu_folder(identity: dict, root: pathlib.Path) -> str:
+    """The folder under `root` for this CPU's results: its name, or the folder named before the L3 size was
+    part of the name (legacy_slug) while that holds no results or results of a CPU with no L3 size recorded or
+    the same one. The first run there records the L3 size; a CPU of the same name with another L3 size then
+    gets a folder of its own."""
+    slug, legacy = identity["slug"], identity.get("legacy_slug")
+    if slug == legacy or not legacy or (root / slug).exists() or not (root / legacy).is_dir():
+        return slug
+    try:
+        stored = read_stored(root / legacy)
+    except StoredResultsError:
+        return slug
+    old = (stored or {}).get("machine", {}).get("cpu_identity") or {}
+    return legacy if old.get("l3_kb") in (None, identity.get("l3_kb")) else slug
+
+
+def same_cpu(stored: dict, out: pathlib.Path, identity: dict) -> bool:
+    """Whether `stored` results are this CPU's. Identities recorded before the L3 size was (no l3_kb) are
+    matched by the name without it."""
+    old = stored["machine"].get("cpu_identity")
+    if old is None:
+        return stored_cpu(stored, out) in (identity["slug"], identity.get("legacy_slug"))
+    return old["slug"] == (identity["slug"] if "l3_kb" in old else identity.get("legacy_slug", identity["slug"]))
 
 
 class StoredResultsError(Exception):
@@ -931,8 +1018,7 @@ def write_atomically(path: pathlib.Path, text: str) -> None:
         write_text_atomically(path, text)
 
 
-def machine_info() -> dict:
-    cpu = cpu_identity()
+def machine_info(cpu: dict) -> dict:
     try:
         commit = subprocess.run(
             ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
@@ -1458,6 +1544,12 @@ def main(argv=None) -> int:
         help="skip the int8/bfloat16 quality phase (trains a melody and a text model, compares held-out losses)",
     )
     ap.add_argument(
+        "--cpu-name",
+        default=None,
+        help="name this CPU's result folder (needed where /proc/cpuinfo cannot tell it apart: a generic virtual "
+        "CPU, no model name, a hidden model number without family/model or L3 size)",
+    )
+    ap.add_argument(
         "--force",
         action="store_true",
         help="replace this CPU's stored results even when this run measures less than they hold, fails in "
@@ -1487,19 +1579,29 @@ def main(argv=None) -> int:
 
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
-    this_cpu = cpu_identity()["slug"]
+    identity = cpu_identity()
+    if args.cpu_name is not None:
+        identity = named_cpu(identity, args.cpu_name)
+        if identity is None:
+            ap.error(f"--cpu-name {args.cpu_name!r} has no letters or digits to name a folder with")
+    elif identity["problem"]:
+        ap.error(
+            f"cannot name this CPU's results reliably: {identity['problem']}; pass --cpu-name NAME "
+            "(the CPU model, e.g. --cpu-name 'AMD EPYC 7763') to name it"
+        )
+    this_cpu = identity["slug"]
     if args.busy < 0:
         ap.error("--busy must be >= 0")
     # Each kind of run keeps its own folder: quick, busy and quick busy runs never replace full idle ones.
     subfolder = pathlib.Path(f"busy{args.busy}" if args.busy else "", "quick" if args.quick else "")
-    out = pathlib.Path(args.out) if args.out else HERE / "results" / this_cpu / subfolder
+    out = pathlib.Path(args.out) if args.out else HERE / "results" / cpu_folder(identity, HERE / "results") / subfolder
     try:
         stored = read_stored(out)
     except StoredResultsError as exc:
         if not args.force:
             ap.error(f"{exc}; move it away, choose another --out, or pass --force to replace it")
         stored = None
-    if stored and stored_cpu(stored, out) != this_cpu:
+    if stored and not same_cpu(stored, out, identity):
         ap.error(
             f"{out} holds results from another CPU ({stored_cpu(stored, out)}); this one is {this_cpu}: "
             "choose another --out"
@@ -1548,7 +1650,7 @@ def main(argv=None) -> int:
     )
     results = dict(
         started=_dt.datetime.now().isoformat(timespec="seconds"),
-        machine=machine_info(),
+        machine=machine_info(identity),
         settings=settings,
         versions={},
         unavailable={k: v for k, v in missing.items() if v},

@@ -66,3 +66,84 @@ def test_bfloat16_rows_use_the_higher_of_the_bfloat16_and_sgemm_peaks():
     assert _bf16_row_pct_peak(sgemm=100.0, bf16=1.0) == pytest.approx(2.0)
     # AVX512_BF16: the bfloat16 peak is the higher one.
     assert _bf16_row_pct_peak(sgemm=100.0, bf16=400.0) == pytest.approx(0.5)
+
+
+def _cpuinfo(name=None, vendor="AuthenticAMD", family=25, model=1) -> str:
+    lines = ["processor\t: 0", f"vendor_id\t: {vendor}"]
+    lines += [f"cpu family\t: {family}"] if family is not None else []
+    lines += [f"model\t\t: {model}"] if model is not None else []
+    lines += [f"model name\t: {name}"] if name is not None else []
+    return "\n".join(lines) + "\n\n"
+
+
+@pytest.mark.parametrize(
+    "cpuinfo",
+    [
+        _cpuinfo("Common KVM processor", family=15, model=6),
+        _cpuinfo("QEMU Virtual CPU version 2.5+", family=15, model=107),
+        "processor\t: 0\nBogoMIPS\t: 243.75\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n",  # aarch64: no model name
+        _cpuinfo("(R)", vendor="", family=None, model=None),
+        _cpuinfo("Processor", vendor="GenuineIntel", family=6, model=85),
+        _cpuinfo("Intel(R) Xeon(R) CPU", vendor="GenuineIntel", family=6, model=None),
+    ],
+)
+def test_cpus_that_cannot_be_told_apart_have_no_reliable_name(cpuinfo):
+    identity = bench.cpu_identity(cpuinfo, l3_kb=32768)
+    assert identity["problem"]
+    assert "None" not in identity["slug"]
+
+
+def test_a_hidden_model_number_is_completed_by_the_l3_size():
+    milan = bench.cpu_identity(_cpuinfo("AMD EPYC"), l3_kb=32 * 1024)
+    milan_x = bench.cpu_identity(_cpuinfo("AMD EPYC"), l3_kb=96 * 1024)
+    assert (milan["slug"], milan_x["slug"]) == ("amd-epyc-zen3-f25m1-l3-32m", "amd-epyc-zen3-f25m1-l3-96m")
+    assert milan["legacy_slug"] == milan_x["legacy_slug"] == "amd-epyc-zen3-f25m1"
+    assert not milan["problem"]
+    assert bench.cpu_identity(_cpuinfo("AMD EPYC"))["problem"]  # L3 size unknown
+    # A model number tells the chips apart by itself: no L3 size in the name, none needed.
+    full = bench.cpu_identity(_cpuinfo("AMD EPYC 7773X 64-Core Processor"))
+    assert (full["slug"], full["problem"]) == ("amd-epyc-7773x-zen3-f25m1", None)
+
+
+COMMITTED = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in COMMITTED.iterdir() if p.is_dir()))
+def test_the_committed_folders_stay_their_cpus(folder):
+    stored = json.loads((COMMITTED / folder / "bench.json").read_text())
+    old = stored["machine"].get("cpu_identity") or dict(vendor="GenuineIntel", family=6, model=207)
+    cpuinfo = _cpuinfo(stored["machine"]["cpu"], old["vendor"], old["family"], old["model"])
+    identity = bench.cpu_identity(cpuinfo, l3_kb=32 * 1024)
+    assert identity["legacy_slug"] == folder
+    assert bench.cpu_folder(identity, COMMITTED) == folder
+    assert bench.same_cpu(stored, COMMITTED / folder, identity)
+
+
+def test_a_legacy_folder_keeps_the_first_l3_size_written_there(tmp_path):
+    milan = bench.cpu_identity(_cpuinfo("AMD EPYC"), l3_kb=32 * 1024)
+    milan_x = bench.cpu_identity(_cpuinfo("AMD EPYC"), l3_kb=96 * 1024)
+    legacy = tmp_path / "amd-epyc-zen3-f25m1"
+    legacy.mkdir()
+    (legacy / "bench.json").write_text(json.dumps({"machine": {"cpu_identity": milan}}))
+    assert bench.cpu_folder(milan, tmp_path) == "amd-epyc-zen3-f25m1"
+    assert bench.cpu_folder(milan_x, tmp_path) == "amd-epyc-zen3-f25m1-l3-96m"
+    assert not bench.same_cpu({"machine": {"cpu_identity": milan}}, legacy, milan_x)
+
+
+def test_an_unreliable_name_asks_for_cpu_name(tmp_path, monkeypatch, capsys):
+    generic = bench.cpu_identity(_cpuinfo("Common KVM processor", family=15, model=6), l3_kb=None)
+    monkeypatch.setattr(bench, "cpu_identity", lambda: generic)
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--out", str(tmp_path)])
+    assert "pass --cpu-name NAME" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--out", str(tmp_path), "--cpu-name", " / "])
+    assert "has no letters or digits" in capsys.readouterr().err
+
+    def measured(spec, timeout):
+        raise RuntimeError("measuring")
+
+    monkeypatch.setattr(bench, "launch", measured)
+    with pytest.raises(RuntimeError, match="measuring"):
+        bench.main(["--quick", "--out", str(tmp_path), "--cpu-name", "AMD EPYC 7763 (host)"])
+    assert bench.named_cpu(generic, "AMD EPYC 7763 (host)")["slug"] == "amd-epyc-7763-host"
