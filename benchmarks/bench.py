@@ -227,12 +227,22 @@ def _best_gflops(multiply, n: int, reps: int) -> float:
     return 2.0 * n**3 / best / 1e9
 
 
+def lstmininet_build(lstmininet) -> dict:
+    """What lstmininet build was measured: ISA level loaded, flags, native or portable (show_config()), the
+    LSTMININET_ISA override, and where it was imported from (an installed copy or a build tree)."""
+    return dict(
+        config=lstmininet.show_config(print_out=False),
+        isa_override=os.environ.get("LSTMININET_ISA"),
+        imported_from=str(pathlib.Path(lstmininet.__file__).resolve().parent),
+    )
+
+
 def child_peak(spec: dict) -> dict:
     import numpy as np
 
     import lstmininet
 
-    out = {"numpy": {}, "torch": {}, "lstmininet": {}}
+    out = {"numpy": {}, "torch": {}, "lstmininet": {}, "lstmininet_build": lstmininet_build(lstmininet)}
     sizes = spec["peak_sizes"]
     reps = spec["peak_reps"]
     lstmininet.set_num_threads(spec["threads"])
@@ -1018,13 +1028,20 @@ def write_atomically(path: pathlib.Path, text: str) -> None:
         write_text_atomically(path, text)
 
 
-def machine_info(cpu: dict) -> dict:
+def _git(*args) -> str:
+    """Output of a git command in the repository bench.py is in ('' if git fails)."""
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        return subprocess.run(
+            ["git", "-C", str(HERE), *args], capture_output=True, text=True, timeout=30
         ).stdout.strip()
     except Exception:
-        commit = ""
+        return ""
+
+
+def machine_info(cpu: dict) -> dict:
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit and _git("status", "--porcelain"):  # results of uncommitted code are not the commit's
+        commit += "-dirty"
     return dict(
         cpu=cpu["brand"],
         cpu_identity=cpu,
@@ -1083,6 +1100,19 @@ def summarize(results: dict) -> list:
     return rows
 
 
+def build_line(build: dict | None) -> str:
+    """The lstmininet build measured, in one line of the report."""
+    if not build:
+        return "lstmininet build: unknown (the SGEMM peak child, which records it, failed)"
+    c = build["config"]
+    kind = "native (-march=native)" if c.get("native") else "portable"
+    override = f"LSTMININET_ISA={build['isa_override']}" if build.get("isa_override") else "no LSTMININET_ISA override"
+    return (
+        f"lstmininet build: {kind}, ISA level {c.get('isa_level')} loaded ({c.get('isa_reason')}), {c.get('simd')}, "
+        f"flags `{c.get('flags')}`, {c.get('compiler')}; {override}; imported from `{build['imported_from']}`."
+    )
+
+
 def markdown(results: dict) -> str:
     rows = summarize(results)
     m = results["machine"]
@@ -1095,6 +1125,8 @@ def markdown(results: dict) -> str:
         f"Python {m['python']} · torch {v.get('torch', '—')} · lstmininet {v.get('lstmininet', '—')} · "
         f"numpy {v.get('numpy', '—')} · commit {m['git_commit']}"
     )
+    L.append("")
+    L.append(build_line(results.get("lstmininet_build")))
     L.append("")
     L.append(
         f"Settings: {'quick' if results['settings']['quick'] else 'default'}; "
@@ -1649,7 +1681,7 @@ def main(argv=None) -> int:
         peak_reps=3 if args.quick else 5,
     )
     results = dict(
-        started=_dt.datetime.now().isoformat(timespec="seconds"),
+        started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         machine=machine_info(identity),
         settings=settings,
         versions={},
@@ -1677,6 +1709,8 @@ def main(argv=None) -> int:
 
     t_start = time.perf_counter()
     measure_peak(args, results, settings, threads, sides, missing)  # before any competing load
+    builds = [p.get("lstmininet_build") for p in results["peak"].values() if p.get("lstmininet_build")]
+    results["lstmininet_build"] = builds[0] if builds else None
     hogs = []
     try:  # the busy processes start inside the try, so an error or SIGTERM between two still stops them
         for _ in range(args.busy):

@@ -280,3 +280,37 @@ def test_a_run_without_failures_succeeds(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "launch", _launch_failing(None))
     options = ["--quick", "--configs", "melody", "--cells", "lstm", "--sides", "lstmininet", "--out", str(tmp_path)]
     assert bench.main([*options, "--no-quality"]) == 0
+
+
+def test_the_report_says_what_was_measured(tmp_path, monkeypatch):
+    build = dict(
+        config=dict(native=False, isa_level="v3", isa_reason="best", simd="AVX2+FMA", flags="-march=x86-64-v3"),
+        isa_override="v2",
+        imported_from="/somewhere/lstmininet",
+    )
+    fake = _launch_failing(None)
+
+    def launch(spec, timeout):
+        result = fake(spec, timeout)
+        if spec["side"] == "peak":
+            result["lstmininet_build"] = build
+        return result
+
+    monkeypatch.setattr(bench, "launch", launch)
+    options = ["--quick", "--configs", "melody", "--cells", "lstm", "--sides", "lstmininet", "--no-quality"]
+    assert bench.main([*options, "--train-time", "0.25", "--gen-time", "0.125", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert results["lstmininet_build"] == build
+    assert results["started"].endswith("+00:00")
+    assert (results["settings"]["train_time"], results["settings"]["gen_time"]) == (0.25, 0.125)
+    md = (tmp_path / "bench.md").read_text()
+    assert "portable, ISA level v3" in md and "LSTMININET_ISA=v2" in md and "`/somewhere/lstmininet`" in md
+    assert "train ≥ 0.25 s" in md and "generation ≈ 0.125 s" in md
+
+
+def test_uncommitted_changes_mark_the_commit_dirty(monkeypatch):
+    answers = {"rev-parse": "abc1234", "status": " M benchmarks/bench.py"}
+    monkeypatch.setattr(bench, "_git", lambda *args: answers[args[0]])
+    assert bench.machine_info(bench.cpu_identity())["git_commit"] == "abc1234-dirty"
+    answers["status"] = ""
+    assert bench.machine_info(bench.cpu_identity())["git_commit"] == "abc1234"
