@@ -1,9 +1,10 @@
 """Shared test fixtures."""
 
-import os
 from pathlib import Path
 
 import pytest
+
+from ci_env import in_ci
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +17,7 @@ def original_melody_txt() -> Path:
     """
     path = REPO_ROOT.parent / "shared/data/lstmininet-original/Melody.txt"
     if not path.is_file():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"{path} is missing in CI; the compatibility tests need it")
         pytest.skip(f"{path} is not present")
     return path

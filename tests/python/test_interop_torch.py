@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import pickle
 import re
 from pathlib import Path
@@ -26,9 +25,10 @@ import numpy as np
 import pytest
 
 import lstmininet
+from ci_env import in_ci
 from lstmininet.tokenizers import CharTokenizer
 
-if os.environ.get("CI", "").strip().lower() in ("", "0", "false", "no"):
+if not in_ci():
     torch = pytest.importorskip("torch", reason="the PyTorch hand-off needs the 'torch' extra")
 else:
     torch = importlib.import_module("torch")  # in CI a missing torch fails instead of skipping

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import wave
 from pathlib import Path
 
 import pytest
+
+from ci_env import in_ci
 
 nbformat = pytest.importorskip("nbformat", reason="the notebook test needs the 'test' extra (nbformat)")
 nbclient = pytest.importorskip("nbclient", reason="the notebook test needs the 'test' extra (nbclient)")
@@ -83,7 +84,7 @@ def test_notebook_trains_generates_and_writes_midi(tmp_path, monkeypatch):
 def test_torch_notebook_moves_the_model_and_back(tmp_path, monkeypatch):
     pytest.importorskip("ipykernel", reason="the notebook test needs the 'test' extra (ipykernel)")
     if importlib.util.find_spec("torch") is None:
-        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        if in_ci():
             pytest.fail("CI is set but torch is not installed; the PyTorch notebook must run in CI")
         pytest.skip("the PyTorch notebook needs the 'torch' extra")
     settings = {

@@ -27,11 +27,12 @@ import numpy as np
 import pytest
 
 import lstmininet
+from ci_env import in_ci
 from lstmininet.cli import main
 from lstmininet.onnx_export import CONFIG_KEY, OPSET, TOKENIZER_KEY, build_onnx_model, tokenizer_from_onnx
 from lstmininet.tokenizers import MelodyTokenizer
 
-_IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+_IN_CI = in_ci()
 
 
 def _require(name: str, extra: str):

@@ -23,11 +23,12 @@ What is checked, for several seeds (random V, embedding E or one-hot, H,
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ci_env import in_ci
 
 try:
     import torch
@@ -37,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 else:
     _TORCH_IMPORT_ERROR = None
 
-_IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+_IN_CI = in_ci()
 
 if torch is None and not _IN_CI:
     pytest.skip(f"torch not installed ({_TORCH_IMPORT_ERROR}); CI is not set", allow_module_level=True)
