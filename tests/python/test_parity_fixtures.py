@@ -279,3 +279,28 @@ def test_failed_load_leaves_model_unchanged(path):
     after = m.state_dict()
     for k in before:
         np.testing.assert_array_equal(before[k], after[k], err_msg=f"{k} changed by a failed load")
+
+
+def _make_fixtures_module():
+    import importlib.util
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "make_fixtures.py"
+    spec = importlib.util.spec_from_file_location("make_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fixture_check_forgives_last_bit_float_differences_only():
+    compare = _make_fixtures_module().compare
+    grad = np.array([0.25, -1e-3, 3e-17])
+    ints = np.array([[1, 2], [3, 4]])
+    old = {"grad": grad, "x": ints, "w": np.float32([0.5, 2.0])}
+    # Another CPU's PyTorch kernels: float64 sums differing by 2.8e-17, as the audit saw on AVX2.
+    problems, worst = compare(old, dict(old, grad=grad + 2.8e-17))
+    assert problems == [] and worst == pytest.approx(2.8e-17)
+    assert compare(old, dict(old, grad=grad * (1 + 1e-9)))[0] == ["grad: max difference 2.5e-10"]
+    assert compare(old, dict(old, x=ints + (ints == 4)))[0] == ["x: differs"]
+    assert compare(old, dict(old, x=ints.astype(np.int32)))[0]  # dtype
+    assert compare(old, dict(old, w=np.float32([0.5, 2.0, 1.0])))[0]  # shape
+    assert compare(old, {"grad": grad})[0] == ["keys differ: ['w', 'x']"]
