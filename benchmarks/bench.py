@@ -1516,15 +1516,19 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def thread_counts(text: str) -> list:
-    """--threads: a comma list of thread counts, each >= 1."""
-    try:
-        counts = [int(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma list of whole numbers: {text!r}") from None
-    if any(n < 1 for n in counts):
-        raise argparse.ArgumentTypeError(f"thread counts must be >= 1: {text!r}")
-    return counts
+def count_list(minimum: int, what: str):
+    """An argparse type: a comma list of whole numbers, each >= minimum (--threads here, thread_tuning's --busy)."""
+
+    def parse(text: str) -> list:
+        try:
+            counts = [int(t) for t in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a comma list of whole numbers: {text!r}") from None
+        if any(n < minimum for n in counts):
+            raise argparse.ArgumentTypeError(f"{what} must be >= {minimum}: {text!r}")
+        return counts
+
+    return parse
 
 
 def prepare_out(out: pathlib.Path) -> str | None:
@@ -1546,7 +1550,9 @@ def main(argv=None) -> int:
         "--configs", default=None, help=f"comma list from {','.join(CONFIGS)} (default: all; --quick: melody,char)"
     )
     ap.add_argument("--cells", default="lstm,gru")
-    ap.add_argument("--threads", type=thread_counts, default=None, help="comma list (default 1,2; --quick: 1)")
+    ap.add_argument(
+        "--threads", type=count_list(1, "thread counts"), default=None, help="comma list (default 1,2; --quick: 1)"
+    )
     ap.add_argument("--sides", default="lstmininet,torch")
     ap.add_argument(
         "--out",

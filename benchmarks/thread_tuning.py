@@ -16,7 +16,7 @@ import argparse
 import time
 
 import numpy as np
-from bench import busy_process, exit_on_sigterm, stop_processes  # benchmarks/bench.py, beside this script
+from bench import busy_process, count_list, exit_on_sigterm, stop_processes  # benchmarks/bench.py, beside this script
 
 import lstmininet as lm
 
@@ -35,20 +35,14 @@ def tokens_per_second(threads: int, tune: bool, steps: int) -> float:
     return steps * TOKENS_PER_STEP / (time.perf_counter() - start)
 
 
-def busy_counts(text: str) -> list:
-    """--busy: a comma list of process counts, each >= 0."""
-    try:
-        counts = [int(n) for n in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma list of whole numbers: {text!r}") from None
-    if any(n < 0 for n in counts):
-        raise argparse.ArgumentTypeError(f"busy process counts must be >= 0: {text!r}")
-    return counts
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--busy", type=busy_counts, default="0,1", help="comma list of competing busy process counts")
+    parser.add_argument(
+        "--busy",
+        type=count_list(0, "busy process counts"),
+        default="0,1",
+        help="comma list of competing busy process counts",
+    )
     parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args(argv)
     exit_on_sigterm()  # so the finally below stops the busy processes on SIGTERM too

@@ -122,16 +122,9 @@ def test_bad_options_are_refused_before_any_work(option, tmp_path, monkeypatch, 
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("blocker", ["file in the path", "read-only folder"])
-def test_an_unwritable_result_folder_is_refused_before_measuring(blocker, tmp_path, monkeypatch, capsys):
-    if blocker == "file in the path":
-        (tmp_path / "afile").write_text("")
-        out = tmp_path / "afile" / "results"
-    else:
-        if os.geteuid() == 0:
-            pytest.skip("root writes into read-only folders")
-        out = tmp_path / "ro"
-        out.mkdir(mode=0o555)
+def test_an_unwritable_result_folder_is_refused_before_measuring(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("")  # a file in the path (a read-only folder would not stop root, who runs CI)
+    out = tmp_path / "afile" / "results"
     monkeypatch.setattr(bench, "launch", _no_measuring)
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--quick", "--no-quality", "--out", str(out)])
