@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -903,6 +904,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:  # whatever read stdout stopped (`generate ... | head`): end quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # else Python's exit flush fails again
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         print("lstmininet: interrupted", file=sys.stderr)
         return 130

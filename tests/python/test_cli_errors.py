@@ -306,3 +306,21 @@ def test_a_bug_keeps_its_traceback_and_says_it_is_a_bug(workspace, capsys, monke
     err = capsys.readouterr().err
     assert "Traceback" in err and "TypeError: an internal mistake" in err
     assert "bug in lstmininet" in err.splitlines()[-1]
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    # `generate ... | head -1` printed "lstmininet: error: [Errno 32] Broken pipe" and exited 2.
+    text = tmp_path / "t.txt"
+    text.write_text("abab abba baab\n" * 60, encoding="utf-8")
+    assert main(["train", str(text), "--text", "--out", str(tmp_path / "t.lmn"), *QUICK, "--seq-len", "8"]) == 0
+    argv = ["generate", tmp_path / "t.lmn", "--count", "1000", "--length", "200", "--seed", "0"]  # 200 kB of text
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lstmininet.cli", *map(str, argv)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    child.stdout.readline()
+    child.stdout.close()  # more than a pipe buffer of text is still to come
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == 141 and b"error" not in err and b"Traceback" not in err, err
