@@ -1016,16 +1016,11 @@ def missing_from(planned: dict, stored: dict) -> list:
 
 
 def write_atomically(path: pathlib.Path, text: str) -> None:
-    """Replace `path` all at once (an interrupted write left a cut-short bench.json, later refused as
-    unreadable); through lstmininet's writer, or temp file + rename where lstmininet is not importable."""
-    try:
-        from lstmininet.atomic_file import write_text_atomically
-    except ImportError:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    else:
-        write_text_atomically(path, text)
+    """Replace `path` all at once through lstmininet's writer (an interrupted write left a cut-short
+    bench.json, later refused as unreadable); the harness measures lstmininet, so it is always there."""
+    from lstmininet.atomic_file import write_text_atomically
+
+    write_text_atomically(path, text)
 
 
 def _git(*args) -> str:

@@ -221,8 +221,9 @@ def check_abc_text(
     if max_tune_steps is None:
         return
     starts = [number for number, line in enumerate(lines) if line.startswith("X:")] or [0]
+    file_header = lines[: starts[0]]  # what comes before the first tune applies to every tune
     for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(lines)], strict=True), start=1):
-        steps = _abc_tune_steps(lines[:start], lines[start:end], steps_per_quarter)
+        steps = _abc_tune_steps(file_header, lines[start:end], steps_per_quarter)
         # Rounding each end of the tune to the grid may take a step off.
         if steps - 1 > max_tune_steps:
             where = source if len(starts) == 1 else f"{source}, tune {index}"
