@@ -109,12 +109,8 @@ PYBIND11_MODULE(LSTMININET_MODULE_NAME, m) {
           py::gil_scoped_release release;
           lmn::write_file_atomically(path_bytes, view, "file");
         } catch (const lmn::IoError& e) {
-          // As open() raises it: OSError(errno, reason, path), the reason
-          // without the "cannot write file 'PATH': " the message starts with.
-          const std::string prefix = "cannot write file '" + path_bytes + "': ";
-          std::string reason = e.what();
-          if (reason.compare(0, prefix.size(), prefix) == 0) reason.erase(0, prefix.size());
-          PyObject* args = Py_BuildValue("(isN)", e.error_number(), reason.c_str(),
+          // As open() raises it: OSError(errno, reason, path).
+          PyObject* args = Py_BuildValue("(isN)", e.error_number(), e.reason().c_str(),
                                          PyUnicode_DecodeFSDefaultAndSize(path_bytes.data(), path_bytes.size()));
           if (args != nullptr) PyErr_SetObject(PyExc_OSError, args);
           Py_XDECREF(args);

@@ -82,7 +82,7 @@ fs::path final_target(fs::path path, const std::string& failure) {
     if (ec) return path;
     path = next.is_absolute() ? next : path.parent_path() / next;
   }
-  throw IoError(failure + ": too many levels of symbolic links", ELOOP);
+  throw IoError(failure + ": too many levels of symbolic links", ELOOP, "too many levels of symbolic links");
 }
 
 struct TempFile {
@@ -129,12 +129,13 @@ void check_no_nul(const std::string& path, const std::string& what) {
 void write_file_atomically(const std::string& given_path, std::string_view bytes, const std::string& what) {
   check_no_nul(given_path, what);
   const std::string failure = "cannot write " + what + " '" + given_path + "'";
-  auto fail = [&](int err) { throw IoError(failure + ": " + std::strerror(err), err); };
+  auto fail = [&](int err) { throw IoError(failure + ": " + std::strerror(err), err, std::strerror(err)); };
   const fs::path path = final_target(given_path, failure);
   struct stat target;
   const bool exists = ::stat(path.c_str(), &target) == 0;
   if (exists && !S_ISREG(target.st_mode)) {
-    throw IoError(failure + ": it exists and is not a regular file", S_ISDIR(target.st_mode) ? EISDIR : EEXIST);
+    const char* reason = "it exists and is not a regular file";
+    throw IoError(failure + ": " + reason, S_ISDIR(target.st_mode) ? EISDIR : EEXIST, reason);
   }
   remove_stale_temp_files(path);
   const TempFile tmp = create_locked_temp_file(path);
