@@ -16,6 +16,10 @@ CpuInfo cpu_info() {
   CpuInfo info;
 #if defined(__x86_64__) || defined(__i386__)
   unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(0, &a, &b, &c, &d)) {
+    const unsigned words[3] = {b, d, c};  // the vendor string's order
+    info.vendor.assign(reinterpret_cast<const char*>(words), sizeof words);
+  }
   if (__get_cpuid(1, &a, &b, &c, &d)) {
     const int base_family = (a >> 8) & 0xf, base_model = (a >> 4) & 0xf;
     info.family = base_family == 0xf ? base_family + static_cast<int>((a >> 20) & 0xff) : base_family;

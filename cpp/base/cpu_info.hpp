@@ -8,6 +8,7 @@
 namespace lmn {
 
 struct CpuInfo {
+  std::string vendor;                 // CPUID's vendor string ("GenuineIntel", "AuthenticAMD"; empty elsewhere)
   std::string brand;                  // the CPU's own name ("AMD EPYC 9B45", "Intel(R) Xeon(R) ...")
   int family = 0, model = 0;          // x86 display family and model (0 elsewhere)
   std::vector<std::string> features;  // of those the kernels could use: avx2, fma, avx512f, ...

@@ -24,8 +24,8 @@ using simd::kVecWidth;
 using simd::load;
 using simd::vfloat;
 constexpr int NR = 2 * kVecWidth;
-constexpr int KC = 256;  // depth of one packed block: A micro-panel + B panel stay in L1/L2
-constexpr int kMaxMR = 8;
+constexpr int KC = 256;     // depth of one packed block: A micro-panel + B panel stay in L1/L2
+constexpr int kMaxMR = 14;  // rows of the tallest register tile (set_gemm_blocking)
 
 // acc (R x NR) = sum_k a[k][0..R) (outer) b[k][0..NR); then C += alpha * acc,
 // or C = alpha * acc when `overwrite` (the first depth block of a beta = 0
@@ -109,12 +109,13 @@ void pack_a_panel(const float* A, int lda, bool trans, int i0, int k0, int kc, f
   const float* src = A + static_cast<long>(i0) * lda + k0;
   int k = 0;
   if constexpr (R >= 4) {
-    // Rows [0, 4) and [R - 4, R) (overlapping unless R = 8) by 4 x 4
-    // transposes: a float per load and store, one at a time, bound the
-    // packing at ~5% of a large GRU training step (Zen 3).
+    // Rows in groups of four, and the last four when R is not a multiple
+    // of four (overlapping the group before), by 4 x 4 transposes: a float
+    // per load and store, one at a time, bound the packing at ~5% of a
+    // large GRU training step (Zen 3).
     for (; k + 4 <= kc; k += 4) {
-      transpose_4x4<R>(src + k, lda, dst + k * R);
-      if constexpr (R > 4) transpose_4x4<R>(src + static_cast<long>(R - 4) * lda + k, lda, dst + k * R + (R - 4));
+      for (int g = 0; g + 4 <= R; g += 4) transpose_4x4<R>(src + static_cast<long>(g) * lda + k, lda, dst + k * R + g);
+      if constexpr (R % 4 != 0) transpose_4x4<R>(src + static_cast<long>(R - 4) * lda + k, lda, dst + k * R + (R - 4));
     }
   }
   for (; k < kc; ++k) {
@@ -212,6 +213,8 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
                      int ldc, bool overwrite, bool parallel) {
   const GemmBlocking blocking = gemm_blocking();
   const int block_panels = blocking.block_cols / NR;  // a whole number (set_gemm_blocking)
+  if (blocking.mr == 14)
+    return multiply_packed<14>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
   if (blocking.mr == 8)
     return multiply_packed<8>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
   multiply_packed<6>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
@@ -352,21 +355,30 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
 
 namespace {
 
-// The register tile and cache block for the CPU running us. 8 rows (16
-// accumulators) where there are 32 vector registers (AVX-512), else 6 (12
-// accumulators of 16 registers). Measured on Zen 5 (1 and 2 threads; the
-// large config's recurrent and input products, 64x1024x256, square 512):
-// 8 rows are 3-8% faster than 6. Intel cores from Skylake-SP to Emerald Rapids issue two 512-bit
-// FMAs per cycle with a 4-cycle latency, so they need at least 8 products in
-// flight, and 8 rows load B less often per product. A column block fills the
-// L2 cache with one depth block of B: half of it cost Zen 5 1-6% (its L3
-// feeds the kernel fast enough), the whole of it neither costs nor gains
-// there; it bounds what one row panel streams for wider products.
+// The register tile and cache block for the CPU running us. With 32
+// vector registers (AVX-512): 8 rows (16 accumulators) on AMD, where 8 rows
+// were 3-8% faster than 6 on Zen 5 (1 and 2 threads; the large config's
+// recurrent and input products, 64x1024x256, square 512); 14 rows (28
+// accumulators) on Intel, whose server cores issue two 512-bit FMAs per
+// cycle with a 4-cycle latency and feed the B panels from L2 less fast:
+// each B vector loaded serves 14 rows, not 8. With 16 registers, 6 rows
+// (12 accumulators). A column block is one depth block of B held in L2:
+// all of L2 on AMD (half of it cost Zen 5 1-6%: its L3 refills L2 fast), a
+// quarter on Intel, whose mesh L3 streams ~26 GB/s to a core, so a block
+// filling its 2 MB L2 was re-read from L3 by every row panel. Intel Xeon
+// with AVX512_BF16 and AMX (hypervisor's family 6, model 167), GFLOP/s of
+// the large LSTM's recurrent (64x2048x512), input (4096x2048x512) and
+// weight-gradient (512x2048x4096) products on one thread: 8 rows, all of
+// L2: 93-95 / 87-91 / 94-102; 8 rows, a quarter: 118 / 115 / 122; 14 rows,
+// a quarter: 128 / 124 / 126 (two threads: 162 / 190 / 194 -> 258 / 261 /
+// 253).
 GemmBlocking blocking_for_this_cpu() {
+  const bool intel = cpu_info().vendor == "GenuineIntel";
   GemmBlocking blocking;
-  blocking.mr = kVecWidth == 16 ? 8 : 6;
+  blocking.mr = kVecWidth == 16 ? (intel ? 14 : 8) : 6;
   const long l2 = std::clamp(l2_cache_bytes(), 256L << 10, 8L << 20);
-  blocking.block_cols = static_cast<int>(l2 / (KC * static_cast<long>(sizeof(float))));  // rounded when set
+  const long block_bytes = intel ? l2 / 4 : l2;
+  blocking.block_cols = static_cast<int>(block_bytes / (KC * static_cast<long>(sizeof(float))));  // rounded when set
   return blocking;
 }
 
@@ -380,8 +392,8 @@ GemmBlocking gemm_blocking() {
 }
 
 void set_gemm_blocking(GemmBlocking blocking) {
-  if (blocking.mr != 6 && blocking.mr != 8) {
-    throw std::invalid_argument("set_gemm_blocking: the register tile has 6 or 8 rows, not " +
+  if (blocking.mr != 6 && blocking.mr != 8 && blocking.mr != 14) {
+    throw std::invalid_argument("set_gemm_blocking: the register tile has 6, 8 or 14 rows, not " +
                                 std::to_string(blocking.mr));
   }
   if (blocking.block_cols < 1) {

@@ -40,9 +40,9 @@ void gemm_packed(bool trans_a, int M, float alpha, const float* A, int lda, cons
 void gemm_packed_on_this_thread(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B,
                                 float beta, float* C, int ldc);
 
-// How the packed kernel tiles a product: rows of its register tile (6 or 8)
+// How the packed kernel tiles a product: rows of its register tile (6, 8 or 14)
 // and columns of B per cache block. Chosen for the running CPU on first use
-// (vector registers, L2 cache size); set_gemm_blocking is for tests and tuning runs,
+// (vector registers, vendor, L2 cache size); set_gemm_blocking is for tests and tuning runs,
 // and rounds block_cols down to whole panels of the tile's columns (at least one).
 struct GemmBlocking {
   int mr = 6;

@@ -118,10 +118,10 @@ TEST(prepacked_gemm_matches_reference) {
 }
 
 TEST(every_gemm_blocking_matches_reference) {
-  // Both register tiles, and column blocks narrow enough that products span
+  // Every register tile, and column blocks narrow enough that products span
   // several of them with a narrower last one (the choice for this CPU is one of these).
   const GemmBlocking chosen = gemm_blocking();
-  for (int mr : {6, 8}) {
+  for (int mr : {6, 8, 14}) {
     for (int block_cols : {1, 64, 100, 4096}) {
       set_gemm_blocking({mr, block_cols});
       check_against_reference({{1, 37, 19}, {13, 70, 300}, {64, 512, 128}, {130, 333, 600}, {9, 1000, 20}}, 0.7f, 0.3f,
@@ -131,16 +131,16 @@ TEST(every_gemm_blocking_matches_reference) {
     }
   }
   set_gemm_blocking(chosen);
-  CHECK_THROWS(std::invalid_argument, set_gemm_blocking({7, 64}), "6 or 8 rows");
+  CHECK_THROWS(std::invalid_argument, set_gemm_blocking({7, 64}), "6, 8 or 14 rows");
 }
 
 TEST(every_row_panel_height_matches_reference) {
   // M rows are split into panels of as equal height as can be: every M up to
-  // three panels of either register tile gives every height from 1 to 8.
+  // three panels of every register tile gives every height from 1 to 14.
   const GemmBlocking chosen = gemm_blocking();
   std::vector<std::array<int, 3>> shapes;
-  for (int M = 2; M <= 3 * 8; ++M) shapes.push_back({M, 37, 19});
-  for (int mr : {6, 8}) {
+  for (int M = 2; M <= 3 * 14; ++M) shapes.push_back({M, 37, 19});
+  for (int mr : {6, 8, 14}) {
     set_gemm_blocking({mr, chosen.block_cols});
     check_against_reference(shapes, 0.7f, 0.3f,
                             [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
@@ -151,13 +151,14 @@ TEST(every_row_panel_height_matches_reference) {
 }
 
 TEST(a_row_of_a_product_does_not_depend_on_the_rows_beside_it) {
-  // 32 rows run as panels of 6 6 5 5 5 5 (or 8 x 4), 7 rows as 4 3: each
-  // element's sum runs in the same order, so the rows agree to the bit.
+  // 32 rows run as panels of 6 6 5 5 5 5 (or 8 x 4, or 11 11 10), 7 rows as
+  // 4 3 (or 7): each element's sum runs in the same order, so the rows agree
+  // to the bit.
   const GemmBlocking chosen = gemm_blocking();
   Rng rng(11);
   const int K = 300, N = 70;
   const Matrix A = uniform_matrix(32, K, 1, rng), B = uniform_matrix(K, N, 1, rng);
-  for (int mr : {6, 8}) {
+  for (int mr : {6, 8, 14}) {
     set_gemm_blocking({mr, chosen.block_cols});
     Matrix all(32, N), first(7, N), last(7, N);
     gemm(false, false, 32, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, all.data(), N);
