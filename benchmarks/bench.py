@@ -112,6 +112,7 @@ PRIMER_LEN = 8
 # lstmininet generation: weight precisions x samples per pass (num_samples)
 GEN_PRECISIONS = ("float32", "bfloat16", "int8")
 GEN_BATCHES = (1, 16)
+SPIN_PAUSE = 0.5  # seconds before each library's SGEMM peak: the threads of the last one stop spinning
 
 
 def forward_matmul_flops_per_token(cfg: dict, cell: str) -> int:
@@ -249,13 +250,18 @@ def child_peak(spec: dict) -> dict:
     for n in sizes:
         a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
         b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
-        c = a @ b  # warm-up
-        out["numpy"][str(n)] = _best_gflops(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), n, reps)
-        # Our own GEMM counts too: on some CPUs (Zen 5) it beats the BLAS numpy and torch ship.
+        # Our own GEMM counts too: on some CPUs (Zen 5) it beats the BLAS numpy and torch ship. Each
+        # library starts after a pause: threads of the one measured before spin for a while after its
+        # last product (beside numpy's OpenBLAS threads, our second thread measured 22 GFLOP/s at
+        # n = 512 on an Intel Xeon, family 6 model 167: 195-290 alone).
         ta, tb = lstmininet.Tensor(a), lstmininet.Tensor(b)
+        time.sleep(SPIN_PAUSE)
         with lstmininet.no_grad():
             ta @ tb  # warm-up
             out["lstmininet"][str(n)] = _best_gflops(lambda ta=ta, tb=tb: ta @ tb, n, reps)
+        time.sleep(SPIN_PAUSE)
+        c = a @ b  # warm-up
+        out["numpy"][str(n)] = _best_gflops(lambda a=a, b=b, c=c: np.matmul(a, b, out=c), n, reps)
     if spec.get("torch_available"):
         try:
             import torch
@@ -264,6 +270,7 @@ def child_peak(spec: dict) -> dict:
             for n in sizes:
                 a = torch.randn(n, n)
                 b = torch.randn(n, n)
+                time.sleep(SPIN_PAUSE)
                 c = a @ b
                 out["torch"][str(n)] = _best_gflops(lambda a=a, b=b, c=c: torch.mm(a, b, out=c), n, reps)
         except Exception as exc:  # torch broken: numpy's figure still stands
