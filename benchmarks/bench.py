@@ -592,6 +592,8 @@ def child_lstmininet(spec: dict, result: dict) -> None:
         result["int8_kernel"] = core.int8_kernel()
     if core is not None and hasattr(core, "bf16_kernel"):
         result["bf16_kernel"] = core.bf16_kernel()
+    if core is not None and hasattr(core, "bf16_batch_kernel"):
+        result["bf16_batch_kernel"] = core.bf16_batch_kernel()
     # the comparison with PyTorch's loop: batch 1, float32 (and the opt-in bfloat16 copy)
     result["gen"] = result["gen_lmn"].get("float32/1")
     result["gen_bf16"] = result["gen_lmn"].get("bfloat16/1")
@@ -1330,8 +1332,11 @@ def roofline_markdown(results: dict) -> list:
         return []
     kernels = {
         key: sorted({(r.get("lstmininet") or {}).get(key) for r in results["runs"]} - {None})
-        for key in ("int8_kernel", "bf16_kernel")
+        for key in ("int8_kernel", "bf16_kernel", "bf16_batch_kernel")
     }
+    bf16 = ", ".join(kernels["bf16_kernel"]) or "unknown"
+    if kernels["bf16_batch_kernel"] and kernels["bf16_batch_kernel"] != kernels["bf16_kernel"]:
+        bf16 += f" at N = 1, {', '.join(kernels['bf16_batch_kernel'])} at N > 1"
     L = ["## lstmininet generation at the memory roofline", ""]
     L.append(
         "Per token, generation reads every weight once per step, and a step serves N samples "
@@ -1339,7 +1344,7 @@ def roofline_markdown(results: dict) -> list:
         "Roofline = the streaming-read bandwidth of our own SIMD kernel (`lstmininet._core.read_bandwidth`) "
         "over a buffer of the weights' size at the same thread count, measured in the same process. "
         f"int8 dot-product kernel: {', '.join(kernels['int8_kernel']) or 'unknown'}; "
-        f"bfloat16: {', '.join(kernels['bf16_kernel']) or 'unknown'}. "
+        f"bfloat16: {bf16}. "
         "x N=1: tokens/s over the same precision at N = 1; x float32: over float32 at the same N (same run). "
         "GOP/s = 2 x weights x tokens/s (one multiply-add per weight per sample); % peak = of the SGEMM peak "
         "above at the same thread count for float32, of the bfloat16 GEMM peak or the SGEMM peak, whichever "

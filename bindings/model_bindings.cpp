@@ -97,7 +97,10 @@ void bind_model(py::module_& m) {
       "The int8 dot-product kernel generation uses on this CPU.");
   m.def(
       "bf16_kernel", [] { return bf16::kernel_name(bf16::active_kernel()); },
-      "The bfloat16 product kernel generation uses on this CPU.");
+      "The bfloat16 product kernel generation uses on this CPU (one sample).");
+  m.def(
+      "bf16_batch_kernel", [] { return bf16::kernel_name(bf16::batch_kernel()); },
+      "The bfloat16 product kernel for several samples per pass (num_samples) on this CPU.");
   m.def("sample_seed", &sample_seed, py::arg("seed"), py::arg("index"),
         "The seed of sample `index` of a batch drawn with `seed` (generate(..., num_samples=N)).");
   py::class_<Model>(m, "Model")

@@ -29,8 +29,10 @@ namespace lmn::bf16 {
 enum class Kernel { Portable, Avx512Bf16 };
 std::string kernel_name(Kernel kernel);
 std::vector<Kernel> available_kernels();  // on this CPU and build, portable first
-Kernel active_kernel();                   // the fastest available, unless set_kernel chose another
-void set_kernel(Kernel kernel);           // for tests and benchmarks; throws if unavailable
+Kernel active_kernel();                   // for one input: the fastest available, unless set_kernel chose another
+Kernel batch_kernel();                    // for several inputs at once: portable where the instruction is slow
+void set_kernel(Kernel kernel);           // one kernel for all, for tests and benchmarks; throws if unavailable
+void use_default_kernels();               // undoes set_kernel
 
 // x[0, count) (count even) rounded to bfloat16 two by two: words[j] holds
 // x[2j] in its low half and x[2j + 1] in its high half.

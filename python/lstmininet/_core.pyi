@@ -148,7 +148,10 @@ def int8_kernel() -> str:
     """The int8 dot-product kernel generation uses on this CPU: avx512_vnni, avx_vnni, avx2 or portable."""
 
 def bf16_kernel() -> str:
-    """The bfloat16 product kernel generation uses on this CPU: avx512_bf16 or portable."""
+    """The bfloat16 product kernel generation uses on this CPU for one sample: avx512_bf16 or portable."""
+
+def bf16_batch_kernel() -> str:
+    """The bfloat16 product kernel for several samples per pass: portable where vdpbf16ps is slow (Intel)."""
 
 def sample_seed(seed: int, index: int) -> int:
     """The seed of sample `index` of a batch drawn with `seed`."""

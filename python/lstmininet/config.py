@@ -21,6 +21,7 @@ def show_config(print_out: bool = True) -> dict:
     info = dict(_core.build_config())
     info["int8_kernel"] = _core.int8_kernel()
     info["bf16_kernel"] = _core.bf16_kernel()
+    info["bf16_batch_kernel"] = _core.bf16_batch_kernel()
     info["version"] = _core.__version__
     info["isa_reason"] = _core.ISA_REASON
     info["isa_levels_built"] = list(_core.ISA_LEVELS_BUILT)
@@ -40,6 +41,11 @@ def format_config(info: dict) -> str:
         unused = "  (this CPU has AVX-512, which these kernels do not use)"
     env = info["num_threads_env"]
     threads = f"{info['threads']} (LSTMININET_NUM_THREADS={env})" if env else f"{info['threads']} (all cores)"
+    bf16 = info["bf16_kernel"]
+    if info["bf16_batch_kernel"] != bf16:
+        bf16 += f" dot products for one sample, {info['bf16_batch_kernel']} for several per pass"
+    else:
+        bf16 += " dot products"
     return "\n".join(
         [
             f"lstmininet {info['version']}",
@@ -48,7 +54,7 @@ def format_config(info: dict) -> str:
             f"  kernels:  {info['simd']} ({info['simd_floats']} floats per register){unused}",
             f"  gemm:     {info['gemm_kernel']}",
             f"  int8:     {info['int8_kernel']} dot products (chosen at run time from the CPU)",
-            f"  bfloat16: {info['bf16_kernel']} dot products (chosen at run time from the CPU)",
+            f"  bfloat16: {bf16} (chosen at run time from the CPU)",
             f"  cpu:      {info['cpu_brand'] or '?'} (family {info['cpu_family']}, model {info['cpu_model']}), "
             f"{os.cpu_count()} logical CPUs",
             f"  features: {' '.join(info['cpu_features']) or '-'}",

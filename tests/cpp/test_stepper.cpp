@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/bfloat16.hpp"
+#include "base/cpu_info.hpp"
 #include "base/parallel.hpp"
 #include "base/rng.hpp"
 #include "check.hpp"
@@ -149,8 +150,13 @@ void check_bfloat16_products() {
     }
   }
   std::vector<float> first;  // the first kernel's sums, 1 input at a time
-  for (bf16::Kernel kernel : bf16::available_kernels()) {
-    bf16::set_kernel(kernel);
+  const std::vector<bf16::Kernel> kernels = bf16::available_kernels();
+  for (std::size_t mode = 0; mode <= kernels.size(); ++mode) {  // each kernel alone, then the default choice
+    if (mode < kernels.size()) {
+      bf16::set_kernel(kernels[mode]);
+    } else {
+      bf16::use_default_kernels();
+    }
     for (bool one_at_a_time : {true, false}) {
       for (int q0 = 0, taken = 0; q0 < N; q0 += taken) {
         const int count = one_at_a_time ? 1 : N - q0;
@@ -185,7 +191,6 @@ void check_bfloat16_products() {
       }
     }
   }
-  bf16::set_kernel(bf16::available_kernels().back());
 }
 
 }  // namespace
@@ -235,9 +240,25 @@ TEST(bfloat16_stepper_computes_the_rounded_model) {
         CHECK(worst_vs_exact < 2e-2f);  // ...and small
       }
     }
-    bf16::set_kernel(bf16::available_kernels().back());
+    bf16::use_default_kernels();
     set_num_threads(1);
   });
+}
+
+TEST(bfloat16_batches_go_to_the_portable_kernel_where_the_instruction_is_slow) {
+  // Intel's cores issue vdpbf16ps once per two cycles, two FMAs per cycle:
+  // there it serves one input, and several go to the portable kernel.
+  const bf16::Kernel fastest = bf16::available_kernels().back();
+  const bool intel = cpu_info().vendor == "GenuineIntel";
+  CHECK(bf16::active_kernel() == fastest);
+  CHECK(bf16::batch_kernel() == (intel ? bf16::Kernel::Portable : fastest));
+  bf16::set_kernel(fastest);  // a kernel set is used for every count
+  CHECK(bf16::active_kernel() == fastest && bf16::batch_kernel() == fastest);
+  bf16::set_kernel(bf16::Kernel::Portable);
+  CHECK(bf16::active_kernel() == bf16::Kernel::Portable && bf16::batch_kernel() == bf16::Kernel::Portable);
+  bf16::use_default_kernels();
+  CHECK(bf16::active_kernel() == fastest);
+  CHECK(bf16::batch_kernel() == (intel ? bf16::Kernel::Portable : fastest));
 }
 
 TEST_MAIN()

@@ -71,3 +71,9 @@ def test_bf16_kernel_is_the_instruction_when_the_cpu_has_it():
     flags = set(proc_cpuinfo()["flags"].split())
     has_instruction = info["simd_floats"] == 16 and {"avx512f", "avx512_bf16"} <= flags
     assert info["bf16_kernel"] == ("avx512_bf16" if has_instruction else "portable")
+    # Intel's cores issue vdpbf16ps once per two cycles: several samples per pass go to the portable kernel.
+    intel = proc_cpuinfo()["vendor_id"] == "GenuineIntel"
+    assert info["bf16_batch_kernel"] == ("portable" if intel else info["bf16_kernel"])
+    printed = lstmininet.config.format_config(info)
+    several = f"{info['bf16_kernel']} dot products for one sample, portable for several per pass"
+    assert (several in printed) == (intel and has_instruction)
