@@ -115,7 +115,10 @@ constexpr int kAvx512Inputs = 24 / (lanes::kChains<Rows> * Rows);
 template <int Rows>
 constexpr int kPortableInputs = (simd::kVecBytes == 64 ? 32 - 2 : 16 - 2) / (Rows + 2);
 
-Kernel fastest() { return available_kernels().back(); }
+Kernel fastest() {
+  static const Kernel kernel = available_kernels().back();  // once: the products ask on every call
+  return kernel;
+}
 
 // Whether vdpbf16ps also serves several inputs at once. Intel's cores issue
 // it once per two cycles (8-cycle latency) against two FMAs per cycle (a
