@@ -139,11 +139,7 @@ std::atomic<int>& forced() {
 }
 
 // The kernel for `count` inputs waiting.
-Kernel kernel_for(int count) {
-  const int k = forced().load(std::memory_order_relaxed);
-  if (k >= 0) return static_cast<Kernel>(k);
-  return count > 1 ? batch_kernel() : active_kernel();
-}
+Kernel kernel_for(int count) { return count > 1 ? batch_kernel() : active_kernel(); }
 
 }  // namespace
 
