@@ -53,6 +53,11 @@ CpuInfo cpu_info() {
   return info;
 }
 
+bool intel_cpu() {
+  static const bool intel = cpu_info().vendor == "GenuineIntel";
+  return intel;
+}
+
 long l2_cache_bytes() {
 #ifdef _SC_LEVEL2_CACHE_SIZE
   const long bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);  // glibc reads it from CPUID

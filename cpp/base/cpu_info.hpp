@@ -14,6 +14,8 @@ struct CpuInfo {
   std::vector<std::string> features;  // of those the kernels could use: avx2, fma, avx512f, ...
 };
 CpuInfo cpu_info();
+// Whether the CPU is Intel's, read once (kernels tuned per vendor ask on first use).
+bool intel_cpu();
 
 // Bytes of L2 cache per core (1 MiB when the system does not say).
 long l2_cache_bytes();

@@ -127,10 +127,7 @@ Kernel fastest() {
 // per input, is as fast at one input and faster at several: 16 samples per
 // pass sampled 20-30% faster with it (large LSTM 7,537 -> 9,725 tokens/s,
 // char GRU 67,850 -> 87,984, one thread).
-bool instruction_serves_batches() {
-  static const bool intel = cpu_info().vendor == "GenuineIntel";
-  return !intel;
-}
+bool instruction_serves_batches() { return !intel_cpu(); }
 
 // The kernel set_kernel forced, or -1 for the defaults.
 std::atomic<int>& forced() {

@@ -377,7 +377,7 @@ namespace {
 // a quarter: 128 / 124 / 126 (two threads: 162 / 190 / 194 -> 258 / 261 /
 // 253).
 GemmBlocking blocking_for_this_cpu() {
-  const bool intel = cpu_info().vendor == "GenuineIntel";
+  const bool intel = intel_cpu();
   GemmBlocking blocking;
   blocking.mr = kVecWidth == 16 ? (intel ? 14 : 8) : 6;
   const long l2 = std::clamp(l2_cache_bytes(), 256L << 10, 8L << 20);
