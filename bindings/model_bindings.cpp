@@ -11,6 +11,7 @@
 
 #include "base/read_bandwidth.hpp"
 #include "fit_binding.hpp"
+#include "generate/amx_products.hpp"
 #include "generate/bf16_products.hpp"
 #include "generate/int8_products.hpp"
 #include "generate/sampler.hpp"
@@ -101,6 +102,14 @@ void bind_model(py::module_& m) {
   m.def(
       "bf16_batch_kernel", [] { return bf16::kernel_name(bf16::batch_kernel()); },
       "The bfloat16 product kernel for several samples per pass (num_samples) on this CPU.");
+  m.def(
+      "amx_unavailable_reason", [] { return amx::unavailable_reason(); },
+      "Why generation does not use AMX tiles on this CPU and build; empty when it can.");
+  m.def(
+      "amx_enabled", [] { return amx::enabled(); },
+      "Whether generation uses AMX tiles: for bfloat16 products, and int8 products of several samples per pass.");
+  m.def("set_amx_enabled", &amx::set_enabled, py::arg("on"),
+        "Turns the AMX tile kernels off (or back on where available): for tests and benchmarks.");
   m.def("sample_seed", &sample_seed, py::arg("seed"), py::arg("index"),
         "The seed of sample `index` of a batch drawn with `seed` (generate(..., num_samples=N)).");
   py::class_<Model>(m, "Model")

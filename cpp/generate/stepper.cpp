@@ -9,6 +9,7 @@
 
 #include "base/parallel.hpp"
 #include "base/simd.hpp"
+#include "generate/amx_products.hpp"
 #include "generate/bf16_products.hpp"
 #include "generate/int8_products.hpp"
 #include "generate/lane_products.hpp"
@@ -108,6 +109,13 @@ int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, 
 // from memory and then from L1 (lane_products.hpp: the same sums either way).
 template <int Rows, class W>
 void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows, int k0, int k1, simd::vfloat* out) {
+  if constexpr (std::is_same_v<W, BFloat16>) {
+    if (amx::enabled()) {  // every row at once (amx_products.hpp)
+      std::fill_n(out, rows * Rows, simd::vfloat{});
+      amx::bf16_products(block, 0, 1, Rows, x, x_stride, rows, k0, k1, reinterpret_cast<float*>(out));
+      return;
+    }
+  }
   if (rows == 1) {
     lanes::Partials<Rows> sums = {};
     lanes::Partials<Rows>* sums_ptr = &sums;
@@ -343,7 +351,8 @@ namespace {
 // step allocates nothing (malloc and free showed as ~3% of a melody-sized
 // int8 step in perf).
 struct Int8Scratch {
-  std::vector<std::uint8_t> bytes;
+  std::vector<std::uint8_t> bytes;  // row n at n * row_len
+  long row_len = 0;
   std::vector<float> scale;
   std::vector<const std::uint8_t*> rows;
   std::vector<std::int32_t> acc, hidden;
@@ -360,6 +369,7 @@ __attribute__((noinline)) Int8Scratch& int8_scratch() {
 // s.bytes, s.scale and s.rows.
 void quantize_rows(const float* x, int x_stride, int in_cols, int in_len, int H, const Int8Rows& q, int N,
                    Int8Scratch& s) {
+  s.row_len = q.row_len;
   s.bytes.resize(static_cast<std::size_t>(N) * q.row_len);
   s.scale.resize(N);
   s.rows.resize(N);
@@ -376,6 +386,10 @@ void quantize_rows(const float* x, int x_stride, int in_cols, int in_len, int H,
 // as in block_products, so each chunk is read once from memory.
 void int8_block_products(const std::int8_t* first_block, long stride, int blocks, int rows, const Int8Scratch& s, int N,
                          int j0, int j1, std::int32_t* acc) {
+  if (N >= amx::kMinInt8Inputs && amx::enabled()) {  // every row at once (amx_products.hpp)
+    amx::int8_products(first_block, stride, blocks, rows, s.bytes.data(), s.row_len, N, j0, j1, acc);
+    return;
+  }
   if (N == 1) {  // one row reads the blocks straight through
     int8::block_products(first_block, stride, blocks, rows, s.rows.data(), 1, j0, j1, acc);
     return;
@@ -532,6 +546,21 @@ void Stepper::output_blocks(int b0, int b1) {
   const W* weights = weights_of<W>(w.out_rows, w.out_rows_bf16);
   const auto [x, x_stride] = product_inputs<W>(out_input_.data(), w.out_len, w.out_len, batch_);
   thread_local std::vector<simd::vfloat> acc;  // as in layer_products
+  if constexpr (std::is_same_v<W, BFloat16>) {
+    if (amx::enabled()) {  // all the blocks in one call: a block's one sum tile alone waits on each product
+      const long block_len = static_cast<long>(kLanes) * w.out_len;
+      acc.assign(static_cast<std::size_t>(b1 - b0) * batch_, simd::vfloat{});
+      amx::bf16_products(weights + b0 * block_len, block_len, b1 - b0, 1, x, x_stride, batch_, 0, w.out_len / 2,
+                         reinterpret_cast<float*>(acc.data()));
+      for (int b = b0; b < b1; ++b) {
+        const simd::vfloat bias = simd::load(w.fc_b.data() + b * kLanes);
+        for (int n = 0; n < batch_; ++n)
+          simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + b * kLanes,
+                      acc[(b - b0) * batch_ + n] + bias);
+      }
+      return;
+    }
+  }
   acc.resize(batch_);
   for (int b = b0; b < b1; ++b) {
     block_products<1>(weights + static_cast<long>(b) * kLanes * w.out_len, x, x_stride, batch_, 0,

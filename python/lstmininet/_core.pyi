@@ -153,6 +153,15 @@ def bf16_kernel() -> str:
 def bf16_batch_kernel() -> str:
     """The bfloat16 product kernel for several samples per pass: portable where vdpbf16ps is slow (Intel)."""
 
+def amx_enabled() -> bool:
+    """Whether AMX tiles compute every bfloat16 product and int8 products of several samples per pass."""
+
+def amx_unavailable_reason() -> str:
+    """Why AMX tiles are not used on this CPU and build; empty where they can be."""
+
+def set_amx_enabled(on: bool) -> None:
+    """Turns the AMX tile kernels off, or back on where available (for tests and benchmarks)."""
+
 def sample_seed(seed: int, index: int) -> int:
     """The seed of sample `index` of a batch drawn with `seed`."""
 

@@ -15,13 +15,15 @@ def show_config(print_out: bool = True) -> dict:
     whether the build is native (``-march=native``: runs only on CPUs like the
     build machine's) or portable, the compiler, OpenMP, the GEMM kernel's tile, the int8 and
     bfloat16 dot-product kernels (chosen from the CPU at run time, for ``precision="int8"`` and
-    ``"bfloat16"`` generation),
+    ``"bfloat16"`` generation) and whether AMX tiles take them over,
     the CPU running it (name, x86 family/model, usable vector features) and the thread setting.
     """
     info = dict(_core.build_config())
     info["int8_kernel"] = _core.int8_kernel()
     info["bf16_kernel"] = _core.bf16_kernel()
     info["bf16_batch_kernel"] = _core.bf16_batch_kernel()
+    info["amx"] = _core.amx_enabled()
+    info["amx_unavailable_reason"] = _core.amx_unavailable_reason()
     info["version"] = _core.__version__
     info["isa_reason"] = _core.ISA_REASON
     info["isa_levels_built"] = list(_core.ISA_LEVELS_BUILT)
@@ -46,6 +48,10 @@ def format_config(info: dict) -> str:
         bf16 += f" dot products for one sample, {info['bf16_batch_kernel']} for several per pass"
     else:
         bf16 += " dot products"
+    if info["amx"]:
+        amx = "tiles for every bfloat16 product and int8 products of several samples per pass"
+    else:
+        amx = f"not used ({info['amx_unavailable_reason'] or 'turned off'})"
     return "\n".join(
         [
             f"lstmininet {info['version']}",
@@ -55,6 +61,7 @@ def format_config(info: dict) -> str:
             f"  gemm:     {info['gemm_kernel']}",
             f"  int8:     {info['int8_kernel']} dot products (chosen at run time from the CPU)",
             f"  bfloat16: {bf16} (chosen at run time from the CPU)",
+            f"  amx:      {amx}",
             f"  cpu:      {info['cpu_brand'] or '?'} (family {info['cpu_family']}, model {info['cpu_model']}), "
             f"{os.cpu_count()} logical CPUs",
             f"  features: {' '.join(info['cpu_features']) or '-'}",

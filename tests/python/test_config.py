@@ -77,3 +77,25 @@ def test_bf16_kernel_is_the_instruction_when_the_cpu_has_it():
     printed = lstmininet.config.format_config(info)
     several = f"{info['bf16_kernel']} dot products for one sample, portable for several per pass"
     assert (several in printed) == (intel and has_instruction)
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not Path("/proc/cpuinfo").exists(), reason="cpuid facts are x86 only"
+)
+def test_amx_tiles_are_used_where_the_cpu_offers_them():
+    info = lstmininet.show_config(print_out=False)
+    flags = set(proc_cpuinfo()["flags"].split())
+    offered = info["simd_floats"] == 16 and {"amx_tile", "amx_int8", "amx_bf16"} <= flags
+    # Linux >= 5.16 grants the tile state on request (this machine's kernel: see `uname -r`)
+    assert info["amx"] == offered
+    assert (info["amx_unavailable_reason"] == "") == offered
+    printed = lstmininet.config.format_config(info)
+    assert ("amx:      tiles for every bfloat16 product" in printed) == offered
+    lstmininet._core.set_amx_enabled(False)
+    try:
+        off = lstmininet.show_config(print_out=False)
+        assert not off["amx"]
+        assert "amx:      not used (" in lstmininet.config.format_config(off)
+    finally:
+        lstmininet._core.set_amx_enabled(True)
+    assert lstmininet.show_config(print_out=False)["amx"] == offered
