@@ -594,6 +594,8 @@ def child_lstmininet(spec: dict, result: dict) -> None:
         result["bf16_kernel"] = core.bf16_kernel()
     if core is not None and hasattr(core, "bf16_batch_kernel"):
         result["bf16_batch_kernel"] = core.bf16_batch_kernel()
+    if core is not None and hasattr(core, "amx_enabled"):
+        result["amx"] = core.amx_enabled()
     # the comparison with PyTorch's loop: batch 1, float32 (and the opt-in bfloat16 copy)
     result["gen"] = result["gen_lmn"].get("float32/1")
     result["gen_bf16"] = result["gen_lmn"].get("bfloat16/1")
@@ -1337,6 +1339,9 @@ def roofline_markdown(results: dict) -> list:
     bf16 = ", ".join(kernels["bf16_kernel"]) or "unknown"
     if kernels["bf16_batch_kernel"] and kernels["bf16_batch_kernel"] != kernels["bf16_kernel"]:
         bf16 += f" at N = 1, {', '.join(kernels['bf16_batch_kernel'])} at N > 1"
+    if any((r.get("lstmininet") or {}).get("amx") for r in results["runs"]):
+        bf16 = f"AMX tiles (vector kernels: {bf16})"
+        kernels["int8_kernel"] = [f"{', '.join(kernels['int8_kernel'])} at N = 1, AMX tiles at N > 1"]
     L = ["## lstmininet generation at the memory roofline", ""]
     L.append(
         "Per token, generation reads every weight once per step, and a step serves N samples "
