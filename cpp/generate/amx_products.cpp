@@ -59,7 +59,14 @@ struct TileConfig {
   std::uint8_t rows[16] = {};
 };
 
+// The rows of inputs the tiles of this thread are configured for (0: not
+// configured), and whether a TileScope keeps them so between calls.
+thread_local int configured_inputs = 0;
+thread_local int scopes = 0;
+
 LMN_AMX_TARGET void configure(int inputs) {
+  if (inputs == configured_inputs) return;
+  configured_inputs = inputs;
   TileConfig config;
   for (int t = 0; t < 8; ++t) {
     config.rows[t] = static_cast<std::uint8_t>(t < 5 ? inputs : kTileWords);
@@ -68,6 +75,12 @@ LMN_AMX_TARGET void configure(int inputs) {
   // (not _tile_loadconfig: GCC 12 dropped the stores of bytes_per_row
   // before it, as if the instruction did not read them)
   __asm__ volatile("ldtilecfg %0" : : "m"(config));
+}
+
+LMN_AMX_TARGET void release_tiles() {
+  if (configured_inputs == 0) return;
+  _tile_release();
+  configured_inputs = 0;
 }
 
 // The products of up to 4 (block, register) weight tiles w[i] over word
@@ -132,10 +145,9 @@ LMN_AMX_TARGET void tile_products(const char* first_block, long block_stride, in
                                   long x_stride, int count, int j0, int j1, char* acc) {
   const long w_stride = static_cast<long>(rows) * kTileBytes;  // between a register's word columns
   const int tiles = blocks * rows;
-  int configured = 0;
   for (int n0 = 0; n0 < count; n0 += kMaxTileInputs) {
     const int inputs = std::min(kMaxTileInputs, count - n0);
-    if (inputs != configured) configure(configured = inputs);
+    configure(inputs);
     for (int t0 = 0; t0 < tiles; t0 += 4) {
       const char* w[4] = {};
       char* c[4] = {};
@@ -148,7 +160,7 @@ LMN_AMX_TARGET void tile_products(const char* first_block, long block_stride, in
       tile_pass<kInt8>(w, w_stride, pass, x + n0 * x_stride, x_stride, inputs, j0, j1, c, w_stride);
     }
   }
-  _tile_release();
+  if (scopes == 0) release_tiles();
 }
 #endif
 
@@ -167,9 +179,22 @@ bool enabled() { return unavailable_reason().empty() && turned_on().load(std::me
 
 void set_enabled(bool on) { turned_on().store(on); }
 
+TileScope::TileScope() {
+#if defined(LMN_AMX)
+  ++scopes;
+#endif
+}
+
+TileScope::~TileScope() {
+#if defined(LMN_AMX)
+  if (--scopes == 0) release_tiles();
+#endif
+}
+
 void int8_products(const std::int8_t* first_block, long block_stride, int blocks, int rows, const std::uint8_t* x,
                    long x_stride, int count, int j0, int j1, std::int32_t* acc) {
   check_enabled("int8_products");
+  if (j1 <= j0 || blocks == 0 || count == 0) return;
 #if defined(LMN_AMX)
   tile_products<true>(reinterpret_cast<const char*>(first_block), block_stride, blocks, rows,
                       reinterpret_cast<const char*>(x), x_stride, count, j0, j1, reinterpret_cast<char*>(acc));
@@ -179,6 +204,7 @@ void int8_products(const std::int8_t* first_block, long block_stride, int blocks
 void bf16_products(const BFloat16* first_block, long block_stride, int blocks, int rows, const std::uint32_t* x,
                    long x_stride, int count, int j0, int j1, float* acc) {
   check_enabled("bf16_products");
+  if (j1 <= j0 || blocks == 0 || count == 0) return;
 #if defined(LMN_AMX)
   tile_products<false>(reinterpret_cast<const char*>(first_block), block_stride * 2, blocks, rows,
                        reinterpret_cast<const char*>(x), x_stride * kWordBytes, count, j0, j1,

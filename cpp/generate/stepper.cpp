@@ -638,6 +638,7 @@ void Stepper::run(const int* tokens, const Team& team) {
     }
   }
   const int b0 = blocks * thread / size, b1 = blocks * (thread + 1) / size;
+  const amx::TileScope tiles;  // configured once per step, not per product (amx_products.hpp)
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     if constexpr (std::is_same_v<W, std::int8_t>) {
       layer_products_int8(l, b0, b1);
