@@ -162,6 +162,10 @@ LMN_AMX_TARGET void tile_products(const char* first_block, long block_stride, in
   }
   if (scopes == 0) release_tiles();
 }
+#else
+// Never reached (enabled() is false without tile kernels).
+template <bool kInt8>
+void tile_products(const char*, long, int, int, const char*, long, int, int, int, char*) {}
 #endif
 
 void check_enabled(const char* what) {
@@ -195,21 +199,17 @@ void int8_products(const std::int8_t* first_block, long block_stride, int blocks
                    long x_stride, int count, int j0, int j1, std::int32_t* acc) {
   check_enabled("int8_products");
   if (j1 <= j0 || blocks == 0 || count == 0) return;
-#if defined(LMN_AMX)
   tile_products<true>(reinterpret_cast<const char*>(first_block), block_stride, blocks, rows,
                       reinterpret_cast<const char*>(x), x_stride, count, j0, j1, reinterpret_cast<char*>(acc));
-#endif
 }
 
 void bf16_products(const BFloat16* first_block, long block_stride, int blocks, int rows, const std::uint32_t* x,
                    long x_stride, int count, int j0, int j1, float* acc) {
   check_enabled("bf16_products");
   if (j1 <= j0 || blocks == 0 || count == 0) return;
-#if defined(LMN_AMX)
   tile_products<false>(reinterpret_cast<const char*>(first_block), block_stride * 2, blocks, rows,
                        reinterpret_cast<const char*>(x), x_stride * kWordBytes, count, j0, j1,
                        reinterpret_cast<char*>(acc));
-#endif
 }
 
 }  // namespace lmn::amx
