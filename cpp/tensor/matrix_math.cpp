@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/fast_math.hpp"
 #include "base/parallel.hpp"
 
 namespace lmn {
@@ -122,8 +123,13 @@ Matrix softmax_rows(const Matrix& x, std::vector<SoftmaxNorm>* norms) {
     float* p = out.row(r);
     float m = -std::numeric_limits<float>::infinity();
     for (int c = 0; c < C; ++c) m = std::max(m, z[c]);
+    // The exps in a SIMD loop (fast::exp, within 1e-7 of libm's), summed in
+    // order in double after: libm's scalar expf was 4% of a melody LSTM
+    // training step (4096 rows of 38 logits).
+#pragma omp simd
+    for (int c = 0; c < C; ++c) p[c] = fast::exp(z[c] - m);
     double total = 0.0;
-    for (int c = 0; c < C; ++c) total += p[c] = std::exp(z[c] - m);
+    for (int c = 0; c < C; ++c) total += p[c];
     const float inverse = static_cast<float>(1.0 / total);
     for (int c = 0; c < C; ++c) p[c] *= inverse;
     if (norms) (*norms)[r] = {m, static_cast<float>(std::log(total))};
