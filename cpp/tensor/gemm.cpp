@@ -36,11 +36,16 @@ constexpr int kMaxMR = 14;  // rows of the tallest register tile (set_gemm_block
 // nothing (the melody LSTM's, 4096x38x128, ran at 68 GFLOP/s on one Intel
 // Xeon core against ~130 for full panels).
 template <int R, int V>
-void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int n_valid, bool overwrite) {
+void micro_kernel(int kc, const float* a, const float* b, float alpha, float* c, int ldc, int n_valid, bool overwrite,
+                  const float* next_b) {
   vfloat acc[R][V];
   for (int i = 0; i < R; ++i)
     for (int v = 0; v < V; ++v) acc[i][v] = vfloat{};  // `= {}` became a rep stos per call
   for (int k = 0; k < kc; ++k) {
+    if (next_b) {  // the next column panel, a row of it per k, into L2 (multiply_packed)
+      __builtin_prefetch(next_b + k * NR, 0, 2);
+      __builtin_prefetch(next_b + k * NR + 64 / sizeof(float), 0, 2);
+    }
     vfloat bk[V];
     for (int v = 0; v < V; ++v) bk[v] = load(b + k * NR + v * kVecWidth);
     const float* ak = a + k * R;
@@ -130,15 +135,16 @@ void pack_a_panel(const float* A, int lda, bool trans, int i0, int k0, int kc, f
 // in registers): packs its A panel when `pack`, then runs the kernel.
 template <int R>
 void row_tile(int rows, bool pack, const float* A, int lda, bool trans_a, int i0, int k0, int kc, float* panel,
-              const float* b, float alpha, float* c, int ldc, int n_valid, bool overwrite) {
+              const float* b, float alpha, float* c, int ldc, int n_valid, bool overwrite, const float* next_b) {
   if constexpr (R > 1) {
     if (rows < R) {
-      return row_tile<R - 1>(rows, pack, A, lda, trans_a, i0, k0, kc, panel, b, alpha, c, ldc, n_valid, overwrite);
+      return row_tile<R - 1>(rows, pack, A, lda, trans_a, i0, k0, kc, panel, b, alpha, c, ldc, n_valid, overwrite,
+                             next_b);
     }
   }
   if (pack) pack_a_panel<R>(A, lda, trans_a, i0, k0, kc, panel);
-  if (n_valid <= kVecWidth) return micro_kernel<R, 1>(kc, panel, b, alpha, c, ldc, n_valid, overwrite);
-  micro_kernel<R, 2>(kc, panel, b, alpha, c, ldc, n_valid, overwrite);
+  if (n_valid <= kVecWidth) return micro_kernel<R, 1>(kc, panel, b, alpha, c, ldc, n_valid, overwrite, next_b);
+  micro_kernel<R, 2>(kc, panel, b, alpha, c, ldc, n_valid, overwrite, next_b);
 }
 
 void scale_c(int M, int N, float beta, float* C, int ldc) {
@@ -166,7 +172,7 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
 // reads only its part of B); each thread packs the A panels of its own tiles.
 template <int MR>
 void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, const PackedMatrix& B, float* C,
-                     int ldc, bool overwrite, int block_panels, bool parallel) {
+                     int ldc, bool overwrite, int block_panels, bool prefetch_b, bool parallel) {
   const int K = B.depth(), N = B.cols();
   const int a_panels = (M + MR - 1) / MR;
   const int base_rows = M / a_panels, taller = M % a_panels;  // the first `taller` panels have a row more
@@ -189,8 +195,10 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
       for (long tile = first; tile < last; ++tile) {
         const int i0 = ip * base_rows + std::min(ip, taller), rows = base_rows + (ip < taller ? 1 : 0);
         const int jp = block * block_panels + col, j0 = jp * NR;
-        row_tile<MR>(rows, pack, A, lda, trans_a, i0, k0, kc, panel, B.panel(k0, jp), alpha,
-                     C + static_cast<long>(i0) * ldc + j0, ldc, std::min(NR, N - j0), overwrite && k0 == 0);
+        const float* b = B.panel(k0, jp);
+        const float* next_b = prefetch_b && ip == 0 && jp + 1 < b_panels ? b + static_cast<long>(kc) * NR : nullptr;
+        row_tile<MR>(rows, pack, A, lda, trans_a, i0, k0, kc, panel, b, alpha, C + static_cast<long>(i0) * ldc + j0,
+                     ldc, std::min(NR, N - j0), overwrite && k0 == 0, next_b);
         pack = false;
         if (++col < width) continue;
         col = 0;
@@ -217,11 +225,20 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
                      int ldc, bool overwrite, bool parallel) {
   const GemmBlocking blocking = gemm_blocking();
   const int block_panels = blocking.block_cols / NR;  // a whole number (set_gemm_blocking)
+  // An Intel core's L3 refills its L2 slowly (~26 GB/s on the Xeon of
+  // gemm_blocking's note): a B larger than L2 (the large LSTM's W_hh, 4 MB
+  // packed, read at every time step) comes from L3 in the first row panel
+  // of each block, which then prefetches the next column panel as it goes.
+  // One thread, median of 5: recurrent 64x2048x512 137 -> 141 GFLOP/s,
+  // weight gradient 512x2048x4096 140 -> 147; two threads +3-6%.
+  static const long streamed_from = intel_cpu() ? l2_cache_bytes() : -1;
+  const bool prefetch_b =
+      streamed_from > 0 && static_cast<long>(B.depth()) * B.cols() * static_cast<long>(sizeof(float)) > streamed_from;
   if (blocking.mr == 14)
-    return multiply_packed<14>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
+    return multiply_packed<14>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, prefetch_b, parallel);
   if (blocking.mr == 8)
-    return multiply_packed<8>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
-  multiply_packed<6>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, parallel);
+    return multiply_packed<8>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, prefetch_b, parallel);
+  multiply_packed<6>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, prefetch_b, parallel);
 }
 
 // One row of op(A) times op(B): generation at batch 1 lives here.
