@@ -143,7 +143,9 @@ LMN_AMX_TARGET void tile_pass(const char* const* w, long w_stride, int tiles, co
 template <bool kInt8>
 LMN_AMX_TARGET void tile_products(const char* first_block, long block_stride, int blocks, int rows, const char* x,
                                   long x_stride, int count, int j0, int j1, char* acc) {
-  const long w_stride = static_cast<long>(rows) * kTileBytes;  // between a register's word columns
+  // A register's word columns are rows x 64 bytes apart, and so are the
+  // sums of consecutive inputs (rows registers of 16 lanes each).
+  const long w_stride = static_cast<long>(rows) * kTileBytes, sum_stride = w_stride;
   const int tiles = blocks * rows;
   for (int n0 = 0; n0 < count; n0 += kMaxTileInputs) {
     const int inputs = std::min(kMaxTileInputs, count - n0);
@@ -157,7 +159,7 @@ LMN_AMX_TARGET void tile_products(const char* first_block, long block_stride, in
         w[i] = first_block + b * block_stride + r * kTileBytes;
         c[i] = acc + ((static_cast<long>(b) * count + n0) * rows + r) * kTileBytes;
       }
-      tile_pass<kInt8>(w, w_stride, pass, x + n0 * x_stride, x_stride, inputs, j0, j1, c, w_stride);
+      tile_pass<kInt8>(w, w_stride, pass, x + n0 * x_stride, x_stride, inputs, j0, j1, c, sum_stride);
     }
   }
   if (scopes == 0) release_tiles();
