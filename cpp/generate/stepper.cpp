@@ -545,29 +545,26 @@ void Stepper::output_blocks(int b0, int b1) {
   const StepperWeights& w = *w_;
   const W* weights = weights_of<W>(w.out_rows, w.out_rows_bf16);
   const auto [x, x_stride] = product_inputs<W>(out_input_.data(), w.out_len, w.out_len, batch_);
-  thread_local std::vector<simd::vfloat> acc;  // as in layer_products
+  thread_local std::vector<simd::vfloat> acc;  // as in layer_products: block b's row n at (b - b0) * batch_ + n
+  acc.resize(static_cast<std::size_t>(b1 - b0) * batch_);
+  const long block_len = static_cast<long>(kLanes) * w.out_len;
+  bool done = false;
   if constexpr (std::is_same_v<W, BFloat16>) {
     if (amx::enabled()) {  // all the blocks in one call: a block's one sum tile alone waits on each product
-      const long block_len = static_cast<long>(kLanes) * w.out_len;
-      acc.assign(static_cast<std::size_t>(b1 - b0) * batch_, simd::vfloat{});
+      std::fill(acc.begin(), acc.end(), simd::vfloat{});
       amx::bf16_products(weights + b0 * block_len, block_len, b1 - b0, 1, x, x_stride, batch_, 0, w.out_len / 2,
                          reinterpret_cast<float*>(acc.data()));
-      for (int b = b0; b < b1; ++b) {
-        const simd::vfloat bias = simd::load(w.fc_b.data() + b * kLanes);
-        for (int n = 0; n < batch_; ++n)
-          simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + b * kLanes,
-                      acc[(b - b0) * batch_ + n] + bias);
-      }
-      return;
+      done = true;
     }
   }
-  acc.resize(batch_);
+  for (int b = b0; b < b1 && !done; ++b)
+    block_products<1>(weights + b * block_len, x, x_stride, batch_, 0, w.out_len / kColumnsPerInput<W>,
+                      acc.data() + static_cast<long>(b - b0) * batch_);
   for (int b = b0; b < b1; ++b) {
-    block_products<1>(weights + static_cast<long>(b) * kLanes * w.out_len, x, x_stride, batch_, 0,
-                      w.out_len / kColumnsPerInput<W>, acc.data());
     const simd::vfloat bias = simd::load(w.fc_b.data() + b * kLanes);
     for (int n = 0; n < batch_; ++n)
-      simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + b * kLanes, acc[n] + bias);
+      simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + b * kLanes,
+                  acc[static_cast<long>(b - b0) * batch_ + n] + bias);
   }
 }
 

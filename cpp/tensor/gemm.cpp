@@ -225,15 +225,8 @@ void multiply_packed(bool trans_a, int M, float alpha, const float* A, int lda, 
                      int ldc, bool overwrite, bool parallel) {
   const GemmBlocking blocking = gemm_blocking();
   const int block_panels = blocking.block_cols / NR;  // a whole number (set_gemm_blocking)
-  // An Intel core's L3 refills its L2 slowly (~26 GB/s on the Xeon of
-  // gemm_blocking's note): a B larger than L2 (the large LSTM's W_hh, 4 MB
-  // packed, read at every time step) comes from L3 in the first row panel
-  // of each block, which then prefetches the next column panel as it goes.
-  // One thread, median of 5: recurrent 64x2048x512 137 -> 141 GFLOP/s,
-  // weight gradient 512x2048x4096 140 -> 147; two threads +3-6%.
-  static const long streamed_from = intel_cpu() ? l2_cache_bytes() : -1;
-  const bool prefetch_b =
-      streamed_from > 0 && static_cast<long>(B.depth()) * B.cols() * static_cast<long>(sizeof(float)) > streamed_from;
+  const long b_bytes = static_cast<long>(B.depth()) * B.cols() * static_cast<long>(sizeof(float));
+  const bool prefetch_b = blocking.prefetch_b_above > 0 && b_bytes > blocking.prefetch_b_above;
   if (blocking.mr == 14)
     return multiply_packed<14>(trans_a, M, alpha, A, lda, B, C, ldc, overwrite, block_panels, prefetch_b, parallel);
   if (blocking.mr == 8)
@@ -400,16 +393,23 @@ GemmBlocking blocking_for_this_cpu() {
   const long l2 = std::clamp(l2_cache_bytes(), 256L << 10, 8L << 20);
   const long block_bytes = intel ? l2 / 4 : l2;
   blocking.block_cols = static_cast<int>(block_bytes / (KC * static_cast<long>(sizeof(float))));  // rounded when set
+  // The same slow L3 refills a B larger than L2 in the first row panel of
+  // each block; that panel prefetches the next column panel as it goes.
+  // One thread, median of 5: recurrent 137 -> 141 GFLOP/s, weight gradient
+  // 140 -> 147; two threads +3-6%.
+  blocking.prefetch_b_above = intel ? l2 : 0;
   return blocking;
 }
 
 std::atomic<int> blocking_mr{0}, blocking_cols{0};
+std::atomic<long> blocking_prefetch{0};
 
 }  // namespace
 
 GemmBlocking gemm_blocking() {
   if (blocking_mr.load(std::memory_order_relaxed) == 0) set_gemm_blocking(blocking_for_this_cpu());
-  return {blocking_mr.load(std::memory_order_relaxed), blocking_cols.load(std::memory_order_relaxed)};
+  return {blocking_mr.load(std::memory_order_relaxed), blocking_cols.load(std::memory_order_relaxed),
+          blocking_prefetch.load(std::memory_order_relaxed)};
 }
 
 void set_gemm_blocking(GemmBlocking blocking) {
@@ -423,6 +423,7 @@ void set_gemm_blocking(GemmBlocking blocking) {
   }
   // Blocks are whole panels of NR columns: round once here, so every reader sees the width in use.
   blocking_cols.store(std::max(NR, blocking.block_cols / NR * NR), std::memory_order_relaxed);
+  blocking_prefetch.store(blocking.prefetch_b_above, std::memory_order_relaxed);
   blocking_mr.store(blocking.mr, std::memory_order_relaxed);
 }
 

@@ -47,6 +47,9 @@ void gemm_packed_on_this_thread(bool trans_a, int M, float alpha, const float* A
 struct GemmBlocking {
   int mr = 6;
   int block_cols = 512;
+  // Packed B bytes past which the first row panel of each column block,
+  // reading B from L3, prefetches the next column panel into L2 (0: never).
+  long prefetch_b_above = 0;
 };
 GemmBlocking gemm_blocking();
 void set_gemm_blocking(GemmBlocking blocking);

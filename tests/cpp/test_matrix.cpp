@@ -119,11 +119,12 @@ TEST(prepacked_gemm_matches_reference) {
 
 TEST(every_gemm_blocking_matches_reference) {
   // Every register tile, and column blocks narrow enough that products span
-  // several of them with a narrower last one (the choice for this CPU is one of these).
+  // several of them with a narrower last one (the choice for this CPU is one of these),
+  // with and without prefetching the next column panel (every B here is past 1 byte).
   const GemmBlocking chosen = gemm_blocking();
   for (int mr : {6, 8, 14}) {
     for (int block_cols : {1, 64, 100, 4096}) {
-      set_gemm_blocking({mr, block_cols});
+      set_gemm_blocking({mr, block_cols, block_cols == 64 ? 1 : 0});
       check_against_reference({{1, 37, 19}, {13, 70, 300}, {64, 512, 128}, {130, 333, 600}, {9, 1000, 20}}, 0.7f, 0.3f,
                               [](bool ta, bool tb, int M, int N, int K, Matrix& A, Matrix& B, Matrix& C) {
                                 gemm(ta, tb, M, N, K, 0.7f, A.data(), A.cols(), B.data(), B.cols(), 0.3f, C.data(), N);
