@@ -548,18 +548,21 @@ void Stepper::output_blocks(int b0, int b1) {
   thread_local std::vector<simd::vfloat> acc;  // as in layer_products: block b's row n at (b - b0) * batch_ + n
   acc.resize(static_cast<std::size_t>(b1 - b0) * batch_);
   const long block_len = static_cast<long>(kLanes) * w.out_len;
-  bool done = false;
-  if constexpr (std::is_same_v<W, BFloat16>) {
-    if (amx::enabled()) {  // all the blocks in one call: a block's one sum tile alone waits on each product
-      std::fill(acc.begin(), acc.end(), simd::vfloat{});
-      amx::bf16_products(weights + b0 * block_len, block_len, b1 - b0, 1, x, x_stride, batch_, 0, w.out_len / 2,
-                         reinterpret_cast<float*>(acc.data()));
-      done = true;
+  // Every block's sums into acc, on tiles or vector by vector.
+  const auto products = [&] {
+    if constexpr (std::is_same_v<W, BFloat16>) {
+      if (amx::enabled()) {  // all the blocks in one call: a block's one sum tile alone waits on each product
+        std::fill(acc.begin(), acc.end(), simd::vfloat{});
+        amx::bf16_products(weights + b0 * block_len, block_len, b1 - b0, 1, x, x_stride, batch_, 0, w.out_len / 2,
+                           reinterpret_cast<float*>(acc.data()));
+        return;
+      }
     }
-  }
-  for (int b = b0; b < b1 && !done; ++b)
-    block_products<1>(weights + b * block_len, x, x_stride, batch_, 0, w.out_len / kColumnsPerInput<W>,
-                      acc.data() + static_cast<long>(b - b0) * batch_);
+    for (int b = b0; b < b1; ++b)
+      block_products<1>(weights + b * block_len, x, x_stride, batch_, 0, w.out_len / kColumnsPerInput<W>,
+                        acc.data() + static_cast<long>(b - b0) * batch_);
+  };
+  products();
   for (int b = b0; b < b1; ++b) {
     const simd::vfloat bias = simd::load(w.fc_b.data() + b * kLanes);
     for (int n = 0; n < batch_; ++n)
