@@ -21,6 +21,9 @@ namespace lmn {
 namespace {
 
 constexpr int kLanes = simd::kVecWidth;
+// Output weights x rows from which a step's threads split the output layer
+// (below, one thread computes it faster than two meet after it).
+constexpr long kParallelOutputWeights = 1L << 16;
 // Input columns of a block read per pass over the batch rows: 64 columns
 // (float32) or pairs of columns (bfloat16) of 4 gates are 16 KB, so a chunk
 // stays in L1 while every row reads it (bfloat16 in 8 KB chunks was up to
@@ -651,12 +654,18 @@ void Stepper::run(const int* tokens, const Team& team) {
   // Every layer has read this token's inputs (the output blocks read
   // out_input_): the next token reads the other buffers.
   if (thread == 0) parity_ ^= 1;
+  // A small output layer (a vocabulary of a few dozen tokens) takes less
+  // time on one thread than the meeting that a split needs: thread 0 runs
+  // it alone and the others return at once.
+  const bool split = static_cast<long>(out_blocks) * kLanes * w_->out_len * batch_ >= kParallelOutputWeights;
+  const int o0 = split ? out_blocks * thread / size : (thread == 0 ? 0 : out_blocks);
+  const int o1 = split ? out_blocks * (thread + 1) / size : out_blocks;
   if constexpr (std::is_same_v<W, std::int8_t>) {
-    output_blocks_int8(out_blocks * thread / size, out_blocks * (thread + 1) / size);
+    if (o0 < o1) output_blocks_int8(o0, o1);
   } else {
-    output_blocks<W>(out_blocks * thread / size, out_blocks * (thread + 1) / size);
+    if (o0 < o1) output_blocks<W>(o0, o1);
   }
-  team.barrier();  // the logits are complete
+  if (split) team.barrier();  // the logits are complete
 }
 
 }  // namespace lmn

@@ -95,9 +95,11 @@ class Stepper {
   const float* step(int token) { return step(&token); }  // batch 1
   // The same step, by a team that stays together from token to token
   // (generate_batch: one team per stretch of tokens, not one per token):
-  // every member calls it with the same tokens, and it returns to each once
-  // the logits are complete. The tokens must be in the vocabulary: a team
-  // member cannot throw, so they are not checked here.
+  // every member calls it with the same tokens; it returns to thread 0 once
+  // the logits are complete, to the others possibly before (thread 0 runs a
+  // small output layer alone), so the team must meet before its next step.
+  // The tokens must be in the vocabulary: a team member cannot throw, so
+  // they are not checked here.
   const float* step(const int* tokens, const Team& team);
   // Threads worth using for a step: the thread setting, or one when a step
   // is too small to split.

@@ -71,9 +71,11 @@ TEST(generation_is_seeded_and_respects_stop_token) {
 
 TEST(generation_is_the_same_at_every_thread_count) {
   // A model large enough for the stepper to split (step_threads), so a team
-  // of several threads steps and samples token after token in one region.
-  for (CellType cell : {CellType::LSTM, CellType::GRU}) {
-    SequenceModel model({cell, 20, 64, 2, 8, 0.0f}, 3);
+  // of several threads steps and samples token after token in one region;
+  // 20 tokens: thread 0 runs the output layer alone, 300: the team splits it.
+  for (auto [cell, vocab] :
+       {std::pair{CellType::LSTM, 20}, std::pair{CellType::GRU, 20}, std::pair{CellType::LSTM, 300}}) {
+    SequenceModel model({cell, vocab, 64, 2, 8, 0.0f}, 3);
     for (WeightPrecision precision : {WeightPrecision::Float32, WeightPrecision::BFloat16, WeightPrecision::Int8}) {
       auto weights = std::make_shared<const StepperWeights>(model, precision);
       for (int stop_token : {-1, 7}) {  // with 7, rows end early, each on its own
