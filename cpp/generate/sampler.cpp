@@ -1,6 +1,7 @@
 #include "generate/sampler.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/cpu_info.hpp"
 #include "base/interrupt.hpp"
 #include "base/parallel.hpp"
 #include "generate/stepper.hpp"
@@ -31,7 +33,188 @@ std::string format_float(float v) {
   std::snprintf(text, sizeof text, "%g", static_cast<double>(v));
   return text;
 }
+
+std::atomic<BatchSplit>& batch_split_setting() {
+  static std::atomic<BatchSplit> setting{BatchSplit::Auto};
+  return setting;
+}
+
+// Rows that step together in one Stepper, and how far they have come.
+struct RowGroup {
+  RowGroup(std::shared_ptr<const StepperWeights> weights, int first, int count)
+      : first(first), stepper(std::move(weights), count), feed(count), running(count) {}
+  int first;  // its rows are first, first + 1, ... of the batch
+  Stepper stepper;
+  std::vector<int> feed;
+  std::size_t t = 0;  // steps taken
+  int running;        // rows not done
+};
+
+// The per-token loop of generate_batch over one group of all rows (the
+// team splits each step's weights) or one group per thread.
+class RowSampler {
+ public:
+  RowSampler(const std::vector<std::vector<int>>& primers, const std::vector<std::uint64_t>& seeds,
+             const SampleConfig& config, int V, std::vector<std::vector<int>>& out)
+      : primers_(primers), config_(config), V_(V), out_(out), done_(primers.size(), 0) {
+    for (std::uint64_t seed : seeds) rngs_.emplace_back(seed);
+  }
+
+  // One Stepper for every row, each step split over a team by weights.
+  void run_shared(std::shared_ptr<const StepperWeights> weights);
+  // `groups` Steppers of consecutive rows, a group's steps on one thread.
+  void run_groups(std::shared_ptr<const StepperWeights> weights, int groups);
+
+ private:
+  // Step t feeds row n its primer's token t, then its last sampled one.
+  void set_feed(RowGroup& g) const {
+    for (int i = 0; i < static_cast<int>(g.feed.size()); ++i) {
+      const int n = g.first + i;
+      g.feed[i] = g.t < primers_[n].size() ? primers_[n][g.t] : out_[n].back();
+    }
+  }
+  // Samples step t's logits for the rows that sample at t (from step (its
+  // primer's length - 1) on until it is done; a finished row keeps stepping,
+  // its logits unused, while others run), then moves to step t + 1. The
+  // outputs grow as tokens come (no reserve: `length` may be far more than
+  // anyone waits for; Ctrl-C stops the loop).
+  void sample(RowGroup& g, const float* logits, std::vector<std::pair<float, int>>& scratch) {
+    const int stride = g.stepper.logits_stride();
+    for (int i = 0; i < static_cast<int>(g.feed.size()); ++i) {
+      const int n = g.first + i;
+      if (done_[n] || g.t + 1 < primers_[n].size()) continue;
+      const int token = sample_token(logits + static_cast<long>(i) * stride, V_, config_, rngs_[n], scratch);
+      out_[n].push_back(token);
+      if (token == config_.stop_token || static_cast<int>(out_[n].size()) == config_.length) {
+        done_[n] = 1;
+        --g.running;
+      }
+    }
+    ++g.t;
+  }
+
+  const std::vector<std::vector<int>>& primers_;
+  const SampleConfig& config_;
+  const int V_;
+  std::vector<std::vector<int>>& out_;
+  std::vector<Rng> rngs_;
+  std::vector<char> done_;
+};
+
+void RowSampler::run_shared(std::shared_ptr<const StepperWeights> weights) {
+  const int N = static_cast<int>(primers_.size());
+  RowGroup all(std::move(weights), 0, N);
+  std::vector<std::pair<float, int>> scratch;
+  scratch.reserve(V_);
+  // Steps go in timed blocks: with a core busy elsewhere the stepper's
+  // per-layer barriers stall as training's do, and the tuner then samples
+  // on one thread (the tokens are the same either way). Blocks end by the
+  // clock, so their tokens vary: a step's size for the tuner is the work of
+  // one token, rows x weights.
+  ThreadTuner tuner(all.stepper.step_threads(), TunedWork::Generation,
+                    static_cast<long>(N) * all.stepper.weights().weight_count);
+  std::exception_ptr failure;  // Ctrl-C (or no memory) inside a team: rethrown after it
+  while (all.running > 0 && !failure) {
+    const auto start = std::chrono::steady_clock::now();
+    long stepped = 0;  // row steps: the tuner's measure of work
+    bool more = true, crowded = false;
+    // One team for the whole block: a parallel region per token cost more
+    // than a small model's step (1.3 us to start and end one on the Zen 3
+    // VM). Thread 0 samples, decides and feeds; the others wait for it. A
+    // crowded team (two of its threads on one core, parallel.hpp) ends the
+    // block at once, and the tuner moves to one thread.
+    run_team(tuner.threads(), [&](const Team& team) {
+      const float* logits = nullptr;  // of the last step, not yet sampled
+      for (;;) {
+        if (team.thread == 0) {
+          try {
+            if (logits) sample(all, logits, scratch);
+            more = all.running > 0 && std::chrono::steady_clock::now() - start < kBlockTime && !team.crowded();
+            if (more) poll_interrupt();
+          } catch (...) {
+            failure = std::current_exception();
+            more = false;
+          }
+          if (more) set_feed(all), stepped += N;
+        }
+        team.barrier();  // `more` and the feed are set
+        if (!more) {
+          if (team.thread == 0) crowded = team.crowded();
+          return;
+        }
+        logits = all.stepper.step(all.feed.data(), team);
+      }
+    });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (crowded) {
+      tuner.record_crowded();
+    } else {
+      tuner.record(seconds, stepped);
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+void RowSampler::run_groups(std::shared_ptr<const StepperWeights> weights, int groups) {
+  const int N = static_cast<int>(primers_.size());
+  std::vector<RowGroup> group;
+  group.reserve(groups);
+  for (int g = 0; g < groups; ++g) group.emplace_back(weights, N * g / groups, N * (g + 1) / groups - N * g / groups);
+  // As run_shared's blocks, but a thread steps its groups token after token
+  // with no meeting until the block's end (a group's rows need nothing from
+  // another's), and ends by its own clock; one thread steps every group.
+  ThreadTuner tuner(groups, TunedWork::Generation, static_cast<long>(N) * weights->weight_count);
+  std::vector<std::exception_ptr> failures(groups);
+  std::atomic<bool> failed{false};
+  int running = N;
+  while (running > 0 && !failed.load()) {
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<long> stepped{0};
+    run_team(tuner.threads(), [&](const Team& team) {
+      std::vector<std::pair<float, int>> scratch;
+      scratch.reserve(V_);
+      long steps = 0;
+      try {
+        for (bool more = true; more;) {
+          more = false;
+          for (int g = team.thread; g < groups; g += team.size) {
+            RowGroup& rows = group[g];
+            if (rows.running == 0) continue;
+            set_feed(rows);
+            sample(rows, rows.stepper.step(rows.feed.data(), Team{0, 1, nullptr}), scratch);
+            steps += static_cast<long>(rows.feed.size());
+            more = more || rows.running > 0;
+          }
+          if (team.thread == 0) poll_interrupt();
+          more =
+              more && std::chrono::steady_clock::now() - start < kBlockTime && !failed.load(std::memory_order_relaxed);
+        }
+      } catch (...) {
+        failures[team.thread] = std::current_exception();
+        failed = true;
+      }
+      stepped += steps;
+    });
+    tuner.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), stepped.load());
+    running = 0;
+    for (const RowGroup& rows : group) running += rows.running;
+  }
+  for (const auto& failure : failures)
+    if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace
+
+void set_batch_split(BatchSplit split) { batch_split_setting() = split; }
+
+bool split_rows(const StepperWeights& weights, int rows, int threads) {
+  if (rows < 2 || threads < 2) return false;
+  switch (batch_split_setting().load()) {
+    case BatchSplit::Weights: return false;
+    case BatchSplit::Rows: return true;
+    default: return weights.weight_bytes <= l2_cache_bytes() / 2;
+  }
+}
 
 void validate_sample_config(const SampleConfig& c, int vocab_size) {
   if (c.length < 0) throw std::invalid_argument("length must be >= 0, got " + std::to_string(c.length));
@@ -127,82 +310,13 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
   }
   std::vector<std::vector<int>> out(N);
   if (config.length == 0) return out;
-  std::vector<Rng> rngs;
-  for (int n = 0; n < N; ++n) rngs.emplace_back(seeds[n]);
-  Stepper stepper(std::move(weights), N);
-  const int stride = stepper.logits_stride();
-  std::vector<std::pair<float, int>> scratch;
-  scratch.reserve(V);
-  // Step t feeds row n its primer's token t, then its last sampled one; a
-  // row samples from step (its primer's length - 1) on until it is done,
-  // and a finished row keeps stepping (its logits unused) while others run.
-  // The outputs grow as tokens come (no reserve: `length` may be far more
-  // than anyone waits for; Ctrl-C stops the loop).
-  std::vector<int> feed(N);
-  std::vector<char> done(N, 0);
-  int running = N;
-  std::size_t t = 0;
-  // Steps go in timed blocks: with a core busy elsewhere the stepper's
-  // per-layer barriers stall as training's do, and the tuner then samples
-  // on one thread (the tokens are the same either way). Blocks end by the
-  // clock, so their tokens vary: a step's size for the tuner is the work of
-  // one token, rows x weights.
-  ThreadTuner tuner(stepper.step_threads(), TunedWork::Generation,
-                    static_cast<long>(N) * stepper.weights().weight_count);
-  // Samples step t's logits for the rows that sample at t.
-  const auto sample_rows = [&](const float* logits) {
-    for (int n = 0; n < N; ++n) {
-      if (done[n] || t + 1 < primers[n].size()) continue;
-      const int token = sample_token(logits + static_cast<long>(n) * stride, V, config, rngs[n], scratch);
-      out[n].push_back(token);
-      if (token == config.stop_token || static_cast<int>(out[n].size()) == config.length) {
-        done[n] = 1;
-        --running;
-      }
-    }
-    ++t;
-  };
-  std::exception_ptr failure;  // Ctrl-C (or no memory) inside a team: rethrown after it
-  while (running > 0 && !failure) {
-    const auto start = std::chrono::steady_clock::now();
-    long stepped = 0;  // row steps: the tuner's measure of work
-    bool more = true, crowded = false;
-    // One team for the whole block: a parallel region per token cost more
-    // than a small model's step (1.3 us to start and end one on the Zen 3
-    // VM). Thread 0 samples, decides and feeds; the others wait for it. A
-    // crowded team (two of its threads on one core, parallel.hpp) ends the
-    // block at once, and the tuner moves to one thread.
-    run_team(tuner.threads(), [&](const Team& team) {
-      const float* logits = nullptr;  // of the last step, not yet sampled
-      for (;;) {
-        if (team.thread == 0) {
-          try {
-            if (logits) sample_rows(logits);
-            more = running > 0 && std::chrono::steady_clock::now() - start < kBlockTime && !team.crowded();
-            if (more) poll_interrupt();
-          } catch (...) {
-            failure = std::current_exception();
-            more = false;
-          }
-          for (int n = 0; more && n < N; ++n) feed[n] = t < primers[n].size() ? primers[n][t] : out[n].back();
-          if (more) stepped += N;
-        }
-        team.barrier();  // `more` and the feed are set
-        if (!more) {
-          if (team.thread == 0) crowded = team.crowded();
-          return;
-        }
-        logits = stepper.step(feed.data(), team);
-      }
-    });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (crowded) {
-      tuner.record_crowded();
-    } else {
-      tuner.record(seconds, stepped);
-    }
+  RowSampler rows(primers, seeds, config, V, out);
+  const int threads = active_threads();
+  if (split_rows(*weights, N, threads)) {
+    rows.run_groups(std::move(weights), std::min(threads, N));
+  } else {
+    rows.run_shared(std::move(weights));
   }
-  if (failure) std::rethrow_exception(failure);
   return out;
 }
 

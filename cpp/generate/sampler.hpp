@@ -31,10 +31,21 @@ std::vector<int> generate(std::shared_ptr<const StepperWeights> weights, const s
 // weight read serves every row). Row i feeds primers[i] and draws from its
 // own random stream Rng(seeds[i]), so it is exactly the sequence generate()
 // gives for primers[i] with config.seed = seeds[i]; config.seed is unused.
-// A row ends at `length` tokens or at its stop token, on its own.
+// A row ends at `length` tokens or at its stop token, on its own. Threads
+// share the rows (split_rows) or each step's weights.
 std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeights> weights,
                                              const std::vector<std::vector<int>>& primers,
                                              const std::vector<std::uint64_t>& seeds, const SampleConfig& config);
+
+// How generate_batch's threads share a batch: each thread a group of rows
+// of its own, reading every weight, with no meeting per token (the weights
+// must stay in each core's L2: Auto asks for at most half of it), or every
+// step split by weights. Rows, or Weights, for every batch: for tests and
+// benchmarks. One choice for the process.
+enum class BatchSplit { Auto, Rows, Weights };
+void set_batch_split(BatchSplit split);
+// Whether `rows` rows on `threads` threads go by rows.
+bool split_rows(const StepperWeights& weights, int rows, int threads);
 
 // The seed of sample `index` of a batch drawn with `seed`: a SplitMix64
 // hash of both, kept below 2^63. generate() with it draws that sample alone.

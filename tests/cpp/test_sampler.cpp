@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "base/cpu_info.hpp"
 #include "base/parallel.hpp"
 #include "check.hpp"
 #include "generate/sampler.hpp"
@@ -87,17 +88,37 @@ TEST(generation_is_the_same_at_every_thread_count) {
         std::vector<std::vector<int>> first;
         for (int threads : {1, 2, 3}) {
           set_num_threads(threads);
-          ThreadTuner::forget_learnt();  // each count starts at the setting
           CHECK(Stepper(weights, 4).step_threads() == threads);
-          const auto samples = generate_batch(weights, primers, seeds, c);
-          if (threads == 1) first = samples;
-          CHECK(samples == first);
+          // A thread per group of rows (what Auto chooses for so small a
+          // model: 80 KB), or the team splitting each step's weights.
+          if (vocab == 20) CHECK(split_rows(*weights, 4, threads) == (threads > 1));
+          for (BatchSplit split : {BatchSplit::Rows, BatchSplit::Weights}) {
+            set_batch_split(split);
+            ThreadTuner::forget_learnt();  // each count starts at the setting
+            const auto samples = generate_batch(weights, primers, seeds, c);
+            if (first.empty()) first = samples;
+            CHECK(samples == first);
+          }
+          set_batch_split(BatchSplit::Auto);
         }
         set_num_threads(1);
         for (const auto& sample : first) CHECK(stop_token == 7 ? sample.back() == 7 : sample.size() == 400);
       }
     }
   }
+}
+
+TEST(batches_of_models_beyond_the_l2_cache_split_weights) {
+  // 4.5M weights, 18 MB in float32: each thread reading all of them per
+  // token would double the memory traffic of a step.
+  SequenceModel model({CellType::LSTM, 20, 512, 3, 8, 0.0f}, 3);
+  const StepperWeights weights(model, WeightPrecision::Float32);
+  CHECK(weights.weight_bytes > 4 * l2_cache_bytes());
+  CHECK(!split_rows(weights, 16, 2));
+  set_batch_split(BatchSplit::Rows);
+  CHECK(split_rows(weights, 16, 2));
+  CHECK(!split_rows(weights, 1, 2) && !split_rows(weights, 16, 1));  // nothing to split
+  set_batch_split(BatchSplit::Auto);
 }
 
 #ifdef _OPENMP
@@ -131,6 +152,11 @@ TEST(generation_with_two_threads_on_one_core_is_the_same_and_moves_to_one_thread
       2, [&](const Team& team) { pthread_setaffinity_np(pthread_self(), sizeof own[team.thread], &own[team.thread]); });
   CHECK(crowded == alone);
   CHECK(ThreadTuner(2, TunedWork::Generation).threads() == 1);  // what the call learnt
+  // Two rows, a group each: from what was learnt, one thread steps both.
+  set_num_threads(1);
+  const auto two_alone = generate_batch(weights, {{1, 2, 3}, {4}}, {5, 6}, c);
+  set_num_threads(2);
+  CHECK(generate_batch(weights, {{1, 2, 3}, {4}}, {5, 6}, c) == two_alone);
   ThreadTuner::forget_learnt();
   set_num_threads(1);
 }
