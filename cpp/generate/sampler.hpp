@@ -39,9 +39,10 @@ std::vector<std::vector<int>> generate_batch(std::shared_ptr<const StepperWeight
 
 // How generate_batch's threads share a batch: each thread a group of rows
 // of its own, reading every weight, with no meeting per token (the weights
-// must stay in each core's L2: Auto asks for at most half of it), or every
-// step split by weights. Rows, or Weights, for every batch: for tests and
-// benchmarks. One choice for the process.
+// must stay in each core's L2: Auto asks for at most half of it, or all of
+// it from 8 rows per thread), or every step split by weights. Rows, or
+// Weights, for every batch: for tests and benchmarks. One choice for the
+// process.
 enum class BatchSplit { Auto, Rows, Weights };
 void set_batch_split(BatchSplit split);
 // Whether `rows` rows on `threads` threads go by rows.

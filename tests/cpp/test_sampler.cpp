@@ -1,5 +1,6 @@
 // Sampling: greedy, seeded determinism, and that top-k / top-p / temperature
 // shape the distribution as specified.
+#include <cmath>
 #include <map>
 
 #include <pthread.h>
@@ -117,6 +118,13 @@ TEST(batches_of_models_beyond_the_l2_cache_split_weights) {
   CHECK(!split_rows(weights, 16, 2));
   set_batch_split(BatchSplit::Rows);
   CHECK(split_rows(weights, 16, 2));
+  set_batch_split(BatchSplit::Auto);
+  // Between half the L2 and all of it: by rows from 8 rows per thread.
+  const int hidden = static_cast<int>(std::sqrt(0.75 * static_cast<double>(l2_cache_bytes()) / 16.0));
+  const StepperWeights mid(SequenceModel({CellType::LSTM, 4, hidden, 1, 4, 0.0f}, 3), WeightPrecision::Float32);
+  CHECK(mid.weight_bytes > l2_cache_bytes() / 2 && mid.weight_bytes <= l2_cache_bytes());
+  CHECK(split_rows(mid, 16, 2) && !split_rows(mid, 15, 2));
+  set_batch_split(BatchSplit::Rows);
   CHECK(!split_rows(weights, 1, 2) && !split_rows(weights, 16, 1));  // nothing to split
   set_batch_split(BatchSplit::Auto);
 }
