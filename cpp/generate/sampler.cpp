@@ -164,7 +164,7 @@ void RowSampler::run_groups(std::shared_ptr<const StepperWeights> weights, int g
   // As run_shared's blocks, but a thread steps its groups token after token
   // with no meeting until the block's end (a group's rows need nothing from
   // another's), and ends by its own clock; one thread steps every group.
-  ThreadTuner tuner(groups, TunedWork::Generation, static_cast<long>(N) * weights->weight_count);
+  ThreadTuner tuner(groups, TunedWork::GenerationByRows, static_cast<long>(N) * weights->weight_count);
   std::vector<std::exception_ptr> failures(groups);
   std::atomic<bool> failed{false};
   int running = N;

@@ -57,7 +57,7 @@ struct Memory {
   std::mutex due_lock;
   DueTrial due;
 };
-Memory memory[2];
+Memory memory[3];  // per TunedWork
 
 }  // namespace
 

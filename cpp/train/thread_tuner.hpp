@@ -28,8 +28,10 @@
 
 namespace lmn {
 
-// Each kind of work remembers its own last choice (their best counts differ).
-enum class TunedWork { Training, Generation };
+// Each kind of work remembers its own last choice (their best counts differ:
+// one sample of a small model steps fastest on one thread, a batch of its
+// samples split by rows on every thread).
+enum class TunedWork { Training, Generation, GenerationByRows };
 
 // Involuntary context switches of this process so far: how often the kernel
 // took a core away from one of our threads (for another process).

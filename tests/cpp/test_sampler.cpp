@@ -160,10 +160,13 @@ TEST(generation_with_two_threads_on_one_core_is_the_same_and_moves_to_one_thread
       2, [&](const Team& team) { pthread_setaffinity_np(pthread_self(), sizeof own[team.thread], &own[team.thread]); });
   CHECK(crowded == alone);
   CHECK(ThreadTuner(2, TunedWork::Generation).threads() == 1);  // what the call learnt
-  // Two rows, a group each: from what was learnt, one thread steps both.
+  // Two rows, a group each, where one thread was learnt for batches split
+  // by rows: that thread steps both groups.
   set_num_threads(1);
   const auto two_alone = generate_batch(weights, {{1, 2, 3}, {4}}, {5, 6}, c);
   set_num_threads(2);
+  ThreadTuner(2, TunedWork::GenerationByRows).record_crowded();
+  CHECK(ThreadTuner(2, TunedWork::GenerationByRows).threads() == 1);
   CHECK(generate_batch(weights, {{1, 2, 3}, {4}}, {5, 6}, c) == two_alone);
   ThreadTuner::forget_learnt();
   set_num_threads(1);
