@@ -136,7 +136,10 @@ void RowSampler::run_shared(std::shared_ptr<const StepperWeights> weights) {
             failure = std::current_exception();
             more = false;
           }
-          if (more) set_feed(all), stepped += N;
+          if (more) {
+            set_feed(all);
+            stepped += N;
+          }
         }
         team.barrier();  // `more` and the feed are set
         if (!more) {
