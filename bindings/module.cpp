@@ -97,6 +97,7 @@ PYBIND11_MODULE(LSTMININET_MODULE_NAME, m) {
         out["cpu_model"] = cpu.model;
         out["cpu_features"] = cpu.features;
         out["threads"] = lmn::get_num_threads();
+        out["l2_cache_bytes"] = lmn::l2_cache_bytes();
         return out;
       },
       "What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config()).");

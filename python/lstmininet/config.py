@@ -15,7 +15,8 @@ def show_config(print_out: bool = True) -> dict:
     whether the build is native (``-march=native``: runs only on CPUs like the
     build machine's) or portable, the compiler, OpenMP, the GEMM kernel's tile, the int8 and
     bfloat16 dot-product kernels (chosen from the CPU at run time, for ``precision="int8"`` and
-    ``"bfloat16"`` generation) and whether AMX tiles take them over,
+    ``"bfloat16"`` generation) and whether AMX tiles take them over, how threads share a batch of
+    samples (by samples while the weights fit in the L2 cache per core, else by weights),
     the CPU running it (name, x86 family/model, usable vector features) and the thread setting.
     """
     info = dict(_core.build_config())
@@ -52,6 +53,11 @@ def format_config(info: dict) -> str:
         amx = "tiles for every bfloat16 product and int8 products of several samples per pass"
     else:
         amx = f"not used ({info['amx_unavailable_reason'] or 'turned off'})"
+    l2 = info["l2_cache_bytes"]
+    batches = (
+        f"split over threads by samples up to {_mib(l2 / 2)} of weights (half the {_mib(l2)} L2 per core; "
+        "all of it from 8 samples per thread), by weights above"
+    )
     return "\n".join(
         [
             f"lstmininet {info['version']}",
@@ -62,9 +68,14 @@ def format_config(info: dict) -> str:
             f"  int8:     {info['int8_kernel']} dot products (chosen at run time from the CPU)",
             f"  bfloat16: {bf16} (chosen at run time from the CPU)",
             f"  amx:      {amx}",
+            f"  batches:  {batches}",
             f"  cpu:      {info['cpu_brand'] or '?'} (family {info['cpu_family']}, model {info['cpu_model']}), "
             f"{os.cpu_count()} logical CPUs",
             f"  features: {' '.join(info['cpu_features']) or '-'}",
             f"  threads:  {threads}",
         ]
     )
+
+
+def _mib(size: float) -> str:
+    return f"{size / 2**20:g} MiB"

@@ -99,3 +99,21 @@ def test_amx_tiles_are_used_where_the_cpu_offers_them():
     finally:
         lstmininet._core.set_amx_enabled(True)
     assert lstmininet.show_config(print_out=False)["amx"] == offered
+
+
+def sysfs_l2_bytes() -> int | None:
+    """The first CPU's level-2 cache size as Linux reports it (sysfs), if it does."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        if (index / "level").read_text().strip() == "2":
+            size = (index / "size").read_text().strip()
+            return int(size[:-1]) * 1024 if size.endswith("K") else int(size)
+    return None
+
+
+@pytest.mark.skipif(sysfs_l2_bytes() is None, reason="Linux reports no L2 cache size")
+def test_batch_split_names_the_l2_cache_linux_reports():
+    info = lstmininet.show_config(print_out=False)
+    assert info["l2_cache_bytes"] == sysfs_l2_bytes()
+    printed = lstmininet.config.format_config(info)
+    half = f"{info['l2_cache_bytes'] / 2 / 2**20:g} MiB"
+    assert f"batches:  split over threads by samples up to {half} of weights" in printed
