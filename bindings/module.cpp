@@ -9,6 +9,7 @@
 #include "base/cpu_info.hpp"
 #include "base/interrupt.hpp"
 #include "base/parallel.hpp"
+#include "generate/sampler.hpp"
 #include "interrupt_hook.hpp"
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
@@ -98,6 +99,10 @@ PYBIND11_MODULE(LSTMININET_MODULE_NAME, m) {
         out["cpu_features"] = cpu.features;
         out["threads"] = lmn::get_num_threads();
         out["l2_cache_bytes"] = lmn::l2_cache_bytes();
+        const lmn::RowSplitRule rows = lmn::row_split_rule();
+        out["batch_rows_any_bytes"] = rows.any_batch_bytes;
+        out["batch_rows_large_bytes"] = rows.large_batch_bytes;
+        out["batch_rows_large_rows"] = rows.large_batch_rows;
         return out;
       },
       "What the kernels were compiled for, the CPU they run on, and the thread setting (see show_config()).");

@@ -217,15 +217,16 @@ bool split_rows(const StepperWeights& weights, int rows, int threads) {
     case BatchSplit::Weights: return false;
     case BatchSplit::Rows: return true;
     default: {
-      // Each thread reads every weight per token: as cheap as its share
-      // while they fit in half its L2 beside the rest; up to the whole L2,
-      // worth it from 8 rows per thread (Intel Xeon family 6 model 167, 2 MB
-      // L2, char LSTM bfloat16, 1.7 MB: 8 rows per thread 1.3x the weight
-      // split, 4 rows 0.94x).
-      const long l2 = l2_cache_bytes();
-      return weights.weight_bytes <= l2 / 2 || (weights.weight_bytes <= l2 && rows >= 8 * threads);
+      const RowSplitRule rule = row_split_rule();
+      return weights.weight_bytes <= rule.any_batch_bytes ||
+             (weights.weight_bytes <= rule.large_batch_bytes && rows >= rule.large_batch_rows * threads);
     }
   }
+}
+
+RowSplitRule row_split_rule() {
+  const long l2 = l2_cache_bytes();
+  return {l2 / 2, l2, 8};
 }
 
 void validate_sample_config(const SampleConfig& c, int vocab_size) {

@@ -53,10 +53,10 @@ def format_config(info: dict) -> str:
         amx = "tiles for every bfloat16 product and int8 products of several samples per pass"
     else:
         amx = f"not used ({info['amx_unavailable_reason'] or 'turned off'})"
-    l2 = info["l2_cache_bytes"]
     batches = (
-        f"split over threads by samples up to {_mib(l2 / 2)} of weights (half the {_mib(l2)} L2 per core; "
-        "all of it from 8 samples per thread), by weights above"
+        f"split over threads by samples up to {_mib(info['batch_rows_any_bytes'])} of weights, up to "
+        f"{_mib(info['batch_rows_large_bytes'])} from {info['batch_rows_large_rows']} samples per thread "
+        f"({_mib(info['l2_cache_bytes'])} L2 per core), by weights above"
     )
     return "\n".join(
         [

@@ -120,6 +120,9 @@ TEST(batches_of_models_beyond_the_l2_cache_split_weights) {
   CHECK(split_rows(weights, 16, 2));
   set_batch_split(BatchSplit::Auto);
   // Between half the L2 and all of it: by rows from 8 rows per thread.
+  const RowSplitRule rule = row_split_rule();
+  CHECK(rule.any_batch_bytes == l2_cache_bytes() / 2 && rule.large_batch_bytes == l2_cache_bytes());
+  CHECK(rule.large_batch_rows == 8);
   const int hidden = static_cast<int>(std::sqrt(0.75 * static_cast<double>(l2_cache_bytes()) / 16.0));
   const StepperWeights mid(SequenceModel({CellType::LSTM, 4, hidden, 1, 4, 0.0f}, 3), WeightPrecision::Float32);
   CHECK(mid.weight_bytes > l2_cache_bytes() / 2 && mid.weight_bytes <= l2_cache_bytes());

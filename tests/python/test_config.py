@@ -113,7 +113,8 @@ def sysfs_l2_bytes() -> int | None:
 @pytest.mark.skipif(sysfs_l2_bytes() is None, reason="Linux reports no L2 cache size")
 def test_batch_split_names_the_l2_cache_linux_reports():
     info = lstmininet.show_config(print_out=False)
-    assert info["l2_cache_bytes"] == sysfs_l2_bytes()
+    l2 = sysfs_l2_bytes()
+    assert info["l2_cache_bytes"] == l2
+    assert (info["batch_rows_any_bytes"], info["batch_rows_large_bytes"]) == (l2 // 2, l2)
     printed = lstmininet.config.format_config(info)
-    half = f"{info['l2_cache_bytes'] / 2 / 2**20:g} MiB"
-    assert f"batches:  split over threads by samples up to {half} of weights" in printed
+    assert f"batches:  split over threads by samples up to {l2 / 2 / 2**20:g} MiB of weights" in printed
