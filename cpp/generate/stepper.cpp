@@ -306,6 +306,25 @@ void Stepper::reset() {
   parity_ = 0;
 }
 
+void Stepper::take_row(int row, const Stepper& from, int from_row) {
+  if (from.w_ != w_) throw std::invalid_argument("Stepper::take_row: the Steppers have different weights");
+  if (row < 0 || row >= batch_ || from_row < 0 || from_row >= from.batch_) {
+    throw std::out_of_range("Stepper::take_row: row " + std::to_string(row) + " of " + std::to_string(batch_) +
+                            " from row " + std::to_string(from_row) + " of " + std::to_string(from.batch_));
+  }
+  const int H = w_->H;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    // The next token reads h in the h part of input[parity_]; the input
+    // part is written by the layer below before it is read.
+    const long row_len = w_->layers[l].row_len, in_len = w_->layers[l].in_len;
+    std::copy_n(from.layers_[l].input[from.parity_].data() + from_row * row_len + in_len, H,
+                layers_[l].input[parity_].data() + row * row_len + in_len);
+    if (w_->cell == CellType::LSTM)
+      std::copy_n(from.layers_[l].c.data() + static_cast<long>(from_row) * H, H,
+                  layers_[l].c.data() + static_cast<long>(row) * H);
+  }
+}
+
 // Lane blocks [b0, b1) of layer l: their gate rows times [x | h] for every
 // row, into gates_buf_ (row n's gate g of unit u at n * 4 * stride + g *
 // stride + u; GRU: r, z, then n's input and hidden parts apart).

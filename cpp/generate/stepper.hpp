@@ -89,6 +89,10 @@ class Stepper {
   const StepperWeights& weights() const { return *w_; }
 
   void reset();  // back to the zero state
+  // Row `row` continues where row `from_row` of `from` stands (its hidden
+  // and cell states): a batch's rows regroup into other Steppers mid-way.
+  // Both Steppers share the same weights.
+  void take_row(int row, const Stepper& from, int from_row);
   // Feeds one token per row; returns the next-token logits, row n at
   // n * logits_stride(), valid until the next call.
   const float* step(const int* tokens);

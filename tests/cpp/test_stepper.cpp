@@ -105,6 +105,37 @@ TEST(batched_rows_are_bit_for_bit_single_rows) {
   }
 }
 
+TEST(rows_carry_their_state_to_another_stepper) {
+  // generate_batch regroups rows mid-way: a row taken into another Stepper
+  // (here after an odd number of steps, so the two read opposite buffers)
+  // goes on exactly as in the one it left, in every precision.
+  for (WeightPrecision precision : {WeightPrecision::Float32, WeightPrecision::BFloat16, WeightPrecision::Int8}) {
+    for_each_model([&](const SequenceModel& model) {
+      const auto weights = std::make_shared<const StepperWeights>(model, precision);
+      Stepper three(weights, 3), two(weights, 2);
+      const auto feed = [](int t, int n) { return (tokens()[t] + 3 * n) % kVocab; };
+      for (int t = 0; t < 3; ++t) {
+        const int rows[] = {feed(t, 0), feed(t, 1), feed(t, 2)};
+        three.step(rows);
+      }
+      two.take_row(0, three, 2);
+      two.take_row(1, three, 0);
+      for (int t = 3; t < kSteps; ++t) {
+        const int rows[] = {feed(t, 0), feed(t, 1), feed(t, 2)}, moved[] = {rows[2], rows[0]};
+        const float* stayed = three.step(rows);
+        const float* carried = two.step(moved);
+        for (int v = 0; v < kVocab; ++v) {
+          CHECK(carried[v] == stayed[2 * three.logits_stride() + v]);
+          CHECK(carried[two.logits_stride() + v] == stayed[v]);
+        }
+      }
+      CHECK_THROWS(std::out_of_range, two.take_row(2, three, 0), "row 2 of 2");
+      Stepper other(std::make_shared<const StepperWeights>(model, precision), 2);
+      CHECK_THROWS(std::invalid_argument, other.take_row(0, three, 0), "different weights");
+    });
+  }
+}
+
 TEST(bfloat16_rounds_to_nearest_even) {
   const auto round_trip = [](float x) { return to_float(to_bfloat16(x)); };
   CHECK(round_trip(1.0f) == 1.0f);
