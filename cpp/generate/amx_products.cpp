@@ -84,18 +84,15 @@ LMN_AMX_TARGET void release_tiles() {
 }
 
 // The products of up to 4 (block, register) weight tiles w[i] over word
-// columns [j0, j1) with `inputs` rows of x (configured), added to the sums
-// at c[i].
+// columns [j0, j1) with `inputs` rows of x (configured), stored as the
+// sums at c[i].
 template <bool kInt8>
 LMN_AMX_TARGET void tile_pass(const char* const* w, long w_stride, int tiles, const char* x, long x_stride, int inputs,
                               int j0, int j1, char* const* c, long c_stride) {
-#define LMN_LOAD_SUM(T) \
-  if (tiles > T) _tile_loadd(T, c[T], c_stride)
-  LMN_LOAD_SUM(0);
-  LMN_LOAD_SUM(1);
-  LMN_LOAD_SUM(2);
-  LMN_LOAD_SUM(3);
-#undef LMN_LOAD_SUM
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
 #define LMN_PRODUCT(T, B, weights, stride) \
   if (tiles > T) {                         \
     _tile_loadd(B, weights, stride);       \
@@ -200,6 +197,7 @@ TileScope::~TileScope() {
 void int8_products(const std::int8_t* first_block, long block_stride, int blocks, int rows, const std::uint8_t* x,
                    long x_stride, int count, int j0, int j1, std::int32_t* acc) {
   check_enabled("int8_products");
+  if (j1 <= j0) std::fill_n(acc, static_cast<long>(blocks) * count * rows * kTileWords, 0);  // no columns: zero sums
   if (j1 <= j0 || blocks == 0 || count == 0) return;
   tile_products<true>(reinterpret_cast<const char*>(first_block), block_stride, blocks, rows,
                       reinterpret_cast<const char*>(x), x_stride, count, j0, j1, reinterpret_cast<char*>(acc));
@@ -208,6 +206,7 @@ void int8_products(const std::int8_t* first_block, long block_stride, int blocks
 void bf16_products(const BFloat16* first_block, long block_stride, int blocks, int rows, const std::uint32_t* x,
                    long x_stride, int count, int j0, int j1, float* acc) {
   check_enabled("bf16_products");
+  if (j1 <= j0) std::fill_n(acc, static_cast<long>(blocks) * count * rows * kTileWords, 0.0f);
   if (j1 <= j0 || blocks == 0 || count == 0) return;
   tile_products<false>(reinterpret_cast<const char*>(first_block), block_stride * 2, blocks, rows,
                        reinterpret_cast<const char*>(x), x_stride * kWordBytes, count, j0, j1,

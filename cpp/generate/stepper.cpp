@@ -114,7 +114,6 @@ template <int Rows, class W>
 void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows, int k0, int k1, simd::vfloat* out) {
   if constexpr (std::is_same_v<W, BFloat16>) {
     if (amx::enabled()) {  // every row at once (amx_products.hpp)
-      std::fill_n(out, rows * Rows, simd::vfloat{});
       amx::bf16_products(block, 0, 1, Rows, x, x_stride, rows, k0, k1, reinterpret_cast<float*>(out));
       return;
     }
@@ -403,7 +402,7 @@ void quantize_rows(const float* x, int x_stride, int in_cols, int in_len, int H,
 }
 
 // int8 products of `rows` registers per quad for the N rows of s over quads
-// [j0, j1) of `blocks` lane blocks (`stride` bytes apart), added to
+// [j0, j1) of `blocks` lane blocks (`stride` bytes apart), stored in
 // acc[((b * N + n) * rows + r) * kLanes + u]; several rows go chunk by chunk
 // as in block_products, so each chunk is read once from memory.
 void int8_block_products(const std::int8_t* first_block, long stride, int blocks, int rows, const Int8Scratch& s, int N,
@@ -412,6 +411,8 @@ void int8_block_products(const std::int8_t* first_block, long stride, int blocks
     amx::int8_products(first_block, stride, blocks, rows, s.bytes.data(), s.row_len, N, j0, j1, acc);
     return;
   }
+  // The vector kernels add to the sums.
+  std::fill_n(acc, static_cast<long>(blocks) * N * rows * kLanes, 0);
   if (N == 1) {  // one row reads the blocks straight through
     int8::block_products(first_block, stride, blocks, rows, s.rows.data(), 1, j0, j1, acc);
     return;
@@ -464,8 +465,6 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
   s.hidden.resize(s.acc.size());
   for (int g0 = b0; g0 < b1; g0 += group) {
     const int g1 = std::min(b1, g0 + group);
-    std::fill_n(s.acc.data(), (g1 - g0) * per_block, 0);
-    if (w.cell == CellType::GRU) std::fill_n(s.hidden.data(), (g1 - g0) * per_block, 0);
     const long block_bytes = static_cast<long>(kLanes) * G * q.row_len;
     const std::int8_t* first = q.weights.data() + g0 * block_bytes;
     // LSTM: one sum over all quads; GRU: the input and hidden parts apart.
@@ -574,7 +573,6 @@ void Stepper::output_blocks(int b0, int b1) {
   const auto products = [&] {
     if constexpr (std::is_same_v<W, BFloat16>) {
       if (amx::enabled()) {  // all the blocks in one call: a block's one sum tile alone waits on each product
-        std::fill(acc.begin(), acc.end(), simd::vfloat{});
         amx::bf16_products(weights + b0 * block_len, block_len, b1 - b0, 1, x, x_stride, batch_, 0, w.out_len / 2,
                            reinterpret_cast<float*>(acc.data()));
         return;
@@ -605,7 +603,6 @@ void Stepper::output_blocks_int8(int b0, int b1) {
   acc.resize(static_cast<std::size_t>(group) * per_block);
   for (int g0 = b0; g0 < b1; g0 += group) {
     const int g1 = std::min(b1, g0 + group);
-    std::fill_n(acc.data(), (g1 - g0) * per_block, 0);
     int8_block_products(q.weights.data() + g0 * block_bytes, block_bytes, g1 - g0, 1, s, N, 0, q.row_len / 4,
                         acc.data());
     for (int b = g0; b < g1; ++b) {

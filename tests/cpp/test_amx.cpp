@@ -54,8 +54,8 @@ TEST(int8_tiles_compute_the_exact_sums) {
           b = extremes ? static_cast<std::uint8_t>(rng.uniform(0.0f, 1.0f) < 0.5f ? 0 : int8::kMaxInput)
                        : static_cast<std::uint8_t>(rng.uniform(0.0f, int8::kMaxInput + 0.99f));
         }
-        // the plain definition, columns [3, kWords) on top of a start value of 7
-        std::vector<std::int32_t> expected(static_cast<std::size_t>(kBlocks) * count * rows * kLanes, 7);
+        // the plain definition, columns [3, kWords)
+        std::vector<std::int32_t> expected(static_cast<std::size_t>(kBlocks) * count * rows * kLanes, 0);
         for (int b = 0; b < kBlocks; ++b)
           for (int n = 0; n < count; ++n)
             for (int r = 0; r < rows; ++r)
@@ -64,7 +64,7 @@ TEST(int8_tiles_compute_the_exact_sums) {
                   for (int i = 0; i < 4; ++i)
                     expected[((static_cast<long>(b) * count + n) * rows + r) * kLanes + u] +=
                         x[n * x_stride + 4 * j + i] * blocks[b * stride + ((j * rows + r) * kLanes + u) * 4 + i];
-        std::vector<std::int32_t> acc(expected.size(), 7);
+        std::vector<std::int32_t> acc(expected.size(), 7);  // overwritten, not added to
         amx::int8_products(blocks.data(), stride, kBlocks, rows, x.data(), x_stride, count, 3, kWords, acc.data());
         CHECK(acc == expected);
       }
@@ -93,13 +93,13 @@ TEST(bfloat16_tiles_sum_the_rounded_products_alike_for_any_batch) {
         return to_float(BFloat16{static_cast<std::uint16_t>(x[n * x_stride + j] >> (16 * i))});
       };
       const long per_block = static_cast<long>(count) * rows * kLanes;
-      std::vector<float> acc(per_block * kBlocks, 0.5f);
+      std::vector<float> acc(per_block * kBlocks, 0.5f);  // overwritten, not added to
       amx::bf16_products(blocks.data(), stride, kBlocks, rows, x.data(), x_stride, count, 3, kWords, acc.data());
       for (int b = 0; b < kBlocks; ++b) {
         for (int n = 0; n < count; ++n) {
           for (int r = 0; r < rows; ++r) {
             for (int u = 0; u < kLanes; ++u) {
-              double exact = 0.5, magnitude = 0.5;
+              double exact = 0.0, magnitude = 0.0;
               for (int j = 3; j < kWords; ++j) {
                 for (int i = 0; i < 2; ++i) {
                   const double p =
@@ -120,6 +120,22 @@ TEST(bfloat16_tiles_sum_the_rounded_products_alike_for_any_batch) {
       }
     }
   }
+}
+
+TEST(no_columns_store_zero_sums) {
+  // A GRU's first layer has no input columns: its input part's sums are
+  // zero, stored like any others over what the buffer held.
+  if (!amx::enabled()) return;
+  std::vector<std::int8_t> weights(4 * kLanes * 3 * 16);
+  std::vector<std::uint8_t> x(64 * 5);
+  std::vector<std::int32_t> sums(2 * 5 * 3 * kLanes, 7);
+  amx::int8_products(weights.data(), 4 * kLanes * 3, 2, 3, x.data(), 64, 5, 4, 4, sums.data());
+  CHECK(sums == std::vector<std::int32_t>(sums.size(), 0));
+  std::vector<BFloat16> bf16_weights(2 * kLanes * 3 * 16);
+  std::vector<std::uint32_t> words(16 * 5);
+  std::vector<float> bf16_sums(2 * 5 * 3 * kLanes, 0.5f);
+  amx::bf16_products(bf16_weights.data(), 2 * kLanes * 3, 2, 3, words.data(), 16, 5, 0, 0, bf16_sums.data());
+  CHECK(bf16_sums == std::vector<float>(bf16_sums.size(), 0.0f));
 }
 
 TEST_MAIN()
