@@ -431,20 +431,20 @@ void int8_block_products(const std::int8_t* first_block, long stride, int blocks
 // next block's products wait (9% of a char LSTM step at one row, Zen 4).
 inline int int8_blocks_per_group(int rows) { return std::max(1, 8 / rows); }
 
-// One register of products from integer sums: (sums - offsets) x weight
-// scales x the input scale, with offset_b (when given) taken off too.
-inline simd::vfloat int8_products(const std::int32_t* sums, const std::int32_t* offset_a, const std::int32_t* offset_b,
-                                  const float* scale, float input_scale) {
-  using Ints = std::int32_t __attribute__((vector_size(simd::kVecBytes)));
-  Ints a, offset;
-  std::memcpy(&a, sums, sizeof a);
-  std::memcpy(&offset, offset_a, sizeof offset);
-  a -= offset;
-  if (offset_b) {
-    std::memcpy(&offset, offset_b, sizeof offset);
-    a -= offset;
-  }
-  return __builtin_convertvector(a, simd::vfloat) * (simd::load(scale) * input_scale);
+// One register of integer sums or offsets.
+using Ints = std::int32_t __attribute__((vector_size(simd::kVecBytes)));
+inline Ints load_ints(const std::int32_t* p) {
+  Ints v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// One register of products from integer sums: (sums - offset) x (weight
+// scales x the input scale). The loops below load a register's offset and
+// scales once for every row (per row they were reloaded after each store,
+// which may alias them).
+inline simd::vfloat int8_products(const std::int32_t* sums, Ints offset, simd::vfloat scale) {
+  return __builtin_convertvector(load_ints(sums) - offset, simd::vfloat) * scale;
 }
 
 }  // namespace
@@ -473,22 +473,22 @@ void Stepper::layer_products_int8(std::size_t l, int b0, int b1) {
     if (w.cell == CellType::GRU)
       int8_block_products(first, block_bytes, g1 - g0, G, s, N, quads_in, quads, s.hidden.data());
     for (int b = g0; b < g1; ++b) {
-      for (int n = 0; n < N; ++n) {
-        float* out = gates_buf_.data() + static_cast<long>(n) * gate_len + b * kLanes;
-        const long at = (b - g0) * per_block + static_cast<long>(n) * G * kLanes;
-        const std::int32_t *acc = s.acc.data() + at, *hidden = s.hidden.data() + at;
-        const float xs = s.scale[n];
-        for (int g = 0; g < G; ++g) {
-          const int r0 = g * stride + b * kLanes, a0 = g * kLanes;
-          const float* scale = q.scale.data() + r0;
-          const std::int32_t *offset_in = q.offset_in.data() + r0, *offset_h = q.offset_h.data() + r0;
+      for (int g = 0; g < G; ++g) {
+        const int r0 = g * stride + b * kLanes;
+        const simd::vfloat scale = simd::load(q.scale.data() + r0);
+        const Ints offset_in = load_ints(q.offset_in.data() + r0), offset_h = load_ints(q.offset_h.data() + r0);
+        const Ints offset = offset_in + offset_h;  // LSTM: one sum over both parts (exact in integers)
+        for (int n = 0; n < N; ++n) {
+          float* out = gates_buf_.data() + static_cast<long>(n) * gate_len + b * kLanes;
+          const long at = (b - g0) * per_block + (static_cast<long>(n) * G + g) * kLanes;
+          const simd::vfloat unit_scale = scale * s.scale[n];
           if (w.cell == CellType::LSTM) {
-            simd::store(out + g * stride, int8_products(acc + a0, offset_in, offset_h, scale, xs));
+            simd::store(out + g * stride, int8_products(s.acc.data() + at, offset, unit_scale));
             continue;
           }
           // GRU: r and z add both parts; n keeps its input part in slice 2, its hidden part in slice 3
-          const simd::vfloat in = int8_products(acc + a0, offset_in, nullptr, scale, xs);
-          const simd::vfloat hid = int8_products(hidden + a0, offset_h, nullptr, scale, xs);
+          const simd::vfloat in = int8_products(s.acc.data() + at, offset_in, unit_scale);
+          const simd::vfloat hid = int8_products(s.hidden.data() + at, offset_h, unit_scale);
           if (g < 2) {
             simd::store(out + g * stride, in + hid);
           } else {
@@ -607,11 +607,12 @@ void Stepper::output_blocks_int8(int b0, int b1) {
                         acc.data());
     for (int b = g0; b < g1; ++b) {
       const long v = b * kLanes;
+      const simd::vfloat scale = simd::load(q.scale.data() + v), bias = simd::load(w.fc_b.data() + v);
+      const Ints offset = load_ints(q.offset_h.data() + v);
       for (int n = 0; n < N; ++n) {
-        const simd::vfloat logits = int8_products(acc.data() + (b - g0) * per_block + n * kLanes, q.offset_h.data() + v,
-                                                  nullptr, q.scale.data() + v, s.scale[n]);
-        simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + v,
-                    logits + simd::load(w.fc_b.data() + v));
+        const simd::vfloat logits =
+            int8_products(acc.data() + (b - g0) * per_block + n * kLanes, offset, scale * s.scale[n]);
+        simd::store(logits_.data() + static_cast<long>(n) * logits_stride() + v, logits + bias);
       }
     }
   }
