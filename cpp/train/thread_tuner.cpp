@@ -17,7 +17,13 @@ constexpr double kTrialSeconds = 0.03;
 constexpr double kWinMargin = 0.9;
 // Between trials, run at the chosen count for wait_factor times a trial's
 // length: 10 at first, doubling while trials lose, so a losing trial (even
-// four times slower) costs a few percent at most.
+// four times slower) costs a few percent at most. The length is what the
+// last trial took: beside a busy process one step of a two-thread team can
+// take 20 times one thread's (a regression GRU fit: 155 ms against 8), so a
+// trial lasts far longer than kTrialSeconds: waits sized from
+// kTrialSeconds made three trials cost 12% of a 3.7 s fit (two threads by
+// default beside the load: 84-89% of one thread's speed there; sized from
+// the trial, 95-103%).
 constexpr double kFirstWait = 10.0, kMaxWait = 640.0;
 // A new tuner inherits the last one's wait factor up to this: the load may
 // have changed since.
@@ -54,6 +60,7 @@ struct DueTrial {
 struct Memory {
   std::atomic<int> choice{0};
   std::atomic<double> wait_factor{kFirstWait};
+  std::atomic<double> trial_length{kTrialSeconds};
   std::mutex due_lock;
   DueTrial due;
 };
@@ -65,6 +72,7 @@ void ThreadTuner::forget_learnt() {
   for (Memory& learnt : memory) {
     learnt.choice.store(0);
     learnt.wait_factor.store(kFirstWait);
+    learnt.trial_length.store(kTrialSeconds);
     const std::lock_guard<std::mutex> lock(learnt.due_lock);
     learnt.due = {};
   }
@@ -80,11 +88,13 @@ ThreadTuner::ThreadTuner(int max_threads, TunedWork work, long step_size)
       max_threads_(std::max(max_threads, 1)),
       step_size_(step_size),
       wait_factor_(kFirstWait),
+      trial_length_(kTrialSeconds),
       preemptions_(process_preemptions()) {
   Memory& learnt = memory[static_cast<int>(work_)];
   const int last = learnt.choice.load();
   chosen_ = last >= 1 && last <= max_threads_ ? last : max_threads_;
   wait_factor_ = std::min(learnt.wait_factor.load(), kMaxInheritedWait);
+  trial_length_ = learnt.trial_length.load();
   current_ = chosen_;
   DueTrial due;
   {
@@ -130,7 +140,10 @@ void ThreadTuner::record(double seconds, long tokens, long preemptions) {
   // preemptions: a few, lost in a long step's rate but not in a short one's.
   if (!changed || long_step) note_preemptions(preempted, seconds);
   const double wait = contended() ? wait_factor_ / kFirstWait : wait_factor_;
-  if (chosen_run_.seconds >= wait * std::max(kTrialSeconds, seconds)) start_trial(step_size);
+  // (never longer than the longest wait for trials of kTrialSeconds: a
+  // load that went away must not keep the threads away for minutes)
+  const double base = std::max(kTrialSeconds, seconds);
+  if (chosen_run_.seconds >= std::min(wait * std::max(base, trial_length_), kMaxWait * base)) start_trial(step_size);
 }
 
 void ThreadTuner::start_trial(long step_size) {
@@ -159,6 +172,7 @@ bool ThreadTuner::contended() const {
 }
 
 void ThreadTuner::end_trial() {
+  trial_length_ = trial_.seconds;
   if (trial_.per_token() < kWinMargin * chosen_run_.per_token()) {
     chosen_ = current_;
     wait_factor_ = kFirstWait;
@@ -183,6 +197,7 @@ void ThreadTuner::settle() {
   Memory& learnt = memory[static_cast<int>(work_)];
   learnt.choice.store(chosen_);
   learnt.wait_factor.store(wait_factor_);
+  learnt.trial_length.store(trial_length_);
   {
     const std::lock_guard<std::mutex> lock(learnt.due_lock);
     learnt.due = {};

@@ -82,6 +82,7 @@ class ThreadTuner {
   long step_size_;              // 0: a step's size is its tokens
   long carried_step_size_ = 0;  // > 0: chosen_run_ came from the last call, for steps of this size
   double wait_factor_;          // the next trial waits for wait_factor_ times its own length
+  double trial_length_;         // seconds the last trial lasted (its steps can be far longer than a trial)
   long preemptions_;            // process_preemptions() after the previous step
 };
 

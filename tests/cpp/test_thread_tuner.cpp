@@ -75,6 +75,23 @@ TEST(busy_core_switches_to_one_thread_soon_and_stays) {
   CHECK(rest.steps_at_max >= 1);
 }
 
+TEST(trials_far_slower_than_a_trial_length_still_cost_little) {
+  // Beside a busy process one two-thread step of a short fit took 155 ms
+  // against one thread's 8 (regression GRU, Intel Xeon family 6 model 167):
+  // each trial lasts that one step, so the waits between trials must grow
+  // with what a trial took, not with the 30 ms a trial is meant to last.
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Training);
+  const auto crawl = [](int, int threads) { return threads == 1 ? 2.0e-6 : 40.0e-6; };  // 8 ms, 164 ms
+  const Run first = simulate(tuner, 0, 20, crawl, busy_preemptions);
+  CHECK(first.last_threads == 1);
+  const Run rest = simulate(tuner, 20, 1000, crawl, busy_preemptions);
+  CHECK(rest.last_threads == 1);
+  const double ideal = 980 * kTokens * 2.0e-6;
+  CHECK(rest.seconds < 1.05 * ideal);  // under 5% over 8 s, where trials of 30 ms each cost ~15%
+  CHECK(rest.steps_at_max >= 1);       // but it did try
+}
+
 TEST(rare_long_stalls_count_by_their_share_of_the_time) {
   ThreadTuner::forget_learnt();
   // Most steps at two threads are fast; every eighth waits out another
