@@ -197,8 +197,11 @@ TileScope::~TileScope() {
 void int8_products(const std::int8_t* first_block, long block_stride, int blocks, int rows, const std::uint8_t* x,
                    long x_stride, int count, int j0, int j1, std::int32_t* acc) {
   check_enabled("int8_products");
-  if (j1 <= j0) std::fill_n(acc, static_cast<long>(blocks) * count * rows * kTileWords, 0);  // no columns: zero sums
-  if (j1 <= j0 || blocks == 0 || count == 0) return;
+  if (j1 <= j0) {  // no columns: zero sums
+    std::fill_n(acc, static_cast<long>(blocks) * count * rows * kTileWords, 0);
+    return;
+  }
+  if (blocks == 0 || count == 0) return;
   tile_products<true>(reinterpret_cast<const char*>(first_block), block_stride, blocks, rows,
                       reinterpret_cast<const char*>(x), x_stride, count, j0, j1, reinterpret_cast<char*>(acc));
 }
@@ -206,8 +209,11 @@ void int8_products(const std::int8_t* first_block, long block_stride, int blocks
 void bf16_products(const BFloat16* first_block, long block_stride, int blocks, int rows, const std::uint32_t* x,
                    long x_stride, int count, int j0, int j1, float* acc) {
   check_enabled("bf16_products");
-  if (j1 <= j0) std::fill_n(acc, static_cast<long>(blocks) * count * rows * kTileWords, 0.0f);
-  if (j1 <= j0 || blocks == 0 || count == 0) return;
+  if (j1 <= j0) {
+    std::fill_n(acc, static_cast<long>(blocks) * count * rows * kTileWords, 0.0f);
+    return;
+  }
+  if (blocks == 0 || count == 0) return;
   tile_products<false>(reinterpret_cast<const char*>(first_block), block_stride * 2, blocks, rows,
                        reinterpret_cast<const char*>(x), x_stride * kWordBytes, count, j0, j1,
                        reinterpret_cast<char*>(acc));

@@ -98,12 +98,12 @@ class RowSampler {
   }
   // Whether groups still hold a finished row, or number other than `count`.
   bool needs_regroup(const std::vector<RowGroup>& groups, int count) const {
-    int rows = 0, running = 0;
+    int rows = 0;
     for (const RowGroup& group : groups) rows += static_cast<int>(group.rows.size());
-    for (char done : done_) running += !done;
+    const int running = running_rows();
     return rows != running || static_cast<int>(groups.size()) != std::min(count, running);
   }
-  bool running() const { return std::find(done_.begin(), done_.end(), 0) != done_.end(); }
+  int running_rows() const { return static_cast<int>(std::count(done_.begin(), done_.end(), 0)); }
   // A row's step t feeds its primer's token t, then its last sampled one.
   void set_feed(RowGroup& g) const {
     for (std::size_t i = 0; i < g.rows.size(); ++i) {
@@ -156,7 +156,7 @@ void RowSampler::run_shared(const std::shared_ptr<const StepperWeights>& weights
   ThreadTuner tuner(groups[0].stepper.step_threads(), TunedWork::Generation,
                     static_cast<long>(N) * weights->weight_count);
   std::exception_ptr failure;  // Ctrl-C (or no memory) inside a team: rethrown after it
-  while (running() && !failure) {
+  while (running_rows() > 0 && !failure) {
     if (needs_regroup(groups, 1)) regroup(groups, 1, weights);
     RowGroup& all = groups[0];
     const auto start = std::chrono::steady_clock::now();
@@ -210,20 +210,20 @@ void RowSampler::run_groups(const std::shared_ptr<const StepperWeights>& weights
   // another's), and ends by its own clock.
   ThreadTuner tuner(threads, TunedWork::GenerationByRows, static_cast<long>(N) * weights->weight_count);
   std::vector<std::exception_ptr> failures(threads);
+  std::vector<std::vector<std::pair<float, int>>> scratch(threads);  // each thread's for sample_token
+  for (auto& candidates : scratch) candidates.reserve(V_);
   std::atomic<bool> failed{false};
-  while (running() && !failed.load()) {
+  while (running_rows() > 0 && !failed.load()) {
     if (needs_regroup(groups, tuner.threads())) regroup(groups, tuner.threads(), weights);
     const auto start = std::chrono::steady_clock::now();
     std::atomic<long> stepped{0};
     run_team(static_cast<int>(groups.size()), [&](const Team& team) {
       RowGroup& rows = groups[team.thread];
-      std::vector<std::pair<float, int>> scratch;
-      scratch.reserve(V_);
       long steps = 0;
       try {
         for (bool more = true; more;) {
           set_feed(rows);
-          more = sample(rows, rows.stepper.step(rows.feed.data(), Team{0, 1, nullptr}), scratch);
+          more = sample(rows, rows.stepper.step(rows.feed.data(), Team{0, 1, nullptr}), scratch[team.thread]);
           steps += static_cast<long>(rows.rows.size());
           if (team.thread == 0) poll_interrupt();
           more =
@@ -311,8 +311,7 @@ int sample_token(const float* logits, int V, const SampleConfig& c, Rng& rng,
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   });
   scratch.resize(k);
-  float top = scratch[0].first;
-  for (const auto& candidate : scratch) top = std::max(top, candidate.first);
+  const float top = scratch[0].first;  // sorted: the largest
   double total = 0.0;
   for (auto& [weight, token] : scratch) {
     weight = fast::exp((weight - top) / c.temperature);
