@@ -4,6 +4,9 @@
 // compiler process a whole SIMD register of gates at once. Accuracy: exp is
 // within ~2 ulp over the float range, sigmoid and tanh within ~1e-7
 // absolute (tests/cpp/test_fast_math.cpp). The reference path keeps libm.
+// Always inlined: a call GCC left out of line (its inlining budget for a
+// grown stepper.cpp ran out) kept the loop around it from being vectorised,
+// and the stepper's cell update ran at half speed (so also gate_math.hpp's).
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -21,7 +24,7 @@ inline float madd(float a, float b, float c) {
 #endif
 }
 
-inline float exp(float x) {
+[[gnu::always_inline]] inline float exp(float x) {
   // e^x = 2^n * e^r with n = round(x / ln 2) and |r| <= ln(2) / 2.
   // Plain comparisons (not std::clamp's references) keep the loop vectorisable.
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
@@ -44,8 +47,8 @@ inline float exp(float x) {
   return p * std::bit_cast<float>(bits);
 }
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + fast::exp(-x)); }
+[[gnu::always_inline]] inline float sigmoid(float x) { return 1.0f / (1.0f + fast::exp(-x)); }
 
-inline float tanh(float x) { return madd(2.0f, fast::sigmoid(2.0f * x), -1.0f); }
+[[gnu::always_inline]] inline float tanh(float x) { return madd(2.0f, fast::sigmoid(2.0f * x), -1.0f); }
 
 }  // namespace lmn::fast

@@ -53,10 +53,23 @@ struct Partials {
 // hide it), so the registers hold R rows' sums of one chain, not every
 // chain's sums of fewer rows (at 16 registers, 4 gates and 2 chains left
 // room for one row: each weight was loaded again for every row).
+//
+// `prefetch` asks, with each column read, for cache lines [first, last) of
+// the column `ahead` floats on (a later chunk of the block).
+struct Prefetch {
+  long ahead = 0;
+  int first = 0, last = 0;
+};
+
 template <int Rows, int R = 1>
-inline void accumulate(const float* block, const float* const* x, int k, int k1, Partials<Rows>* const* sums) {
+inline void accumulate(const float* block, const float* const* x, int k, int k1, Partials<Rows>* const* sums,
+                       Prefetch prefetch = {}) {
   constexpr int C = kChains<Rows>;
   const auto column = [block](int j) { return block + static_cast<long>(j) * Rows * kLanes; };
+  const auto fetch_ahead = [&](int j) {
+    const char* later = reinterpret_cast<const char*>(column(j) + prefetch.ahead);
+    for (int line = prefetch.first; line < prefetch.last; ++line) __builtin_prefetch(later + 64 * line, 0, 3);
+  };
   const int whole = k + (k1 - k) / C * C;  // the end of the whole groups
   if constexpr (R == 1) {
     simd::vfloat p[C][Rows];
@@ -64,10 +77,14 @@ inline void accumulate(const float* block, const float* const* x, int k, int k1,
       for (int r = 0; r < Rows; ++r) p[c][r] = sums[0]->part[c][r];
     const float* in = x[0];
     for (int j = k; j < whole; j += C)
-      for (int c = 0; c < C; ++c)
+      for (int c = 0; c < C; ++c) {
+        fetch_ahead(j + c);
         for (int r = 0; r < Rows; ++r) p[c][r] = simd::fma(in[j + c], simd::load(column(j + c) + r * kLanes), p[c][r]);
-    for (int j = whole; j < k1; ++j)
+      }
+    for (int j = whole; j < k1; ++j) {
+      fetch_ahead(j);
       for (int r = 0; r < Rows; ++r) p[0][r] = simd::fma(in[j], simd::load(column(j) + r * kLanes), p[0][r]);
+    }
     for (int c = 0; c < C; ++c)
       for (int r = 0; r < Rows; ++r) sums[0]->part[c][r] = p[c][r];
   } else {
@@ -76,6 +93,7 @@ inline void accumulate(const float* block, const float* const* x, int k, int k1,
       for (int q = 0; q < R; ++q)
         for (int r = 0; r < Rows; ++r) p[q][r] = sums[q]->part[c][r];
       const auto add = [&](int j) {
+        fetch_ahead(j);
         for (int r = 0; r < Rows; ++r) {
           simd::vfloat weights = simd::load(column(j) + r * kLanes);
           simd::keep_in_register(weights);

@@ -20,11 +20,11 @@ struct GraphMath {
 };
 
 struct FastMath {
-  static float sigmoid(float x) { return fast::sigmoid(x); }
-  static float tanh(float x) { return fast::tanh(x); }
-  static float add(float a, float b) { return a + b; }
-  static float sub(float a, float b) { return a - b; }
-  static float mul(float a, float b) { return a * b; }
+  [[gnu::always_inline]] static float sigmoid(float x) { return fast::sigmoid(x); }
+  [[gnu::always_inline]] static float tanh(float x) { return fast::tanh(x); }
+  [[gnu::always_inline]] static float add(float a, float b) { return a + b; }
+  [[gnu::always_inline]] static float sub(float a, float b) { return a - b; }
+  [[gnu::always_inline]] static float mul(float a, float b) { return a * b; }
 };
 
 // out[j] = sigmoid / tanh of pre(j) for j in [begin, end): one gate slice of
@@ -56,14 +56,15 @@ struct LSTMCell {
 // The second half apart (after sigmoid_slice / tanh_slice passes): c,
 // tanh(c) and h into s from s.i, s.f, s.g, s.o.
 template <class M, class T>
-inline void lstm_state(LSTMCell<T>& s, const T& c_prev) {
+[[gnu::always_inline]] inline void lstm_state(LSTMCell<T>& s, const T& c_prev) {
   s.c = M::add(M::mul(s.f, c_prev), M::mul(s.i, s.g));
   s.tanh_c = M::tanh(s.c);
   s.h = M::mul(s.o, s.tanh_c);
 }
 
 template <class M, class T>
-inline LSTMCell<T> lstm_cell(const T& pre_i, const T& pre_f, const T& pre_g, const T& pre_o, const T& c_prev) {
+[[gnu::always_inline]] inline LSTMCell<T> lstm_cell(const T& pre_i, const T& pre_f, const T& pre_g, const T& pre_o,
+                                                    const T& c_prev) {
   LSTMCell<T> s;
   s.i = M::sigmoid(pre_i), s.f = M::sigmoid(pre_f), s.g = M::tanh(pre_g), s.o = M::sigmoid(pre_o);
   lstm_state<M>(s, c_prev);
@@ -76,8 +77,8 @@ struct LSTMCellGrad {
 };
 
 // dh, dc: what reaches h_t and c_t from above and from step t + 1.
-inline LSTMCellGrad lstm_cell_backward(float i, float f, float g, float o, float tanh_c, float c_prev, float dh,
-                                       float dc) {
+[[gnu::always_inline]] inline LSTMCellGrad lstm_cell_backward(float i, float f, float g, float o, float tanh_c,
+                                                              float c_prev, float dh, float dc) {
   dc += dh * o * (1.0f - tanh_c * tanh_c);
   return {dc * g * i * (1.0f - i), dc * c_prev * f * (1.0f - f), dc * i * (1.0f - g * g), dh * tanh_c * o * (1.0f - o),
           dc * f};
@@ -95,13 +96,14 @@ struct GRUCell {
 //   n = tanh(x_n + r * h_n),  h = n + z * (h_prev - n)  ( = (1 - z) * n + z * h_prev )
 // The part after r and z (as lstm_state): n and h into s from s.r, s.z.
 template <class M, class T>
-inline void gru_state(GRUCell<T>& s, const T& x_n, const T& h_n, const T& h_prev) {
+[[gnu::always_inline]] inline void gru_state(GRUCell<T>& s, const T& x_n, const T& h_n, const T& h_prev) {
   s.n = M::tanh(M::add(x_n, M::mul(s.r, h_n)));
   s.h = M::add(s.n, M::mul(s.z, M::sub(h_prev, s.n)));
 }
 
 template <class M, class T>
-inline GRUCell<T> gru_cell(const T& pre_r, const T& pre_z, const T& x_n, const T& h_n, const T& h_prev) {
+[[gnu::always_inline]] inline GRUCell<T> gru_cell(const T& pre_r, const T& pre_z, const T& x_n, const T& h_n,
+                                                  const T& h_prev) {
   GRUCell<T> s;
   s.r = M::sigmoid(pre_r), s.z = M::sigmoid(pre_z);
   gru_state<M>(s, x_n, h_n, h_prev);
@@ -113,7 +115,8 @@ struct GRUCellGrad {
   float h_prev;   // the direct path z * dh; the recurrent GEMM adds the rest
 };
 
-inline GRUCellGrad gru_cell_backward(float r, float z, float n, float h_n, float h_prev, float dh) {
+[[gnu::always_inline]] inline GRUCellGrad gru_cell_backward(float r, float z, float n, float h_n, float h_prev,
+                                                            float dh) {
   const float dn = dh * (1.0f - z) * (1.0f - n * n);
   return {dn * h_n * r * (1.0f - r), dh * (h_prev - n) * z * (1.0f - z), dn, dh * z};
 }
