@@ -85,10 +85,13 @@ LMN_AMX_TARGET void release_tiles() {
 
 // The products of up to 4 (block, register) weight tiles w[i] over word
 // columns [j0, j1) with `inputs` rows of x (configured), stored as the
-// sums at c[i].
+// sums at c[i]. Starts on a cache line, so its loop sits the same way
+// whatever code comes before it: with the function unchanged, 16 int8
+// samples of the large GRU ran 3% slower after 7048b84 grew other code.
 template <bool kInt8>
-LMN_AMX_TARGET void tile_pass(const char* const* w, long w_stride, int tiles, const char* x, long x_stride, int inputs,
-                              int j0, int j1, char* const* c, long c_stride) {
+LMN_AMX_TARGET __attribute__((aligned(64))) void tile_pass(const char* const* w, long w_stride, int tiles,
+                                                           const char* x, long x_stride, int inputs, int j0, int j1,
+                                                           char* const* c, long c_stride) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);

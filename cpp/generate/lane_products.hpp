@@ -44,6 +44,13 @@ struct Partials {
   simd::vfloat part[kChains<Rows>][Rows];
 };
 
+// Cache lines [first, last) of each column `ahead` floats on (a later chunk
+// of the block), asked for as accumulate reads the column.
+struct Prefetch {
+  long ahead = 0;
+  int first = 0, last = 0;
+};
+
 // Adds columns [k, k1) of a float32 block times x[q] to sums[q], for R
 // inputs at once (each weight register loaded once serves all R). k - (the
 // range's first column) must be a multiple of kChains<Rows>; columns past
@@ -53,14 +60,6 @@ struct Partials {
 // hide it), so the registers hold R rows' sums of one chain, not every
 // chain's sums of fewer rows (at 16 registers, 4 gates and 2 chains left
 // room for one row: each weight was loaded again for every row).
-//
-// `prefetch` asks, with each column read, for cache lines [first, last) of
-// the column `ahead` floats on (a later chunk of the block).
-struct Prefetch {
-  long ahead = 0;
-  int first = 0, last = 0;
-};
-
 template <int Rows, int R = 1>
 inline void accumulate(const float* block, const float* const* x, int k, int k1, Partials<Rows>* const* sums,
                        Prefetch prefetch = {}) {
