@@ -59,11 +59,16 @@ bool intel_cpu() {
 }
 
 long l2_cache_bytes() {
+  // Read once: glibc reads it from CPUID, which a hypervisor traps, and the
+  // stepper asks at every layer of every step.
+  static const long bytes = [] {
 #ifdef _SC_LEVEL2_CACHE_SIZE
-  const long bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);  // glibc reads it from CPUID
-  if (bytes > 0) return bytes;
+    const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (reported > 0) return reported;
 #endif
-  return 1L << 20;
+    return 1L << 20;
+  }();
+  return bytes;
 }
 
 BuildInfo build_info() {

@@ -107,12 +107,6 @@ int accumulate(const BFloat16* block, const std::uint32_t* const* x, int count, 
   return bf16::accumulate<Rows>(block, x, count, k, k1, sums);
 }
 
-// The L2 cache of a core, read once (sysconf asks CPUID, which a hypervisor traps).
-long l2_bytes() {
-  static const long bytes = l2_cache_bytes();
-  return bytes;
-}
-
 // For each of `rows` inputs (x + n * x_stride): out[n * Rows + r] = register
 // r of the block's product over input columns [k0, k1). One row reads the
 // block straight through; several read it chunk by chunk, each chunk once
@@ -150,17 +144,17 @@ void block_products(const W* block, const InputOf<W>* x, int x_stride, int rows,
       sums[n] = {};
       xs[n] = x + static_cast<long>(n0 + n) * x_stride, sum_ptrs[n] = &sums[n];
     }
-    constexpr int kAtOnce = lanes::kRowsAtOnce<Rows>;
-    constexpr int kLines = Rows * simd::kVecBytes / 64;  // of a column, when columns are whole lines
-    const int passes = (group + kAtOnce - 1) / kAtOnce;
-    const bool ask = fetch_ahead && std::is_same_v<W, float> && Rows * simd::kVecBytes % 64 == 0;
+    // Float32 columns of whole cache lines (kLines each) can ask ahead.
+    constexpr bool kCanAsk = std::is_same_v<W, float> && Rows * simd::kVecBytes % 64 == 0;
+    constexpr int kLines = Rows * simd::kVecBytes / 64;
+    constexpr long kNextChunk = static_cast<long>(kChunkColumns) * Rows * kLanes;
+    const bool ask = kCanAsk && fetch_ahead;
+    const int passes = (group + lanes::kRowsAtOnce<Rows> - 1) / lanes::kRowsAtOnce<Rows>;
     for (int c0 = k0; c0 < k1; c0 += kChunkColumns) {
       const int c1 = std::min(k1, c0 + kChunkColumns);
       for (int n = 0, pass = 0; n < group; ++pass) {
         lanes::Prefetch next;
-        if (ask)
-          next = {static_cast<long>(kChunkColumns) * Rows * kLanes, pass * kLines / passes,
-                  (pass + 1) * kLines / passes};
+        if (ask) next = {kNextChunk, pass * kLines / passes, (pass + 1) * kLines / passes};
         n += accumulate<Rows>(block, xs + n, group - n, c0, c1, sum_ptrs + n, next);
       }
     }
@@ -363,7 +357,7 @@ void Stepper::layer_products(std::size_t l, int b0, int b1) {
   const auto [x, x_stride] = product_inputs<W>(layers_[l].input[parity_].data(), row_len, row_len, N);
   const int in_end = layer.in_len / kColumnsPerInput<W>, end = row_len / kColumnsPerInput<W>;
   // This thread's share of the step's weights (as many blocks in every layer) beyond its L2.
-  const bool fetch_ahead = w.weight_bytes / w.blocks * (b1 - b0) > l2_bytes();
+  const bool fetch_ahead = w.weight_bytes / w.blocks * (b1 - b0) > l2_cache_bytes();
   // Per thread, kept between calls: allocating them per call was 2.6% of a
   // char LSTM bfloat16 step at one row (Zen 4).
   thread_local std::vector<simd::vfloat> acc, hidden;

@@ -81,6 +81,9 @@ TEST(batched_rows_are_bit_for_bit_single_rows) {
   // Rows read the weights chunk by chunk (hidden 300: many chunks, and 40
   // rows: two row groups), yet each row's logits are those of a batch-1
   // stepper fed the same tokens, in both precisions and at 1 and 2 threads.
+  // Hidden 300 is ~7 MB of float32 weights, beyond a core's L2 even split
+  // over two threads, so its rows also ask for the next chunk ahead
+  // (block_products in stepper.cpp).
   for (WeightPrecision precision : {WeightPrecision::Float32, WeightPrecision::BFloat16}) {
     for_each_model([&](const SequenceModel& model) {
       const auto weights = std::make_shared<const StepperWeights>(model, precision);
