@@ -16,17 +16,19 @@ namespace {
 
 struct GRUTape {
   int T, B, H;
-  Matrix h0;    // (B, H)
-  Matrix acts;  // (T*B, 3H) r, z, n
-  Matrix hp_n;  // (T*B, H)  h W_hn^T + b_hn, which r multiplies
+  Matrix h0;                // (B, H)
+  Matrix acts;              // (T*B, 3H) r, z, n
+  Matrix hp_n;              // (T*B, H)  h W_hn^T + b_hn, which r multiplies
+  std::vector<int> tokens;  // ProjectedInput::tokens
 };
 
 }  // namespace
 
-Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
+Var GRULayer::forward_recurrence(const ProjectedInput& input, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_, G = 3 * H;
   auto tape = std::make_shared<GRUTape>();
-  *tape = {T, B, H, state.h, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized)};
+  *tape = {T, B, H, state.h, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized), {}};
+  tape->tokens = input.tokens;
   Matrix out(T * B, H, Matrix::kUninitialized);
   Matrix& acts = tape->acts;
   Matrix hp(B, G, Matrix::kUninitialized);  // hidden projection of the current step
@@ -43,13 +45,12 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     gemm_packed_on_this_thread(false, b1 - b0, 1.0f, h_prev + static_cast<long>(b0) * H, H, w_hh_t, 0.0f, hp.row(b0),
                                G);  // + b_hh below
-    const float* u = projected->value.row(t * B);
     float* a = acts.row(t * B);
     float* hpn = tape->hp_n.row(t * B);
     float* h = out.row(t * B);
     for (int b = b0; b < b1; ++b) {
       float* ab = a + static_cast<long>(b) * G;
-      const float* ub = u + static_cast<long>(b) * G;
+      const float* ub = input.row(t * B + b);
       const float* hb = hp.row(b);
       const float* bb = bias.data();
       // r and z a slice at a time, then the cells (gate_math.hpp).
@@ -71,17 +72,14 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
   });
   state.h = Matrix(B, H, out.row((T - 1) * B));
 
-  return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "gru_fused", [tape](Node& self) {
+  return make_op(std::move(out), {input.values, weight_hh, bias_ih, bias_hh}, "gru_fused", [tape](Node& self) {
     const int T = tape->T, B = tape->B, H = tape->H, G = 3 * H;
     Node& w_hh = *self.parents[1];
     const Matrix& dY = self.grad;
     const Matrix& Y = self.value;
-    // Grads of the input and hidden projections; the input one is written
-    // straight into the projection's gradient when that is still empty.
-    Node& projected = *self.parents[0];
-    const bool fresh = projected.grad.empty();
-    Matrix spare;
-    Matrix& dXp = fresh ? projected.grad_to_overwrite() : (spare = Matrix(T * B, G, Matrix::kUninitialized));
+    // Grads of the input projection U (ProjectionGradient) and the hidden one.
+    ProjectionGradient dU(*self.parents[0], tape->tokens, T * B, G);
+    Matrix& dXp = dU.matrix();
     Matrix dHp(T * B, G, Matrix::kUninitialized);
     Matrix dh_next(B, H);
     PackedMatrix w_hh_packed;
@@ -117,9 +115,8 @@ Var GRULayer::forward_recurrence(const Var& projected, int T, int B, RecurrentSt
       gemm(true, false, G, H, B, 1.0f, dHp.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);
       if (T > 1) gemm(true, false, G, H, (T - 1) * B, 1.0f, dHp.row(B), G, Y.data(), H, 1.0f, dw.data(), H);
     }
-    accumulate_grad(*self.parents[2], sum_rows(dXp));
+    accumulate_grad(*self.parents[2], dU.finish_with_column_sums());
     accumulate_grad(*self.parents[3], sum_rows(dHp));
-    if (!fresh) accumulate_grad(projected, dXp);
   });
 }
 

@@ -19,18 +19,19 @@ namespace {
 // Everything the backward pass needs, saved by the forward pass.
 struct LSTMTape {
   int T, B, H;
-  Matrix h0, c0;  // (B, H) initial state
-  Matrix acts;    // (T*B, 4H) gate activations i, f, g, o
-  Matrix cells;   // (T*B, H)  c_t
-  Matrix tanh_c;  // (T*B, H)  tanh(c_t)
+  Matrix h0, c0;            // (B, H) initial state
+  Matrix acts;              // (T*B, 4H) gate activations i, f, g, o
+  Matrix cells;             // (T*B, H)  c_t
+  Matrix tanh_c;            // (T*B, H)  tanh(c_t)
+  std::vector<int> tokens;  // ProjectedInput::tokens
 };
 
 }  // namespace
 
-Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentState& state) const {
+Var LSTMLayer::forward_recurrence(const ProjectedInput& input, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_, G = 4 * H;
   auto tape = std::make_shared<LSTMTape>();
-  *tape = {T, B, H, state.h, state.c, {}, {}, {}};
+  *tape = {T, B, H, state.h, state.c, {}, {}, {}, input.tokens};
   tape->acts = Matrix(T * B, G, Matrix::kUninitialized);
   tape->cells = Matrix(T * B, H, Matrix::kUninitialized);
   tape->tanh_c = Matrix(T * B, H, Matrix::kUninitialized);
@@ -46,7 +47,6 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     const float* h_prev = t == 0 ? tape->h0.data() : out.row((t - 1) * B);
     const float* c_prev = t == 0 ? tape->c0.data() : tape->cells.row((t - 1) * B);
     float* a = acts.row(t * B);
-    const float* u = projected->value.row(t * B);
     // a = h_prev W_hh^T for these rows; the pass below adds U + bias
     gemm_packed_on_this_thread(false, b1 - b0, 1.0f, h_prev + static_cast<long>(b0) * H, H, w_hh_t, 0.0f,
                                a + static_cast<long>(b0) * G, G);
@@ -55,7 +55,7 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
     float* h = out.row(t * B);
     for (int b = b0; b < b1; ++b) {
       float* ab = a + static_cast<long>(b) * G;
-      const float* ub = u + static_cast<long>(b) * G;
+      const float* ub = input.row(t * B + b);
       const float* bb = bias.data();
       // Activations a gate slice at a time, then the cells (gate_math.hpp).
       const auto pre = [ab, ub, bb](int j) { return ab[j] + ub[j] + bb[j]; };
@@ -76,17 +76,14 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
   state.h = Matrix(B, H, out.row((T - 1) * B));
   state.c = Matrix(B, H, tape->cells.row((T - 1) * B));
 
-  return make_op(std::move(out), {projected, weight_hh, bias_ih, bias_hh}, "lstm_fused", [tape](Node& self) {
+  return make_op(std::move(out), {input.values, weight_hh, bias_ih, bias_hh}, "lstm_fused", [tape](Node& self) {
     const int T = tape->T, B = tape->B, H = tape->H, G = 4 * H;
     Node& w_hh = *self.parents[1];
     const Matrix& dY = self.grad;  // (T*B, H)
     const Matrix& Y = self.value;
-    // Gradients of the gate pre-activations: written straight into the
-    // projection's gradient when nothing else has put one there yet.
-    Node& projected = *self.parents[0];
-    const bool fresh = projected.grad.empty();
-    Matrix spare;
-    Matrix& dG = fresh ? projected.grad_to_overwrite() : (spare = Matrix(T * B, G, Matrix::kUninitialized));
+    // Gradients of the gate pre-activations, which are U's (ProjectionGradient).
+    ProjectionGradient dU(*self.parents[0], tape->tokens, T * B, G);
+    Matrix& dG = dU.matrix();
     Matrix dh_next(B, H), dc_next(B, H);
     PackedMatrix w_hh_packed;
     w_hh_packed.pack(w_hh.value.data(), H, false, G, H);
@@ -120,10 +117,9 @@ Var LSTMLayer::forward_recurrence(const Var& projected, int T, int B, RecurrentS
       gemm(true, false, G, H, B, 1.0f, dG.data(), G, tape->h0.data(), H, 1.0f, dw.data(), H);
       if (T > 1) gemm(true, false, G, H, (T - 1) * B, 1.0f, dG.row(B), G, Y.data(), H, 1.0f, dw.data(), H);
     }
-    const Matrix db = sum_rows(dG);
+    const Matrix db = dU.finish_with_column_sums();
     accumulate_grad(*self.parents[2], db);
     accumulate_grad(*self.parents[3], db);
-    if (!fresh) accumulate_grad(projected, dG);
   });
 }
 

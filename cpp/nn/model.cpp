@@ -106,10 +106,11 @@ Var SequenceModel::forward(const std::vector<int>& tokens, int T, int B, ModelSt
   check_tokens(tokens);
   Var h;
   if (fused && config_.vocab_size <= T * B) {
-    // Small vocabulary: project each vocabulary entry once, then gather.
+    // Small vocabulary: project each vocabulary entry once; the recurrence
+    // reads each token's row.
     const Var table = embedding_ ? embedding_->weight : nullptr;
-    const Var projected = token_projection(table, stack_->layer(0).weight_ih, tokens);
-    h = stack_->forward_projected(projected, T, B, state, training, dropout_rng);
+    h = stack_->forward_projected({vocab_projection(table, stack_->layer(0).weight_ih), tokens}, T, B, state, training,
+                                  dropout_rng);
   } else {
     h = stack_->forward(embed(tokens), T, B, state, training, dropout_rng, fused);
   }

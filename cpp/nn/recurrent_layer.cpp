@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "tensor/init.hpp"
+#include "tensor/matrix_math.hpp"
 
 namespace lmn {
 
@@ -55,18 +57,47 @@ Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState&
   require_state(B, state);
   if (!fused) return forward_reference(x, T, B, state);
   // All steps' input projections in one GEMM; biases join in the recurrence.
-  return forward_recurrence(linear(x, weight_ih, nullptr), T, B, state);
+  return forward_recurrence({linear(x, weight_ih, nullptr), {}}, T, B, state);
 }
 
-Var RecurrentLayer::forward_projected(const Var& projected, int T, int B, RecurrentState& state) const {
+Var RecurrentLayer::forward_projected(const ProjectedInput& input, int T, int B, RecurrentState& state) const {
   const int G = weight_ih->value.rows();
-  if (T <= 0 || B <= 0 || projected->value.rows() != static_cast<long>(T) * B || projected->value.cols() != G) {
-    throw ShapeError("recurrent layer: projected input " + projected->value.shape_str() + " should be (" +
-                     std::to_string(static_cast<long>(T) * B) + ", " + std::to_string(G) +
-                     ") for T=" + std::to_string(T) + " B=" + std::to_string(B));
+  const Matrix& values = input.values->value;
+  const bool by_token = !input.tokens.empty();
+  const long positions = static_cast<long>(T) * B;
+  const long rows = by_token ? static_cast<long>(input.tokens.size()) : values.rows();
+  if (T <= 0 || B <= 0 || rows != positions || values.cols() != G) {
+    throw ShapeError("recurrent layer: projected input " + values.shape_str() +
+                     (by_token ? " read by " + std::to_string(rows) + " tokens" : "") + " should give " +
+                     std::to_string(positions) + " rows of " + std::to_string(G) + " for T=" + std::to_string(T) +
+                     " B=" + std::to_string(B));
+  }
+  for (std::size_t i = 0; i < input.tokens.size(); ++i) {
+    if (input.tokens[i] < 0 || input.tokens[i] >= values.rows()) {
+      throw std::out_of_range("recurrent layer: token " + std::to_string(input.tokens[i]) + " at position " +
+                              std::to_string(i) + " is outside the projected vocabulary [0, " +
+                              std::to_string(values.rows()) + ")");
+    }
   }
   require_state(B, state);
-  return forward_recurrence(projected, T, B, state);
+  return forward_recurrence(input, T, B, state);
+}
+
+ProjectionGradient::ProjectionGradient(Node& source, const std::vector<int>& tokens, int rows, int cols)
+    : source_(source), tokens_(tokens), direct_(tokens.empty() && source.grad.empty()) {
+  if (!direct_) spare_ = Matrix(rows, cols, Matrix::kUninitialized);
+  grad_ = direct_ ? &source.grad_to_overwrite() : &spare_;
+}
+
+Matrix ProjectionGradient::finish_with_column_sums() {
+  if (!tokens_.empty() && source_.requires_grad) {
+    Matrix sums(1, spare_.cols());
+    scatter_add_rows(spare_, tokens_, source_.grad_buffer(), &sums);
+    return sums;
+  }
+  Matrix sums = sum_rows(*grad_);
+  if (!direct_ && tokens_.empty()) accumulate_grad(source_, spare_);
+  return sums;
 }
 
 }  // namespace lmn

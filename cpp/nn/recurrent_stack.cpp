@@ -59,9 +59,9 @@ Var RecurrentStack::forward(const Var& x, int T, int B, ModelState& state, bool 
   return run_from(0, x, T, B, state, training, dropout_rng, fused);
 }
 
-Var RecurrentStack::forward_projected(const Var& projected, int T, int B, ModelState& state, bool training,
+Var RecurrentStack::forward_projected(const ProjectedInput& input, int T, int B, ModelState& state, bool training,
                                       Rng& dropout_rng) const {
-  Var h = layers_[0]->forward_projected(projected, T, B, state[0]);
+  Var h = layers_[0]->forward_projected(input, T, B, state[0]);
   h = dropout(h, dropout_, training, dropout_rng);
   return run_from(1, h, T, B, state, training, dropout_rng, true);
 }

@@ -45,7 +45,8 @@ class RecurrentStack {
   Var forward(const Var& x, int T, int B, ModelState& state, bool training, Rng& dropout_rng, bool fused) const;
   // The same on the fused path, starting from layer 0's input projection
   // x W_ih^T however it was computed (RecurrentLayer::forward_projected).
-  Var forward_projected(const Var& projected, int T, int B, ModelState& state, bool training, Rng& dropout_rng) const;
+  Var forward_projected(const ProjectedInput& input, int T, int B, ModelState& state, bool training,
+                        Rng& dropout_rng) const;
 
  private:
   // Layers [first, num_layers), the first of them fed h (dropout after each).

@@ -5,7 +5,7 @@
 //   activation.cpp   sigmoid, tanh, relu, exp, log, softmax, log_softmax
 //   products.cpp     matmul, transpose, linear
 //   shape.cpp        slice/concat/gather of rows and columns
-//   tokens.cpp       embedding lookup, token projection (ops on token ids)
+//   tokens.cpp       embedding lookup, vocabulary projection, scatter-add of rows
 //   reduce.cpp       sum, mean
 //   dropout.cpp      inverted dropout
 //   losses.cpp       mse, l1, huber, bce, bce_with_logits, cross_entropy
@@ -36,11 +36,12 @@ Var matmul(const Var& a, const Var& b);
 // x (N, in) W^T + b, with W (out, in) and b (1, out) as torch.nn.Linear; bias may be null.
 Var linear(const Var& x, const Var& weight, const Var& bias);
 Var transpose(const Var& a);
-// Input projection of token ids without building the inputs: rows of
-// P = table W^T (V, G) picked by token, which equals
-// embedding_lookup(table, tokens) W^T; a null table means one-hot inputs
-// (P = W^T). Cheaper than the GEMM over all positions when V is small.
-Var token_projection(const Var& table, const Var& weight, const std::vector<int>& tokens);
+// The input projection of every vocabulary entry, P = table W^T (V, G): row
+// t is what embedding_lookup(table, tokens) W^T holds wherever a token is t.
+// A null table means one-hot inputs (P = W^T). Cheaper than the GEMM over
+// all positions when V is small; a fused recurrence reads each token's row
+// (RecurrentLayer::forward_projected).
+Var vocab_projection(const Var& table, const Var& weight);
 
 Var slice_cols(const Var& x, int start, int count);
 Var slice_rows(const Var& x, int start, int count);
@@ -50,6 +51,11 @@ Var concat_rows(const std::vector<Var>& parts);
 Var gather_rows(const Var& x, const std::vector<int>& rows);
 // Rows of weight (V, E) picked by tokens; the gradient scatters back.
 Var embedding_lookup(const Var& weight, const std::vector<int>& tokens);
+// dst.row(rows[i]) += src.row(i) for every i, repeats accumulating (the
+// gradient of a gather); split over threads by columns when large. With
+// column_sums (1, cols), also adds every row of src into it, in the same
+// pass and order as sum_rows.
+void scatter_add_rows(const Matrix& src, const std::vector<int>& rows, Matrix& dst, Matrix* column_sums = nullptr);
 
 Var sum(const Var& x);   // -> (1, 1)
 Var mean(const Var& x);  // -> (1, 1)

@@ -54,13 +54,7 @@ Var gather_rows(const Var& x, const std::vector<int>& rows) {
   }
   return make_op(std::move(out), {x}, "gather_rows", [rows](Node& self) {
     Node& p = *self.parents[0];
-    if (!p.requires_grad) return;
-    Matrix& g = p.grad_buffer();
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      float* dst = g.row(rows[i]);
-      const float* src = self.grad.row(static_cast<int>(i));
-      for (int c = 0; c < g.cols(); ++c) dst[c] += src[c];
-    }
+    if (p.requires_grad) scatter_add_rows(self.grad, rows, p.grad_buffer());
   });
 }
 

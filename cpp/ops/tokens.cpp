@@ -1,5 +1,5 @@
-// Ops on token ids: the embedding lookup and the input projection of tokens
-// (both gather rows forward and scatter-add them backward).
+// Ops on token ids: the embedding lookup (rows gathered forward, scatter-
+// added backward) and the input projection of the whole vocabulary.
 #include <algorithm>
 #include <string>
 
@@ -20,53 +20,21 @@ Var embedding_lookup(const Var& weight, const std::vector<int>& tokens) {
     }
     std::copy_n(w.row(t), w.cols(), out.row(static_cast<int>(i)));
   }
-  return make_op(std::move(out), {weight}, "embedding", [tokens](Node& self) {
-    Matrix& g = self.parents[0]->grad_buffer();
-    // Repeated tokens accumulate: this is a scatter-add.
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-      float* dst = g.row(tokens[i]);
-      const float* src = self.grad.row(static_cast<int>(i));
-      for (int c = 0; c < g.cols(); ++c) dst[c] += src[c];
-    }
-  });
+  return make_op(std::move(out), {weight}, "embedding",
+                 [tokens](Node& self) { scatter_add_rows(self.grad, tokens, self.parents[0]->grad_buffer()); });
 }
 
-Var token_projection(const Var& table, const Var& weight, const std::vector<int>& tokens) {
+Var vocab_projection(const Var& table, const Var& weight) {
   const Matrix& w = weight->value;  // (G, in)
-  const int V = table ? table->value.rows() : w.cols();
   if (table && table->value.cols() != w.cols()) {
-    throw ShapeError("token_projection: table " + table->value.shape_str() + " does not match weight " + w.shape_str());
+    throw ShapeError("vocab_projection: table " + table->value.shape_str() + " does not match weight " + w.shape_str());
   }
-  // P (V, G): the projection of every vocabulary entry.
-  const Matrix P = table ? lmn::matmul(table->value, w, false, true) : lmn::transpose(w);
-  const int G = P.cols();
-  for (std::size_t r = 0; r < tokens.size(); ++r) {
-    const int t = tokens[r];
-    if (t < 0 || t >= V) {
-      throw std::out_of_range("token_projection: token " + std::to_string(t) + " at position " + std::to_string(r) +
-                              " is outside the vocabulary [0, " + std::to_string(V) + ")");
-    }
-  }
-  const int rows = static_cast<int>(tokens.size());
-  Matrix out(rows, G, Matrix::kUninitialized);
-#pragma omp parallel for schedule(static) if (static_cast<long>(rows) * G >= kParallelCopy) \
-    num_threads(active_threads())
-  for (int r = 0; r < rows; ++r) std::copy_n(P.row(tokens[r]), G, out.row(r));
+  Matrix P = table ? lmn::matmul(table->value, w, false, true) : lmn::transpose(w);
   std::vector<Var> parents{weight};
   if (table) parents.push_back(table);
-  return make_op(std::move(out), parents, "token_projection", [tokens, V](Node& self) {
+  return make_op(std::move(P), parents, "vocab_projection", [](Node& self) {
     Node& weight = *self.parents[0];
-    const int G = self.grad.cols();
-    // dP: the output gradient summed per token (a scatter-add), (V, G).
-    // Threads take column ranges, so no two write the same entry.
-    Matrix dP(V, G);
-    for_column_ranges(G, static_cast<long>(tokens.size()) * G >= kParallelCopy, [&](int j0, int j1) {
-      for (std::size_t r = 0; r < tokens.size(); ++r) {
-        const float* src = self.grad.row(static_cast<int>(r));
-        float* dst = dP.row(tokens[r]);
-        for (int j = j0; j < j1; ++j) dst[j] += src[j];
-      }
-    });
+    const Matrix& dP = self.grad;
     if (self.parents.size() == 1) {  // one-hot: P = W^T, so dW = dP^T
       accumulate_grad(weight, lmn::transpose(dP));
       return;
@@ -75,6 +43,21 @@ Var token_projection(const Var& table, const Var& weight, const std::vector<int>
     // P = E W^T:  dW = dP^T E,  dE = dP W
     accumulate_product(weight, dP, true, table.value, false);
     accumulate_product(table, dP, false, weight.value, false);
+  });
+}
+
+void scatter_add_rows(const Matrix& src, const std::vector<int>& rows, Matrix& dst, Matrix* column_sums) {
+  // Threads take column ranges, so no two write the same entry.
+  const int cols = dst.cols();
+  float* sums = column_sums ? column_sums->data() : nullptr;
+  for_column_ranges(cols, static_cast<long>(rows.size()) * cols >= kParallelCopy, [&](int j0, int j1) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const float* from = src.row(static_cast<int>(i));
+      float* to = dst.row(rows[i]);
+      for (int j = j0; j < j1; ++j) to[j] += from[j];
+      if (sums)
+        for (int j = j0; j < j1; ++j) sums[j] += from[j];
+    }
   });
 }
 

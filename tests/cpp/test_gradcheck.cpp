@@ -61,15 +61,12 @@ TEST(linear_algebra_ops) {
   std::vector<Var> ab{param(3, 4), param(4, 5)};
   expect_ok(gradcheck(projected([](auto& v) { return matmul(v[0], v[1]); }, 3, 5), ab), "matmul");
   expect_ok(gradcheck(projected([](auto& v) { return transpose(v[0]); }, 4, 3), ab), "transpose");
-  const std::vector<int> tokens{2, 0, 2, 4};
   std::vector<Var> table_weight{param(5, 3), param(6, 3)};
-  expect_ok(
-      gradcheck(projected([tokens](auto& v) { return token_projection(v[0], v[1], tokens); }, 4, 6), table_weight),
-      "token_projection");
+  expect_ok(gradcheck(projected([](auto& v) { return vocab_projection(v[0], v[1]); }, 5, 6), table_weight),
+            "vocab_projection");
   std::vector<Var> one_hot_weight{param(6, 5)};
-  expect_ok(
-      gradcheck(projected([tokens](auto& v) { return token_projection(nullptr, v[0], tokens); }, 4, 6), one_hot_weight),
-      "token_projection one-hot");
+  expect_ok(gradcheck(projected([](auto& v) { return vocab_projection(nullptr, v[0]); }, 5, 6), one_hot_weight),
+            "vocab_projection one-hot");
   std::vector<Var> xwb{param(3, 4), param(6, 4), param(1, 6)};
   expect_ok(gradcheck(projected([](auto& v) { return linear(v[0], v[1], v[2]); }, 3, 6), xwb), "linear");
 }
@@ -171,6 +168,15 @@ TEST(fused_recurrent_layers) {
       return sum(multiply(layer->forward_sequence(v[0], T, B, s, true), weights));
     };
     expect_ok(gradcheck(f, in), cell == CellType::LSTM ? "lstm_fused" : "gru_fused");
+    // Fed with the rows of tokens in a vocabulary's projection (repeats
+    // must accumulate into the table's gradient).
+    const std::vector<int> tokens{4, 0, 4, 2, 1, 4, 0, 3};
+    std::vector<Var> table_in{param(5, 3), layer->weight_ih, layer->weight_hh, layer->bias_ih, layer->bias_hh};
+    auto from_tokens = [&](const std::vector<Var>& v) {
+      RecurrentState s = start;
+      return sum(multiply(layer->forward_projected({vocab_projection(v[0], v[1]), tokens}, T, B, s), weights));
+    };
+    expect_ok(gradcheck(from_tokens, table_in), cell == CellType::LSTM ? "lstm_fused, tokens" : "gru_fused, tokens");
   }
 }
 

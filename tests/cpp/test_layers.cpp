@@ -159,6 +159,13 @@ TEST(bad_shapes_and_tokens_are_named) {
   CHECK_THROWS(ShapeError, model.forward({0, 1, 2}, 2, 2, state, false, rng), "3 tokens");
   CHECK_THROWS(std::invalid_argument, SequenceModel({CellType::LSTM, 0, 4, 1, 0, 0.0f}, 0), "vocab_size");
   CHECK_THROWS(std::invalid_argument, SequenceModel({CellType::LSTM, 5, 4, 1, 0, 1.0f}, 0), "dropout");
+  // A layer fed rows of a vocabulary's projection by token.
+  const RecurrentLayer& layer = model.layer(0);
+  const ProjectedInput three{vocab_projection(nullptr, layer.weight_ih), {0, 1, 2}};
+  CHECK_THROWS(ShapeError, layer.forward_projected(three, 2, 2, state[0]),
+               "(5, 16) read by 3 tokens should give 4 rows");
+  const ProjectedInput outside{vocab_projection(nullptr, layer.weight_ih), {0, 1, 5, 2}};
+  CHECK_THROWS(std::out_of_range, layer.forward_projected(outside, 2, 2, state[0]), "token 5 at position 2");
 }
 
 TEST_MAIN()
