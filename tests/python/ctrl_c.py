@@ -15,6 +15,17 @@ import lstmininet
 
 
 @contextlib.contextmanager
+def sigint_raises_keyboard_interrupt():
+    """Within the block SIGINT raises KeyboardInterrupt, as in a terminal: a shell's background job (and so a test
+    run started with `&`) begins with SIGINT ignored, where a Ctrl-C sent by a test would do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def ctrl_c_at_batch(n: int):
     """Within the block, fit(progress=True) gets Ctrl-C while its n-th batch (counted across epochs) reports."""
     seen = 0
@@ -27,11 +38,6 @@ def ctrl_c_at_batch(n: int):
             _thread.interrupt_main()
         return report(bar, *progress)
 
-    # interrupt_main does nothing while SIGINT is ignored (as in a shell's background job)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(lstmininet.model._ProgressBar, "__call__", press_ctrl_c_at_a_batch)
-            yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with sigint_raises_keyboard_interrupt(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lstmininet.model._ProgressBar, "__call__", press_ctrl_c_at_a_batch)
+        yield

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import lstmininet
+from ctrl_c import sigint_raises_keyboard_interrupt
 from lstmininet.cli import main
 from lstmininet.melody import melody_events
 
@@ -537,7 +538,8 @@ def test_the_history_holds_every_epoch_the_model_did(tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(lstmininet.model._ProgressBar, "epoch_done", ctrl_c_at_epoch_2)
     model, data = tmp_path / "m.lmn", write_melodies(tmp_path / "a.txt")
-    run(capsys, "train", data, "--out", model, "--epochs", "3", "--hidden", "8")
+    with sigint_raises_keyboard_interrupt():
+        run(capsys, "train", data, "--out", model, "--epochs", "3", "--hidden", "8")
     assert lstmininet.load(model).epochs_done == 2 and history(model)["epoch"] == [1, 2]
     monkeypatch.undo()
     assert run(capsys, "train", data, "--out", model, "--epochs", "1", "--hidden", "8", "--quiet", "--resume")[0] == 0

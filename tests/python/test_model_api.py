@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lstmininet
-from ctrl_c import ctrl_c_at_batch
+from ctrl_c import ctrl_c_at_batch, sigint_raises_keyboard_interrupt
 from lstmininet import GRU, LSTM
 from lstmininet.datasets import split_dataset
 
@@ -247,15 +247,13 @@ def test_heavy_calls_release_the_gil():
 def test_ctrl_c_stops_fit_between_batches_with_the_model_intact():
     model = LSTM(5, hidden_size=64, seed=0)
     before = model.state_dict()
-    # interrupt_main does nothing while SIGINT is ignored (as in a shell's background job)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     try:
-        history = model.fit(pattern(400, 200), epochs=50, batch_size=8, seq_len=64, progress=False)
+        with sigint_raises_keyboard_interrupt():
+            history = model.fit(pattern(400, 200), epochs=50, batch_size=8, seq_len=64, progress=False)
     finally:
         timer.cancel()
-        signal.signal(signal.SIGINT, previous)
     assert history.interrupted
     assert len(history["epoch"]) < 50
     after = model.state_dict()
