@@ -25,6 +25,18 @@ constexpr double kWinMargin = 0.9;
 // default beside the load: 84-89% of one thread's speed there; sized from
 // the trial, 95-103%).
 constexpr double kFirstWait = 10.0, kMaxWait = 640.0;
+// Sooner, after one trial's length: the first trial of generation in a
+// process, and the trial of the setting after a crowded team
+// (TeamBarrier::crowded). Generation calls are short (20,000 tokens of the
+// char LSTM in int8 take 0.15 s) and which count is faster depends on the
+// machine and the model (the melody LSTM in int8: one thread 1.6x faster
+// than two on the Intel Xeon family 6 model 167, two 1.1x faster in the
+// AMD EPYC Zen 5's bench run): waiting ten trials' lengths, a call could
+// end before its first trial. And a crowding often passes: numpy's OpenBLAS threads
+// spin on a core for ~0.1 s after `import numpy` and after each threaded
+// BLAS call, and a team started then shares a core; a crowded trial ends
+// within a few meetings, so trying again soon costs little.
+constexpr double kSoonWait = 1.0;
 // A new tuner inherits the last one's wait factor up to this: the load may
 // have changed since.
 constexpr double kMaxInheritedWait = 40.0;
@@ -93,7 +105,8 @@ ThreadTuner::ThreadTuner(int max_threads, TunedWork work, long step_size)
   Memory& learnt = memory[static_cast<int>(work_)];
   const int last = learnt.choice.load();
   chosen_ = last >= 1 && last <= max_threads_ ? last : max_threads_;
-  wait_factor_ = std::min(learnt.wait_factor.load(), kMaxInheritedWait);
+  const bool first_generation = last == 0 && work_ != TunedWork::Training;
+  wait_factor_ = first_generation ? kSoonWait : std::min(learnt.wait_factor.load(), kMaxInheritedWait);
   trial_length_ = learnt.trial_length.load();
   current_ = chosen_;
   DueTrial due;
@@ -176,8 +189,8 @@ void ThreadTuner::end_trial() {
   if (trial_.per_token() < kWinMargin * chosen_run_.per_token()) {
     chosen_ = current_;
     wait_factor_ = kFirstWait;
-  } else {
-    wait_factor_ = std::min(2.0 * wait_factor_, kMaxWait);
+  } else {  // (a trial after a crowding lost on its speed: back to the idle spacing)
+    wait_factor_ = std::clamp(2.0 * wait_factor_, kFirstWait, kMaxWait);
   }
   settle();
 }
@@ -186,9 +199,9 @@ void ThreadTuner::record_crowded() {
   preemptions_ = process_preemptions();
   previous_ = current_;
   if (current_ == 1) return;
-  // Crowded at the chosen count: one thread, trials at first as often as
-  // after a win; crowded in a trial of the setting: a lost trial.
-  wait_factor_ = chosen_ == 1 ? std::min(2.0 * wait_factor_, kMaxWait) : kFirstWait;
+  // Crowded at the chosen count: one thread, the setting tried again soon;
+  // crowded in that trial: a lost trial (the wait doubles).
+  wait_factor_ = chosen_ == 1 ? std::min(2.0 * wait_factor_, kMaxWait) : kSoonWait;
   chosen_ = 1;
   settle();
 }

@@ -7,7 +7,8 @@
 // one. The tuner times the work (tokens per second over whole stretches,
 // since single steps between two deschedulings look fast), tries the other
 // count now and then (more rarely each time it loses, so trials cost a few
-// percent at most) and so follows the load as it comes and goes.
+// percent at most; a process's first generation call and a crowded team
+// try sooner) and so follows the load as it comes and goes.
 //
 // Every decision waits for an amount of work measured in time, never in
 // steps: a step may take a millisecond (a small model) or a second (a large
@@ -49,8 +50,8 @@ class ThreadTuner {
   // Instead of record(), for a step whose team found two of its threads on
   // one core (TeamBarrier::crowded): they can only take turns there, so no
   // team can win now. Chooses one thread at once; the setting is tried
-  // again as after a switch, or, when that trial was the crowded step, as
-  // after a lost trial.
+  // again after one trial's length (a crowding often passes), or, when that
+  // trial was the crowded step, as after a lost trial.
   void record_crowded();
   // Drops what earlier tuners in this process learnt (new tuners start at the setting).
   static void forget_learnt();

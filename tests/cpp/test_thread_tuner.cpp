@@ -264,6 +264,64 @@ TEST(a_crowded_team_switches_to_one_thread_at_once) {
   ThreadTuner::forget_learnt();
 }
 
+// Steps at the setting until the first trial of one thread.
+int steps_until_a_trial(ThreadTuner& tuner) {
+  int steps = 0;
+  while (tuner.threads() == 2 && steps < 100000) {
+    simulate(tuner, steps, steps + 1, idle);
+    ++steps;
+  }
+  return steps;
+}
+
+TEST(a_processs_first_generation_tries_one_thread_ten_times_sooner_than_training) {
+  // Generation calls are short, and which count is faster depends on the model and machine.
+  ThreadTuner::forget_learnt();
+  ThreadTuner generation(2, TunedWork::Generation, kTokens);
+  const int soon = steps_until_a_trial(generation);  // the untimed first step, then 30 ms of 4 ms steps
+  CHECK(soon == 9);
+  ThreadTuner training(2, TunedWork::Training);
+  const int later = steps_until_a_trial(training);
+  CHECK(later - 1 >= 9 * (soon - 1) && later - 1 <= 10 * (soon - 1));  // timed steps: 74 against 8
+  // Once it has decided, the next generation call waits as training does.
+  simulate(generation, 0, 20, idle);
+  CHECK(generation.threads() == 2);
+  ThreadTuner next(2, TunedWork::Generation, kTokens);
+  CHECK(steps_until_a_trial(next) - 1 >= 9 * (soon - 1));
+  ThreadTuner::forget_learnt();
+}
+
+// One-thread seconds (steps of 1 ms on the idle machine) until the tuner
+// tries the setting.
+double seconds_until_a_trial(ThreadTuner& tuner) {
+  double seconds = 0.0;
+  while (tuner.threads() == 1 && seconds < 100.0) {
+    tuner.record(1e-3, static_cast<long>(1e-3 / idle(0, 1)), process_preemptions());
+    seconds += 1e-3;
+  }
+  return seconds;
+}
+
+TEST(a_crowded_team_is_tried_again_soon_and_later_each_time_it_stays_crowded) {
+  // A crowding often passes (numpy's OpenBLAS threads spin for ~0.1 s after
+  // a BLAS call): the setting comes back after one trial's length (30 ms).
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Generation, kTokens);
+  simulate(tuner, 0, 3, idle);
+  tuner.record_crowded();
+  const double first = seconds_until_a_trial(tuner);
+  CHECK(first > 0.02 && first < 0.05);
+  tuner.record_crowded();  // crowded again in that trial: twice as late
+  const double second = seconds_until_a_trial(tuner);
+  CHECK(second > 1.8 * first && second < 2.2 * first);
+  tuner.record_crowded();
+  CHECK(seconds_until_a_trial(tuner) > 1.8 * second);
+  // Not crowded and faster this time: the setting wins its trial.
+  simulate(tuner, 0, 20, idle);
+  CHECK(tuner.threads() == 2);
+  ThreadTuner::forget_learnt();
+}
+
 TEST(a_trial_due_when_a_call_ends_opens_the_next_call) {
   ThreadTuner::forget_learnt();
   ThreadTuner warm_up(2, TunedWork::Training);  // one long step on a busy machine, then the call ends
