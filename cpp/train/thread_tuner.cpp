@@ -15,6 +15,11 @@ namespace {
 constexpr double kTrialSeconds = 0.03;
 // It must beat the chosen count by this margin to take over.
 constexpr double kWinMargin = 0.9;
+// A trial this many times slower than the chosen count after this long has
+// lost: it ends there. One thread of the char LSTM in float32 samples 5x
+// slower than two (its weights fit two cores' L2, not one's): a full trial
+// cost a 0.4 s generation call 6%.
+constexpr double kClearLossFactor = 2.0, kClearLossSeconds = 0.005;
 // Between trials, run at the chosen count for wait_factor times a trial's
 // length: 10 at first, doubling while trials lose, so a losing trial (even
 // four times slower) costs a few percent at most. The length is what the
@@ -142,7 +147,9 @@ void ThreadTuner::record(double seconds, long tokens, long preemptions) {
   stretch.seconds += seconds;
   stretch.tokens += tokens;
   if (current_ != chosen_) {
-    if (trial_.seconds >= kTrialSeconds) {
+    const bool clearly_lost =
+        trial_.seconds >= kClearLossSeconds && trial_.per_token() > kClearLossFactor * chosen_run_.per_token();
+    if (trial_.seconds >= kTrialSeconds || clearly_lost) {
       end_trial();
     } else {
       note_due_trial(step_size);  // still due if this call ends now

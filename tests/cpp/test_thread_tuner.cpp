@@ -291,6 +291,27 @@ TEST(a_processs_first_generation_tries_one_thread_ten_times_sooner_than_training
   ThreadTuner::forget_learnt();
 }
 
+// Milliseconds a trial of one thread runs when one thread is `slower`
+// times slower than two (steps of 1 ms).
+int trial_milliseconds(double slower) {
+  ThreadTuner::forget_learnt();
+  ThreadTuner tuner(2, TunedWork::Generation, kTokens);
+  while (tuner.threads() == 2) tuner.record(1e-3, 1000, process_preemptions());
+  int ms = 0;
+  while (tuner.threads() == 1 && ms < 1000) {
+    tuner.record(1e-3, static_cast<long>(1000 / slower), process_preemptions());
+    ++ms;
+  }
+  ThreadTuner::forget_learnt();
+  return ms;
+}
+
+TEST(a_trial_far_slower_than_the_chosen_count_ends_early) {
+  // One thread of the char LSTM in float32 samples 5x slower than two.
+  CHECK(trial_milliseconds(5.0) == 5);
+  CHECK(trial_milliseconds(1.6) == 30);  // the idle machine's 1.6x: a full trial
+}
+
 // One-thread seconds (steps of 1 ms on the idle machine) until the tuner
 // tries the setting.
 double seconds_until_a_trial(ThreadTuner& tuner) {
