@@ -37,10 +37,11 @@ constexpr double kFirstWait = 10.0, kMaxWait = 640.0;
 // machine and the model (the melody LSTM in int8: one thread 1.6x faster
 // than two on the Intel Xeon family 6 model 167, two 1.1x faster in the
 // AMD EPYC Zen 5's bench run): waiting ten trials' lengths, a call could
-// end before its first trial. And a crowding often passes: numpy's OpenBLAS threads
-// spin on a core for ~0.1 s after `import numpy` and after each threaded
-// BLAS call, and a team started then shares a core; a crowded trial ends
-// within a few meetings, so trying again soon costs little.
+// end before its first trial. And a crowding often passes: numpy's
+// OpenBLAS threads spin on a core for ~0.1 s after `import numpy` and
+// after each threaded BLAS call, and a team started then shares a core; a
+// crowded trial ends within a few meetings, so trying again soon costs
+// little.
 constexpr double kSoonWait = 1.0;
 // A new tuner inherits the last one's wait factor up to this: the load may
 // have changed since.

@@ -264,6 +264,8 @@ TEST(a_crowded_team_switches_to_one_thread_at_once) {
   ThreadTuner::forget_learnt();
 }
 
+namespace {
+
 // Steps at the setting until the first trial of one thread.
 int steps_until_a_trial(ThreadTuner& tuner) {
   int steps = 0;
@@ -274,7 +276,9 @@ int steps_until_a_trial(ThreadTuner& tuner) {
   return steps;
 }
 
-TEST(a_processs_first_generation_tries_one_thread_ten_times_sooner_than_training) {
+}  // namespace
+
+TEST(the_first_generation_call_tries_one_thread_ten_times_sooner_than_training) {
   // Generation calls are short, and which count is faster depends on the model and machine.
   ThreadTuner::forget_learnt();
   ThreadTuner generation(2, TunedWork::Generation, kTokens);
@@ -291,6 +295,8 @@ TEST(a_processs_first_generation_tries_one_thread_ten_times_sooner_than_training
   ThreadTuner::forget_learnt();
 }
 
+namespace {
+
 // Milliseconds a trial of one thread runs when one thread is `slower`
 // times slower than two (steps of 1 ms).
 int trial_milliseconds(double slower) {
@@ -306,11 +312,15 @@ int trial_milliseconds(double slower) {
   return ms;
 }
 
+}  // namespace
+
 TEST(a_trial_far_slower_than_the_chosen_count_ends_early) {
   // One thread of the char LSTM in float32 samples 5x slower than two.
   CHECK(trial_milliseconds(5.0) == 5);
   CHECK(trial_milliseconds(1.6) == 30);  // the idle machine's 1.6x: a full trial
 }
+
+namespace {
 
 // One-thread seconds (steps of 1 ms on the idle machine) until the tuner
 // tries the setting.
@@ -322,6 +332,8 @@ double seconds_until_a_trial(ThreadTuner& tuner) {
   }
   return seconds;
 }
+
+}  // namespace
 
 TEST(a_crowded_team_is_tried_again_soon_and_later_each_time_it_stays_crowded) {
   // A crowding often passes (numpy's OpenBLAS threads spin for ~0.1 s after
