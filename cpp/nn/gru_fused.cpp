@@ -3,6 +3,7 @@
 // recurrent GEMM and one pointwise pass per step, dW_hh as whole-sequence
 // GEMMs, gradients of the projection handed back to its node).
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "nn/batch_rows.hpp"
@@ -16,10 +17,10 @@ namespace {
 
 struct GRUTape {
   int T, B, H;
-  Matrix h0;                // (B, H)
-  Matrix acts;              // (T*B, 3H) r, z, n
-  Matrix hp_n;              // (T*B, H)  h W_hn^T + b_hn, which r multiplies
-  std::vector<int> tokens;  // ProjectedInput::tokens
+  Matrix h0;                                       // (B, H)
+  Matrix acts;                                     // (T*B, 3H) r, z, n
+  Matrix hp_n;                                     // (T*B, H)  h W_hn^T + b_hn, which r multiplies
+  std::shared_ptr<const std::vector<int>> tokens;  // ProjectedInput::tokens
 };
 
 }  // namespace
@@ -27,8 +28,9 @@ struct GRUTape {
 Var GRULayer::forward_recurrence(const ProjectedInput& input, int T, int B, RecurrentState& state) const {
   const int H = hidden_size_, G = 3 * H;
   auto tape = std::make_shared<GRUTape>();
-  *tape = {T, B, H, state.h, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized), {}};
-  tape->tokens = input.tokens;
+  *tape = {
+      T,           B, H, state.h, Matrix(T * B, G, Matrix::kUninitialized), Matrix(T * B, H, Matrix::kUninitialized),
+      input.tokens};
   Matrix out(T * B, H, Matrix::kUninitialized);
   Matrix& acts = tape->acts;
   Matrix hp(B, G, Matrix::kUninitialized);  // hidden projection of the current step
@@ -78,7 +80,7 @@ Var GRULayer::forward_recurrence(const ProjectedInput& input, int T, int B, Recu
     const Matrix& dY = self.grad;
     const Matrix& Y = self.value;
     // Grads of the input projection U (ProjectionGradient) and the hidden one.
-    ProjectionGradient dU(*self.parents[0], tape->tokens, T * B, G);
+    ProjectionGradient dU(*self.parents[0], *tape->tokens, T * B, G);
     Matrix& dXp = dU.matrix();
     Matrix dHp(T * B, G, Matrix::kUninitialized);
     Matrix dh_next(B, H);

@@ -5,6 +5,7 @@
 // dh; dW_hh is accumulated over all steps by single GEMMs at the end, and
 // the gate gradients flow back into the projection node.
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "nn/batch_rows.hpp"
@@ -19,11 +20,11 @@ namespace {
 // Everything the backward pass needs, saved by the forward pass.
 struct LSTMTape {
   int T, B, H;
-  Matrix h0, c0;            // (B, H) initial state
-  Matrix acts;              // (T*B, 4H) gate activations i, f, g, o
-  Matrix cells;             // (T*B, H)  c_t
-  Matrix tanh_c;            // (T*B, H)  tanh(c_t)
-  std::vector<int> tokens;  // ProjectedInput::tokens
+  Matrix h0, c0;                                   // (B, H) initial state
+  Matrix acts;                                     // (T*B, 4H) gate activations i, f, g, o
+  Matrix cells;                                    // (T*B, H)  c_t
+  Matrix tanh_c;                                   // (T*B, H)  tanh(c_t)
+  std::shared_ptr<const std::vector<int>> tokens;  // ProjectedInput::tokens
 };
 
 }  // namespace
@@ -82,7 +83,7 @@ Var LSTMLayer::forward_recurrence(const ProjectedInput& input, int T, int B, Rec
     const Matrix& dY = self.grad;  // (T*B, H)
     const Matrix& Y = self.value;
     // Gradients of the gate pre-activations, which are U's (ProjectionGradient).
-    ProjectionGradient dU(*self.parents[0], tape->tokens, T * B, G);
+    ProjectionGradient dU(*self.parents[0], *tape->tokens, T * B, G);
     Matrix& dG = dU.matrix();
     Matrix dh_next(B, H), dc_next(B, H);
     PackedMatrix w_hh_packed;

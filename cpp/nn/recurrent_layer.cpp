@@ -63,18 +63,19 @@ Var RecurrentLayer::forward_sequence(const Var& x, int T, int B, RecurrentState&
 Var RecurrentLayer::forward_projected(const ProjectedInput& input, int T, int B, RecurrentState& state) const {
   const int G = weight_ih->value.rows();
   const Matrix& values = input.values->value;
-  const bool by_token = !input.tokens.empty();
+  const std::vector<int>& tokens = *input.tokens;
+  const bool by_token = !tokens.empty();
   const long positions = static_cast<long>(T) * B;
-  const long rows = by_token ? static_cast<long>(input.tokens.size()) : values.rows();
+  const long rows = by_token ? static_cast<long>(tokens.size()) : values.rows();
   if (T <= 0 || B <= 0 || rows != positions || values.cols() != G) {
     throw ShapeError("recurrent layer: projected input " + values.shape_str() +
                      (by_token ? " read by " + std::to_string(rows) + " tokens" : "") + " should give " +
                      std::to_string(positions) + " rows of " + std::to_string(G) + " for T=" + std::to_string(T) +
                      " B=" + std::to_string(B));
   }
-  for (std::size_t i = 0; i < input.tokens.size(); ++i) {
-    if (input.tokens[i] < 0 || input.tokens[i] >= values.rows()) {
-      throw std::out_of_range("recurrent layer: token " + std::to_string(input.tokens[i]) + " at position " +
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= values.rows()) {
+      throw std::out_of_range("recurrent layer: token " + std::to_string(tokens[i]) + " at position " +
                               std::to_string(i) + " is outside the projected vocabulary [0, " +
                               std::to_string(values.rows()) + ")");
     }
